@@ -1,0 +1,134 @@
+// The one TOML config that all three programs read, as typed structures.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/net.hpp"
+#include "core/period.hpp"
+
+namespace rm {
+
+// Exit codes shared by the three programs (see the README).
+enum ExitCode : int {
+    kExitOk = 0,
+    kExitRuntime = 1,
+    kExitConfig = 2,
+    kExitSafetyStop = 3,
+    kExitSkipped = 4,
+};
+
+// A config mistake: names the file, the line (0 when unknown), the key and what is wrong.
+class ConfigError : public std::runtime_error {
+public:
+    ConfigError(std::string file, int line, std::string key, std::string problem);
+    const std::string& file() const { return file_; }
+    int line() const { return line_; }
+    const std::string& key() const { return key_; }
+    const std::string& problem() const { return problem_; }
+
+private:
+    std::string file_;
+    int line_;
+    std::string key_;
+    std::string problem_;
+};
+
+enum class OnIndexError { Tempfail, Accept };
+enum class SecureDelete { Overwrite, Unlink };
+enum class Orphans { Keep, Report, Expire };
+enum class MailboxKind { Shared, Personal };
+
+struct PolicyDef {
+    std::string name;  // the key under [policy.NAME]
+    Period retain;
+};
+
+struct Line {
+    std::string tag;
+    std::string name;
+    std::vector<std::string> addresses;  // normalised "local@domain"
+    std::vector<std::string> domains;    // normalised; a leading "." means subdomains too
+    std::string policy;
+    std::optional<std::string> review_mailbox;
+    double review_sample = 0.0;
+};
+
+struct MilterSection {
+    SocketSpec socket;
+    mode_t socket_mode = 0660;
+    std::string socket_group;
+    std::string user;
+    std::string pid_file;
+    std::vector<Cidr> internal_hosts;
+    std::vector<std::string> originating_daemons;
+    OnIndexError on_index_error = OnIndexError::Tempfail;
+    bool stamp_outbound = false;
+};
+
+struct IndexSection {
+    std::string path = "/var/lib/retention-milter/index.sqlite3";
+    std::string key_file = "/etc/retention-milter/index.key";
+    Period digest_grace{Period::Unit::Days, 31};
+};
+
+struct LogSection {
+    std::string sink = "syslog";  // "syslog", "stderr" or "file:/path"
+    std::string level = "info";
+};
+
+struct SweepMailbox {
+    std::string path;  // may be a glob
+    MailboxKind kind = MailboxKind::Shared;
+    std::string line;  // shared mailboxes: the line's tag
+    std::string user;  // "{name}@example.org": the mail user for after_mailbox
+    std::vector<std::string> sent_folders{"Sent", "Sent Items"};
+    std::vector<std::string> deleted_folders{"Trash", "Deleted Items"};
+};
+
+struct SweepFiles {
+    std::string path;
+    std::string policy = "letter-response";
+};
+
+struct SweepSection {
+    long max_destroy_per_run = 10000;
+    Period max_clock_jump{Period::Unit::Days, 31};
+    std::string metrics_file;
+    std::vector<std::string> after_mailbox;
+    SecureDelete secure_delete = SecureDelete::Overwrite;
+    Orphans orphans = Orphans::Report;
+    std::vector<SweepMailbox> mailboxes;
+    std::vector<SweepFiles> files;
+};
+
+struct HoldsSection {
+    std::vector<std::string> reasons{"safeguarding", "legal", "police-request", "consent"};
+};
+
+struct Config {
+    std::string source;  // the file it was read from
+    MilterSection milter;
+    IndexSection index;
+    LogSection log;
+    std::map<std::string, PolicyDef> policies;
+    std::vector<Line> lines;
+    SweepSection sweep;
+    HoldsSection holds;
+
+    const Line* find_line(std::string_view tag) const;
+    const PolicyDef& policy_of(const Line& line) const;
+};
+
+// Reads and validates a config file. Throws ConfigError on any mistake.
+Config load_config(const std::string& path);
+// The same from text already in memory; `path` is used in messages only.
+Config parse_config(std::string_view text, const std::string& path);
+
+}  // namespace rm

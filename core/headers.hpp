@@ -1,0 +1,68 @@
+// Mail headers as the milter and the sweeper see them: our four headers, the forged
+// copies to remove, and Message-IDs.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/policy.hpp"
+
+namespace rm {
+
+inline constexpr std::string_view kHdrLine = "X-Helpline-Line";
+inline constexpr std::string_view kHdrDirection = "X-Helpline-Direction";
+inline constexpr std::string_view kHdrRetainUntil = "X-Retain-Until";
+inline constexpr std::string_view kHdrPolicy = "X-Retention-Policy";
+inline constexpr std::array<std::string_view, 4> kOurHeaders = {kHdrLine, kHdrDirection, kHdrRetainUntil,
+                                                                 kHdrPolicy};
+
+// Which of our headers `name` is (any case, surrounding space ignored), if any.
+std::optional<size_t> our_header_slot(std::string_view name);
+
+// The Message-ID as the index keys it: the first <...> token of the header value with
+// any folding white space removed, without the angle brackets. Also accepts a bare id
+// (as staff copy it from a mail client, with or without brackets and spaces).
+// Gives nothing when no plausible id is there.
+std::optional<std::string> normalise_message_id(std::string_view value);
+
+// A new Message-ID value "<...@domain>" for a message that arrived without one.
+std::string make_message_id(std::string_view domain);
+
+// Headers of one message, gathered one by one as the MTA passes them.
+class HeaderTracker {
+public:
+    void add(std::string_view name, std::string_view value);
+    int count(size_t slot) const { return ours_[slot]; }
+    const std::optional<std::string>& from() const { return from_; }
+    const std::optional<std::string>& message_id() const { return message_id_; }
+    size_t total() const { return total_; }
+
+private:
+    std::array<int, kOurHeaders.size()> ours_{};
+    std::optional<std::string> from_;
+    std::optional<std::string> message_id_;
+    size_t total_ = 0;
+};
+
+struct HeaderEdit {
+    enum class Kind { Delete, Add };
+    Kind kind;
+    std::string name;
+    int index = 0;      // Delete: 1-based instance among headers of this name
+    std::string value;  // Add
+    bool operator==(const HeaderEdit&) const = default;
+};
+
+// The edits that make a message carry exactly our headers (when `stamp`) or none of
+// them: every incoming copy deleted, highest instance first (Postfix shifts later
+// instances after a deletion), then ours added, then a Message-ID if one is needed.
+std::vector<HeaderEdit> plan_header_edits(const HeaderTracker& seen, const Decision& decision,
+                                          const std::optional<std::string>& new_message_id);
+
+// The four header values for a decision, in kOurHeaders order.
+std::array<std::string, 4> our_header_values(const Decision& decision);
+
+}  // namespace rm

@@ -1,0 +1,39 @@
+// Retention periods ("6 months", "180 days") and the calendar arithmetic on them.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rm {
+
+using Date = std::chrono::year_month_day;
+
+struct Period {
+    enum class Unit { Days, Months };
+    Unit unit = Unit::Days;
+    int count = 0;
+
+    // The canonical spelling, e.g. "6 months", "1 day".
+    std::string text() const;
+    bool operator==(const Period&) const = default;
+};
+
+// Parses "N day(s)|week(s)|month(s)|year(s)" with 1 <= N <= 36500 days' worth.
+// Weeks become days and years become months, so arithmetic has only two units.
+// Returns nothing for anything else ("6 monhts", "-1 days", "0 months", "").
+std::optional<Period> parse_period(std::string_view text);
+
+// date + period. Months are calendar months; a day that does not exist in the target
+// month is clamped to that month's last day (31 Aug + 6 months = 28/29 Feb).
+Date add_period(Date date, const Period& period);
+
+// The UTC calendar date of a point in time.
+Date utc_date(std::chrono::system_clock::time_point t);
+
+// "YYYY-MM-DD" and back. parse_date accepts only that exact form and real dates.
+std::string format_date(Date date);
+std::optional<Date> parse_date(std::string_view text);
+
+}  // namespace rm

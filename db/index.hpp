@@ -1,0 +1,183 @@
+// The retention index: one SQLite file that records every helpline message by a keyed
+// digest of its Message-ID, and nothing that identifies a person.
+//
+// Shared by the milter (inserts rows), the sweeper (marks them destroyed, writes
+// receipts) and retentionctl (lookups, holds, reports). Nothing here includes libmilter.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/period.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace rm {
+
+// A failure to open, read or write the index (SQLite error, locked past the busy
+// timeout, disk full, key trouble). `what()` names the file and says what happened.
+class IndexError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// A digest is 32 raw bytes of HMAC-SHA-256.
+using Digest = std::string;
+
+// The secret that keys the Message-ID digests. It is made once, together with a new
+// index; with an existing index a missing or others-readable key is an error, because
+// a silently new key would orphan every row.
+class DigestKey {
+public:
+    // Loads `key_file`. When `index_path` does not exist yet and the key file does not
+    // either, a new 32-byte key is made (mode 0640, the group of the index's folder).
+    // Throws IndexError with a message an admin can act on.
+    static DigestKey load_or_create(const std::string& key_file, const std::string& index_path,
+                                    bool may_create);
+    static DigestKey from_bytes(std::string bytes);  // tests
+
+    // HMAC-SHA-256 of a Message-ID already normalised by normalise_message_id().
+    Digest digest(std::string_view normalised_message_id) const;
+
+private:
+    explicit DigestKey(std::string bytes) : key_(std::move(bytes)) {}
+    std::string key_;
+};
+
+enum class RowState { Present, Destroyed };
+
+struct MessageRow {
+    std::int64_t id = 0;
+    Digest digest;          // empty once erased
+    std::string queue_id;   // empty once erased
+    std::string lines;      // comma-separated tags, as in X-Helpline-Line
+    std::string direction;  // inbound | outbound | internal
+    std::string policy;
+    Date passed_on{};
+    Date retain_until{};
+    RowState state = RowState::Present;
+    std::optional<std::chrono::system_clock::time_point> destroyed_at;
+    int copies = 0;
+};
+
+struct Hold {
+    std::int64_t id = 0;
+    std::string reason;
+    std::string ref;
+    std::chrono::system_clock::time_point placed_at;
+    std::string placed_by;  // the Unix user who placed it
+    std::optional<std::chrono::system_clock::time_point> released_at;
+    std::string released_by;
+};
+
+struct Receipt {
+    std::int64_t id = 0;
+    std::chrono::system_clock::time_point run_at;
+    Date today{};             // the date the run acted as (may be a --now what-if: never stored)
+    std::string counts_json;  // counts by line and action; no paths, no digests
+    std::int64_t destroyed = 0;
+    std::string chain_hex;    // SHA-256(previous chain || sorted destroyed digests)
+    int exit_code = 0;
+};
+
+struct ReportCounts {
+    struct Bucket {
+        std::string line, direction, state;
+        std::int64_t count = 0;
+    };
+    std::vector<Bucket> buckets;  // one row per (single line tag, direction, state)
+    std::int64_t expiring_7 = 0, expiring_30 = 0;
+    std::int64_t overdue = 0;  // present rows past their date
+    std::int64_t active_holds = 0;
+};
+
+class Index {
+public:
+    struct Options {
+        bool create = false;        // create the file and schema when missing
+        bool read_only = false;
+        int busy_timeout_ms = 5000;
+    };
+
+    // Opens (and with `create`, makes) the index: WAL, secure_delete, foreign keys,
+    // busy timeout, forward migrations to the current schema version.
+    static std::unique_ptr<Index> open(const std::string& path, const Options& opts);
+    ~Index();
+    Index(const Index&) = delete;
+    Index& operator=(const Index&) = delete;
+
+    int schema_version() const;
+    const std::string& path() const { return path_; }
+
+    // --- the milter ---------------------------------------------------------------
+    // Inserts rows in one transaction (group commit: many messages share one sync).
+    // Returns the new row ids, in order. Throws IndexError; then nothing was written.
+    std::vector<std::int64_t> insert(const std::vector<MessageRow>& rows);
+
+    // --- lookups -------------------------------------------------------------------
+    std::vector<MessageRow> rows_for(const Digest& digest) const;
+    std::optional<MessageRow> row(std::int64_t id) const;
+    // Present rows whose date is on or before `today`, oldest first.
+    std::vector<MessageRow> expired(Date today) const;
+
+    // --- holds ---------------------------------------------------------------------
+    // Places a hold on every copy of a message. Throws IndexError when the index has no
+    // row for the digest (an unknown message) or the message already has an active hold.
+    std::int64_t hold(const Digest& digest, const std::string& reason, const std::string& ref,
+                      const std::string& user, std::chrono::system_clock::time_point now);
+    // Releases the active hold. Throws IndexError when there is none.
+    void release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now);
+    std::optional<Hold> active_hold(const Digest& digest) const;
+    std::vector<Hold> holds_for(const Digest& digest) const;  // history, oldest first
+    bool is_held(const Digest& digest) const;
+
+    // --- the sweeper ---------------------------------------------------------------
+    // Marks every present row of the digest destroyed, with the time and the number of
+    // copies destroyed. Returns how many rows changed.
+    int mark_destroyed(const Digest& digest, std::chrono::system_clock::time_point when, int copies);
+    // Erases digest and queue id of rows destroyed before `cutoff` (digest_grace after
+    // destruction), then checkpoints the WAL so the erased bytes leave it too.
+    int erase_old_digests(std::chrono::system_clock::time_point cutoff);
+    // Appends a receipt chained to the previous one; fills id and chain_hex.
+    Receipt add_receipt(Receipt r, const std::vector<Digest>& destroyed_digests);
+    std::optional<Receipt> last_receipt() const;
+
+    // --- reports -------------------------------------------------------------------
+    ReportCounts report(Date today) const;
+
+    // Key/value settings the programs keep between runs (the sweeper's last clock).
+    std::optional<std::string> get_meta(const std::string& key) const;
+    void set_meta(const std::string& key, const std::string& value);
+
+    sqlite3* handle() const { return db_; }
+
+private:
+    Index(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
+    std::string path_;
+    sqlite3* db_ = nullptr;
+};
+
+// The pending journal used when on_index_error = "accept": rows the milter could not
+// write to the index, appended (and synced) to "<index>.pending" and imported later.
+class PendingJournal {
+public:
+    explicit PendingJournal(std::string index_path);
+    const std::string& path() const { return path_; }
+    // Appends one row and fsyncs the file. Throws IndexError when that fails.
+    void append(const MessageRow& row);
+    // Moves every journalled row into the index in one transaction, then empties the
+    // journal. Returns how many were imported. Safe to call when there is no journal.
+    int import_into(Index& index);
+
+private:
+    std::string path_;
+};
+
+}  // namespace rm

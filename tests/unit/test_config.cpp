@@ -1,0 +1,201 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "core/config.hpp"
+
+using namespace rm;
+
+namespace {
+
+const char* kMinimal = R"(
+[policy.email]
+retain = "6 months"
+
+[[line]]
+tag = "mens-advice-line"
+name = "Men's Advice Line"
+addresses = ["info@mensadviceline.org.uk"]
+domains = ["mensadviceline.org.uk"]
+policy = "email"
+)";
+
+// Parses `text` and returns the error, failing the test if there is none.
+ConfigError error_of(const std::string& text) {
+    try {
+        parse_config(text, "/etc/retention-milter/retention.toml");
+    } catch (const ConfigError& e) {
+        return e;
+    }
+    ADD_FAILURE() << "no error for:\n" << text;
+    return ConfigError("", 0, "", "");
+}
+
+std::string with(const std::string& extra) { return std::string(kMinimal) + extra; }
+
+}  // namespace
+
+TEST(Config, TheShippedExampleLoads) {
+    const Config c = load_config(std::string(RM_SOURCE_DIR) + "/conf/retention.toml");
+    ASSERT_EQ(c.lines.size(), 2u);
+    EXPECT_EQ(c.lines[0].tag, "respect-phoneline");
+    EXPECT_EQ(c.policy_of(c.lines[1]).retain.text(), "6 months");
+    EXPECT_EQ(c.milter.socket.kind, SocketSpec::Kind::Unix);
+    EXPECT_EQ(c.milter.socket_mode, 0660u);
+    EXPECT_EQ(c.sweep.mailboxes.size(), 3u);
+    EXPECT_EQ(c.sweep.files.at(0).policy, "letter-response");
+    EXPECT_EQ(c.policies.at("letter-response").retain.text(), "2 months");
+}
+
+TEST(Config, TheBriefsExampleLoads) {
+    const Config c = load_config(std::string(RM_SOURCE_DIR) + "/tests/data/brief-example.toml");
+    EXPECT_EQ(c.milter.socket.text, "inet:8891@127.0.0.1");
+    EXPECT_EQ(c.lines.at(0).review_mailbox.value_or(""), "quality-review@respectphoneline.org.uk");
+    EXPECT_DOUBLE_EQ(c.lines.at(0).review_sample, 0.05);
+    // The brief writes secure_delete and orphans after [holds]; they are sweep settings.
+    EXPECT_EQ(c.sweep.secure_delete, SecureDelete::Overwrite);
+    EXPECT_EQ(c.sweep.orphans, Orphans::Report);
+    EXPECT_EQ(c.sweep.after_mailbox.at(0), "doveadm");
+    EXPECT_EQ(c.sweep.mailboxes.at(1).kind, MailboxKind::Personal);
+}
+
+TEST(Config, DefaultsForAMinimalConfig) {
+    const Config c = parse_config(kMinimal, "x.toml");
+    EXPECT_EQ(c.milter.on_index_error, OnIndexError::Tempfail);
+    EXPECT_FALSE(c.milter.stamp_outbound);
+    EXPECT_EQ(c.index.digest_grace.text(), "31 days");
+    EXPECT_EQ(c.sweep.max_destroy_per_run, 10000);
+    EXPECT_EQ(c.holds.reasons.size(), 4u);
+    EXPECT_EQ(c.log.sink, "syslog");
+}
+
+TEST(Config, ErrorsNameFileLineKeyAndProblem) {
+    const auto e = error_of(with("\n[milter]\nsockt = \"inet:8891@127.0.0.1\"\n"));
+    EXPECT_EQ(e.file(), "/etc/retention-milter/retention.toml");
+    EXPECT_EQ(e.line(), 13);
+    EXPECT_EQ(e.key(), "milter.sockt");
+    EXPECT_NE(e.problem().find("unknown key"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("retention.toml:13: milter.sockt: unknown key"), std::string::npos);
+}
+
+TEST(Config, UnknownKeysEverywhere) {
+    EXPECT_EQ(error_of(with("[bogus]\nx = 1\n")).key(), "bogus");
+    EXPECT_EQ(error_of(with("[index]\npaht = \"/x\"\n")).key(), "index.paht");
+    EXPECT_EQ(error_of(std::string(kMinimal) + "colour = \"red\"\n").key(), "line.colour");
+    EXPECT_EQ(error_of(with("[policy.x]\nretain = \"1 day\"\nkeep = 1\n")).key(), "policy.x.keep");
+}
+
+TEST(Config, LineWithoutAddressesOrDomains) {
+    const auto e = error_of(with("[[line]]\ntag = \"empty\"\npolicy = \"email\"\n"));
+    EXPECT_NE(e.problem().find("neither addresses nor domains"), std::string::npos);
+}
+
+TEST(Config, PolicyThatDoesNotExist) {
+    const auto e = error_of(with("[[line]]\ntag = \"x\"\ndomains = [\"x.org\"]\npolicy = \"emial\"\n"));
+    EXPECT_EQ(e.key(), "line.policy");
+    EXPECT_NE(e.problem().find("no [policy.emial] table"), std::string::npos);
+}
+
+TEST(Config, LineWithoutPolicy) {
+    const auto e = error_of(with("[[line]]\ntag = \"x\"\ndomains = [\"x.org\"]\n"));
+    EXPECT_NE(e.key().find("policy"), std::string::npos);
+}
+
+TEST(Config, PeriodsThatDoNotParse) {
+    for (const char* bad : {"6 monhts", "-1 days", "0 months", "six months", ""}) {
+        const auto e = error_of(std::string("[policy.email]\nretain = \"") + bad + "\"\n" +
+                                "[[line]]\ntag = \"a\"\ndomains = [\"a.org\"]\npolicy = \"email\"\n");
+        EXPECT_EQ(e.key(), "policy.email.retain") << bad;
+        EXPECT_EQ(e.line(), 2) << bad;
+    }
+    EXPECT_EQ(error_of(with("[index]\ndigest_grace = \"soon\"\n")).key(), "index.digest_grace");
+}
+
+TEST(Config, DuplicateTags) {
+    const auto e = error_of(with("[[line]]\ntag = \"mens-advice-line\"\ndomains = [\"other.org\"]\npolicy = \"email\"\n"));
+    EXPECT_EQ(e.key(), "line.tag");
+    EXPECT_NE(e.problem().find("used by two"), std::string::npos);
+}
+
+TEST(Config, OneAddressClaimedByTwoLines) {
+    const auto e = error_of(
+        with("[[line]]\ntag = \"b\"\naddresses = [\"INFO@mensadviceline.org.uk.\"]\npolicy = \"email\"\n"));
+    EXPECT_EQ(e.key(), "line.addresses");
+    EXPECT_NE(e.problem().find("already claimed by line 'mens-advice-line'"), std::string::npos);
+    EXPECT_EQ(error_of(with("[[line]]\ntag = \"b\"\ndomains = [\"MensAdviceLine.org.uk\"]\npolicy = \"email\"\n")).key(),
+              "line.domains");
+}
+
+TEST(Config, InvalidCidrAndSocket) {
+    auto e = error_of(with("[milter]\ninternal_hosts = [\"10.0.0.1/33\"]\n"));
+    EXPECT_EQ(e.key(), "milter.internal_hosts");
+    EXPECT_NE(e.problem().find("10.0.0.1/33"), std::string::npos);
+    e = error_of(with("[milter]\nsocket = \"inet:127.0.0.1:8891\"\n"));
+    EXPECT_EQ(e.key(), "milter.socket");
+    EXPECT_NE(e.problem().find("inet:PORT@HOST"), std::string::npos);
+}
+
+TEST(Config, WrongTypes) {
+    EXPECT_EQ(error_of(with("[milter]\nstamp_outbound = \"yes\"\n")).key(), "milter.stamp_outbound");
+    EXPECT_EQ(error_of(with("[milter]\ninternal_hosts = \"127.0.0.1/32\"\n")).key(), "milter.internal_hosts");
+    EXPECT_EQ(error_of(with("[sweep]\nmax_destroy_per_run = \"lots\"\n")).key(), "sweep.max_destroy_per_run");
+    EXPECT_EQ(error_of(with("[sweep]\nmax_destroy_per_run = -5\n")).key(), "sweep.max_destroy_per_run");
+    EXPECT_EQ(error_of(with("milter = 5\n")).key(), "line.milter");  // a key inside the last [[line]]
+    EXPECT_EQ(error_of(with("[milter]\nsocket = 8891\n")).key(), "milter.socket");
+    EXPECT_EQ(error_of(with("[milter]\non_index_error = \"ignore\"\n")).key(), "milter.on_index_error");
+    EXPECT_EQ(error_of(std::string("milter = 5\n") + kMinimal).key(), "milter");
+}
+
+TEST(Config, HugeEmptyAndControlCharacterStrings) {
+    EXPECT_EQ(error_of(with("[log]\nlevel = \"" + std::string(100000, 'a') + "\"\n")).key(), "log.level");
+    EXPECT_EQ(error_of(with("[milter]\nuser = \"\"\n")).key(), "milter.user");
+    EXPECT_EQ(error_of(with("[milter]\nuser = \"ret\\u0007ention\"\n")).key(), "milter.user");
+    // Invalid UTF-8 is refused by the TOML parser itself.
+    const auto e = error_of(with("[milter]\nuser = \"ret\xff\xfe\"\n"));
+    EXPECT_NE(e.problem().find("not valid TOML"), std::string::npos);
+}
+
+TEST(Config, EmptyBinaryMissingAndDirectory) {
+    EXPECT_NE(error_of("").problem().find("no [[line]]"), std::string::npos);
+    EXPECT_NE(error_of(std::string("\x7f" "ELF\x02\x01\x01\0\0\0", 10)).problem().find("NUL"), std::string::npos);
+    EXPECT_NE(error_of("\x89PNG\r\n\x1a\n").problem().find("not valid TOML"), std::string::npos);
+    try {
+        load_config("/nonexistent/retention.toml");
+        FAIL();
+    } catch (const ConfigError& e) {
+        EXPECT_NE(e.problem().find("No such file"), std::string::npos);
+    }
+    try {
+        load_config("/tmp");
+        FAIL();
+    } catch (const ConfigError& e) {
+        EXPECT_NE(e.problem().find("is a directory"), std::string::npos);
+    }
+}
+
+TEST(Config, SweepMailboxRules) {
+    EXPECT_EQ(error_of(with("[[sweep.mailbox]]\npath = \"/m\"\nkind = \"shared\"\n")).key(), "sweep.mailbox.line");
+    EXPECT_EQ(error_of(with("[[sweep.mailbox]]\npath = \"/m\"\nkind = \"shard\"\nline = \"x\"\n")).key(),
+              "sweep.mailbox.kind");
+    EXPECT_EQ(error_of(with("[[sweep.mailbox]]\npath = \"/m\"\nkind = \"shared\"\nline = \"nope\"\n")).key(),
+              "sweep.mailbox.line");
+    EXPECT_EQ(error_of(with("[[sweep.mailbox]]\npath = \"relative\"\nkind = \"personal\"\n")).key(),
+              "sweep.mailbox.path");
+    EXPECT_EQ(error_of(with("[[sweep.files]]\npath = \"/srv/x\"\npolicy = \"nope\"\n")).key(), "sweep.files.policy");
+}
+
+TEST(Config, SweepChoicesInOnePlaceOnly) {
+    const auto e = error_of(with("[sweep]\norphans = \"keep\"\n[holds]\norphans = \"expire\"\n"));
+    EXPECT_EQ(e.key(), "holds.orphans");
+    EXPECT_EQ(error_of(with("[sweep]\nsecure_delete = \"shred\"\n")).key(), "sweep.secure_delete");
+}
+
+TEST(Config, ReviewSample) {
+    EXPECT_EQ(error_of(with("review_sample = 1.5\nreview_mailbox = \"q@mensadviceline.org.uk\"\n")).key(),
+              "line.review_sample");
+    EXPECT_EQ(error_of(with("review_sample = 0.5\n")).key(), "line.review_sample");
+    const Config c = parse_config(with("review_sample = 1\nreview_mailbox = \"q@mensadviceline.org.uk\"\n"), "x");
+    EXPECT_DOUBLE_EQ(c.lines[0].review_sample, 1.0);
+}

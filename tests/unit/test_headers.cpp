@@ -1,0 +1,142 @@
+#include <gtest/gtest.h>
+
+#include "core/plan.hpp"
+
+using namespace rm;
+using namespace std::chrono;
+
+TEST(Headers, OurHeadersInAnyCase) {
+    EXPECT_EQ(our_header_slot("X-Helpline-Line"), 0u);
+    EXPECT_EQ(our_header_slot("x-helpline-line"), 0u);
+    EXPECT_EQ(our_header_slot(" X-RETAIN-UNTIL "), 2u);
+    EXPECT_EQ(our_header_slot("x-retention-policy"), 3u);
+    EXPECT_FALSE(our_header_slot("X-Helpline-Lines"));
+    EXPECT_FALSE(our_header_slot("Subject"));
+}
+
+TEST(Headers, MessageIdNormalisation) {
+    EXPECT_EQ(normalise_message_id("<abc@example.org>"), "abc@example.org");
+    EXPECT_EQ(normalise_message_id("  <abc@example.org>  "), "abc@example.org");
+    EXPECT_EQ(normalise_message_id("\r\n\t<abc@\r\n example.org> (comment)"), "abc@example.org");
+    EXPECT_EQ(normalise_message_id("abc@example.org"), "abc@example.org");
+    EXPECT_EQ(normalise_message_id(" abc@example.org\n"), "abc@example.org");
+    EXPECT_EQ(normalise_message_id("<a@b> <c@d>"), "a@b");  // the first id counts
+    EXPECT_FALSE(normalise_message_id(""));
+    EXPECT_FALSE(normalise_message_id("<>"));
+    EXPECT_FALSE(normalise_message_id("<abc@example.org"));
+    EXPECT_FALSE(normalise_message_id("two words"));
+    EXPECT_FALSE(normalise_message_id(std::string("<a\0b@x>", 8)));
+}
+
+TEST(Headers, MessageIdKeyKeepsEvenGarbage) {
+    EXPECT_EQ(message_id_key("<abc@example.org>"), "abc@example.org");
+    EXPECT_EQ(message_id_key("not really an id"), "notreallyanid");
+    EXPECT_EQ(message_id_key("   "), "");
+}
+
+TEST(Headers, MadeMessageIdsAreUniqueAndParse) {
+    const auto a = make_message_id("mx.respect.test");
+    const auto b = make_message_id("mx.respect.test");
+    EXPECT_NE(a, b);
+    EXPECT_TRUE(normalise_message_id(a));
+    EXPECT_NE(a.find("@mx.respect.test>"), std::string::npos);
+    EXPECT_NE(make_message_id("bad host<>").find("@localhost>"), std::string::npos);
+}
+
+namespace {
+
+const char* kConfig = R"(
+[policy.email]
+retain = "6 months"
+[[line]]
+tag = "mens-advice-line"
+domains = ["mensadviceline.org.uk"]
+policy = "email"
+)";
+
+MessageFacts inbound() {
+    MessageFacts f;
+    f.envelope_sender = "<a@example.net>";
+    f.recipients = {"<info@mensadviceline.org.uk>"};
+    f.passed_at = sys_days{Date{year{2026}, month{11}, day{28}}};
+    return f;
+}
+
+}  // namespace
+
+TEST(Plan, ForgedCopiesRemovedHighestFirstThenOursAdded) {
+    const Config c = parse_config(kConfig, "t");
+    HeaderTracker h;
+    h.add("From", "a@example.net");
+    h.add("x-retain-until", "2099-01-01");
+    h.add("Message-ID", "<m1@example.net>");
+    h.add("X-RETAIN-UNTIL", " 2099-01-02");
+    h.add(" X-Helpline-Line", "forged");
+    h.add("X-Retain-Until", "\r\n\t2099-01-03");
+    const auto plan = plan_message(c, inbound(), h, "mx");
+    std::vector<HeaderEdit> want = {
+        {HeaderEdit::Kind::Delete, "X-Helpline-Line", 1, ""},
+        {HeaderEdit::Kind::Delete, "X-Retain-Until", 3, ""},
+        {HeaderEdit::Kind::Delete, "X-Retain-Until", 2, ""},
+        {HeaderEdit::Kind::Delete, "X-Retain-Until", 1, ""},
+        {HeaderEdit::Kind::Add, "X-Helpline-Line", 0, "mens-advice-line"},
+        {HeaderEdit::Kind::Add, "X-Helpline-Direction", 0, "inbound"},
+        {HeaderEdit::Kind::Add, "X-Retain-Until", 0, "2027-05-28"},
+        {HeaderEdit::Kind::Add, "X-Retention-Policy", 0, "email"},
+    };
+    EXPECT_EQ(plan.edits, want);
+    EXPECT_EQ(plan.message_id, "m1@example.net");
+    EXPECT_FALSE(plan.added_message_id);
+}
+
+TEST(Plan, MailOfNoLineOnlyLosesForgedHeaders) {
+    const Config c = parse_config(kConfig, "t");
+    HeaderTracker h;
+    h.add("X-Retention-Policy", "none");
+    auto f = inbound();
+    f.recipients = {"<x@example.org>"};
+    const auto plan = plan_message(c, f, h, "mx");
+    ASSERT_EQ(plan.edits.size(), 1u);
+    EXPECT_EQ(plan.edits[0], (HeaderEdit{HeaderEdit::Kind::Delete, "X-Retention-Policy", 1, ""}));
+    EXPECT_TRUE(plan.message_id.empty());
+    // And a clean message of no line is not changed at all, not even a Message-ID.
+    EXPECT_TRUE(plan_message(c, f, HeaderTracker{}, "mx").edits.empty());
+}
+
+TEST(Plan, MissingMessageIdIsAdded) {
+    const Config c = parse_config(kConfig, "t");
+    const auto plan = plan_message(c, inbound(), HeaderTracker{}, "mx.respect.test");
+    EXPECT_TRUE(plan.added_message_id);
+    ASSERT_EQ(plan.edits.size(), 5u);
+    EXPECT_EQ(plan.edits.back().name, "Message-ID");
+    EXPECT_EQ(normalise_message_id(plan.edits.back().value), plan.message_id);
+}
+
+TEST(Plan, EmptyMessageIdIsReplaced) {
+    const Config c = parse_config(kConfig, "t");
+    HeaderTracker h;
+    h.add("Message-Id", "  ");
+    const auto plan = plan_message(c, inbound(), h, "mx");
+    EXPECT_TRUE(plan.added_message_id);
+    ASSERT_GE(plan.edits.size(), 2u);
+    EXPECT_EQ(plan.edits[plan.edits.size() - 2], (HeaderEdit{HeaderEdit::Kind::Delete, "Message-ID", 1, ""}));
+    EXPECT_EQ(plan.edits.back().kind, HeaderEdit::Kind::Add);
+}
+
+TEST(Plan, OutboundCarriesNoHeadersButIsIndexed) {
+    const Config c = parse_config(kConfig, "t");
+    MessageFacts f;
+    f.envelope_sender = "<advisor@respect.org.uk>";
+    f.recipients = {"<caller@example.net>"};
+    f.trusted = true;
+    f.passed_at = sys_days{Date{year{2026}, month{11}, day{28}}};
+    HeaderTracker h;
+    h.add("From", "Men's Advice Line <info@mensadviceline.org.uk>");
+    h.add("Message-ID", "<reply1@respect.org.uk>");
+    h.add("X-Helpline-Line", "mens-advice-line");  // a forwarded copy's header
+    const auto plan = plan_message(c, f, h, "mx");
+    EXPECT_EQ(plan.decision.direction, Direction::Outbound);
+    EXPECT_EQ(plan.message_id, "reply1@respect.org.uk");
+    ASSERT_EQ(plan.edits.size(), 1u);
+    EXPECT_EQ(plan.edits[0].kind, HeaderEdit::Kind::Delete);
+}
