@@ -1,0 +1,35 @@
+TEST = "session"
+dofile(libdir .. "/lib.lua")
+-- Several messages on one connection, with an abort in the middle: nothing leaks
+-- from one message to the next.
+local conn = open_conn("127.0.0.2")
+local r = send(conn, "QSES001", "<caller@example.net>", {"<info@mensadviceline.test>"}, basic_headers("<s-1@example.net>"))
+check(accepted(r), "first message not accepted")
+expect_stamp(conn, "mens-advice-line", "inbound", retain6)
+
+-- A message to the other line, aborted after its headers (RSET).
+mt.macro(conn, SMFIC_MAIL, "i", "QSES002")
+check(mt.mailfrom(conn, "<caller@example.net>") == nil, "MAIL FROM failed")
+check(mt.rcptto(conn, "<info@respectphoneline.test>") == nil, "RCPT failed")
+check(mt.header(conn, "Message-ID", "<s-2-aborted@example.net>") == nil, "header failed")
+check(mt.abort(conn) == nil, "abort failed")
+
+-- The next message must not inherit the aborted one's recipient.
+r = send(conn, "QSES003", "<caller@example.net>", {"<info@mensadviceline.test>"}, basic_headers("<s-3@example.net>"))
+check(accepted(r), "third message not accepted")
+expect_stamp(conn, "mens-advice-line", "inbound", retain6)
+check(not mt.eom_check(conn, MT_HDRADD, "X-Helpline-Line", "respect-phoneline,mens-advice-line"),
+      "the aborted message's recipient leaked into the next one")
+
+-- And one of no line after them: untouched.
+r = send(conn, "QSES004", "<a@example.net>", {"<staff@respect.test>"}, {{"From", "a@example.net"}, {"Message-ID", "<s-4@x>"}})
+check(accepted(r), "fourth message not accepted")
+expect_no_stamp(conn)
+mt.disconnect(conn)
+
+-- A connection closed abruptly in the middle of a message.
+conn = open_conn("127.0.0.2")
+mt.macro(conn, SMFIC_MAIL, "i", "QSES005")
+check(mt.mailfrom(conn, "<caller@example.net>") == nil, "MAIL FROM failed")
+check(mt.rcptto(conn, "<info@mensadviceline.test>") == nil, "RCPT failed")
+mt.disconnect(conn, false)
