@@ -1,5 +1,12 @@
 #include "core/plan.hpp"
 
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+
 #include "core/strings.hpp"
 
 namespace rm {
@@ -13,8 +20,28 @@ std::string message_id_key(std::string_view value) {
     return out;
 }
 
+double secure_uniform() {
+    std::uint64_t r = 0;
+    unsigned char buf[sizeof r];
+    if (RAND_bytes(buf, sizeof buf) != 1) throw std::runtime_error("no randomness for review sampling");
+    std::memcpy(&r, buf, sizeof r);
+    return static_cast<double>(r >> 11) / static_cast<double>(std::uint64_t{1} << 53);
+}
+
+std::vector<std::string> review_recipients(const Decision& decision, const UniformRandom& uniform) {
+    std::vector<std::string> out;
+    if (decision.direction != Direction::Outbound) return out;
+    for (const Line* l : decision.lines) {
+        if (!l->review_mailbox || l->review_sample <= 0.0) continue;
+        if (uniform() >= l->review_sample) continue;
+        const std::string rcpt = "<" + *l->review_mailbox + ">";
+        if (std::find(out.begin(), out.end(), rcpt) == out.end()) out.push_back(rcpt);
+    }
+    return out;
+}
+
 MessagePlan plan_message(const Config& config, const MessageFacts& facts, const HeaderTracker& headers,
-                         const std::string& host) {
+                         const std::string& host, const UniformRandom& uniform) {
     MessagePlan plan;
     MessageFacts f = facts;
     f.header_from = headers.from();
@@ -31,6 +58,7 @@ MessagePlan plan_message(const Config& config, const MessageFacts& facts, const 
         }
     }
     plan.edits = plan_header_edits(headers, plan.decision, new_id);
+    plan.review_recipients = review_recipients(plan.decision, uniform);
     // An empty Message-ID header is replaced rather than joined by a second one.
     if (plan.added_message_id && headers.message_id()) {
         plan.edits.insert(plan.edits.end() - 1, {HeaderEdit::Kind::Delete, "Message-ID", 1, {}});

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -125,9 +126,14 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
                       unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
     return guarded(ctx, "negotiate", 0, [&] {
         Connection& c = ensure_conn(ctx);
-        const unsigned long needed = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
+        // Recipients are added only for review copies, so that action is asked for only
+        // when some line has a review mailbox.
+        const bool review = std::any_of(c.config->lines.begin(), c.config->lines.end(),
+                                        [](const Line& l) { return l.review_mailbox && l.review_sample > 0; });
+        const unsigned long needed = SMFIF_ADDHDRS | SMFIF_CHGHDRS | (review ? SMFIF_ADDRCPT : 0ul);
         if ((f0 & needed) != needed) {
-            spdlog::error("the MTA does not allow adding and changing headers; check milter_protocol");
+            spdlog::error("the MTA does not allow adding and changing headers{}; check milter_protocol",
+                          review ? " and recipients" : "");
             return SMFIS_REJECT;
         }
         *pf0 = needed | (f0 & SMFIF_SETSYMLIST);
@@ -186,8 +192,13 @@ sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
     });
 }
 
-bool apply_edits(SMFICTX* ctx, const std::vector<HeaderEdit>& edits) {
-    for (const HeaderEdit& e : edits) {
+bool apply_edits(SMFICTX* ctx, const MessagePlan& plan) {
+    // A blind copy: the recipient is added to the envelope only, nothing in the message
+    // tells the outside recipient that this reply was sampled.
+    for (const std::string& rcpt : plan.review_recipients) {
+        if (smfi_addrcpt(ctx, const_cast<char*>(rcpt.c_str())) != MI_SUCCESS) return false;
+    }
+    for (const HeaderEdit& e : plan.edits) {
         auto* name = const_cast<char*>(e.name.c_str());
         const int rc = e.kind == HeaderEdit::Kind::Delete
                            ? smfi_chgheader(ctx, name, e.index, nullptr)
@@ -251,7 +262,7 @@ sfsistat on_eom(SMFICTX* ctx) {
             }
             log_decision(qid, plan);
         }
-        if (!apply_edits(ctx, plan.edits)) {
+        if (!apply_edits(ctx, plan)) {
             spdlog::error("{}: the MTA refused a header change; asking the sender to retry", qid);
             c.end_message();
             return fail_action(&c);
@@ -286,7 +297,7 @@ smfiDesc milter_description() {
     smfiDesc d{};
     d.xxfi_name = const_cast<char*>("retention-milter");
     d.xxfi_version = SMFI_VERSION;
-    d.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST;
+    d.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_ADDRCPT | SMFIF_SETSYMLIST;
     d.xxfi_connect = on_connect;
     d.xxfi_envfrom = on_envfrom;
     d.xxfi_envrcpt = on_envrcpt;
