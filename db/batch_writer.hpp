@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "db/index.hpp"
 
@@ -29,6 +30,9 @@ public:
 private:
     struct Job;
     void run();
+    // Fulfils every job of the batch with its own row's outcome.
+    void commit_batch(std::vector<Job*>& jobs);
+    void commit_one(Job& job);
 
     std::unique_ptr<Index> index_;
     std::size_t max_batch_;

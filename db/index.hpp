@@ -77,6 +77,13 @@ struct Hold {
     std::string released_by;
 };
 
+// A hold in force, with what a report may show of its message (never the digest).
+struct HeldMessage {
+    Hold hold;
+    std::string lines;    // the line tags of its latest row
+    Date retain_until{};  // the latest retention date among its rows
+};
+
 struct Receipt {
     std::int64_t id = 0;
     std::chrono::system_clock::time_point run_at;
@@ -92,9 +99,14 @@ struct ReportCounts {
         std::string line, direction, state;
         std::int64_t count = 0;
     };
-    std::vector<Bucket> buckets;  // one row per (single line tag, direction, state)
+    std::vector<Bucket> buckets;  // one row per (single line tag, direction, state), sorted
+    // Present, unheld rows that the sweeps of today and the next N-1 days will destroy:
+    // today <= retain_until < today + N.
     std::int64_t expiring_7 = 0, expiring_30 = 0;
-    std::int64_t overdue = 0;  // present rows past their date
+    // Present, unheld rows past their date (retain_until < today): a daily sweep should
+    // already have destroyed them. Rows due today are not overdue until tomorrow, so a
+    // sweep timer that runs late in the day does not raise false alarms.
+    std::int64_t overdue = 0;
     std::int64_t active_holds = 0;
 };
 
@@ -106,8 +118,11 @@ public:
         int busy_timeout_ms = 5000;
     };
 
-    // Opens (and with `create`, makes) the index: WAL, secure_delete, foreign keys,
-    // busy timeout, forward migrations to the current schema version.
+    // Opens (and with `create`, makes) the index: WAL, synchronous=FULL, secure_delete,
+    // foreign keys, busy timeout, forward migrations to the current schema version (a
+    // read-only open migrates nothing and refuses a schema other than the current one).
+    // A new file is made mode 0660 with the group of its folder; SQLite gives the -wal
+    // and -shm files the same mode. Times are kept to the second (Unix seconds, UTC).
     static std::unique_ptr<Index> open(const std::string& path, const Options& opts);
     ~Index();
     Index(const Index&) = delete;
@@ -124,12 +139,14 @@ public:
     // --- lookups -------------------------------------------------------------------
     std::vector<MessageRow> rows_for(const Digest& digest) const;
     std::optional<MessageRow> row(std::int64_t id) const;
-    // Present rows whose date is on or before `today`, oldest first.
+    // Present rows whose date is on or before `today`, oldest first. Held rows are
+    // included: the sweeper asks is_held() for each digest before destroying.
     std::vector<MessageRow> expired(Date today) const;
 
     // --- holds ---------------------------------------------------------------------
     // Places a hold on every copy of a message. Throws IndexError when the index has no
-    // row for the digest (an unknown message) or the message already has an active hold.
+    // row for the digest (an unknown message), when every row is already destroyed, or
+    // when the message already has an active hold.
     std::int64_t hold(const Digest& digest, const std::string& reason, const std::string& ref,
                       const std::string& user, std::chrono::system_clock::time_point now);
     // Releases the active hold. Throws IndexError when there is none.
@@ -137,17 +154,25 @@ public:
     std::optional<Hold> active_hold(const Digest& digest) const;
     std::vector<Hold> holds_for(const Digest& digest) const;  // history, oldest first
     bool is_held(const Digest& digest) const;
+    // Every active hold, oldest first.
+    std::vector<HeldMessage> holds_in_force() const;
 
     // --- the sweeper ---------------------------------------------------------------
     // Marks every present row of the digest destroyed, with the time and the number of
     // copies destroyed. Returns how many rows changed.
     int mark_destroyed(const Digest& digest, std::chrono::system_clock::time_point when, int copies);
     // Erases digest and queue id of rows destroyed before `cutoff` (digest_grace after
-    // destruction), then checkpoints the WAL so the erased bytes leave it too.
+    // destruction), and the digest of released holds no row shares any more; then
+    // checkpoints and truncates the WAL so the erased bytes leave it too (secure_delete
+    // zeroes them in the database file). Returns how many rows were erased.
     int erase_old_digests(std::chrono::system_clock::time_point cutoff);
-    // Appends a receipt chained to the previous one; fills id and chain_hex.
+    // Appends a receipt chained to the previous one; fills id and chain_hex. The chain is
+    // SHA-256(previous chain's 32 bytes, none for the first || the destroyed digests,
+    // sorted bytewise, duplicates dropped, concatenated), in lower-case hex.
     Receipt add_receipt(Receipt r, const std::vector<Digest>& destroyed_digests);
     std::optional<Receipt> last_receipt() const;
+    // The last receipt of a successful sweep: exit code 0, or 4 (finished, skipped some).
+    std::optional<Receipt> last_successful_receipt() const;
 
     // --- reports -------------------------------------------------------------------
     ReportCounts report(Date today) const;
@@ -175,9 +200,14 @@ public:
     // Moves every journalled row into the index in one transaction, then empties the
     // journal. Returns how many were imported. Safe to call when there is no journal.
     int import_into(Index& index);
+    // How many malformed lines the last import_into() skipped. They are logged, and kept
+    // in "<index>.pending.rejected" for the admin rather than dropped.
+    int skipped() const { return skipped_; }
 
 private:
+    int import_file(Index& index, const std::string& file);
     std::string path_;
+    int skipped_ = 0;
 };
 
 }  // namespace rm

@@ -1,0 +1,579 @@
+// The SQLite index: opening (pragmas, file modes, migrations) and every query.
+// The schema and what it may hold are described in db/schema.hpp.
+#include "db/index.hpp"
+
+#include <fcntl.h>
+#include <openssl/sha.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <map>
+#include <tuple>
+
+#include "core/strings.hpp"
+#include "db/detail.hpp"
+#include "db/schema.hpp"
+
+namespace rm {
+
+namespace dbdetail {
+
+bool SqliteError::index_wide() const {
+    switch (code_ & 0xff) {
+        case SQLITE_BUSY: case SQLITE_LOCKED: case SQLITE_FULL: case SQLITE_IOERR: case SQLITE_READONLY:
+        case SQLITE_CORRUPT: case SQLITE_NOTADB: case SQLITE_CANTOPEN: case SQLITE_NOMEM: case SQLITE_PERM:
+        case SQLITE_NOLFS: case SQLITE_PROTOCOL:
+            return true;
+        default:
+            return false;
+    }
+}
+
+void throw_sqlite(sqlite3* db, const std::string& path, std::string_view what) {
+    std::string msg = "index " + path + ": " + std::string(what);
+    const int code = db != nullptr ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
+    if (db != nullptr) msg += ": " + std::string(sqlite3_errmsg(db));
+    if ((code & 0xff) == SQLITE_BUSY) msg += " (still locked by another program after the busy timeout)";
+    throw SqliteError(msg, code);
+}
+
+Stmt::Stmt(sqlite3* db, const std::string& path, std::string_view sql) : db_(db), path_(path) {
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK) {
+        throw_sqlite(db, path, "cannot prepare a query");
+    }
+}
+
+Stmt& Stmt::bind(int i, std::int64_t v) {
+    if (sqlite3_bind_int64(stmt_, i, v) != SQLITE_OK) throw_sqlite(db_, path_, "cannot bind a value");
+    return *this;
+}
+
+Stmt& Stmt::bind_text(int i, std::string_view v) {
+    // A null data pointer would bind NULL; an empty string_view must stay ''.
+    if (sqlite3_bind_text(stmt_, i, v.data() != nullptr ? v.data() : "", static_cast<int>(v.size()), kTransient) != SQLITE_OK) {
+        throw_sqlite(db_, path_, "cannot bind a value");
+    }
+    return *this;
+}
+
+Stmt& Stmt::bind_blob(int i, std::string_view v) {
+    if (v.empty()) return bind_null(i);
+    if (sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), kTransient) != SQLITE_OK) {
+        throw_sqlite(db_, path_, "cannot bind a value");
+    }
+    return *this;
+}
+
+Stmt& Stmt::bind_opt_text(int i, std::string_view v) { return v.empty() ? bind_null(i) : bind_text(i, v); }
+
+Stmt& Stmt::bind_null(int i) {
+    if (sqlite3_bind_null(stmt_, i) != SQLITE_OK) throw_sqlite(db_, path_, "cannot bind a value");
+    return *this;
+}
+
+bool Stmt::step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw_sqlite(db_, path_, "query failed");
+}
+
+void Stmt::run() {
+    while (step()) {
+    }
+}
+
+void Stmt::reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+}
+
+std::string Stmt::text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    if (p == nullptr) return {};
+    return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
+}
+
+std::string Stmt::blob(int col) const {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    if (p == nullptr) return {};
+    return std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
+}
+
+void exec(sqlite3* db, const std::string& path, std::string_view sql) {
+    const std::string s(sql);
+    if (sqlite3_exec(db, s.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) throw_sqlite(db, path, "statement failed");
+}
+
+Transaction::Transaction(sqlite3* db, const std::string& path) : db_(db), path_(path) {
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+        throw_sqlite(db, path, "cannot start a write transaction");
+    }
+}
+
+Transaction::~Transaction() {
+    // A failed statement may already have rolled back; ROLLBACK then just errs, harmlessly.
+    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Transaction::commit() {
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) throw_sqlite(db_, path_, "cannot commit");
+    done_ = true;
+}
+
+std::int64_t to_unix(std::chrono::system_clock::time_point t) {
+    return std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
+}
+
+std::chrono::system_clock::time_point from_unix(std::int64_t s) {
+    return std::chrono::system_clock::time_point{std::chrono::seconds{s}};
+}
+
+namespace {
+bool has_control(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+}  // namespace
+
+std::optional<std::string> row_problem(const MessageRow& row) {
+    if (row.digest.size() != 32) return "its digest is not 32 bytes";
+    if (row.direction != "inbound" && row.direction != "outbound" && row.direction != "internal") {
+        return "direction must be inbound, outbound or internal";
+    }
+    if (!row.passed_on.ok() || !row.retain_until.ok()) return "it has an invalid date";
+    if (row.lines.empty() || row.policy.empty()) return "it has no line or no policy";
+    if (has_control(row.lines) || has_control(row.policy) || has_control(row.queue_id)) {
+        return "a field holds control characters";
+    }
+    return std::nullopt;
+}
+
+void bind_row(Stmt& stmt, const std::string& path, const MessageRow& row, std::string_view token) {
+    if (auto problem = row_problem(row)) throw IndexError("index " + path + ": refusing a row: " + *problem);
+    stmt.bind_blob(1, row.digest)
+        .bind_opt_text(2, row.queue_id)
+        .bind_text(3, row.lines)
+        .bind_text(4, row.direction)
+        .bind_text(5, row.policy)
+        .bind_text(6, format_date(row.passed_on))
+        .bind_text(7, format_date(row.retain_until))
+        .bind_opt_text(8, token);
+}
+
+}  // namespace dbdetail
+
+using namespace dbdetail;
+
+namespace {
+
+constexpr std::string_view kRowColumns =
+    "id, digest, queue_id, lines, direction, policy, passed_on, retain_until, state, destroyed_at, copies";
+
+Date read_date(const Stmt& s, int col, const std::string& path) {
+    auto d = parse_date(s.text(col));
+    if (!d) throw IndexError("index " + path + ": a row holds an invalid date '" + s.text(col) + "'");
+    return *d;
+}
+
+MessageRow read_row(const Stmt& s, const std::string& path) {
+    MessageRow r;
+    r.id = s.int64(0);
+    r.digest = s.blob(1);
+    r.queue_id = s.text(2);
+    r.lines = s.text(3);
+    r.direction = s.text(4);
+    r.policy = s.text(5);
+    r.passed_on = read_date(s, 6, path);
+    r.retain_until = read_date(s, 7, path);
+    r.state = s.text(8) == "destroyed" ? RowState::Destroyed : RowState::Present;
+    if (!s.is_null(9)) r.destroyed_at = from_unix(s.int64(9));
+    r.copies = static_cast<int>(s.int64(10));
+    return r;
+}
+
+std::vector<MessageRow> read_rows(Stmt& s, const std::string& path) {
+    std::vector<MessageRow> out;
+    while (s.step()) out.push_back(read_row(s, path));
+    return out;
+}
+
+Hold read_hold(const Stmt& s) {
+    Hold h;
+    h.id = s.int64(0);
+    h.reason = s.text(1);
+    h.ref = s.text(2);
+    h.placed_at = from_unix(s.int64(3));
+    h.placed_by = s.text(4);
+    if (!s.is_null(5)) h.released_at = from_unix(s.int64(5));
+    h.released_by = s.text(6);
+    return h;
+}
+
+std::int64_t scalar(sqlite3* db, const std::string& path, std::string_view sql) {
+    Stmt s(db, path, sql);
+    return s.step() ? s.int64(0) : 0;
+}
+
+std::string pragma_text(sqlite3* db, const std::string& path, std::string_view sql) {
+    Stmt s(db, path, sql);
+    return s.step() ? s.text(0) : std::string();
+}
+
+// Makes the empty database file ourselves, so that its mode is 0660 whatever the umask
+// and its group that of its folder: SQLite gives the -wal and -shm files the mode (and,
+// as root, the owner) of the database file, so the three programs sharing a group can
+// all use whichever files another one created, and nobody else can read any of them.
+void create_file(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0660);
+    if (fd < 0) {
+        if (errno == EEXIST) return;  // another program made it first
+        throw IndexError("cannot create the index " + path + ": " + errno_text(errno));
+    }
+    try {
+        if (::fchmod(fd, 0660) != 0) throw IndexError("cannot chmod the index " + path + ": " + errno_text(errno));
+        give_folder_group(fd, path);
+        if (::fsync(fd) != 0) throw IndexError("cannot sync the index " + path + ": " + errno_text(errno));
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    ::close(fd);
+    sync_dir(parent_dir(path));
+}
+
+void check_file(const std::string& path, const Index::Options& opts) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+        // SQLite is asked not to follow links either: say why rather than "unable to open".
+        if (S_ISLNK(st.st_mode)) {
+            throw IndexError("the index " + path + " is a symbolic link; point [index] path at the file itself");
+        }
+        if (!S_ISREG(st.st_mode)) throw IndexError("the index " + path + " is not a regular file");
+        return;
+    }
+    if (errno != ENOENT) throw IndexError("cannot reach the index " + path + ": " + errno_text(errno));
+    if (!opts.create || opts.read_only) {
+        throw IndexError("no index at " + path +
+                         ": the file does not exist (retention-milter makes it at its first start; check [index] path)");
+    }
+    create_file(path);
+}
+
+// Brings the schema to kSchemaVersion. The version is re-read under the write lock, in
+// case another program migrated it meanwhile; all steps and the new version commit together.
+void migrate(sqlite3* db, const std::string& path) {
+    auto newer = [&](std::int64_t v) {
+        return IndexError("the index " + path + " was written by a newer retention-milter (schema version " +
+                          std::to_string(v) + ", this program knows up to " + std::to_string(kSchemaVersion) +
+                          "); upgrade this program");
+    };
+    std::int64_t v = scalar(db, path, "PRAGMA user_version");
+    if (v > kSchemaVersion) throw newer(v);
+    if (v == kSchemaVersion) return;
+    Transaction tx(db, path);
+    v = scalar(db, path, "PRAGMA user_version");
+    if (v > kSchemaVersion) throw newer(v);
+    for (auto step = static_cast<std::size_t>(v); step < kMigrations.size(); ++step) exec(db, path, kMigrations[step]);
+    exec(db, path, "PRAGMA user_version = " + std::to_string(kSchemaVersion));
+    tx.commit();
+}
+
+void check_version_read_only(sqlite3* db, const std::string& path) {
+    const std::int64_t v = scalar(db, path, "PRAGMA user_version");
+    if (v > kSchemaVersion) {
+        throw IndexError("the index " + path + " was written by a newer retention-milter (schema version " +
+                         std::to_string(v) + "); upgrade this program");
+    }
+    if (v < kSchemaVersion) {
+        throw IndexError("the index " + path + " has schema version " + std::to_string(v) + ", older than this program's " +
+                         std::to_string(kSchemaVersion) + "; start retention-milter once to upgrade it");
+    }
+}
+
+void configure(sqlite3* db, const std::string& path, const Index::Options& opts) {
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, opts.busy_timeout_ms);
+    if (!opts.read_only) {
+        // WAL: readers never block the milter's writer, and one fsync per commit.
+        if (to_lower(pragma_text(db, path, "PRAGMA journal_mode = WAL")) != "wal") {
+            throw IndexError("the index " + path + " cannot use write-ahead logging (WAL); is it on a network file system?");
+        }
+    }
+    // FULL: a row is on disk before the milter lets the MTA accept the message.
+    exec(db, path, "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON;");
+    if (opts.read_only) {
+        check_version_read_only(db, path);
+    } else {
+        migrate(db, path);
+    }
+}
+
+std::string sha256(const std::string& bytes) {
+    std::array<unsigned char, SHA256_DIGEST_LENGTH> out{};
+    SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), out.data());
+    return std::string(reinterpret_cast<const char*>(out.data()), out.size());
+}
+
+// A present, unheld row: shared by the report's queries.
+constexpr std::string_view kPresentUnheld =
+    "state = 'present' AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.digest = messages.digest "
+    "AND h.released_at IS NULL)";
+
+}  // namespace
+
+std::unique_ptr<Index> Index::open(const std::string& path, const Options& opts) {
+    check_file(path, opts);
+    sqlite3* db = nullptr;
+    const int flags = (opts.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOFOLLOW;
+    if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+        const std::string msg = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+        sqlite3_close_v2(db);
+        throw IndexError("cannot open the index " + path + ": " + msg);
+    }
+    std::unique_ptr<Index> index(new Index(path, db));
+    configure(db, index->path_, opts);
+    return index;
+}
+
+Index::~Index() { sqlite3_close_v2(db_); }
+
+int Index::schema_version() const { return static_cast<int>(scalar(db_, path_, "PRAGMA user_version")); }
+
+std::vector<std::int64_t> Index::insert(const std::vector<MessageRow>& rows) {
+    if (rows.empty()) return {};
+    std::vector<std::int64_t> ids;
+    ids.reserve(rows.size());
+    Transaction tx(db_, path_);
+    Stmt s(db_, path_, kInsertSql);
+    for (const MessageRow& r : rows) {
+        s.reset();
+        bind_row(s, path_, r, {});
+        s.run();
+        ids.push_back(sqlite3_last_insert_rowid(db_));
+    }
+    tx.commit();
+    return ids;
+}
+
+std::vector<MessageRow> Index::rows_for(const Digest& digest) const {
+    if (digest.empty()) return {};
+    Stmt s(db_, path_, "SELECT " + std::string(kRowColumns) + " FROM messages WHERE digest = ?1 ORDER BY id");
+    s.bind_blob(1, digest);
+    return read_rows(s, path_);
+}
+
+std::optional<MessageRow> Index::row(std::int64_t id) const {
+    Stmt s(db_, path_, "SELECT " + std::string(kRowColumns) + " FROM messages WHERE id = ?1");
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return read_row(s, path_);
+}
+
+std::vector<MessageRow> Index::expired(Date today) const {
+    Stmt s(db_, path_,
+           "SELECT " + std::string(kRowColumns) +
+               " FROM messages WHERE state = 'present' AND retain_until <= ?1 ORDER BY retain_until, id");
+    s.bind_text(1, format_date(today));
+    return read_rows(s, path_);
+}
+
+std::int64_t Index::hold(const Digest& digest, const std::string& reason, const std::string& ref,
+                         const std::string& user, std::chrono::system_clock::time_point now) {
+    Transaction tx(db_, path_);
+    Stmt count(db_, path_, "SELECT count(*), sum(state = 'present') FROM messages WHERE digest = ?1");
+    count.bind_blob(1, digest);
+    count.step();
+    if (digest.empty() || count.int64(0) == 0) throw IndexError("no message with that Message-ID is in the index");
+    if (count.int64(1) == 0) throw IndexError("that message has already been destroyed; a hold cannot bring it back");
+    if (auto h = active_hold(digest)) {
+        throw IndexError("that message is already on hold (" + h->reason + ", placed by " + h->placed_by +
+                         "); release it first to change the hold");
+    }
+    Stmt s(db_, path_,
+           "INSERT INTO holds (digest, reason, ref, placed_at, placed_by) VALUES (?1, ?2, ?3, ?4, ?5)");
+    s.bind_blob(1, digest).bind_text(2, reason).bind_opt_text(3, ref).bind(4, to_unix(now)).bind_text(5, user);
+    s.run();
+    const std::int64_t id = sqlite3_last_insert_rowid(db_);
+    tx.commit();
+    return id;
+}
+
+void Index::release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now) {
+    Transaction tx(db_, path_);
+    Stmt s(db_, path_,
+           "UPDATE holds SET released_at = ?1, released_by = ?2 WHERE digest = ?3 AND released_at IS NULL");
+    s.bind(1, to_unix(now)).bind_text(2, user).bind_blob(3, digest);
+    s.run();
+    if (digest.empty() || sqlite3_changes(db_) == 0) throw IndexError("that message is not on hold");
+    tx.commit();
+}
+
+std::optional<Hold> Index::active_hold(const Digest& digest) const {
+    if (digest.empty()) return std::nullopt;
+    Stmt s(db_, path_,
+           "SELECT id, reason, ref, placed_at, placed_by, released_at, released_by FROM holds "
+           "WHERE digest = ?1 AND released_at IS NULL");
+    s.bind_blob(1, digest);
+    if (!s.step()) return std::nullopt;
+    return read_hold(s);
+}
+
+std::vector<Hold> Index::holds_for(const Digest& digest) const {
+    std::vector<Hold> out;
+    if (digest.empty()) return out;
+    Stmt s(db_, path_,
+           "SELECT id, reason, ref, placed_at, placed_by, released_at, released_by FROM holds "
+           "WHERE digest = ?1 ORDER BY placed_at, id");
+    s.bind_blob(1, digest);
+    while (s.step()) out.push_back(read_hold(s));
+    return out;
+}
+
+bool Index::is_held(const Digest& digest) const { return active_hold(digest).has_value(); }
+
+std::vector<HeldMessage> Index::holds_in_force() const {
+    Stmt s(db_, path_,
+           "SELECT h.id, h.reason, h.ref, h.placed_at, h.placed_by, h.released_at, h.released_by, "
+           "(SELECT m.lines FROM messages m WHERE m.digest = h.digest ORDER BY m.retain_until DESC, m.id DESC LIMIT 1), "
+           "(SELECT max(m.retain_until) FROM messages m WHERE m.digest = h.digest) "
+           "FROM holds h WHERE h.released_at IS NULL ORDER BY h.placed_at, h.id");
+    std::vector<HeldMessage> out;
+    while (s.step()) {
+        HeldMessage m{read_hold(s), s.text(7), {}};
+        if (!s.is_null(8)) m.retain_until = read_date(s, 8, path_);
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+int Index::mark_destroyed(const Digest& digest, std::chrono::system_clock::time_point when, int copies) {
+    if (digest.empty()) return 0;
+    Transaction tx(db_, path_);
+    Stmt s(db_, path_,
+           "UPDATE messages SET state = 'destroyed', destroyed_at = ?1, copies = ?2 "
+           "WHERE digest = ?3 AND state = 'present'");
+    s.bind(1, to_unix(when)).bind(2, copies).bind_blob(3, digest);
+    s.run();
+    const int n = sqlite3_changes(db_);
+    tx.commit();
+    return n;
+}
+
+int Index::erase_old_digests(std::chrono::system_clock::time_point cutoff) {
+    Transaction tx(db_, path_);
+    Stmt rows(db_, path_,
+              "UPDATE messages SET digest = NULL, queue_id = NULL, erased_at = ?1 "
+              "WHERE state = 'destroyed' AND destroyed_at < ?2 AND (digest IS NOT NULL OR queue_id IS NOT NULL)");
+    rows.bind(1, to_unix(std::chrono::system_clock::now())).bind(2, to_unix(cutoff));
+    rows.run();
+    const int n = sqlite3_changes(db_);
+    // Released holds whose message has no row left with that digest would otherwise keep
+    // the digest, and with it the proof that the message passed.
+    exec(db_, path_,
+         "UPDATE holds SET digest = NULL WHERE digest IS NOT NULL AND released_at IS NOT NULL "
+         "AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.digest = holds.digest)");
+    tx.commit();
+    // Old page images holding the digests sit in the WAL until it is checkpointed and
+    // truncated. If a reader prevents that now, a later checkpoint finishes the job.
+    exec(db_, path_, "PRAGMA wal_checkpoint(TRUNCATE)");
+    return n;
+}
+
+Receipt Index::add_receipt(Receipt r, const std::vector<Digest>& destroyed_digests) {
+    std::vector<Digest> sorted = destroyed_digests;
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    Transaction tx(db_, path_);
+    std::string material;
+    if (auto prev = last_receipt(); prev && !from_hex(prev->chain_hex, material)) {
+        throw IndexError("index " + path_ + ": the last receipt's chain is not hex");
+    }
+    for (const Digest& d : sorted) material += d;
+    r.chain_hex = to_hex(sha256(material));
+    Stmt s(db_, path_,
+           "INSERT INTO receipts (run_at, counts_json, destroyed, chain, exit_code) VALUES (?1, ?2, ?3, ?4, ?5)");
+    s.bind(1, to_unix(r.run_at)).bind_text(2, r.counts_json.empty() ? "{}" : r.counts_json).bind(3, r.destroyed);
+    s.bind_text(4, r.chain_hex).bind(5, r.exit_code);
+    s.run();
+    r.id = sqlite3_last_insert_rowid(db_);
+    tx.commit();
+    return r;
+}
+
+namespace {
+
+std::optional<Receipt> one_receipt(sqlite3* db, const std::string& path, std::string_view where) {
+    Stmt s(db, path,
+           "SELECT id, run_at, counts_json, destroyed, chain, exit_code FROM receipts " + std::string(where) +
+               " ORDER BY id DESC LIMIT 1");
+    if (!s.step()) return std::nullopt;
+    Receipt r;
+    r.id = s.int64(0);
+    r.run_at = from_unix(s.int64(1));
+    r.counts_json = s.text(2);
+    r.destroyed = s.int64(3);
+    r.chain_hex = s.text(4);
+    r.exit_code = static_cast<int>(s.int64(5));
+    return r;
+}
+
+}  // namespace
+
+std::optional<Receipt> Index::last_receipt() const { return one_receipt(db_, path_, ""); }
+
+// The brief: "a run ending 0 or 4 without --dry-run is a successful sweep" (a dry run
+// writes no receipt).
+std::optional<Receipt> Index::last_successful_receipt() const {
+    return one_receipt(db_, path_, "WHERE exit_code IN (0, 4)");
+}
+
+ReportCounts Index::report(Date today) const {
+    ReportCounts rc;
+    std::map<std::tuple<std::string, std::string, std::string>, std::int64_t> buckets;
+    Stmt s(db_, path_, "SELECT lines, direction, state, count(*) FROM messages GROUP BY lines, direction, state");
+    while (s.step()) {
+        for (const std::string& tag : split(s.text(0), ',')) {
+            const std::string t(trim(tag));
+            if (!t.empty()) buckets[{t, s.text(1), s.text(2)}] += s.int64(3);
+        }
+    }
+    for (const auto& [key, n] : buckets) {
+        rc.buckets.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), n});
+    }
+    // Expiring within N days: present, unheld rows that the sweeps of today and the next
+    // N-1 days will destroy (today <= retain_until < today + N). Overdue: present, unheld
+    // rows whose date is before today, which a daily sweep should already have destroyed.
+    const std::string t = format_date(today);
+    auto unheld_between = [&](const std::string& from, const std::string& until) {
+        Stmt q(db_, path_,
+               "SELECT count(*) FROM messages WHERE " + std::string(kPresentUnheld) +
+                   " AND retain_until >= ?1 AND retain_until < ?2");
+        q.bind_text(1, from).bind_text(2, until);
+        return q.step() ? q.int64(0) : 0;
+    };
+    const auto plus = [&](int n) { return format_date(Date{std::chrono::sys_days{today} + std::chrono::days{n}}); };
+    rc.expiring_7 = unheld_between(t, plus(7));
+    rc.expiring_30 = unheld_between(t, plus(30));
+    rc.overdue = unheld_between("", t);
+    rc.active_holds = scalar(db_, path_, "SELECT count(*) FROM holds WHERE released_at IS NULL");
+    return rc;
+}
+
+std::optional<std::string> Index::get_meta(const std::string& key) const {
+    Stmt s(db_, path_, "SELECT value FROM meta WHERE key = ?1");
+    s.bind_text(1, key);
+    if (!s.step()) return std::nullopt;
+    return s.text(0);
+}
+
+void Index::set_meta(const std::string& key, const std::string& value) {
+    Stmt s(db_, path_,
+           "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    s.bind_text(1, key).bind_text(2, value);
+    s.run();
+}
+
+}  // namespace rm

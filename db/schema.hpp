@@ -1,0 +1,81 @@
+// The index schema as a list of forward migrations. Step N (1-based) brings a database
+// from PRAGMA user_version N-1 to N; open() applies the missing steps in order inside one
+// transaction. Never edit a released step: add a new one.
+//
+// What is stored, and why nothing in it identifies a person:
+//   messages  one row per message that passed the milter: the keyed digest of its
+//             Message-ID (32 raw bytes of HMAC-SHA-256; NULL once erased), the MTA queue id
+//             (NULL once erased), line tags, direction, policy, dates, state. No address,
+//             subject, client IP, hostname or clear Message-ID: there is no column for them.
+//   holds     safeguarding/legal holds by digest, with reason, case reference, who and when.
+//   receipts  one per sweep: counts and a hash chain over destroyed digests, no digest itself.
+//   meta      small settings the programs keep between runs.
+// Dates ('YYYY-MM-DD', UTC calendar dates) are text, so they compare as strings. Times
+// (placed_at, destroyed_at, erased_at, run_at...) are Unix seconds, UTC.
+#pragma once
+
+#include <array>
+#include <string_view>
+
+namespace rm::dbdetail {
+
+inline constexpr std::array<std::string_view, 2> kMigrations = {
+    // 1: the tables of the brief.
+    R"sql(
+CREATE TABLE messages (
+    id           INTEGER PRIMARY KEY,
+    digest       BLOB CHECK (digest IS NULL OR length(digest) = 32),
+    queue_id     TEXT,
+    lines        TEXT NOT NULL,
+    direction    TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound', 'internal')),
+    policy       TEXT NOT NULL,
+    passed_on    TEXT NOT NULL,
+    retain_until TEXT NOT NULL,
+    state        TEXT NOT NULL DEFAULT 'present' CHECK (state IN ('present', 'destroyed')),
+    destroyed_at INTEGER,
+    copies       INTEGER NOT NULL DEFAULT 0,
+    erased_at    INTEGER
+);
+CREATE INDEX messages_digest ON messages (digest);
+CREATE INDEX messages_state_date ON messages (state, retain_until);
+
+CREATE TABLE holds (
+    id          INTEGER PRIMARY KEY,
+    digest      BLOB,
+    reason      TEXT NOT NULL,
+    ref         TEXT,
+    placed_at   INTEGER NOT NULL,
+    placed_by   TEXT NOT NULL,
+    released_at INTEGER,
+    released_by TEXT
+);
+CREATE INDEX holds_digest ON holds (digest);
+-- At most one active hold per message.
+CREATE UNIQUE INDEX holds_one_active ON holds (digest) WHERE released_at IS NULL;
+
+CREATE TABLE receipts (
+    id          INTEGER PRIMARY KEY,
+    run_at      INTEGER NOT NULL,
+    counts_json TEXT NOT NULL,
+    destroyed   INTEGER NOT NULL,
+    chain       TEXT NOT NULL,
+    exit_code   INTEGER NOT NULL
+);
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+)sql",
+    // 2: rows imported from the pending journal carry the journal line's random token,
+    // so importing the same journal twice (a crash between import and removal) adds
+    // nothing twice.
+    R"sql(
+ALTER TABLE messages ADD COLUMN journal_token TEXT;
+CREATE UNIQUE INDEX messages_journal_token ON messages (journal_token);
+)sql",
+};
+
+inline constexpr int kSchemaVersion = static_cast<int>(kMigrations.size());
+
+}  // namespace rm::dbdetail

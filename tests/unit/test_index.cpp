@@ -1,0 +1,779 @@
+// The SQLite index (db/index.cpp) and the pending journal (db/journal.cpp), on real
+// files in a fresh folder per test.
+#include <gtest/gtest.h>
+#include <openssl/sha.h>
+#include <sqlite3.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/strings.hpp"
+#include "db/index.hpp"
+#include "db/schema.hpp"
+
+using namespace rm;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::system_clock;
+
+namespace {
+
+Date d(int y, unsigned m, unsigned dd) {
+    return Date{std::chrono::year{y}, std::chrono::month{m}, std::chrono::day{dd}};
+}
+
+Clock::time_point at(Date day, int hour = 0) {
+    return Clock::time_point{std::chrono::sys_days{day}} + std::chrono::hours{hour};
+}
+
+const DigestKey& test_key() {
+    static const DigestKey key = DigestKey::from_bytes(std::string(32, 'K'));
+    return key;
+}
+
+Digest dig(int n) { return test_key().digest("msg-" + std::to_string(n) + "@example.org"); }
+
+MessageRow make_row(const Digest& digest, Date passed, Date until, std::string lines = "mens-advice-line",
+                    std::string direction = "inbound") {
+    MessageRow r;
+    r.digest = digest;
+    r.queue_id = "4Q1ABC";
+    r.lines = std::move(lines);
+    r.direction = std::move(direction);
+    r.policy = "email";
+    r.passed_on = passed;
+    r.retain_until = until;
+    return r;
+}
+
+// The whole file, or "" when it does not exist.
+std::string slurp(const std::string& p) {
+    std::string out;
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return out;
+    char buf[65536];
+    ssize_t n = 0;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    return out;
+}
+
+mode_t mode_of(const std::string& p) {
+    struct stat st {};
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return st.st_mode & 07777;
+}
+
+template <typename F>
+std::string error_of(F f) {
+    try {
+        f();
+    } catch (const IndexError& e) {
+        return e.what();
+    }
+    return {};
+}
+
+std::int64_t count_rows(sqlite3* db, const char* sql = "SELECT count(*) FROM messages") {
+    sqlite3_stmt* s = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    std::int64_t n = -1;
+    if (sqlite3_step(s) == SQLITE_ROW) n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return n;
+}
+
+std::string pragma(Index& index, const std::string& name) {
+    sqlite3_stmt* s = nullptr;
+    const std::string sql = "PRAGMA " + name;
+    EXPECT_EQ(sqlite3_prepare_v2(index.handle(), sql.c_str(), -1, &s, nullptr), SQLITE_OK);
+    std::string out;
+    if (sqlite3_step(s) == SQLITE_ROW) out = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    return out;
+}
+
+std::string sha256(const std::string& bytes) {
+    std::array<unsigned char, SHA256_DIGEST_LENGTH> out{};
+    SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), out.data());
+    return std::string(reinterpret_cast<const char*>(out.data()), out.size());
+}
+
+class TempDirTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string tmpl = (fs::temp_directory_path() / "rm-index-XXXXXX").string();
+        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+        dir_ = tmpl;
+        path_ = dir_ + "/index.sqlite3";
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    std::unique_ptr<Index> open(bool create = true, int busy_ms = 5000, bool read_only = false) {
+        return Index::open(path_, {.create = create, .read_only = read_only, .busy_timeout_ms = busy_ms});
+    }
+    // The raw bytes of the database and its WAL, as someone with the disk would see them.
+    std::string raw_files() const { return slurp(path_) + slurp(path_ + "-wal"); }
+
+    std::string dir_, path_;
+};
+
+class IndexTest : public TempDirTest {};
+class PendingJournalTest : public TempDirTest {};
+
+}  // namespace
+
+// --- opening, schema, files -----------------------------------------------------------
+
+TEST_F(IndexTest, CreatesTheSchemaAtTheCurrentVersion) {
+    auto index = open();
+    EXPECT_EQ(index->schema_version(), dbdetail::kSchemaVersion);
+    EXPECT_EQ(index->path(), path_);
+    for (const char* table : {"messages", "holds", "receipts", "meta"}) {
+        const std::string sql = std::string("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='") + table + "'";
+        EXPECT_EQ(count_rows(index->handle(), sql.c_str()), 1) << table;
+    }
+    for (const char* ix : {"messages_digest", "messages_state_date"}) {
+        const std::string sql = std::string("SELECT count(*) FROM sqlite_master WHERE type='index' AND name='") + ix + "'";
+        EXPECT_EQ(count_rows(index->handle(), sql.c_str()), 1) << ix;
+    }
+}
+
+TEST_F(IndexTest, HasNoColumnThatCouldIdentifyAPerson) {
+    auto index = open();
+    sqlite3_stmt* s = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(index->handle(),
+                                 "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p "
+                                 "WHERE m.type = 'table'",
+                                 -1, &s, nullptr),
+              SQLITE_OK);
+    std::vector<std::string> columns;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        columns.push_back(std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 0))) + "." +
+                          reinterpret_cast<const char*>(sqlite3_column_text(s, 1)));
+    }
+    sqlite3_finalize(s);
+    const std::vector<std::string> expected = {
+        "messages.id", "messages.digest", "messages.queue_id", "messages.lines", "messages.direction",
+        "messages.policy", "messages.passed_on", "messages.retain_until", "messages.state",
+        "messages.destroyed_at", "messages.copies", "messages.erased_at", "messages.journal_token",
+        "holds.id", "holds.digest", "holds.reason", "holds.ref", "holds.placed_at", "holds.placed_by",
+        "holds.released_at", "holds.released_by", "receipts.id", "receipts.run_at", "receipts.counts_json",
+        "receipts.destroyed", "receipts.chain", "receipts.exit_code", "meta.key", "meta.value"};
+    EXPECT_EQ(columns, expected);
+}
+
+TEST_F(IndexTest, MissingFileWithoutCreateNamesThePath) {
+    const std::string err = error_of([&] { open(false); });
+    EXPECT_NE(err.find("no index at " + path_ + ": "), std::string::npos) << err;
+    EXPECT_FALSE(fs::exists(path_));
+    EXPECT_NE(error_of([&] { open(true, 5000, true); }).find("no index at"), std::string::npos);
+}
+
+TEST_F(IndexTest, AFileThatIsNotAnIndexIsAnError) {
+    std::ofstream(path_, std::ios::binary) << std::string(4096, 'x');
+    const std::string err = error_of([&] { open(false); });
+    EXPECT_NE(err.find(path_), std::string::npos) << err;
+    EXPECT_NE(err.find("not a database"), std::string::npos) << err;
+    fs::remove(path_);
+    fs::create_directory(path_);
+    EXPECT_NE(error_of([&] { open(true); }).find("is not a regular file"), std::string::npos);
+    fs::remove(path_);
+    fs::create_symlink(dir_ + "/elsewhere.sqlite3", path_);
+    EXPECT_NE(error_of([&] { open(true); }).find("is a symbolic link"), std::string::npos);
+    EXPECT_FALSE(fs::exists(dir_ + "/elsewhere.sqlite3"));
+}
+
+TEST_F(IndexTest, ReopeningKeepsTheRows) {
+    std::int64_t id = 0;
+    {
+        auto index = open();
+        id = index->insert({make_row(dig(1), d(2026, 1, 2), d(2026, 7, 2))}).at(0);
+    }
+    auto index = open(false);
+    auto row = index->row(id);
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->digest, dig(1));
+    EXPECT_EQ(row->retain_until, d(2026, 7, 2));
+}
+
+TEST_F(IndexTest, MigratesAVersion1Index) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    const std::string v1 = std::string(dbdetail::kMigrations[0]) +
+                           "PRAGMA user_version = 1;"
+                           "INSERT INTO messages (digest, lines, direction, policy, passed_on, retain_until) "
+                           "VALUES (zeroblob(32), 'mens-advice-line', 'inbound', 'email', '2025-01-31', '2025-07-31');";
+    ASSERT_EQ(sqlite3_exec(db, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+
+    auto index = open(false);
+    EXPECT_EQ(index->schema_version(), 2);
+    const auto rows = index->rows_for(std::string(32, '\0'));
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].retain_until, d(2025, 7, 31));
+    EXPECT_EQ(count_rows(index->handle(), "SELECT count(journal_token) FROM messages"), 0);
+}
+
+TEST_F(IndexTest, RefusesAnIndexFromANewerVersion) {
+    open().reset();
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    for (bool read_only : {false, true}) {
+        const std::string err = error_of([&] { open(false, 5000, read_only); });
+        EXPECT_NE(err.find("was written by a newer retention-milter"), std::string::npos) << err;
+        EXPECT_NE(err.find(path_), std::string::npos) << err;
+    }
+}
+
+TEST_F(IndexTest, UsesWalFullSyncSecureDeleteAndForeignKeys) {
+    auto index = open();
+    EXPECT_EQ(pragma(*index, "journal_mode"), "wal");
+    EXPECT_EQ(pragma(*index, "synchronous"), "2");  // FULL
+    EXPECT_EQ(pragma(*index, "secure_delete"), "1");
+    EXPECT_EQ(pragma(*index, "foreign_keys"), "1");
+    EXPECT_EQ(pragma(*index, "busy_timeout"), "5000");
+}
+
+TEST_F(IndexTest, FilesAreForTheGroupAloneWhateverTheUmask) {
+    for (mode_t mask : {0000u, 0022u, 0077u}) {
+        fs::remove(path_);
+        fs::remove(path_ + "-wal");
+        fs::remove(path_ + "-shm");
+        const mode_t old = ::umask(mask);
+        {
+            auto index = open();
+            index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))});
+            EXPECT_EQ(mode_of(path_), 0660u) << "umask " << mask;
+            EXPECT_EQ(mode_of(path_ + "-wal"), 0660u) << "umask " << mask;
+            EXPECT_EQ(mode_of(path_ + "-shm"), 0660u) << "umask " << mask;
+        }
+        ::umask(old);
+    }
+}
+
+TEST_F(IndexTest, ANewIndexTakesTheGroupOfItsFolder) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to choose a folder's group";
+    ASSERT_EQ(::chown(dir_.c_str(), static_cast<uid_t>(-1), 4243), 0);
+    auto index = open();
+    index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))});
+    for (const std::string& p : {path_, path_ + "-wal", path_ + "-shm"}) {
+        struct stat st {};
+        ASSERT_EQ(::stat(p.c_str(), &st), 0);
+        EXPECT_EQ(st.st_gid, 4243u) << p;
+    }
+}
+
+TEST_F(IndexTest, ReadOnlyOpenReadsButCannotWrite) {
+    open()->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))});
+    auto ro = open(false, 5000, true);
+    EXPECT_EQ(ro->rows_for(dig(1)).size(), 1u);
+    EXPECT_THROW(ro->insert({make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1))}), IndexError);
+    EXPECT_THROW(ro->set_meta("k", "v"), IndexError);
+}
+
+// --- rows -----------------------------------------------------------------------------
+
+TEST_F(IndexTest, InsertsAndLooksUpByDigest) {
+    auto index = open();
+    MessageRow two = make_row(dig(1), d(2026, 1, 2), d(2026, 3, 2), "mens-advice-line,respect-phoneline", "outbound");
+    two.queue_id = "";
+    two.policy = "letter-response";
+    const auto ids = index->insert({make_row(dig(1), d(2026, 1, 2), d(2026, 7, 2)), two,
+                                    make_row(dig(2), d(2026, 1, 3), d(2026, 7, 3))});
+    ASSERT_EQ(ids.size(), 3u);
+    EXPECT_LT(ids[0], ids[1]);
+    EXPECT_LT(ids[1], ids[2]);
+
+    const auto rows = index->rows_for(dig(1));
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].id, ids[0]);
+    EXPECT_EQ(rows[0].queue_id, "4Q1ABC");
+    EXPECT_EQ(rows[0].lines, "mens-advice-line");
+    EXPECT_EQ(rows[0].direction, "inbound");
+    EXPECT_EQ(rows[0].policy, "email");
+    EXPECT_EQ(rows[0].passed_on, d(2026, 1, 2));
+    EXPECT_EQ(rows[0].retain_until, d(2026, 7, 2));
+    EXPECT_EQ(rows[0].state, RowState::Present);
+    EXPECT_FALSE(rows[0].destroyed_at);
+    EXPECT_EQ(rows[1].id, ids[1]);
+    EXPECT_EQ(rows[1].queue_id, "");
+    EXPECT_EQ(rows[1].lines, "mens-advice-line,respect-phoneline");
+    EXPECT_EQ(rows[1].direction, "outbound");
+    EXPECT_EQ(rows[1].policy, "letter-response");
+
+    EXPECT_TRUE(index->rows_for(dig(3)).empty());
+    EXPECT_TRUE(index->rows_for("").empty());
+    EXPECT_FALSE(index->row(9999));
+    EXPECT_TRUE(index->insert({}).empty());
+}
+
+TEST_F(IndexTest, InsertIsAllOrNothingAndItsErrorsNameNoDigest) {
+    auto index = open();
+    for (MessageRow bad : {make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1), "l", "sideways"),
+                           make_row("short", d(2026, 1, 1), d(2026, 7, 1)),
+                           make_row(dig(2), Date{}, d(2026, 7, 1)),
+                           make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1), "")}) {
+        const std::string err = error_of([&] { index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), bad}); });
+        EXPECT_NE(err.find(path_), std::string::npos) << err;
+        EXPECT_EQ(err.find(to_hex(dig(2))), std::string::npos) << err;
+        EXPECT_EQ(count_rows(index->handle()), 0);
+    }
+}
+
+TEST_F(IndexTest, ExpiredHonoursTheDates) {
+    auto index = open();
+    const Date today = d(2026, 8, 31);
+    index->insert({make_row(dig(1), d(2026, 2, 28), d(2026, 8, 31)), make_row(dig(2), d(2026, 3, 1), d(2026, 9, 1)),
+                   make_row(dig(3), d(2026, 2, 1), d(2026, 8, 1)), make_row(dig(4), d(2026, 1, 1), d(2026, 7, 1))});
+    index->mark_destroyed(dig(4), at(d(2026, 7, 2)), 1);
+    const auto rows = index->expired(today);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].digest, dig(3));  // oldest first
+    EXPECT_EQ(rows[1].digest, dig(1));  // the retention date itself is included
+    EXPECT_TRUE(index->expired(d(2026, 7, 31)).empty());
+}
+
+TEST_F(IndexTest, MarksEveryPresentCopyDestroyed) {
+    auto index = open();
+    index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)),
+                   make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1))});
+    const auto when = at(d(2026, 7, 2), 3);
+    EXPECT_EQ(index->mark_destroyed(dig(1), when, 3), 2);
+    EXPECT_EQ(index->mark_destroyed(dig(1), when + 24h, 1), 0);
+    for (const MessageRow& r : index->rows_for(dig(1))) {
+        EXPECT_EQ(r.state, RowState::Destroyed);
+        ASSERT_TRUE(r.destroyed_at);
+        EXPECT_EQ(*r.destroyed_at, when);
+        EXPECT_EQ(r.copies, 3);
+    }
+    EXPECT_EQ(index->rows_for(dig(2)).at(0).state, RowState::Present);
+}
+
+// --- holds ----------------------------------------------------------------------------
+
+TEST_F(IndexTest, HoldOnAnUnknownMessageIsAnError) {
+    auto index = open();
+    EXPECT_EQ(error_of([&] { index->hold(dig(1), "legal", "", "alice", Clock::now()); }),
+              "no message with that Message-ID is in the index");
+    EXPECT_EQ(count_rows(index->handle(), "SELECT count(*) FROM holds"), 0);
+}
+
+TEST_F(IndexTest, HoldOnADestroyedMessageIsAnError) {
+    auto index = open();
+    index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))});
+    index->mark_destroyed(dig(1), at(d(2026, 7, 1)), 1);
+    EXPECT_NE(error_of([&] { index->hold(dig(1), "legal", "", "alice", Clock::now()); }).find("already been destroyed"),
+              std::string::npos);
+}
+
+TEST_F(IndexTest, HoldTwiceIsAnErrorAndReleaseWithoutHoldToo) {
+    auto index = open();
+    index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))});
+    EXPECT_EQ(error_of([&] { index->release(dig(1), "alice", Clock::now()); }), "that message is not on hold");
+    index->hold(dig(1), "safeguarding", "CASE-1", "alice", Clock::now());
+    const std::string err = error_of([&] { index->hold(dig(1), "legal", "", "bob", Clock::now()); });
+    EXPECT_NE(err.find("already on hold"), std::string::npos) << err;
+    EXPECT_EQ(index->holds_for(dig(1)).size(), 1u);
+    index->release(dig(1), "bob", Clock::now());
+    EXPECT_EQ(error_of([&] { index->release(dig(1), "bob", Clock::now()); }), "that message is not on hold");
+}
+
+TEST_F(IndexTest, RecordsHoldHistoryWithUserAndTime) {
+    auto index = open();
+    index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), make_row(dig(1), d(2026, 1, 2), d(2026, 7, 2))});
+    const auto t1 = at(d(2026, 2, 1), 9), t2 = at(d(2026, 3, 1), 10), t3 = at(d(2026, 4, 1), 11);
+    const std::int64_t h1 = index->hold(dig(1), "safeguarding", "CASE-42", "alice", t1);
+    EXPECT_TRUE(index->is_held(dig(1)));
+    EXPECT_FALSE(index->is_held(dig(2)));
+    auto active = index->active_hold(dig(1));
+    ASSERT_TRUE(active);
+    EXPECT_EQ(active->id, h1);
+    EXPECT_EQ(active->reason, "safeguarding");
+    EXPECT_EQ(active->ref, "CASE-42");
+    EXPECT_EQ(active->placed_by, "alice");
+    EXPECT_EQ(active->placed_at, t1);
+    EXPECT_FALSE(active->released_at);
+
+    index->release(dig(1), "bob", t2);
+    EXPECT_FALSE(index->is_held(dig(1)));
+    index->hold(dig(1), "legal", "", "carol", t3);
+
+    const auto history = index->holds_for(dig(1));
+    ASSERT_EQ(history.size(), 2u);
+    EXPECT_EQ(history[0].reason, "safeguarding");
+    ASSERT_TRUE(history[0].released_at);
+    EXPECT_EQ(*history[0].released_at, t2);
+    EXPECT_EQ(history[0].released_by, "bob");
+    EXPECT_EQ(history[1].reason, "legal");
+    EXPECT_EQ(history[1].ref, "");
+    EXPECT_EQ(history[1].placed_by, "carol");
+    EXPECT_FALSE(history[1].released_at);
+    EXPECT_TRUE(index->is_held(dig(1)));
+}
+
+TEST_F(IndexTest, ListsTheHoldsInForce) {
+    auto index = open();
+    index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)),
+                   make_row(dig(1), d(2026, 1, 5), d(2026, 7, 5), "respect-phoneline", "internal"),
+                   make_row(dig(2), d(2026, 1, 2), d(2026, 3, 2)), make_row(dig(3), d(2026, 1, 3), d(2026, 7, 3))});
+    EXPECT_TRUE(index->holds_in_force().empty());
+    index->hold(dig(2), "legal", "L-1", "bob", at(d(2026, 2, 2)));
+    index->hold(dig(1), "safeguarding", "SG-9", "alice", at(d(2026, 2, 1)));
+    index->hold(dig(3), "consent", "", "carol", at(d(2026, 2, 3)));
+    index->release(dig(3), "carol", at(d(2026, 2, 4)));
+    const auto held = index->holds_in_force();
+    ASSERT_EQ(held.size(), 2u);
+    EXPECT_EQ(held[0].hold.ref, "SG-9");  // oldest first
+    EXPECT_EQ(held[0].hold.placed_by, "alice");
+    EXPECT_EQ(held[0].lines, "respect-phoneline");
+    EXPECT_EQ(held[0].retain_until, d(2026, 7, 5));
+    EXPECT_EQ(held[1].hold.reason, "legal");
+    EXPECT_EQ(held[1].retain_until, d(2026, 3, 2));
+}
+
+// --- erasure, receipts ----------------------------------------------------------------
+
+TEST_F(IndexTest, ErasingOldDigestsLeavesNoTraceInTheFiles) {
+    auto index = open();
+    std::vector<MessageRow> rows;
+    for (int i = 0; i < 300; ++i) rows.push_back(make_row(dig(i), d(2026, 1, 1), d(2026, 7, 1)));
+    MessageRow target = make_row(dig(1000), d(2026, 1, 1), d(2026, 7, 1));
+    target.queue_id = "QID7TARGET";
+    rows.push_back(target);
+    rows.push_back(target);
+    const auto ids = index->insert(rows);
+    index->hold(dig(1000), "legal", "CASE-9", "alice", at(d(2026, 2, 1)));
+    index->release(dig(1000), "alice", at(d(2026, 3, 1)));
+    const auto destroyed = at(d(2026, 7, 2), 3);
+    index->mark_destroyed(dig(1000), destroyed, 2);
+    index->mark_destroyed(dig(5), destroyed + 24h * 40, 1);  // destroyed after the cutoff: kept for now
+    ASSERT_NE(raw_files().find(dig(1000)), std::string::npos) << "the test must see the digest before erasure";
+
+    EXPECT_EQ(index->erase_old_digests(destroyed + 24h * 31), 2);
+    EXPECT_TRUE(index->rows_for(dig(1000)).empty());
+    EXPECT_TRUE(index->holds_for(dig(1000)).empty());
+    const auto row = index->row(ids.back());
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->digest, "");
+    EXPECT_EQ(row->queue_id, "");
+    EXPECT_EQ(row->state, RowState::Destroyed);
+    EXPECT_EQ(index->rows_for(dig(5)).size(), 1u);
+    EXPECT_EQ(count_rows(index->handle(), "SELECT count(*) FROM messages WHERE erased_at IS NOT NULL"), 2);
+
+    const std::string raw = raw_files();
+    EXPECT_EQ(raw.find(dig(1000)), std::string::npos) << "digest bytes still in the database or its WAL";
+    EXPECT_EQ(raw.find("QID7TARGET"), std::string::npos) << "queue id still in the database or its WAL";
+    EXPECT_NE(raw.find(dig(5)), std::string::npos);
+    EXPECT_EQ(index->erase_old_digests(destroyed + 24h * 31), 0);
+}
+
+TEST_F(IndexTest, ReceiptsChainToThePreviousOne) {
+    auto index = open();
+    EXPECT_FALSE(index->last_receipt());
+    Receipt r;
+    r.run_at = at(d(2026, 7, 2), 3);
+    r.counts_json = R"({"destroyed":2})";
+    r.destroyed = 2;
+    const Receipt first = index->add_receipt(r, {dig(2), dig(1)});
+    EXPECT_GT(first.id, 0);
+    const std::string lo = std::min(dig(1), dig(2)), hi = std::max(dig(1), dig(2));
+    EXPECT_EQ(first.chain_hex, to_hex(sha256(lo + hi)));  // sorted, so the order of destruction does not matter
+
+    r.run_at += 24h;
+    r.counts_json = "{}";
+    r.destroyed = 1;
+    r.exit_code = 4;
+    const Receipt second = index->add_receipt(r, {dig(3)});
+    EXPECT_EQ(second.chain_hex, to_hex(sha256(sha256(lo + hi) + dig(3))));
+    const Receipt third = index->add_receipt(r, {});
+    EXPECT_EQ(third.chain_hex, to_hex(sha256(sha256(sha256(lo + hi) + dig(3)))));
+
+    const auto last = index->last_receipt();
+    ASSERT_TRUE(last);
+    EXPECT_EQ(last->id, third.id);
+    EXPECT_EQ(last->run_at, r.run_at);
+    EXPECT_EQ(last->counts_json, "{}");
+    EXPECT_EQ(last->destroyed, 1);
+    EXPECT_EQ(last->exit_code, 4);
+    EXPECT_EQ(last->chain_hex, third.chain_hex);
+    EXPECT_EQ(raw_files().find(dig(3)), std::string::npos) << "receipts keep hashes, not digests";
+}
+
+TEST_F(IndexTest, TheLastSuccessfulReceiptEndedZeroOrFour) {
+    auto index = open();
+    EXPECT_FALSE(index->last_successful_receipt());
+    Receipt r;
+    r.run_at = at(d(2026, 7, 1));
+    for (int code : {0, 4, 3, 1}) {
+        r.exit_code = code;
+        r.run_at += 24h;
+        index->add_receipt(r, {});
+    }
+    const auto ok = index->last_successful_receipt();
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->exit_code, 4);
+    EXPECT_EQ(ok->run_at, at(d(2026, 7, 3)));
+    EXPECT_EQ(index->last_receipt()->exit_code, 1);
+}
+
+// --- reports, meta --------------------------------------------------------------------
+
+TEST_F(IndexTest, ReportOnAnEmptyIndex) {
+    auto index = open();
+    const ReportCounts rc = index->report(d(2026, 5, 1));
+    EXPECT_TRUE(rc.buckets.empty());
+    EXPECT_EQ(rc.expiring_7, 0);
+    EXPECT_EQ(rc.expiring_30, 0);
+    EXPECT_EQ(rc.overdue, 0);
+    EXPECT_EQ(rc.active_holds, 0);
+}
+
+TEST_F(IndexTest, ReportCountsByTagDirectionAndState) {
+    auto index = open();
+    const Date today = d(2026, 5, 10);
+    index->insert({
+        make_row(dig(1), d(2025, 11, 9), d(2026, 5, 9)),                          // overdue
+        make_row(dig(2), d(2025, 11, 8), d(2026, 5, 8), "respect-phoneline"),     // overdue but held
+        make_row(dig(3), d(2025, 11, 10), d(2026, 5, 10), "mens-advice-line,respect-phoneline", "internal"),  // due today
+        make_row(dig(4), d(2025, 11, 16), d(2026, 5, 16)),                        // within 7 days
+        make_row(dig(5), d(2025, 11, 17), d(2026, 5, 17), "mens-advice-line", "outbound"),  // day 7: 30 only
+        make_row(dig(6), d(2025, 12, 8), d(2026, 6, 8)),                          // day 29: within 30
+        make_row(dig(7), d(2025, 12, 9), d(2026, 6, 9)),                          // day 30: later
+        make_row(dig(8), d(2025, 10, 1), d(2026, 4, 1)),                          // destroyed
+    });
+    index->hold(dig(2), "legal", "", "alice", at(today));
+    index->mark_destroyed(dig(8), at(d(2026, 4, 2)), 1);
+
+    const ReportCounts rc = index->report(today);
+    EXPECT_EQ(rc.overdue, 1);
+    EXPECT_EQ(rc.expiring_7, 2);   // 05-10 and 05-16
+    EXPECT_EQ(rc.expiring_30, 4);  // and 05-17, 06-08
+    EXPECT_EQ(rc.active_holds, 1);
+
+    std::vector<std::tuple<std::string, std::string, std::string, std::int64_t>> got;
+    for (const auto& b : rc.buckets) got.emplace_back(b.line, b.direction, b.state, b.count);
+    const decltype(got) expected = {
+        {"mens-advice-line", "inbound", "destroyed", 1}, {"mens-advice-line", "inbound", "present", 4},
+        {"mens-advice-line", "internal", "present", 1},  {"mens-advice-line", "outbound", "present", 1},
+        {"respect-phoneline", "inbound", "present", 1},  {"respect-phoneline", "internal", "present", 1},
+    };
+    EXPECT_EQ(got, expected);
+}
+
+TEST_F(IndexTest, KeepsMetaValues) {
+    auto index = open();
+    EXPECT_FALSE(index->get_meta("last_clock"));
+    index->set_meta("last_clock", "2026-05-01");
+    index->set_meta("last_clock", "2026-05-02");
+    index->set_meta("empty", "");
+    EXPECT_EQ(index->get_meta("last_clock"), "2026-05-02");
+    EXPECT_EQ(index->get_meta("empty"), "");
+}
+
+// --- concurrency ----------------------------------------------------------------------
+
+TEST_F(IndexTest, AWriterAndAReaderInTwoProcesses) {
+    open().reset();  // made before the fork: no connection crosses it
+    constexpr int kRows = 300;
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        int rc = 0;
+        try {
+            auto w = open(false);
+            for (int i = 0; i < kRows; ++i) w->insert({make_row(dig(i), d(2026, 1, 1), d(2026, 7, 1))});
+        } catch (...) {
+            rc = 1;
+        }
+        ::_exit(rc);
+    }
+    auto r = open(false);
+    std::int64_t last = 0;
+    int status = 0;
+    bool monotonic = true;
+    for (;;) {
+        const bool done = ::waitpid(child, &status, WNOHANG) == child;
+        const std::int64_t n = count_rows(r->handle());
+        monotonic = monotonic && n >= last;
+        last = n;
+        r->report(d(2026, 1, 1));  // a heavier read at the same time
+        if (done) break;
+    }
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "the writer failed";
+    EXPECT_TRUE(monotonic);
+    EXPECT_EQ(count_rows(r->handle()), kRows);
+    EXPECT_EQ(r->rows_for(dig(kRows - 1)).size(), 1u);
+}
+
+TEST_F(IndexTest, ALockedIndexFailsAfterTheBusyTimeoutInsteadOfHanging) {
+    auto index = open(true, 200);
+    sqlite3* other = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+    const auto start = std::chrono::steady_clock::now();
+    const std::string err = error_of([&] { index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))}); });
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_NE(err.find("locked"), std::string::npos) << err;
+    EXPECT_NE(err.find(path_), std::string::npos) << err;
+    EXPECT_GE(waited, 150ms);
+    EXPECT_LT(waited, 3s);
+    sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(other);
+    EXPECT_NO_THROW(index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))}));
+}
+
+// --- confidentiality ------------------------------------------------------------------
+
+TEST_F(IndexTest, TheFilesNeverHoldTheClearMessageId) {
+    const std::string message_id = "distinctive-caller-7b1e@private.example";
+    auto index = open();
+    const Digest digest = test_key().digest(message_id);
+    index->insert({make_row(digest, d(2026, 1, 1), d(2026, 7, 1)), make_row(digest, d(2026, 1, 1), d(2026, 7, 1))});
+    index->hold(digest, "safeguarding", "CASE-1", "alice", Clock::now());
+    index->set_meta("k", "v");
+    const std::string raw = raw_files();
+    ASSERT_NE(raw.find(digest), std::string::npos);
+    for (const std::string& needle : {message_id, std::string("distinctive-caller"), std::string("private.example")}) {
+        EXPECT_EQ(raw.find(needle), std::string::npos) << needle;
+    }
+}
+
+// --- the pending journal --------------------------------------------------------------
+
+TEST_F(PendingJournalTest, AppendsThenImportsEveryRowOnce) {
+    auto index = open();
+    PendingJournal journal(path_);
+    EXPECT_EQ(journal.path(), path_ + ".pending");
+    const mode_t old = ::umask(0077);
+    for (int i = 0; i < 3; ++i) journal.append(make_row(dig(i), d(2026, 1, 1), d(2026, 7, 1)));
+    ::umask(old);
+    EXPECT_EQ(mode_of(journal.path()), 0660u);
+    const std::string text = slurp(journal.path());
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
+    EXPECT_NE(text.find(to_hex(dig(1))), std::string::npos);
+
+    EXPECT_EQ(journal.import_into(*index), 3);
+    EXPECT_EQ(journal.skipped(), 0);
+    EXPECT_FALSE(fs::exists(journal.path()));
+    EXPECT_FALSE(fs::exists(journal.path() + ".importing"));
+    const auto rows = index->rows_for(dig(1));
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].queue_id, "4Q1ABC");
+    EXPECT_EQ(rows[0].retain_until, d(2026, 7, 1));
+    EXPECT_EQ(journal.import_into(*index), 0);
+    EXPECT_EQ(count_rows(index->handle()), 3);
+}
+
+TEST_F(PendingJournalTest, ImportWithoutAJournalDoesNothing) {
+    auto index = open();
+    PendingJournal journal(path_);
+    EXPECT_EQ(journal.import_into(*index), 0);
+    for (const auto& e : fs::directory_iterator(dir_)) {
+        EXPECT_EQ(e.path().string().find(".pending"), std::string::npos) << e.path();
+    }
+}
+
+TEST_F(PendingJournalTest, ImportingTheSameJournalTwiceAddsNothingTwice) {
+    auto index = open();
+    PendingJournal journal(path_);
+    for (int i = 0; i < 5; ++i) journal.append(make_row(dig(i), d(2026, 1, 1), d(2026, 7, 1)));
+    const std::string copy = slurp(journal.path());
+    EXPECT_EQ(journal.import_into(*index), 5);
+    // A crash after the import committed but before the journal was removed.
+    std::ofstream(journal.path() + ".importing", std::ios::binary) << copy;
+    std::ofstream(journal.path(), std::ios::binary) << copy;
+    EXPECT_EQ(journal.import_into(*index), 0);
+    EXPECT_EQ(count_rows(index->handle()), 5);
+    EXPECT_FALSE(fs::exists(journal.path() + ".importing"));
+}
+
+TEST_F(PendingJournalTest, SkipsAndKeepsMalformedLines) {
+    auto index = open();
+    PendingJournal journal(path_);
+    journal.append(make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)));
+    const std::string good = slurp(journal.path());
+    std::string bad = "garbage\n";
+    bad += std::string("\0\xff\xfe binary\n", 11);
+    bad += "rm1\tnot-a-token\t00\tq\tl\tinbound\temail\t2026-01-01\t2026-07-01\n";
+    std::string wrong_date = good;
+    wrong_date.replace(wrong_date.find("2026-07-01"), 10, "2026-02-30");
+    std::string wrong_direction = good;
+    wrong_direction.replace(wrong_direction.find("inbound"), 7, "sideway");
+    wrong_direction.replace(4, 1, "f");  // another token, so it is not a duplicate
+    std::string control = good;  // would pass the format but not the INSERT's checks
+    control.replace(control.find("mens-advice-line"), 4, "m\x01ns");
+    control.replace(4, 1, "e");
+    const std::string torn = good.substr(0, good.size() / 2);
+    std::ofstream(journal.path(), std::ios::app | std::ios::binary) << bad << wrong_date << wrong_direction << control
+                                                                      << "\n" << torn;
+    journal.append(make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1)));  // joins the torn line: both unreadable
+    journal.append(make_row(dig(3), d(2026, 1, 1), d(2026, 7, 1)));
+
+    EXPECT_EQ(journal.import_into(*index), 2);
+    EXPECT_EQ(journal.skipped(), 7);
+    EXPECT_EQ(index->rows_for(dig(1)).size(), 1u);
+    EXPECT_EQ(index->rows_for(dig(3)).size(), 1u);
+    EXPECT_TRUE(fs::exists(journal.path() + ".rejected"));
+    EXPECT_FALSE(fs::exists(journal.path()));
+}
+
+TEST_F(PendingJournalTest, AppendsWhileAnotherImportsLoseNothing) {
+    auto index = open();
+    constexpr int kThreads = 4, kEach = 50;
+    std::atomic<int> finished{0};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < kThreads; ++t) {
+        writers.emplace_back([&, t] {
+            PendingJournal j(path_);
+            for (int i = 0; i < kEach; ++i) j.append(make_row(dig(t * 1000 + i), d(2026, 1, 1), d(2026, 7, 1)));
+            ++finished;
+        });
+    }
+    PendingJournal importer(path_);
+    int imported = 0;
+    while (finished.load() < kThreads) imported += importer.import_into(*index);
+    for (auto& w : writers) w.join();
+    imported += importer.import_into(*index);
+    EXPECT_EQ(imported, kThreads * kEach);
+    EXPECT_EQ(count_rows(index->handle()), kThreads * kEach);
+}
+
+TEST_F(PendingJournalTest, KeepsAnEmptyQueueIdAndEveryField) {
+    auto index = open();
+    PendingJournal journal(path_);
+    MessageRow r = make_row(dig(1), d(2025, 8, 31), d(2026, 2, 28), "mens-advice-line,respect-phoneline", "internal");
+    r.queue_id = "";
+    r.policy = "letter-response";
+    journal.append(r);
+    ASSERT_EQ(journal.import_into(*index), 1);
+    const auto rows = index->rows_for(dig(1));
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].queue_id, "");
+    EXPECT_EQ(rows[0].lines, r.lines);
+    EXPECT_EQ(rows[0].direction, "internal");
+    EXPECT_EQ(rows[0].policy, "letter-response");
+    EXPECT_EQ(rows[0].passed_on, d(2025, 8, 31));
+    EXPECT_EQ(rows[0].retain_until, d(2026, 2, 28));
+}
+
+TEST_F(PendingJournalTest, RefusesRowsThatWouldBreakTheFormat) {
+    PendingJournal journal(path_);
+    MessageRow r = make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1));
+    r.queue_id = "A\tB";
+    EXPECT_THROW(journal.append(r), IndexError);
+    r = make_row("short", d(2026, 1, 1), d(2026, 7, 1));
+    EXPECT_THROW(journal.append(r), IndexError);
+}
