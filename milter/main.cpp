@@ -32,6 +32,10 @@ void open_socket(const rm::Config& c) {
         throw std::runtime_error("libmilter refused the socket " + c.milter.socket.text);
     smfiDesc desc = rm::milter_description();
     if (smfi_register(desc) != MI_SUCCESS) throw std::runtime_error("smfi_register failed");
+    // libmilter drops a connection whose packet exceeds 64 KB, and Postfix sends each
+    // header as one packet (header_size_limit is 100 KB): a long header would turn every
+    // retry of that message into a temporary failure. Accept up to 1 MB.
+    smfi_setmaxdatasize(1024 * 1024 - 1);
     // A unix socket is created with the tightest mode, then opened up to socket_mode.
     const mode_t old = ::umask(0177);
     const int rc = smfi_opensocket(false);

@@ -34,8 +34,8 @@ function send(conn, qid, sender, rcpts, headers, auth)
     for _, h in ipairs(headers) do
         check(mt.header(conn, h[1], h[2]) == nil, "header " .. h[1] .. " failed")
     end
-    check(mt.eoh(conn) == nil, "EOH failed")
-    check(mt.bodystring(conn, "Hello.\r\n") == nil, "body failed")
+    -- No EOH and no body: the milter negotiates those steps away (SMFIP_NOEOH,
+    -- SMFIP_NOBODY), and miltertest refuses to send a step that was negotiated away.
     check(mt.eom(conn) == nil, "EOM failed")
     return mt.getreply(conn)
 end

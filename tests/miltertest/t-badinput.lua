@@ -4,10 +4,12 @@ dofile(libdir .. "/lib.lua")
 -- runner counts rows after this script).
 local conn = open_conn("127.0.0.2")
 
--- 1,000 headers, one of them 100 KB long, empty values, no From.
+-- 1,000 headers, one of them long, empty values, no From. (miltertest itself crashes
+-- (stack smashing) on a header of more than about 2 KB; the 100 KB header goes through the real Postfix
+-- in tests/e2e/test_milter_postfix.sh.)
 local h = {}
 for i = 1, 1000 do table.insert(h, {"X-Filler-" .. i, ""}) end
-table.insert(h, {"X-Huge", string.rep("a", 100 * 1024)})
+table.insert(h, {"X-Huge", string.rep("a", 1000)})
 table.insert(h, {"Message-ID", "<bad-1@example.net>"})
 local r = send(conn, "QBAD001", "<caller@example.net>", {"<info@mensadviceline.test>"}, h)
 check(accepted(r), "message with 1,000 headers not accepted")
@@ -21,11 +23,11 @@ r = send(conn, "QBAD002", "<caller@example.net>", rcpts, basic_headers("<bad-2@e
 check(accepted(r), "message with 500 recipients not accepted")
 check(mt.eom_check(conn, MT_HDRADD, "X-Helpline-Line", "respect-phoneline"), "500-recipient message not stamped")
 
--- A Message-ID of 10 KB, non-UTF-8 bytes and control characters in values.
+-- A long Message-ID (10 KB goes through Postfix, see above), non-UTF-8 bytes and control characters in values.
 r = send(conn, "QBAD003", "<caller@example.net>", {"<info@mensadviceline.test>"},
          {{"From", "\255\254 <caller@example.net>"}, {"Subject", "\1\2\3\255"},
-          {"Message-ID", "<" .. string.rep("x", 10 * 1024) .. "@example.net>"}})
-check(accepted(r), "message with a 10 KB Message-ID not accepted")
+          {"Message-ID", "<" .. string.rep("x", 1000) .. "@example.net>"}})
+check(accepted(r), "message with a long Message-ID not accepted")
 expect_stamp(conn, "mens-advice-line", "inbound", retain6)
 
 -- A Message-ID that is garbage, and an empty From.
