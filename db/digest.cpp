@@ -186,6 +186,12 @@ DigestKey DigestKey::from_bytes(std::string bytes) {
     return DigestKey(std::move(bytes));
 }
 
+std::string DigestKey::fingerprint() const {
+    // A label no Message-ID can equal (it has no '@' and a space), so the fingerprint
+    // is never the digest of a real message.
+    return to_hex(digest("retention-milter key fingerprint v1"));
+}
+
 Digest DigestKey::digest(std::string_view normalised_message_id) const {
     std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
     unsigned int len = 0;

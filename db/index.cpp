@@ -576,4 +576,20 @@ void Index::set_meta(const std::string& key, const std::string& value) {
     s.run();
 }
 
+namespace {
+constexpr const char* kKeyFingerprint = "key_fingerprint";
+}  // namespace
+
+std::optional<bool> Index::key_matches(const DigestKey& key) const {
+    const auto recorded = get_meta(kKeyFingerprint);
+    if (!recorded) return std::nullopt;
+    return *recorded == key.fingerprint();
+}
+
+void Index::remember_key(const DigestKey& key) {
+    Stmt s(db_, path_, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING");
+    s.bind_text(1, kKeyFingerprint).bind_text(2, key.fingerprint());
+    s.run();
+}
+
 }  // namespace rm

@@ -46,6 +46,10 @@ public:
     // HMAC-SHA-256 of a Message-ID already normalised by normalise_message_id().
     Digest digest(std::string_view normalised_message_id) const;
 
+    // Names the key without revealing it (hex HMAC of a fixed label), so an index can
+    // record which key its digests were made with.
+    std::string fingerprint() const;
+
 private:
     explicit DigestKey(std::string bytes) : key_(std::move(bytes)) {}
     std::string key_;
@@ -180,6 +184,14 @@ public:
     // Key/value settings the programs keep between runs (the sweeper's last clock).
     std::optional<std::string> get_meta(const std::string& key) const;
     void set_meta(const std::string& key, const std::string& value);
+
+    // Whether `key` is the key this index recorded (remember_key): true or false, or
+    // nothing when none is recorded yet. A wrong key finds no row, silently, so
+    // `retentionctl check` and the programs can ask before trusting an empty lookup.
+    std::optional<bool> key_matches(const DigestKey& key) const;
+    // Records the key's fingerprint when none is recorded yet (the milter, at start).
+    // Never replaces a recorded one: that is key_matches()'s job to report.
+    void remember_key(const DigestKey& key);
 
     sqlite3* handle() const { return db_; }
 
