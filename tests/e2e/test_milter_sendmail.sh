@@ -1,0 +1,609 @@
+#!/usr/bin/env bash
+# End to end through a REAL Sendmail (issue 6): the real retention-milter on a unix socket,
+# a private Sendmail test instance (tests/e2e/lib/sendmail.sh) wired to it with the
+# INPUT_MAIL_FILTER block of conf/sendmail.mc (F=T), and mail sent with swaks:
+#   (a) inbound with forged headers, (b) outbound after SMTP AUTH, (c) outbound from an
+#   internal host, (d) internal to two lines, (e) a spoofed helpline sender, (f) mail of no
+#   line, (g) a missing Message-ID, (h) the index rows carry Sendmail's queue ids,
+#   (i) the confidentiality check, and the milter down (F=T: 451, nothing delivered).
+# Delivery behind Sendmail passes no milter of ours, so what the files and the index show
+# is Sendmail's own wiring.
+#
+# Usage: test_milter_sendmail.sh PATH/TO/retention-milter   (as root; exit 77 otherwise)
+# Last line: "N passed, N failed". KEEP=1 keeps the test folder (kept anyway on failure).
+set -uo pipefail
+
+MILTER=${1:?usage: test_milter_sendmail.sh PATH/TO/retention-milter}
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+# shellcheck source=SCRIPTDIR/lib/sendmail.sh
+source "$HERE/lib/sendmail.sh"
+
+PASSED=0
+FAILED=0
+ok() { PASSED=$((PASSED + 1)); echo "ok   - $1"; }
+not_ok() {
+  FAILED=$((FAILED + 1))
+  echo "FAIL - $1" >&2
+  if [ -n "${2:-}" ]; then printf '%s\n' "$2" | sed 's/^/       /' >&2; fi
+  return 0
+}
+check() { # check MSG CMD...: passes when CMD succeeds
+  local msg=$1
+  shift
+  if "$@"; then ok "$msg"; else not_ok "$msg"; fi
+}
+summary() { echo "$PASSED passed, $FAILED failed"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "skipped: a real Sendmail needs root" >&2
+  summary
+  exit 77
+fi
+case $MILTER in /*) ;; *) MILTER="$PWD/$MILTER" ;; esac
+if [ ! -x "$MILTER" ]; then
+  not_ok "the milter binary $MILTER exists"
+  summary
+  exit 1
+fi
+for tool in swaks sqlite3 m4 unshare nsenter setsid runuser; do
+  if ! command -v "$tool" >/dev/null; then
+    not_ok "tool $tool is installed (scripts/install-deps.sh)"
+    summary
+    exit 1
+  fi
+done
+PY=$(_sm_python)
+
+# Debian's Sendmail packages, unpacked (not installed: they conflict with postfix). sm_start
+# does this too; doing it first gives a fresh machine's download its own clear failure.
+if ! "$REPO/scripts/fetch-sendmail.sh" >/dev/null; then
+  not_ok "scripts/fetch-sendmail.sh fetches and unpacks Debian's Sendmail packages"
+  summary
+  exit 1
+fi
+
+WORK=$(mktemp -d /tmp/rm-e2e-sendmail.XXXXXX)
+chmod 755 "$WORK"
+SOCK="$WORK/milter.sock"
+INDEX="$WORK/state/index.sqlite3"
+KEY="$WORK/state/index.key"
+MLOG="$WORK/milter.log"
+MILTER_PID=""
+START=$SECONDS
+
+stop_milter() {
+  if [ -n "$MILTER_PID" ]; then
+    kill "$MILTER_PID" 2>/dev/null
+    wait "$MILTER_PID" 2>/dev/null
+    MILTER_PID=""
+  fi
+}
+cleanup() {
+  local rc=$?
+  sm_stop "$WORK/sm"
+  stop_milter
+  if [ "${KEEP:-0}" = 1 ] || [ "$FAILED" -gt 0 ] || [ "$rc" -ne 0 ]; then
+    echo "test folder kept: $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# The milter runs as nobody: it must own its state folder and log (as run.sh does).
+mkdir -p "$WORK/state"
+chown nobody "$WORK/state"
+chmod 700 "$WORK/state"
+: >"$MLOG"
+chown nobody "$MLOG"
+cat >"$WORK/retention.toml" <<CONF
+[milter]
+socket = "unix:$SOCK"
+socket_mode = "0660"
+user = "nobody"
+internal_hosts = ["127.0.0.1/32"]
+# Sendmail's daemons here are named MTA and MSA: neither is trusted by name, so the
+# authenticated cases below are trusted by {auth_authen} alone.
+originating_daemons = ["ORIGINATING"]
+on_index_error = "tempfail"
+stamp_outbound = false
+[index]
+path = "$INDEX"
+key_file = "$KEY"
+[log]
+sink = "file:$MLOG"
+level = "debug"
+[policy.email]
+retain = "6 months"
+[[line]]
+tag = "respect-phoneline"
+addresses = ["info@respectphoneline.test"]
+domains = ["respectphoneline.test"]
+policy = "email"
+[[line]]
+tag = "mens-advice-line"
+addresses = ["info@mensadviceline.test"]
+domains = ["mensadviceline.test"]
+policy = "email"
+CONF
+
+start_milter() {
+  local i
+  "$MILTER" -f -c "$WORK/retention.toml" >>"$WORK/milter.out" 2>&1 &
+  MILTER_PID=$!
+  for ((i = 0; i < 100; i++)); do
+    if [ -S "$SOCK" ] && [ -e "$INDEX" ] && [ -e "$KEY" ] && grep -q 'listening on' "$MLOG"; then
+      return 0
+    fi
+    kill -0 "$MILTER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "the milter did not start; its output and log:" >&2
+  cat "$WORK/milter.out" "$MLOG" >&2
+  return 1
+}
+
+# The index, read as the milter's user: a root-owned -wal or -shm made by this test would
+# lock the milter out of its own index.
+q() { runuser -u nobody -- sqlite3 "$INDEX" "$1"; }
+
+# The first day on which a message passing today may be destroyed: today (UTC) plus six
+# calendar months, clamped to the end of the month; computed independently of the product.
+retain_6_months() {
+  "$PY" - <<'PY'
+import calendar, datetime
+t = datetime.datetime.now(datetime.timezone.utc).date()
+m = t.month - 1 + 6
+y, m = t.year + m // 12, m % 12 + 1
+print(datetime.date(y, m, min(t.day, calendar.monthrange(y, m)[1])).isoformat())
+PY
+}
+RETAIN_START=$(retain_6_months)
+retain_ok() { [ "$1" = "$RETAIN_START" ] || [ "$1" = "$(retain_6_months)" ]; }
+
+# hdr FILE NAME: each value of header NAME in FILE's header block (case-insensitive name,
+# unfolded, surrounding blanks dropped), one a line.
+cat >"$WORK/hdr.py" <<'PY'
+import sys
+name = sys.argv[2].lower()
+data = open(sys.argv[1], "rb").read().decode("latin-1").replace("\r\n", "\n")
+block = data.split("\n\n", 1)[0]
+fields = []
+for line in block.split("\n"):
+    if line[:1] in (" ", "\t") and fields:
+        fields[-1] += " " + line.strip()
+    elif ":" in line:
+        fields.append(line)
+for f in fields:
+    n, v = f.split(":", 1)
+    if n.strip().lower() == name:
+        print(v.strip())
+PY
+hdr() { "$PY" "$WORK/hdr.py" "$1" "$2"; }
+hdr_count() { hdr "$1" "$2" | wc -l; }
+
+# digest_of ID: hex HMAC-SHA-256 of the normalised Message-ID (inside <>, no white space)
+# keyed by the bytes of the key file, as the index should hold it.
+digest_of() {
+  "$PY" - "$KEY" "$1" <<'PY'
+import hashlib, hmac, re, sys
+key = open(sys.argv[1], "rb").read()
+v = sys.argv[2]
+m = re.search(r"<([^>]*)>", v)
+ident = re.sub(r"\s+", "", m.group(1) if m else v)
+print(hmac.new(key, ident.encode("latin-1"), hashlib.sha256).hexdigest().upper())
+PY
+}
+
+# msg FILE HEADER-LINES...: a message for swaks --data, with a body line naming FILE.
+msg() {
+  local file=$1 name
+  shift
+  name=$(basename "$file")
+  {
+    printf '%s\r\n' "$@"
+    printf '\r\nThis is the body of %s.\r\n' "$name"
+  } >"$file"
+}
+
+# send IP [swaks options...]: one SMTP transaction; the transcript is in $OUT and the queue
+# id from Sendmail's "250 2.0.0 <id> Message accepted" in $QID. Returns swaks's status.
+OUT=""
+QID=""
+send() {
+  local ip=$1 rc=0
+  shift
+  OUT=$(swaks --server 127.0.0.1 --port "${PORT:-$SM_PORT}" --local-interface "$ip" \
+    --helo "client-$ip.test" --timeout 30 "$@" 2>&1) || rc=$?
+  QID=$(sed -nE 's/^<- +250 2\.0\.0 ([0-9A-Za-z]+) Message accepted.*/\1/p' <<<"$OUT")
+  [ "$rc" -eq 0 ] && [ -n "$QID" ]
+}
+
+# delivered DIR TOKEN: waits up to 15 s for the one file under DIR containing TOKEN; prints it.
+delivered() {
+  local dir=$1 token=$2 i f
+  for ((i = 0; i < 150; i++)); do
+    f=$(grep -rlF -- "$token" "$dir" 2>/dev/null | head -n 1)
+    if [ -n "$f" ]; then
+      echo "$f"
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+OURS=(X-Helpline-Line X-Helpline-Direction X-Retain-Until X-Retention-Policy)
+# stamped FILE LINES DIRECTION: exactly one of each of our headers, with these values.
+stamped() {
+  local f=$1 lines=$2 dir=$3 got want
+  got=$(for h in "${OURS[@]}"; do echo "$h=$(hdr "$f" "$h" | paste -sd'|')"; done)
+  local r
+  r=$(hdr "$f" X-Retain-Until)
+  want=$(printf '%s\n' "X-Helpline-Line=$lines" "X-Helpline-Direction=$dir" \
+    "X-Retain-Until=$r" "X-Retention-Policy=email")
+  if [ "$got" = "$want" ] && retain_ok "$r"; then
+    return 0
+  fi
+  echo "expected $lines/$dir/$RETAIN_START/email once each; got:" >&2
+  echo "$got" >&2
+  return 1
+}
+# unstamped FILE: none of our four headers.
+unstamped() {
+  local f=$1 h n=0
+  for h in "${OURS[@]}"; do n=$((n + $(hdr_count "$f" "$h"))); done
+  [ "$n" -eq 0 ]
+}
+# row QID: "lines|direction|policy|retain_until" of the index row(s) with this queue id.
+row() { q "SELECT lines, direction, policy, retain_until FROM messages WHERE queue_id = '$1' ORDER BY id"; }
+row_ok() { # row_ok QID LINES DIRECTION
+  local got
+  got=$(row "$1")
+  [ "$got" = "$2|$3|email|$RETAIN_START" ] || [ "$got" = "$2|$3|email|$(retain_6_months)" ]
+}
+
+HELPLINE_SENT=0 # helpline messages Sendmail accepted: one index row each
+ACCEPTED_IDS=()
+
+if ! start_milter; then
+  not_ok "retention-milter starts on unix:$SOCK"
+  summary
+  exit 1
+fi
+ok "retention-milter listens on unix:$SOCK (pid $MILTER_PID)"
+if [ "$(stat -c %a "$SOCK")" = 660 ]; then
+  ok "its socket has mode 0660"
+else
+  not_ok "socket mode 0660" "$(stat -c '%a %U:%G' "$SOCK")"
+fi
+if ! sm_start "$WORK/sm" "unix:$SOCK"; then
+  not_ok "sm_start brings up Sendmail with the milter block of conf/sendmail.mc"
+  summary
+  exit 1
+fi
+ok "Sendmail runs on 127.0.0.1:$SM_PORT with INPUT_MAIL_FILTER S=unix:$SOCK, F=T"
+if grep -q "^Xretention, S=unix:$SOCK, F=T, T=" "$SM_CF"; then
+  ok "the generated sendmail.cf carries conf/sendmail.mc's filter line"
+else
+  not_ok "the generated sendmail.cf carries the filter line" "$(grep -n '^X' "$SM_CF")"
+fi
+TAG="$$-$RANDOM"
+MAD="$SM_MAIL_DIR/mensadviceline.test"
+RPD="$SM_MAIL_DIR/respectphoneline.test"
+
+# --- (a) inbound, with forged copies of our headers --------------------------------------
+MID_A="<case-a.$TAG@caller.outside.example>"
+msg "$WORK/a.eml" "From: caller-a@outside.example" "To: info@mensadviceline.test" \
+  "Subject: case-a $TAG" "Message-ID: $MID_A" "X-Retain-Until: 2099-01-01" \
+  "x-helpline-line: fake"
+if send 127.0.0.2 --from caller-a@outside.example --to info@mensadviceline.test --data "@$WORK/a.eml"; then
+  QID_A=$QID
+  HELPLINE_SENT=$((HELPLINE_SENT + 1))
+  ACCEPTED_IDS+=("$QID_A")
+  if FA=$(delivered "$MAD/info/new" "case-a $TAG"); then
+    ok "(a) inbound from 127.0.0.2 delivered to info@mensadviceline.test ($QID_A)"
+    check "(a) stamped once each: mens-advice-line, inbound, $RETAIN_START, email" \
+      stamped "$FA" mens-advice-line inbound
+    if ! grep -qiF -e 2099-01-01 -e fake "$FA"; then
+      ok "(a) the forged X-Retain-Until: 2099-01-01 and x-helpline-line: fake are gone"
+    else
+      not_ok "(a) forged values removed" "$(grep -niF -e 2099-01-01 -e fake "$FA")"
+    fi
+    check "(a) index row: mens-advice-line, inbound, email, $RETAIN_START" \
+      row_ok "$QID_A" mens-advice-line inbound
+    DELIVERED_MID_A=$(hdr "$FA" Message-ID)
+    want=$(digest_of "$MID_A")
+    got=$(q "SELECT hex(digest) FROM messages WHERE queue_id = '$QID_A'")
+    if [ "$DELIVERED_MID_A" = "$MID_A" ] && [ "$got" = "$want" ]; then
+      ok "(a) the row's digest is HMAC-SHA-256(key, Message-ID): findable by Message-ID"
+    else
+      not_ok "(a) digest of the Message-ID" "delivered: $DELIVERED_MID_A; row: $got; want: $want"
+    fi
+  else
+    not_ok "(a) inbound delivered" "$(sm_log 15)"
+  fi
+else
+  not_ok "(a) Sendmail accepts 127.0.0.2 -> info@mensadviceline.test" "$OUT"
+fi
+
+# --- (b) outbound after SMTP AUTH: indexed, not stamped ----------------------------------
+# On the MTA port (Name=MTA, not in originating_daemons) and from 127.0.0.2 (not in
+# internal_hosts): only {auth_authen} can make it trusted. Then the same on the MSA port.
+if [ "$SM_AUTH" != 1 ]; then
+  not_ok "(b) Sendmail offers AUTH" "$SM_AUTH_WHY"
+else
+  for port in "$SM_PORT" "$SM_SUBMIT_PORT"; do
+    name=MTA
+    [ "$port" = "$SM_SUBMIT_PORT" ] && name=MSA
+    msg "$WORK/b-$name.eml" "From: Men's Advice Line <info@mensadviceline.test>" \
+      "To: person@example.net" "Subject: case-b-$name $TAG" \
+      "Message-ID: <case-b-$name.$TAG@mx.respect.test>" "X-Retain-Until: 2099-01-01" \
+      "X-Helpline-Direction: inbound"
+    if PORT=$port send 127.0.0.2 --from advisor@respect.test --to person@example.net \
+      --auth PLAIN --auth-user "$SM_AUTH_USER" --auth-password "$SM_AUTH_PASS" \
+      --data "@$WORK/b-$name.eml"; then
+      HELPLINE_SENT=$((HELPLINE_SENT + 1))
+      ACCEPTED_IDS+=("$QID")
+      if FB=$(delivered "$SM_SINK_DIR/new" "case-b-$name $TAG"); then
+        ok "(b) authenticated 127.0.0.2 on $name -> person@example.net reaches the sink ($QID)"
+        if unstamped "$FB" && ! grep -qF 2099-01-01 "$FB"; then
+          ok "(b) it leaves with none of our headers, forged ones removed (stamp_outbound = false)"
+        else
+          not_ok "(b) no X-Helpline-*/X-Retain*/X-Retention-* on outbound mail" "$(head -n 30 "$FB")"
+        fi
+        check "(b) index row: mens-advice-line, outbound ({auth_authen} on $name)" \
+          row_ok "$QID" mens-advice-line outbound
+      else
+        not_ok "(b) authenticated outbound on $name reaches the sink" "$(sm_log 15)"
+      fi
+    else
+      not_ok "(b) Sendmail accepts authenticated 127.0.0.2 -> person@example.net on $name" "$OUT"
+    fi
+  done
+fi
+
+# --- (c) outbound from an internal host, no AUTH -----------------------------------------
+msg "$WORK/c.eml" "From: info@respectphoneline.test" "To: someone@example.org" \
+  "Subject: case-c $TAG" "Message-ID: <case-c.$TAG@mx.respect.test>"
+if send 127.0.0.1 --from advisor2@respect.test --to someone@example.org --data "@$WORK/c.eml"; then
+  HELPLINE_SENT=$((HELPLINE_SENT + 1))
+  ACCEPTED_IDS+=("$QID")
+  if FC=$(delivered "$SM_SINK_DIR/new" "case-c $TAG"); then
+    ok "(c) 127.0.0.1 -> someone@example.org reaches the sink ($QID)"
+    check "(c) it carries none of our headers" unstamped "$FC"
+    check "(c) index row: respect-phoneline, outbound (internal_hosts)" \
+      row_ok "$QID" respect-phoneline outbound
+  else
+    not_ok "(c) outbound from 127.0.0.1 reaches the sink" "$(sm_log 15)"
+  fi
+else
+  not_ok "(c) Sendmail accepts 127.0.0.1 -> someone@example.org" "$OUT"
+fi
+
+# --- (d) internal: a trusted client writing to two lines ---------------------------------
+msg "$WORK/d.eml" "From: advisor3@respect.test" \
+  "To: info@respectphoneline.test, info@mensadviceline.test" \
+  "Subject: case-d $TAG" "Message-ID: <case-d.$TAG@mx.respect.test>"
+if send 127.0.0.1 --from advisor3@respect.test \
+  --to info@respectphoneline.test,info@mensadviceline.test --data "@$WORK/d.eml"; then
+  QID_D=$QID
+  HELPLINE_SENT=$((HELPLINE_SENT + 1))
+  ACCEPTED_IDS+=("$QID_D")
+  if FD1=$(delivered "$RPD/info/new" "case-d $TAG") && FD2=$(delivered "$MAD/info/new" "case-d $TAG"); then
+    ok "(d) 127.0.0.1 -> both helplines: two delivered copies ($QID_D)"
+    check "(d) the respect-phoneline copy: respect-phoneline,mens-advice-line / internal" \
+      stamped "$FD1" respect-phoneline,mens-advice-line internal
+    check "(d) the mens-advice-line copy: respect-phoneline,mens-advice-line / internal" \
+      stamped "$FD2" respect-phoneline,mens-advice-line internal
+    check "(d) one index row: respect-phoneline,mens-advice-line, internal" \
+      row_ok "$QID_D" respect-phoneline,mens-advice-line internal
+  else
+    not_ok "(d) both copies delivered" "$(sm_log 15)"
+  fi
+else
+  not_ok "(d) Sendmail accepts 127.0.0.1 -> two helplines" "$OUT"
+fi
+
+# --- (e) spoof: an untrusted client claims a helpline sender -----------------------------
+msg "$WORK/e.eml" "From: info@mensadviceline.test" "To: info@respectphoneline.test" \
+  "Subject: case-e $TAG" "Message-ID: <case-e.$TAG@spoofer.outside.example>"
+if send 127.0.0.2 --from info@mensadviceline.test --to info@respectphoneline.test --data "@$WORK/e.eml"; then
+  QID_E=$QID
+  HELPLINE_SENT=$((HELPLINE_SENT + 1))
+  ACCEPTED_IDS+=("$QID_E")
+  if FE=$(delivered "$RPD/info/new" "case-e $TAG"); then
+    ok "(e) spoofed sender from 127.0.0.2 delivered to info@respectphoneline.test ($QID_E)"
+    check "(e) stamped respect-phoneline / inbound" stamped "$FE" respect-phoneline inbound
+  else
+    not_ok "(e) spoofed message delivered" "$(sm_log 15)"
+  fi
+  check "(e) index row: respect-phoneline, inbound (not outbound, not mens-advice-line)" \
+    row_ok "$QID_E" respect-phoneline inbound
+  spoof=$(grep -F "$QID_E" "$MLOG" | grep -i 'spoof attempt')
+  if [ -n "$spoof" ] && ! grep -qiE '@|127\.0\.0\.2|outside\.example|mensadviceline\.test|case-e' <<<"$spoof"; then
+    ok "(e) the milter logs \"$QID_E: spoof attempt\" and nothing identifying"
+  else
+    not_ok "(e) a spoof attempt logged with the queue id only" "$(grep -F "$QID_E" "$MLOG")"
+  fi
+else
+  not_ok "(e) Sendmail accepts the spoofed message" "$OUT"
+fi
+
+# --- (f) mail of no line: untouched, unindexed, unlogged (forged headers still removed) ---
+msg "$WORK/f.eml" "From: caller-f@outside.example" "To: staff@respect.test" \
+  "Subject: case-f $TAG" "Message-ID: <case-f.$TAG@outside.example>" "X-Retain-Until: 2099-01-01"
+if send 127.0.0.2 --from caller-f@outside.example --to staff@respect.test --data "@$WORK/f.eml"; then
+  QID_F=$QID
+  if FF=$(delivered "$SM_MAIL_DIR/respect.test/staff/new" "case-f $TAG"); then
+    ok "(f) 127.0.0.2 -> staff@respect.test delivered ($QID_F)"
+    check "(f) it carries none of our headers (the forged X-Retain-Until removed)" unstamped "$FF"
+  else
+    not_ok "(f) mail of no line delivered" "$(sm_log 15)"
+  fi
+  check "(f) no index row for it" test -z "$(row "$QID_F")"
+  check "(f) no milter log line about it" test -z "$(grep -F "$QID_F" "$MLOG")"
+else
+  not_ok "(f) Sendmail accepts 127.0.0.2 -> staff@respect.test" "$OUT"
+fi
+
+# --- (g) no Message-ID: Sendmail adds one only at delivery, so the milter must -----------
+msg "$WORK/g.eml" "From: caller-g@outside.example" "To: info@mensadviceline.test" \
+  "Subject: case-g $TAG"
+if send 127.0.0.2 --from caller-g@outside.example --to info@mensadviceline.test --data "@$WORK/g.eml"; then
+  QID_G=$QID
+  HELPLINE_SENT=$((HELPLINE_SENT + 1))
+  ACCEPTED_IDS+=("$QID_G")
+  if FG=$(delivered "$MAD/info/new" "case-g $TAG"); then
+    ok "(g) a message without Message-ID delivered ($QID_G)"
+    check "(g) stamped mens-advice-line / inbound" stamped "$FG" mens-advice-line inbound
+    n=$(hdr_count "$FG" Message-ID)
+    mid=$(hdr "$FG" Message-ID)
+    if [ "$n" -eq 1 ]; then
+      ok "(g) the delivered copy has exactly one Message-ID: $mid"
+    else
+      not_ok "(g) exactly one Message-ID in the delivered copy" "$n: $mid"
+    fi
+    want=$(digest_of "$(head -n 1 <<<"$mid")")
+    got=$(q "SELECT hex(digest) FROM messages WHERE queue_id = '$QID_G'")
+    if [ -n "$mid" ] && [ "$got" = "$want" ]; then
+      ok "(g) the row's digest is HMAC-SHA-256(key, the delivered Message-ID)"
+    else
+      not_ok "(g) digest of the delivered Message-ID" "row: $got; want: $want"
+    fi
+    if grep -F "$QID_G" "$MLOG" | grep -q 'message-id=added'; then
+      ok "(g) the milter logs that it added the Message-ID"
+    else
+      not_ok "(g) the milter logs message-id=added" "$(grep -F "$QID_G" "$MLOG")"
+    fi
+  else
+    not_ok "(g) message without Message-ID delivered" "$(sm_log 15)"
+  fi
+else
+  not_ok "(g) Sendmail accepts a message without Message-ID" "$OUT"
+fi
+
+# --- (i) confidentiality: distinctive values through Sendmail -----------------------------
+# Mixed case, so that a lower-cased copy is a different string to look for.
+ZQ_IP=127.0.0.77
+ZQ_SENDER="Zq.Sender7731@Caller-ZQ.example"
+ZQ_RCPT="info+zqlocal4412@mensadviceline.test"
+ZQ_SUBJECT="Zq Private Subject 5521"
+ZQ_MID="<ZqMsgId.9931.$TAG@Caller-ZQ.example>"
+msg "$WORK/i.eml" "From: Zq Caller <$ZQ_SENDER>" "To: $ZQ_RCPT" "Subject: $ZQ_SUBJECT" \
+  "Message-ID: $ZQ_MID"
+if send "$ZQ_IP" --from "$ZQ_SENDER" --to "$ZQ_RCPT" --data "@$WORK/i.eml"; then
+  QID_I=$QID
+  HELPLINE_SENT=$((HELPLINE_SENT + 1))
+  ACCEPTED_IDS+=("$QID_I")
+  if FI=$(delivered "$SM_MAIL_DIR/mensadviceline.test" "$ZQ_SUBJECT"); then
+    ok "(i) the distinctive message from $ZQ_IP delivered ($QID_I)"
+    check "(i) stamped mens-advice-line / inbound (plus-address of the line)" \
+      stamped "$FI" mens-advice-line inbound
+    # First: the values really passed, so that their absence below means something.
+    missing=""
+    for v in "$ZQ_SENDER" "$ZQ_RCPT" "$ZQ_SUBJECT" "$ZQ_MID"; do
+      grep -qF -- "$v" "$FI" || missing+=" '$v'"
+    done
+    grep -qF "[$ZQ_IP]" "$SM_LOG" || missing+=" '$ZQ_IP' (in SM_LOG)"
+    grep -qF "$QID_I" "$MLOG" || missing+=" '$QID_I' (in the milter log)"
+    if [ -z "$missing" ]; then
+      ok "(i) sender, recipient, subject and Message-ID are in the delivered file, the IP in Sendmail's log, the queue id in the milter's"
+    else
+      not_ok "(i) the distinctive values passed" "missing:$missing"
+    fi
+  else
+    not_ok "(i) the distinctive message delivered" "$(sm_log 15)"
+  fi
+else
+  not_ok "(i) Sendmail accepts the distinctive message from $ZQ_IP" "$OUT"
+fi
+
+# --- the milter down: F=T makes Sendmail answer 4xx, nothing is delivered ------------------
+stop_milter
+msg "$WORK/down.eml" "From: caller-down@outside.example" "To: info@mensadviceline.test" \
+  "Subject: case-down $TAG" "Message-ID: <case-down.$TAG@outside.example>"
+if send 127.0.0.2 --from caller-down@outside.example --to info@mensadviceline.test --data "@$WORK/down.eml"; then
+  not_ok "with the milter down, Sendmail refuses the message" "$OUT"
+  HELPLINE_SENT=$((HELPLINE_SENT + 1))
+  ACCEPTED_IDS+=("$QID")
+elif grep -qE '^<\*\* +451 4\.3\.2' <<<"$OUT"; then
+  ok "with the milter down, Sendmail answers 451 4.3.2 (F=T)"
+else
+  not_ok "with the milter down, Sendmail answers 451" "$OUT"
+fi
+sleep 1
+if ! grep -rqF "case-down $TAG" "$SM_MAIL_DIR" && sm_exec -bp 2>&1 | grep -q 'is empty'; then
+  ok "nothing was delivered or queued while the milter was down"
+else
+  not_ok "nothing delivered while the milter was down" "$(sm_exec -bp 2>&1)"
+fi
+if start_milter; then
+  if send 127.0.0.2 --from caller-down@outside.example --to info@mensadviceline.test \
+    --data "@$WORK/down.eml"; then
+    QID_R=$QID
+    HELPLINE_SENT=$((HELPLINE_SENT + 1))
+    ACCEPTED_IDS+=("$QID_R")
+    if FR=$(delivered "$MAD/info/new" "case-down $TAG") && stamped "$FR" mens-advice-line inbound &&
+      row_ok "$QID_R" mens-advice-line inbound; then
+      ok "the milter restarted, the same message is accepted, stamped and indexed ($QID_R)"
+    else
+      not_ok "the message sent again is delivered, stamped and indexed" "$(sm_log 10)"
+    fi
+  else
+    not_ok "the milter restarted, Sendmail accepts the message again" "$OUT"
+  fi
+else
+  not_ok "the milter restarts on the same socket and index"
+fi
+
+# --- (h) the rows carry Sendmail's queue ids: one row per helpline message ----------------
+rows=$(q "SELECT count(*) FROM messages")
+if [ "$rows" = "$HELPLINE_SENT" ]; then
+  ok "(h) $rows index rows for the $HELPLINE_SENT helpline messages Sendmail accepted"
+else
+  not_ok "(h) one row per helpline message" "rows: $rows; helpline messages: $HELPLINE_SENT"
+fi
+logged=$(sm_queue_ids "")
+bad=""
+while read -r id; do
+  [ -n "$id" ] || continue
+  grep -qxF -- "$id" <<<"$logged" || bad+=" $id"
+done < <(q "SELECT queue_id FROM messages")
+expected_missing=""
+for id in "${ACCEPTED_IDS[@]}"; do
+  [ -n "$(row "$id")" ] || expected_missing+=" $id"
+done
+if [ -z "$bad" ] && [ -z "$expected_missing" ] && [ "$rows" -gt 0 ]; then
+  ok "(h) every row's queue id is one Sendmail logged (sm_queue_ids), and every accepted helpline message has its row"
+else
+  not_ok "(h) rows carry Sendmail's queue ids" "not in SM_LOG:$bad; without a row:$expected_missing"
+fi
+
+# --- (i) continued: none of the values in the index, its WAL and shm, or the milter log ---
+if [ -n "${QID_I:-}" ]; then
+  strip() { local s=${1#<}; echo "${s%>}"; }
+  leaks=""
+  files=("$INDEX" "$INDEX-wal" "$INDEX-shm" "$MLOG")
+  present=""
+  for f in "${files[@]}"; do [ -e "$f" ] && present+=" $(basename "$f")"; done
+  for v in "$ZQ_SENDER" "$ZQ_RCPT" "zqlocal4412" "$ZQ_SUBJECT" "$ZQ_MID" "$ZQ_IP" "Caller-ZQ.example"; do
+    for s in "$v" "${v,,}" "$(strip "$v")" "$(strip "${v,,}")"; do
+      for f in "${files[@]}"; do
+        [ -e "$f" ] || continue
+        if grep -aqF -- "$s" "$f"; then leaks+=" '$s' in $(basename "$f");"; fi
+      done
+    done
+  done
+  if [ -z "$leaks" ]; then
+    ok "(i) no sender, recipient, subject, Message-ID or client IP in$present (raw bytes)"
+  else
+    not_ok "(i) nothing identifying in the index or the milter log" "$leaks"
+  fi
+fi
+
+echo "took $((SECONDS - START)) s"
+summary
+[ "$FAILED" -eq 0 ]
