@@ -1,0 +1,223 @@
+// retentionctl: the admin tool of retention-milter. Checks the config and the
+// environment, shows what the index knows of a message, places and lifts holds,
+// reports, and writes the public retention statement. The logic lives in rm_ctl;
+// this file wires it to the command line and maps failures to exit codes.
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "core/config.hpp"
+#include "ctl/check.hpp"
+#include "ctl/error.hpp"
+#include "ctl/help.hpp"
+#include "ctl/holds.hpp"
+#include "ctl/message_id.hpp"
+#include "ctl/report.hpp"
+#include "ctl/show.hpp"
+#include "ctl/statement.hpp"
+#include "ctl/words.hpp"
+#include "db/index.hpp"
+
+namespace {
+
+using namespace rm;
+using namespace rm::ctl;
+using Clock = std::chrono::system_clock;
+
+struct Options {
+    std::string config = RM_DEFAULT_CONFIG;
+    std::string message_id;
+    std::string reason;
+    std::string ref;
+    std::string format = "markdown";
+    bool json = false;
+};
+
+std::unique_ptr<Index> open_existing_index(const Config& c, bool write) {
+    struct stat st {};
+    if (::stat(c.index.path.c_str(), &st) != 0)
+        throw CtlError(kExitRuntime, "there is no index at " + c.index.path +
+                                         " yet: the milter creates it when it first starts (is retention-milter "
+                                         "running? retentionctl check says what is missing)");
+    return Index::open(c.index.path, {.create = false, .read_only = !write, .busy_timeout_ms = 5000});
+}
+
+// The key is never made here: a new key beside an existing index would orphan it. A
+// key the index says is not its own would make every message look unknown: refuse it.
+DigestKey load_key(const Config& c, const Index& index) {
+    DigestKey key = DigestKey::load_or_create(c.index.key_file, c.index.path, false);
+    if (index.key_matches(key) == false)
+        throw CtlError(kExitRuntime, "the key file " + c.index.key_file +
+                                         " is not the key this index was made with, so no message could be found: "
+                                         "restore the right key from the backup made with the index");
+    return key;
+}
+
+int cmd_check(const Options& o) {
+    const auto r = run_check(o.config);
+    for (const auto& f : r.findings) std::cout << format_finding(f) << "\n";
+    std::cout << (r.exit_code == kExitOk ? "check passed" : "check failed: fix the errors above") << "\n";
+    return r.exit_code;
+}
+
+int cmd_show(const Options& o) {
+    const Config c = load_config(o.config);
+    const PastedId id = parse_pasted_message_id(o.message_id);
+    auto index = open_existing_index(c, false);
+    const MessageView view = lookup_message(*index, load_key(c, *index).digest(id.key));
+    const Date today = utc_date(Clock::now());
+    if (view.rows.empty()) {
+        if (o.json) std::cout << nlohmann::json{{"found", false}, {"error", not_found_message(id.well_formed)}}.dump(2) << "\n";
+        throw CtlError(kExitRuntime, not_found_message(id.well_formed));
+    }
+    if (o.json)
+        std::cout << show_json(c, view, today).dump(2) << "\n";
+    else
+        std::cout << render_show_text(c, view, today);
+    return kExitOk;
+}
+
+// The day from which the message may go again once the hold is lifted.
+Date latest_retention_date(const std::vector<MessageRow>& rows) {
+    Date latest = rows.front().retain_until;
+    for (const auto& r : rows) latest = std::max(latest, r.retain_until);
+    return latest;
+}
+
+int cmd_hold(const Options& o) {
+    const Config c = load_config(o.config);
+    validate_reason(c, o.reason);
+    validate_ref(o.ref);
+    const PastedId id = parse_pasted_message_id(o.message_id);
+    auto index = open_existing_index(c, true);
+    const Digest digest = load_key(c, *index).digest(id.key);
+    const std::string user = invoking_user();
+    place_hold(*index, digest, {o.reason, o.ref, user, Clock::now()}, id.well_formed);
+    const auto rows = index->rows_for(digest);
+    std::cout << "held: every copy of this message (" << rows.size() << (rows.size() == 1 ? " record" : " records")
+              << ") is kept until the hold is released; reason " << o.reason
+              << (o.ref.empty() ? "" : ", reference " + o.ref) << ", recorded as placed by " << user << "\n";
+    return kExitOk;
+}
+
+int cmd_release(const Options& o) {
+    const Config c = load_config(o.config);
+    const PastedId id = parse_pasted_message_id(o.message_id);
+    auto index = open_existing_index(c, true);
+    const Digest digest = load_key(c, *index).digest(id.key);
+    const std::string user = invoking_user();
+    const Hold lifted = release_hold(*index, digest, user, Clock::now(), id.well_formed);
+    const Date when = latest_retention_date(index->rows_for(digest));
+    const bool due = when <= utc_date(Clock::now());
+    std::cout << "released: the " << lifted.reason << " hold" << (lifted.ref.empty() ? "" : " " + lifted.ref)
+              << " is lifted (recorded as released by " << user << "); the message will be destroyed "
+              << (due ? std::string("at the next sweep") : "on or after " + format_date(when)) << "\n";
+    return kExitOk;
+}
+
+int cmd_report(const Options& o) {
+    const Config c = load_config(o.config);
+    auto index = open_existing_index(c, false);
+    const ReportData d = build_report(*index, Clock::now());
+    if (o.json)
+        std::cout << report_json(d).dump(2) << "\n";
+    else
+        std::cout << render_report_text(c, d);
+    return kExitOk;
+}
+
+int cmd_statement(const Options& o) {
+    const Config c = load_config(o.config);
+    const auto format = parse_statement_format(o.format);
+    if (!format) throw CtlError(kExitConfig, "--format must be markdown, html or text");
+    std::cout << render_statement(c, *format);
+    return kExitOk;
+}
+
+int cmd_import_pending(const Options& o) {
+    const Config c = load_config(o.config);
+    auto index = open_existing_index(c, true);
+    PendingJournal journal(c.index.path);
+    const int n = journal.import_into(*index);
+    if (n == 0)
+        std::cout << "nothing to import: the pending journal " << journal.path() << " is empty or absent\n";
+    else
+        std::cout << "imported " << n << (n == 1 ? " row" : " rows") << " from " << journal.path() << "\n";
+    return kExitOk;
+}
+
+// Every failure becomes one line on stderr and its exit code.
+int guarded(int (*command)(const Options&), const Options& o) {
+    try {
+        return command(o);
+    } catch (const ConfigError& e) {
+        std::cerr << "retentionctl: " << e.what() << "\n";
+        return kExitConfig;
+    } catch (const CtlError& e) {
+        std::cerr << "retentionctl: " << e.what() << "\n";
+        return e.code();
+    } catch (const std::exception& e) {
+        std::cerr << "retentionctl: " << e.what() << "\n";
+        return kExitRuntime;
+    }
+}
+
+CLI::App* add_message_id(CLI::App* sub, Options& o) {
+    sub->add_option("MESSAGE-ID", o.message_id,
+                    "the message's Message-ID as copied from a mail client, with or without <angle brackets>")
+        ->required();
+    return sub;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Files this program creates in the shared state folder (a WAL, a new journal) must
+    // stay readable by the group and by nobody else, whatever umask the admin has.
+    ::umask(0007);
+    CLI::App app{help::kOverview};
+    app.footer(help::kFooter);
+    app.require_subcommand(1);
+    app.set_version_flag("-V,--version", RM_VERSION);
+    Options o;
+    app.add_option("-c,--config", o.config, "config file")->capture_default_str();
+
+    // Short descriptions for the overview; each subcommand's --help adds its manual.
+    auto* check = app.add_subcommand("check", "validate the config and the system it describes");
+    check->footer(help::kCheck);
+    auto* show = add_message_id(app.add_subcommand("show", "what the index knows of a message"), o);
+    show->add_flag("--json", o.json, "print JSON");
+    show->footer(help::kShow);
+    auto* hold = add_message_id(app.add_subcommand("hold", "keep a message past its date (safeguarding, legal...)"), o);
+    hold->add_option("--reason", o.reason, "one of [holds] reasons (default: safeguarding, legal, police-request, consent)")
+        ->required();
+    hold->add_option("--ref", o.ref, "case reference: 1 to 32 letters, digits and hyphens; never a name");
+    hold->footer(help::kHold);
+    auto* release = add_message_id(app.add_subcommand("release", "lift a message's hold"), o);
+    release->footer(help::kRelease);
+    auto* report = app.add_subcommand("report", "counts, expiries, holds and the sweeper's health");
+    report->add_flag("--json", o.json, "print JSON");
+    report->footer(help::kReport);
+    auto* statement = app.add_subcommand("statement", "the public retention statement, from this config");
+    statement->add_option("--format", o.format, "markdown, html or text")->capture_default_str();
+    statement->footer(help::kStatement);
+    auto* import = app.add_subcommand("import-pending", "import the milter's pending journal into the index");
+    import->footer(help::kImportPending);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int rc = app.exit(e);
+        return rc == 0 ? kExitOk : kExitConfig;
+    }
+    if (*check) return guarded(cmd_check, o);
+    if (*show) return guarded(cmd_show, o);
+    if (*hold) return guarded(cmd_hold, o);
+    if (*release) return guarded(cmd_release, o);
+    if (*report) return guarded(cmd_report, o);
+    if (*statement) return guarded(cmd_statement, o);
+    return guarded(cmd_import_pending, o);
+}

@@ -1,0 +1,188 @@
+// Holds through retentionctl's logic: reasons from the config, case references checked,
+// clear refusals for unknown, already held and not held messages.
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include "core/config.hpp"
+#include "ctl/error.hpp"
+#include "ctl/holds.hpp"
+#include "ctl/show.hpp"
+#include "ctl_test_util.hpp"
+
+using namespace rm;
+using namespace rm::ctl;
+using namespace ctltest;
+
+namespace {
+
+const char* kConfig = R"(
+[policy.email]
+retain = "6 months"
+[[line]]
+tag = "mens-advice-line"
+name = "Men's Advice Line"
+addresses = ["info@mensadviceline.org.uk"]
+policy = "email"
+[holds]
+reasons = ["safeguarding", "court-order"]
+)";
+
+// Runs `f`, which must throw CtlError; returns it.
+template <typename F>
+CtlError error_of(F f) {
+    try {
+        f();
+    } catch (const CtlError& e) {
+        return e;
+    }
+    ADD_FAILURE() << "no CtlError";
+    return CtlError(0, "");
+}
+
+const auto kNow = at(date(2026, 3, 1));
+
+}  // namespace
+
+TEST(CtlHolds, ReasonMustBeOneOfTheConfiguredReasons) {
+    const Config c = parse_config(kConfig, "/etc/retention-milter/retention.toml");
+    EXPECT_NO_THROW(validate_reason(c, "safeguarding"));
+    EXPECT_NO_THROW(validate_reason(c, "court-order"));
+    // "legal" is a default reason, but this config replaced the list.
+    for (const char* bad : {"legal", "", "Safeguarding", "safeguarding "}) {
+        const CtlError e = error_of([&] { validate_reason(c, bad); });
+        EXPECT_EQ(e.code(), kExitConfig);
+        EXPECT_NE(std::string(e.what()).find("safeguarding, court-order"), std::string::npos) << e.what();
+    }
+}
+
+TEST(CtlHolds, DefaultReasonsApplyWithoutAHoldsTable) {
+    const Config c = parse_config(R"(
+[policy.email]
+retain = "6 months"
+[[line]]
+tag = "a"
+addresses = ["a@example.org"]
+policy = "email"
+)", "x.toml");
+    for (const char* r : {"safeguarding", "legal", "police-request", "consent"}) EXPECT_NO_THROW(validate_reason(c, r)) << r;
+}
+
+TEST(CtlHolds, ReferencesAreCaseNumbersNeverFreeText) {
+    for (const char* good : {"", "SG-2026-0142", "a", "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"}) EXPECT_NO_THROW(validate_ref(good)) << good;
+    for (const char* bad : {"John Smith", "SG_1", "SG/1", "ref:1", "é", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456", "a b"}) {
+        const CtlError e = error_of([&] { validate_ref(bad); });
+        EXPECT_EQ(e.code(), kExitConfig) << bad;
+        EXPECT_NE(std::string(e.what()).find("never be a name"), std::string::npos);
+    }
+}
+
+TEST(CtlHolds, InvokingUserIsTheSudoUserWhenRootRunsThroughSudo) {
+    const passwd* root = ::getpwuid(0);
+    ASSERT_NE(root, nullptr);
+    EXPECT_EQ(invoking_user(0, nullptr), root->pw_name);
+    EXPECT_EQ(invoking_user(0, ""), root->pw_name);
+    EXPECT_EQ(invoking_user(0, "no-such-user-here-xyz"), root->pw_name);  // not a real account: ignored
+    EXPECT_EQ(invoking_user(0, root->pw_name), root->pw_name);
+    // A non-root user cannot claim to be someone else through the environment.
+    if (const passwd* other = ::getpwnam("nobody")) {
+        EXPECT_EQ(invoking_user(other->pw_uid, "root"), "nobody");
+    }
+    EXPECT_EQ(invoking_user(4000123, nullptr), "uid 4000123");
+}
+
+TEST(CtlHolds, HoldAndReleaseAreRecordedWithUserAndTime) {
+    IndexScene s;
+    s.add("a@example.org", "mens-advice-line", date(2026, 1, 10), date(2026, 7, 10));
+    s.add("a@example.org", "mens-advice-line", date(2026, 1, 11), date(2026, 7, 11), "outbound");
+    const Digest d = s.key.digest("a@example.org");
+    place_hold(*s.index, d, {"safeguarding", "SG-1", "alice", kNow}, true);
+    const auto h = s.index->active_hold(d);
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->reason, "safeguarding");
+    EXPECT_EQ(h->ref, "SG-1");
+    EXPECT_EQ(h->placed_by, "alice");
+    EXPECT_EQ(h->placed_at, std::chrono::floor<std::chrono::seconds>(kNow));
+
+    const Hold lifted = release_hold(*s.index, d, "bob", kNow + std::chrono::hours(1), true);
+    EXPECT_EQ(lifted.reason, "safeguarding");
+    EXPECT_FALSE(s.index->active_hold(d));
+    const auto history = s.index->holds_for(d);
+    ASSERT_EQ(history.size(), 1u);
+    EXPECT_EQ(history[0].released_by, "bob");
+}
+
+TEST(CtlHolds, HoldOnAnUnknownMessageIsAClearError) {
+    IndexScene s;
+    const CtlError e = error_of([&] { place_hold(*s.index, s.key.digest("nobody@example.org"), {"legal", "", "alice", kNow}, true); });
+    EXPECT_EQ(e.code(), kExitRuntime);
+    EXPECT_NE(std::string(e.what()).find("no message with that Message-ID is in the index"), std::string::npos);
+    EXPECT_EQ(std::string(e.what()).find("does not look like"), std::string::npos);
+    const CtlError malformed = error_of([&] { place_hold(*s.index, s.key.digest("x y"), {"legal", "", "alice", kNow}, false); });
+    EXPECT_NE(std::string(malformed.what()).find("does not look like a Message-ID"), std::string::npos);
+}
+
+TEST(CtlHolds, SecondHoldIsRefusedNamingTheFirst) {
+    IndexScene s;
+    s.add("a@example.org", "mens-advice-line", date(2026, 1, 10), date(2026, 7, 10));
+    const Digest d = s.key.digest("a@example.org");
+    place_hold(*s.index, d, {"safeguarding", "SG-1", "alice", kNow}, true);
+    const CtlError e = error_of([&] { place_hold(*s.index, d, {"legal", "L-2", "bob", kNow}, true); });
+    EXPECT_EQ(e.code(), kExitRuntime);
+    EXPECT_NE(std::string(e.what()).find("already held"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("SG-1"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("release it first"), std::string::npos);
+}
+
+TEST(CtlHolds, ReleasingAMessageNotHeldIsAClearError) {
+    IndexScene s;
+    s.add("a@example.org", "mens-advice-line", date(2026, 1, 10), date(2026, 7, 10));
+    const CtlError e = error_of([&] { release_hold(*s.index, s.key.digest("a@example.org"), "bob", kNow, true); });
+    EXPECT_EQ(e.code(), kExitRuntime);
+    EXPECT_NE(std::string(e.what()).find("not held"), std::string::npos);
+    const CtlError unknown = error_of([&] { release_hold(*s.index, s.key.digest("b@example.org"), "bob", kNow, true); });
+    EXPECT_NE(std::string(unknown.what()).find("no message with that Message-ID"), std::string::npos);
+}
+
+TEST(CtlHolds, ADestroyedMessageCannotBeHeld) {
+    IndexScene s;
+    s.add("a@example.org", "mens-advice-line", date(2025, 1, 10), date(2025, 7, 10));
+    const Digest d = s.key.digest("a@example.org");
+    s.index->mark_destroyed(d, at(date(2025, 7, 11)), 2);
+    const CtlError e = error_of([&] { place_hold(*s.index, d, {"legal", "", "alice", kNow}, true); });
+    EXPECT_NE(std::string(e.what()).find("already been destroyed"), std::string::npos);
+}
+
+TEST(CtlShow, ShowsEveryRecordAndTheHoldButNothingIdentifying) {
+    IndexScene s;
+    const Config c = parse_config(kConfig, "x.toml");
+    s.add("a@example.org", "mens-advice-line", date(2026, 1, 10), date(2026, 7, 10));
+    s.add("a@example.org", "mens-advice-line", date(2026, 1, 12), date(2026, 7, 12), "outbound");
+    const Digest d = s.key.digest("a@example.org");
+    place_hold(*s.index, d, {"safeguarding", "SG-1", "alice", kNow}, true);
+    const MessageView v = lookup_message(*s.index, d);
+    const std::string text = render_show_text(c, v, date(2026, 3, 1));
+    for (const char* want : {"2 records", "mens-advice-line (Men's Advice Line)", "inbound", "outbound", "2026-01-10",
+                             "2026-07-12", "held", "safeguarding (reference SG-1), placed by alice"}) {
+        EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+    }
+    EXPECT_EQ(text.find("4ABCDEF"), std::string::npos) << "queue id shown";
+    EXPECT_EQ(text.find("example.org"), std::string::npos);
+    const auto j = show_json(c, v, date(2026, 3, 1));
+    EXPECT_EQ(j["records"].size(), 2u);
+    EXPECT_EQ(j["records"][0]["state"], "held");
+    EXPECT_EQ(j["hold"]["ref"], "SG-1");
+    EXPECT_EQ(j["records"][1]["lines"][0]["name"], "Men's Advice Line");
+}
+
+TEST(CtlShow, StatesInWords) {
+    MessageRow r;
+    r.retain_until = date(2026, 7, 10);
+    EXPECT_EQ(describe_state(r, date(2026, 3, 1), false), "kept until 2026-07-10 (destroyed on or after that day)");
+    EXPECT_NE(describe_state(r, date(2026, 7, 10), false).find("due"), std::string::npos);
+    EXPECT_NE(describe_state(r, date(2026, 8, 1), true).find("held"), std::string::npos);
+    r.state = RowState::Destroyed;
+    r.destroyed_at = at(date(2026, 7, 11), 3);
+    r.copies = 3;
+    EXPECT_EQ(describe_state(r, date(2026, 8, 1), false), "destroyed 2026-07-11 03:00 UTC (3 copies)");
+}
