@@ -1,0 +1,59 @@
+// Phase 2's basic act: destroying one file securely, by directory descriptors only.
+//
+// Order, so that a run killed at any instant leaves nothing the next run does not finish:
+//   1. every name of the file that the scan found is renamed to ".retention-sweep.NAME"
+//      in its own folder (mail servers ignore dot files; the next run finishes any such
+//      name it meets, whatever is left of its content);
+//   2. when every link to the file is one of those names, its contents are overwritten
+//      with zeros (unless secure_delete = "unlink") and synced; when some link lives
+//      elsewhere, overwriting would reach content outside the configured roots, so the
+//      names are only removed and the run reports a skip;
+//   3. the names are unlinked and each folder is synced.
+// The caller marks index rows destroyed only after this has returned for every copy.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/maildir.hpp"
+#include "sweeper/plan.hpp"
+
+namespace rm::sweep {
+
+// Directories below the roots of a plan, opened without following links from a root
+// that is still the directory the scan read (same device and inode). Keeps a few open.
+class Dirs {
+public:
+    explicit Dirs(const Plan& plan) : plan_(plan) {}
+    // Null with errno set on failure (ESTALE: the root is no longer the scanned directory).
+    std::shared_ptr<UniqueFd> open(size_t root, const std::string& rel);
+
+private:
+    const Plan& plan_;
+    struct Entry {
+        size_t root;
+        std::string rel;
+        std::shared_ptr<UniqueFd> fd;
+    };
+    std::vector<Entry> cache_;
+};
+
+struct DestroyOutcome {
+    int removed = 0;    // names unlinked
+    int vanished = 0;   // names gone before we got to them (expunged meanwhile)
+    bool overwritten = false;
+    std::vector<Skip> skips;  // what went wrong; empty when all went well
+    std::vector<std::pair<size_t, std::string>> folders;  // (root, folder) where names were removed
+};
+
+// Destroys the file whose names the scan found as `names` (all the same inode). A name
+// that is no longer the file the scan read (FileRef::same_file) is left alone.
+DestroyOutcome destroy_file(Dirs& dirs, std::vector<FileRef> names, SecureDelete mode);
+
+// Overwrites `size` bytes of `fd` with zeros and syncs it. Returns 0 or errno.
+int overwrite_with_zeros(int fd, off_t size);
+
+}  // namespace rm::sweep

@@ -1,0 +1,640 @@
+#include "sweeper/plan.hpp"
+
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <optional>
+#include <set>
+#include <spdlog/spdlog.h>
+#include <system_error>
+#include <unordered_set>
+
+#include "core/headers.hpp"
+#include "core/maildir.hpp"
+#include "core/plan.hpp"
+#include "core/strings.hpp"
+
+namespace rm::sweep {
+
+std::string marker_name(const std::string& name) {
+    std::string m = std::string(kMarkerPrefix) + name;
+    // NAME_MAX is 255 bytes; the marker only has to be ours and unique within the folder.
+    if (m.size() > 255) m.resize(255);
+    return m;
+}
+
+std::string FileRef::dir() const {
+    if (folder.empty()) return sub;
+    if (sub.empty()) return folder;
+    return folder + "/" + sub;
+}
+
+void FileRef::take(const struct stat& st) {
+    dev = st.st_dev;
+    ino = st.st_ino;
+    nlink = st.st_nlink;
+    size = st.st_size;
+    mtime = st.st_mtim;
+}
+
+bool FileRef::same_file(const struct stat& st) const {
+    return S_ISREG(st.st_mode) && st.st_dev == dev && st.st_ino == ino && st.st_size == size &&
+           st.st_mtim.tv_sec == mtime.tv_sec && st.st_mtim.tv_nsec == mtime.tv_nsec;
+}
+
+std::string sent_folder_of(int rootfd, const SweepMailbox& entry) {
+    for (const auto& name : entry.sent_folders) {
+        const std::string dir = folder_dir_for(name);
+        struct stat st {};
+        if (!dir.empty() && ::fstatat(rootfd, dir.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+            return dir;
+    }
+    const std::string first = entry.sent_folders.empty() ? "" : folder_dir_for(entry.sent_folders.front());
+    return first.empty() ? ".Sent" : first;
+}
+
+namespace {
+
+using std::chrono::system_clock;
+
+enum class Scope { Shared, PersonalSent, PersonalDeleted };
+
+bool has_glob(std::string_view p) { return p.find_first_of("*?[") != std::string_view::npos; }
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+// {name} in `user`: the path component that the pattern's first wildcard matched.
+std::string glob_name(const std::string& pattern, const std::string& match) {
+    const auto pc = split(pattern, '/');
+    const auto mc = split(match, '/');
+    for (size_t i = 0; i < pc.size() && i < mc.size(); ++i) {
+        if (has_glob(pc[i])) return mc[i];
+    }
+    return mc.empty() ? match : mc.back();
+}
+
+std::string replace_all(std::string s, std::string_view what, std::string_view with) {
+    for (size_t pos = 0; (pos = s.find(what, pos)) != std::string::npos; pos += with.size())
+        s.replace(pos, what.size(), with);
+    return s;
+}
+
+// The date a time stamp in seconds falls on, or nothing for an absurd one (a Maildir
+// name can start with any digits).
+std::optional<Date> date_of_seconds(std::int64_t t) {
+    if (t < 0 || t > 253402300799) return std::nullopt;  // 9999-12-31
+    return utc_date(system_clock::time_point(std::chrono::seconds(t)));
+}
+
+// What the index rows of one message say, merged.
+struct RowFacts {
+    std::vector<std::string> tags;  // every line, in config order
+    const MessageRow* latest = nullptr;  // the row with the latest retention date
+    bool due = true;  // every row's date is on or before today
+};
+
+class Planner {
+public:
+    Planner(const Config& c, const Index& index, const DigestKey& key, Date today, Summary& s)
+        : c_(c), index_(index), key_(key), today_(today), s_(s) {}
+
+    Plan run() {
+        load_expired();
+        expand_mailboxes();
+        // Shared mailboxes first: moves from personal Sent folders need to know that
+        // their destination could be read.
+        for (size_t r = 0; r < plan_.roots.size(); ++r)
+            if (plan_.roots[r].kind == MailboxKind::Shared) scan_root(r);
+        for (size_t r = 0; r < plan_.roots.size(); ++r)
+            if (plan_.roots[r].kind == MailboxKind::Personal) scan_root(r);
+        for (const auto& f : c_.sweep.files) scan_files_entry(f);
+        warn_about_open_files();
+        find_unseen();
+        warn_about_orphans();
+        return std::move(plan_);
+    }
+
+private:
+    const Config& c_;
+    const Index& index_;
+    const DigestKey& key_;
+    Date today_;
+    Summary& s_;
+    Plan plan_;
+    std::unordered_map<Digest, bool> expired_;  // digests with present rows past their date: seen?
+    std::set<std::pair<dev_t, ino_t>> scanned_roots_;
+    std::map<std::string, std::optional<std::pair<size_t, std::string>>> destinations_;
+    long orphans_kept_ = 0;
+
+    // --- where to look -------------------------------------------------------------
+
+    void load_expired() {
+        for (const auto& row : index_.expired(today_)) {
+            if (!row.digest.empty()) expired_.emplace(row.digest, false);
+        }
+    }
+
+    void expand_mailboxes() {
+        for (size_t e = 0; e < c_.sweep.mailboxes.size(); ++e) {
+            const SweepMailbox& box = c_.sweep.mailboxes[e];
+            if (!has_glob(box.path)) {
+                add_root(e, box.path, "");
+                continue;
+            }
+            glob_t g{};
+            const int rc = ::glob(box.path.c_str(), GLOB_NOSORT | GLOB_ONLYDIR, nullptr, &g);
+            std::vector<std::string> matches;
+            if (rc == 0) {
+                for (size_t i = 0; i < g.gl_pathc; ++i) matches.emplace_back(g.gl_pathv[i]);
+            } else if (rc != GLOB_NOMATCH) {
+                // A glob that matches nothing is normal (no staff yet); one that cannot be read is not.
+                skip_mailbox(Skip::MailboxUnreadable, box.line, box.path);
+            }
+            ::globfree(&g);
+            std::sort(matches.begin(), matches.end());
+            for (const auto& m : matches) add_root(e, m, glob_name(box.path, m));
+        }
+    }
+
+    void add_root(size_t e, const std::string& path, const std::string& name) {
+        const SweepMailbox& box = c_.sweep.mailboxes[e];
+        Root root;
+        root.path = path;
+        root.kind = box.kind;
+        root.line = box.line;
+        root.user = replace_all(box.user, "{name}", name);
+        root.entry = static_cast<int>(e);
+        root.is_files = false;
+        plan_.roots.push_back(std::move(root));
+    }
+
+    std::string mailbox_label(const Root& root) const {
+        const SweepMailbox& box = c_.sweep.mailboxes.at(static_cast<size_t>(root.entry));
+        std::string label = c_.source + ": [[sweep.mailbox]] number " + std::to_string(root.entry + 1) + " (path = \"" +
+                            box.path + "\")";
+        if (root.path != box.path) label += ", its match " + root.path + ",";
+        return label;
+    }
+
+    void skip_mailbox(Skip why, const std::string& line, const std::string& path) {
+        s_.skip(why, line, path);
+        plan_.scope_incomplete = true;
+    }
+
+    void skip_file(Skip why, const Root& root, const std::string& path) {
+        s_.skip(why, root.kind == MailboxKind::Shared ? root.line : std::string(), path);
+        // A file we could not read may be a copy of an expired message: its rows must not
+        // be marked "found nowhere" in this run.
+        plan_.scope_incomplete = true;
+    }
+
+    static std::optional<Scope> scope_of(const Root& root, const SweepMailbox& box, const MaildirFolder& f) {
+        if (root.kind == MailboxKind::Shared) return Scope::Shared;
+        // Nested folders count too: Outlook moves a deleted folder under "Deleted Items",
+        // and staff file old replies in folders below "Sent".
+        for (const auto& name : box.sent_folders)
+            if (folder_is_or_below(f.dir, folder_dir_for(name))) return Scope::PersonalSent;
+        for (const auto& name : box.deleted_folders)
+            if (folder_is_or_below(f.dir, folder_dir_for(name))) return Scope::PersonalDeleted;
+        return std::nullopt;
+    }
+
+    void scan_root(size_t r) {
+        Root& root = plan_.roots[r];
+        const SweepMailbox& box = c_.sweep.mailboxes.at(static_cast<size_t>(root.entry));
+        const UniqueFd fd = open_dir_at(AT_FDCWD, root.path);
+        if (!fd) {
+            skip_mailbox(open_failure(root.path, errno), root.line, root.path);
+            return;
+        }
+        struct stat st {};
+        if (::fstat(fd.get(), &st) != 0) return;
+        root.dev = st.st_dev;
+        root.ino = st.st_ino;
+        if (!scanned_roots_.insert({st.st_dev, st.st_ino}).second) {
+            root.usable = true;  // the same directory as an earlier entry: scanned once
+            return;
+        }
+        int err = 0;
+        const MaildirLayout lay = inspect_maildir(fd.get(), &err);
+        if (err) {
+            skip_mailbox(Skip::MailboxUnreadable, root.line, root.path);
+            return;
+        }
+        if (!lay.not_maildirpp.empty())
+            throw StoreError(mailbox_label(root) + " is " + lay.not_maildirpp +
+                             ": retention-sweep reads Maildir++ only (Dovecot: mail_location = maildir:...)");
+        if (lay.folders.empty()) {
+            // An empty directory is a mailbox nothing was delivered to yet.
+            if (lay.entries > 0) skip_mailbox(Skip::NotAMaildir, root.line, root.path);
+            root.usable = lay.entries == 0;
+            return;
+        }
+        root.usable = true;
+        for (const auto& link : lay.linked_folders) {
+            if (scope_of(root, box, {link, link.substr(1)})) skip_mailbox(Skip::FolderIsLink, root.line, root.path + "/" + link);
+        }
+        for (const auto& dir : lay.lazy_expunge) {
+            ++s_.residues.lazy_expunge_folders;
+            s_.listed("residue", root.path + "/" + dir, "lazy_expunge folder");
+        }
+        for (const auto& folder : lay.folders) {
+            if (auto scope = scope_of(root, box, folder)) scan_folder(r, fd.get(), folder.dir, *scope);
+        }
+    }
+
+    static Skip open_failure(const std::string& path, int err) {
+        if (err == ENOENT) return Skip::MailboxMissing;
+        if (err == ELOOP) return Skip::MailboxIsLink;
+        if (err == ENOTDIR) {
+            struct stat st {};
+            if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) return Skip::MailboxIsLink;
+            return Skip::NotAMaildir;
+        }
+        return Skip::MailboxUnreadable;
+    }
+
+    // --- one folder ---------------------------------------------------------------------
+
+    void scan_folder(size_t r, int rootfd, const std::string& folder, Scope scope) {
+        const UniqueFd ffd = open_dir_at(rootfd, folder.empty() ? "." : folder);
+        if (!ffd) {
+            skip_mailbox(Skip::FolderUnreadable, line_of(r), path_of(r, folder));
+            return;
+        }
+        // cur/ before new/: a message moved from new/ to cur/ while we read cur/ is then
+        // still found in new/ or, failing that, looked up by its unique name.
+        scan_sub(r, ffd.get(), folder, "cur", scope);
+        scan_sub(r, ffd.get(), folder, "new", scope);
+        if (scope == Scope::Shared) scan_tmp_for_our_leftovers(r, ffd.get(), folder);
+    }
+
+    void scan_sub(size_t r, int ffd, const std::string& folder, const std::string& sub, Scope scope) {
+        const UniqueFd sfd = open_dir_at(ffd, sub);
+        if (!sfd) {
+            if (errno != ENOENT) skip_mailbox(Skip::FolderUnreadable, line_of(r), path_of(r, folder + "/" + sub));
+            return;
+        }
+        std::unordered_set<std::string> relocated;
+        const int err = for_each_entry(sfd.get(), [&](const std::string& name) {
+            scan_entry(r, ffd, sfd.get(), folder, sub, name, scope, relocated);
+        });
+        if (err) skip_mailbox(Skip::FolderUnreadable, line_of(r), path_of(r, folder + "/" + sub));
+    }
+
+    // Only our own leftovers are ever touched in tmp/: a copy a killed run was writing.
+    void scan_tmp_for_our_leftovers(size_t r, int ffd, const std::string& folder) {
+        const UniqueFd tfd = open_dir_at(ffd, "tmp");
+        if (!tfd) return;
+        for_each_entry(tfd.get(), [&](const std::string& name) {
+            if (starts_with(name, kMarkerPrefix)) plan_residue(r, tfd.get(), folder, "tmp", name);
+        });
+    }
+
+    std::string line_of(size_t r) const {
+        return plan_.roots[r].kind == MailboxKind::Shared ? plan_.roots[r].line : std::string();
+    }
+
+    std::string path_of(size_t r, const std::string& rel) const {
+        const std::string& root = plan_.roots[r].path;
+        if (rel.empty()) return root;
+        return root + "/" + (rel.front() == '/' ? rel.substr(1) : rel);
+    }
+
+    std::string path_of(const FileRef& f) const { return path_of(f.root, f.dir() + "/" + f.name); }
+
+    void scan_entry(size_t r, int ffd, int sfd, const std::string& folder, const std::string& sub,
+                    const std::string& name, Scope scope, std::unordered_set<std::string>& relocated) {
+        const Root& root = plan_.roots[r];
+        if (starts_with(name, kMarkerPrefix)) {
+            plan_residue(r, sfd, folder, sub, name);
+            return;
+        }
+        if (name.front() == '.') return;  // not a message: Maildir readers skip dot files too
+        const auto mn = parse_maildir_name(name);
+        const std::string path = path_of(r, folder + "/" + sub + "/" + name);
+        if (!mn) {
+            skip_file(Skip::NotMaildirName, root, path);
+            return;
+        }
+        if (relocated.count(mn->unique)) return;  // already read under its new name
+
+        FileRef f{r, folder, sub, name};
+        UniqueFd moved_dir;
+        int dfd = sfd;
+        struct stat st {};
+        if (::fstatat(sfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT) {
+                skip_file(Skip::Unreadable, root, path);
+                return;
+            }
+            const auto found = find_maildir_unique(ffd, mn->unique);
+            if (!found) {
+                ++s_.vanished;  // expunged meanwhile: nothing to do
+                return;
+            }
+            relocated.insert(mn->unique);
+            moved_dir = open_dir_at(ffd, found->sub);
+            dfd = moved_dir.get();
+            f.sub = found->sub;
+            f.name = found->name;
+            if (!moved_dir || ::fstatat(dfd, f.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                ++s_.vanished;
+                return;
+            }
+        }
+        if (S_ISLNK(st.st_mode)) return skip_file(Skip::Symlink, root, path);
+        if (!S_ISREG(st.st_mode)) return skip_file(Skip::NotRegular, root, path);
+        read_message(f, dfd, *mn, scope);
+    }
+
+    void read_message(FileRef f, int dfd, const MaildirName& mn, Scope scope) {
+        const Root& root = plan_.roots[f.root];
+        const std::string path = path_of(f);
+        struct stat st {};
+        const UniqueFd fd = open_file_at(dfd, f.name, &st);
+        if (!fd) {
+            if (errno == ENOENT) ++s_.vanished;
+            else skip_file(errno == ELOOP ? Skip::Symlink : errno == EINVAL ? Skip::NotRegular : Skip::Unreadable, root, path);
+            return;
+        }
+        HeaderBlock h;
+        try {
+            h = read_header_block(fd.get());
+        } catch (const std::system_error&) {
+            return skip_file(Skip::Unreadable, root, path);
+        }
+        ++s_.messages_scanned;
+        switch (h.status) {
+            case HeaderBlock::Status::Foreign:
+                throw StoreError(mailbox_label(root) + " holds " + h.foreign +
+                                 " files (Dovecot's zlib or mail_crypt plugin?): retention-sweep cannot read "
+                                 "their headers, so it reads plain Maildir++ only");
+            case HeaderBlock::Status::Empty: return skip_file(Skip::Empty, root, path);
+            case HeaderBlock::Status::NoHeaders: return skip_file(Skip::NoHeaderBlock, root, path);
+            case HeaderBlock::Status::TooLarge: return skip_file(Skip::HeaderTooLarge, root, path);
+            case HeaderBlock::Status::Ok: break;
+        }
+        f.take(st);
+        classify(f, h, mn, st, scope);
+    }
+
+    // --- what to do with one message ------------------------------------------------------
+
+    RowFacts facts_of(const std::vector<MessageRow>& rows) const {
+        RowFacts facts;
+        std::vector<std::string> seen;
+        for (const auto& row : rows) {
+            if (row.retain_until > today_) facts.due = false;
+            if (!facts.latest || row.retain_until > facts.latest->retain_until) facts.latest = &row;
+            for (const auto& t : split(row.lines, ',')) {
+                const std::string tag(trim(t));
+                if (!tag.empty() && std::find(seen.begin(), seen.end(), tag) == seen.end()) seen.push_back(tag);
+            }
+        }
+        for (const auto& line : c_.lines) {
+            if (std::find(seen.begin(), seen.end(), line.tag) != seen.end()) facts.tags.push_back(line.tag);
+        }
+        // Tags of lines since removed from the config still name the message's lines.
+        for (const auto& tag : seen) {
+            if (std::find(facts.tags.begin(), facts.tags.end(), tag) == facts.tags.end()) facts.tags.push_back(tag);
+        }
+        return facts;
+    }
+
+    void classify(const FileRef& f, const HeaderBlock& h, const MaildirName& mn, const struct stat& st, Scope scope) {
+        const Root& root = plan_.roots[f.root];
+        const std::string* id = first_field(h.fields, "Message-ID");
+        const std::string key = id ? message_id_key(*id) : std::string();
+        Digest digest;
+        std::vector<MessageRow> rows;
+        if (!key.empty()) {
+            digest = key_.digest(key);
+            rows = index_.rows_for(digest);
+        }
+        if (rows.empty()) {
+            // In a personal mailbox, a message the index does not know is the staff
+            // member's own mail: never touched.
+            if (scope == Scope::Shared) plan_orphan(f, mn, st);
+            return;
+        }
+        if (auto it = expired_.find(digest); it != expired_.end()) it->second = true;
+        const RowFacts facts = facts_of(rows);
+        const bool held = index_.is_held(digest);
+        const std::string line =
+            scope == Scope::Shared ? root.line : (facts.tags.empty() ? std::string("unknown") : facts.tags.front());
+        LineCounts& counts = s_.lines[line];
+        if (facts.due && !held) {
+            plan_.destroys.push_back({f, DestroyKind::Message, digest, line});
+            ++counts.destroyed;
+            s_.listed("destroy", path_of(f));
+        } else if (scope == Scope::PersonalSent) {
+            plan_move(f, digest, facts, line);
+        } else if (held) {
+            ++counts.held;
+        } else {
+            ++counts.kept;
+        }
+    }
+
+    void plan_orphan(const FileRef& f, const MaildirName& mn, const struct stat& st) {
+        const Root& root = plan_.roots[f.root];
+        LineCounts& counts = s_.lines[root.line];
+        if (c_.sweep.orphans == Orphans::Expire) {
+            // By the Maildir delivery time (the name's leading seconds), else the file's
+            // mtime: never by a date written in the message, which anyone could forge.
+            auto delivered = mn.delivered ? date_of_seconds(*mn.delivered) : std::nullopt;
+            if (!delivered) delivered = date_of_seconds(st.st_mtime);
+            const Line* line = c_.find_line(root.line);
+            if (delivered && line && add_period(*delivered, c_.policy_of(*line).retain) <= today_) {
+                plan_.destroys.push_back({f, DestroyKind::Orphan, {}, root.line});
+                ++counts.orphans_destroyed;
+                s_.listed("destroy", path_of(f), "orphan");
+                return;
+            }
+        }
+        ++counts.orphans;
+        ++orphans_kept_;
+        if (c_.sweep.orphans == Orphans::Report) s_.listed("orphan", path_of(f));
+    }
+
+    void plan_move(const FileRef& f, const Digest& digest, const RowFacts& facts, const std::string& line) {
+        const auto dest = destination_for(facts.tags);
+        if (!dest) {
+            s_.skip(Skip::NoDestination, line, path_of(f));
+            ++s_.lines[line].kept;
+            return;
+        }
+        MoveItem m;
+        m.source = f;
+        m.digest = digest;
+        m.line = line;
+        m.headers = {join(facts.tags, ","), facts.latest->direction, format_date(facts.latest->retain_until),
+                     facts.latest->policy};
+        m.dest_root = dest->first;
+        m.dest_folder = dest->second;
+        s_.listed("move", path_of(f), "to " + path_of(dest->first, dest->second));
+        plan_.moves.push_back(std::move(m));
+        ++s_.lines[line].moved;
+    }
+
+    // The Sent folder of the first shared [[sweep.mailbox]] of the message's first line
+    // that has one. A glob entry uses its first match.
+    std::optional<std::pair<size_t, std::string>> destination_for(const std::vector<std::string>& tags) {
+        for (const auto& tag : tags) {
+            auto cached = destinations_.find(tag);
+            if (cached == destinations_.end()) cached = destinations_.emplace(tag, find_destination(tag)).first;
+            if (cached->second) return cached->second;
+        }
+        return std::nullopt;
+    }
+
+    std::optional<std::pair<size_t, std::string>> find_destination(const std::string& tag) const {
+        for (size_t e = 0; e < c_.sweep.mailboxes.size(); ++e) {
+            const SweepMailbox& box = c_.sweep.mailboxes[e];
+            if (box.kind != MailboxKind::Shared || box.line != tag) continue;
+            for (size_t r = 0; r < plan_.roots.size(); ++r) {
+                const Root& root = plan_.roots[r];
+                if (root.entry != static_cast<int>(e)) continue;
+                if (!root.usable) return std::nullopt;
+                const UniqueFd fd = open_dir_at(AT_FDCWD, root.path);
+                if (!fd) return std::nullopt;
+                return std::make_pair(r, sent_folder_of(fd.get(), box));
+            }
+            return std::nullopt;  // the line's first shared entry matched nothing
+        }
+        return std::nullopt;
+    }
+
+    void plan_residue(size_t r, int dfd, const std::string& folder, const std::string& sub, const std::string& name) {
+        struct stat st {};
+        if (!open_file_at(dfd, name, &st)) return;  // not a regular file: never one of ours
+        FileRef f{r, folder, sub, name};
+        f.take(st);
+        s_.listed("residue", path_of(f), "finishing an interrupted destruction");
+        plan_.destroys.push_back({std::move(f), DestroyKind::Residue, {}, {}});
+        ++s_.residues.interrupted_finished;
+    }
+
+    // --- [[sweep.files]] ----------------------------------------------------------------
+
+    void scan_files_entry(const SweepFiles& entry) {
+        Root root;
+        root.path = entry.path;
+        root.is_files = true;
+        root.line.clear();
+        plan_.roots.push_back(root);
+        const size_t r = plan_.roots.size() - 1;
+        s_.files[entry.policy];
+        const UniqueFd fd = open_dir_at(AT_FDCWD, entry.path);
+        struct stat st {};
+        if (!fd || ::fstat(fd.get(), &st) != 0) {
+            s_.skip(Skip::FilesFolderMissing, {}, entry.path);
+            return;
+        }
+        plan_.roots[r].dev = st.st_dev;
+        plan_.roots[r].ino = st.st_ino;
+        plan_.roots[r].usable = true;
+        walk_files(r, fd.get(), "", entry.policy, 0);
+    }
+
+    void walk_files(size_t r, int dirfd, const std::string& rel, const std::string& policy, int depth) {
+        struct stat dst {};
+        // The policy asks for folders only helpline staff can open: others must have no access.
+        if (::fstat(dirfd, &dst) == 0 && (dst.st_mode & S_IRWXO)) {
+            ++s_.others_access_folders;
+            s_.listed("warning", path_of(r, rel), "folder open to others (mode " + mode_text(dst.st_mode) + ")");
+        }
+        const int err = for_each_entry(dirfd, [&](const std::string& name) {
+            files_entry(r, dirfd, rel, name, policy, depth);
+        });
+        if (err) s_.skip(Skip::FilesFolderMissing, {}, path_of(r, rel));
+    }
+
+    void files_entry(size_t r, int dirfd, const std::string& rel, const std::string& name, const std::string& policy,
+                     int depth) {
+        const std::string child = rel.empty() ? name : rel + "/" + name;
+        struct stat st {};
+        if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;  // gone meanwhile
+        if (S_ISDIR(st.st_mode)) {
+            if (depth >= 64) return s_.skip(Skip::TooDeep, {}, path_of(r, child));
+            const UniqueFd sub = open_dir_at(dirfd, name);
+            if (!sub) return s_.skip(Skip::FilesFolderMissing, {}, path_of(r, child));
+            walk_files(r, sub.get(), child, policy, depth + 1);
+            return;
+        }
+        if (S_ISLNK(st.st_mode)) return s_.skip(Skip::Symlink, {}, path_of(r, child));
+        if (!S_ISREG(st.st_mode)) return s_.skip(Skip::NotRegular, {}, path_of(r, child));
+        if (starts_with(name, kMarkerPrefix)) return plan_residue(r, dirfd, rel, "", name);
+        // Identity and times as fstat on the open file gives them, as phase 2 checks them.
+        if (!open_file_at(dirfd, name, &st)) {
+            if (errno != ENOENT) s_.skip(Skip::Unreadable, {}, path_of(r, child));
+            return;
+        }
+        if (st.st_mode & S_IRWXO) {
+            ++s_.others_access_files;
+            s_.listed("warning", path_of(r, child), "file open to others (mode " + mode_text(st.st_mode) + ")");
+        }
+        const auto modified = date_of_seconds(st.st_mtime);
+        const Period& period = c_.policies.at(policy).retain;
+        if (modified && add_period(*modified, period) <= today_) {
+            FileRef f{r, rel, "", name};
+            f.take(st);
+            s_.listed("destroy", path_of(r, child));
+            plan_.destroys.push_back({std::move(f), DestroyKind::File, {}, policy});
+            ++s_.files[policy].destroyed;
+        } else {
+            ++s_.files[policy].kept;
+        }
+    }
+
+    static std::string mode_text(mode_t mode) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+        return buf;
+    }
+
+    // --- rows past their date that no store holds --------------------------------------
+
+    void find_unseen() {
+        for (const auto& [digest, seen] : expired_) {
+            if (seen) continue;
+            const auto rows = index_.rows_for(digest);
+            if (rows.empty() || !facts_of(rows).due || index_.is_held(digest)) continue;
+            if (plan_.scope_incomplete) {
+                ++s_.rows_unseen_deferred;
+            } else {
+                plan_.unseen.push_back(digest);
+                ++s_.rows_marked_unseen;
+            }
+        }
+    }
+
+    void warn_about_open_files() {
+        if (s_.others_access_folders == 0 && s_.others_access_files == 0) return;
+        s_.warn(std::to_string(s_.others_access_folders) + " [[sweep.files]] folder(s) and " +
+                std::to_string(s_.others_access_files) +
+                " file(s) there are open to others than their owner and group; the policy keeps letter copies "
+                "for helpline staff only (chmod -R o-rwx; --list names them)");
+    }
+
+    void warn_about_orphans() {
+        if (c_.sweep.orphans != Orphans::Report || orphans_kept_ == 0) return;
+        s_.warn(std::to_string(orphans_kept_) +
+                " message(s) in shared mailboxes have no index row (mail from before installation, or saved "
+                "straight into the mailbox) and are kept; set orphans = \"expire\" to expire them by delivery "
+                "time, or \"keep\" to stop this warning");
+    }
+};
+
+}  // namespace
+
+Plan make_plan(const Config& config, const Index& index, const DigestKey& key, Date today, Summary& summary) {
+    return Planner(config, index, key, today, summary).run();
+}
+
+}  // namespace rm::sweep

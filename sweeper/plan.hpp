@@ -1,0 +1,112 @@
+// Phase 1 of a sweep: read every configured store (read-only) and decide what to do.
+//
+// The plan holds only the actions (files to destroy, copies to move) and the counts, so
+// memory grows with what has expired, not with the size of the stores. Nothing is changed
+// here: a dry run, a safety stop or a config error found half-way leaves everything as is.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <array>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/config.hpp"
+#include "db/index.hpp"
+#include "sweeper/summary.hpp"
+
+namespace rm::sweep {
+
+// A store that is not Maildir++ (dbox, LAYOUT=fs, compressed or encrypted files): a
+// config error (exit 2), never a store in which nothing is found.
+class StoreError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Files a run names itself while it works: ".retention-sweep.NAME" is a file it has begun
+// to destroy (renamed first, so a killed run leaves a name the next run recognises and
+// finishes), and in a shared folder's tmp/ a copy it was writing for a move. Mail servers
+// ignore names that start with a dot.
+inline constexpr std::string_view kMarkerPrefix = ".retention-sweep.";
+std::string marker_name(const std::string& name);
+
+// One directory the sweep works in: a mailbox (a glob match) or a [[sweep.files]] folder.
+struct Root {
+    std::string path;
+    bool is_files = false;
+    MailboxKind kind = MailboxKind::Shared;
+    std::string line;  // shared mailboxes: the line's tag
+    std::string user;  // for after_mailbox's %u ({name} already replaced); may be empty
+    int entry = -1;    // index of its [[sweep.mailbox]] entry
+    dev_t dev = 0;
+    ino_t ino = 0;
+    bool usable = false;   // opened and scanned
+    bool changed = false;  // phase 2 destroyed or moved something in or out of it
+};
+
+// A file as the scan saw it. `folder` is relative to the root ("" or ".Sent Items" in a
+// Maildir, "a/b" in a files folder); `sub` is "cur", "new" or "tmp" in a Maildir, else empty.
+struct FileRef {
+    size_t root = 0;
+    std::string folder;
+    std::string sub;
+    std::string name;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    nlink_t nlink = 1;
+    off_t size = 0;
+    struct timespec mtime {};
+
+    std::string dir() const;  // folder/sub relative to the root
+    void take(const struct stat& st);  // identity from the scan's fstat
+    // Still the file the scan read: same inode, size and modification time (a freed inode
+    // number can come back for a new file, so the inode alone is not enough).
+    bool same_file(const struct stat& st) const;
+    bool in_maildir() const { return sub == "cur" || sub == "new"; }
+};
+
+enum class DestroyKind {
+    Message,  // a helpline message: every index row past its date, no hold
+    Orphan,   // a shared-mailbox message without a row, orphans = "expire"
+    File,     // a [[sweep.files]] file past its date
+    Residue,  // a file an interrupted run had begun to destroy (our marker name)
+};
+
+struct DestroyItem {
+    FileRef file;
+    DestroyKind kind = DestroyKind::Message;
+    Digest digest;      // Message only
+    std::string label;  // the line tag (messages, orphans) or the policy (files)
+};
+
+struct MoveItem {
+    FileRef source;
+    Digest digest;
+    std::string line;                    // for the counts
+    std::array<std::string, 4> headers;  // values of our four headers, in kOurHeaders order
+    size_t dest_root = 0;
+    std::string dest_folder;  // ".Sent"; created if missing
+};
+
+struct Plan {
+    std::vector<Root> roots;
+    std::vector<DestroyItem> destroys;
+    std::vector<MoveItem> moves;
+    std::vector<Digest> unseen;  // expired rows whose message no store held: mark with 0 copies
+    bool scope_incomplete = false;  // some mailbox or folder could not be read
+};
+
+// Builds the plan. Counts go into `summary` as what the run will do (phase 2 corrects
+// them when something fails). Throws StoreError for a store that is not Maildir++.
+Plan make_plan(const Config& config, const Index& index, const DigestKey& key, Date today, Summary& summary);
+
+// The folder of a shared mailbox that receives moved Sent copies: the first of its
+// sent_folders that exists, else the first of them (to be created).
+std::string sent_folder_of(int rootfd, const SweepMailbox& entry);
+
+}  // namespace rm::sweep

@@ -1,0 +1,306 @@
+#include "sweeper/summary.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+namespace rm::sweep {
+
+namespace {
+
+struct SkipInfo {
+    const char* key;
+    const char* text;
+};
+
+SkipInfo info(Skip s) {
+    switch (s) {
+        case Skip::Symlink: return {"symlink", "symbolic link (never followed)"};
+        case Skip::NotRegular: return {"not_regular", "not a regular file"};
+        case Skip::Unreadable: return {"unreadable", "file could not be read"};
+        case Skip::Empty: return {"empty", "empty file"};
+        case Skip::NoHeaderBlock: return {"no_header_block", "file without a header block"};
+        case Skip::HeaderTooLarge: return {"header_too_large", "header block larger than 256 KB"};
+        case Skip::NotMaildirName: return {"not_maildir_name", "file name is not a Maildir name"};
+        case Skip::HardLink:
+            return {"hard_link", "hard link to a file outside the swept folders: name removed, content not overwritten"};
+        case Skip::CannotOverwrite: return {"cannot_overwrite", "file could not be overwritten: only unlinked"};
+        case Skip::CannotDestroy: return {"cannot_destroy", "file could not be destroyed (folder not writable?)"};
+        case Skip::Changed: return {"changed", "file replaced or changed since the scan: left alone"};
+        case Skip::MailboxMissing: return {"mailbox_missing", "configured mailbox does not exist"};
+        case Skip::MailboxUnreadable: return {"mailbox_unreadable", "mailbox could not be read"};
+        case Skip::MailboxIsLink: return {"mailbox_is_link", "mailbox path is a symbolic link: configure the real path"};
+        case Skip::NotAMaildir: return {"not_a_maildir", "mailbox has no cur/ or new/: not a Maildir"};
+        case Skip::FolderIsLink: return {"folder_is_link", "mail folder is a symbolic link (never followed)"};
+        case Skip::FolderUnreadable: return {"folder_unreadable", "mail folder could not be read"};
+        case Skip::NoDestination:
+            return {"no_destination", "no usable shared mailbox for the line: personal Sent copy left in place"};
+        case Skip::NameTaken: return {"name_taken", "destination already holds another message of that name"};
+        case Skip::MoveFailed: return {"move_failed", "personal Sent copy could not be moved"};
+        case Skip::FilesFolderMissing: return {"files_folder_missing", "[[sweep.files]] folder missing or unreadable"};
+        case Skip::TooDeep: return {"too_deep", "folder nested too deep (over 64 levels)"};
+        case Skip::AfterMailboxFailed: return {"after_mailbox_failed", "after_mailbox command failed"};
+        case Skip::NoUserForCommand: return {"no_user", "after_mailbox uses %u but the mailbox has no user"};
+    }
+    return {"unknown", "unknown"};
+}
+
+nlohmann::json line_json(const LineCounts& c) {
+    return {{"destroyed", c.destroyed}, {"moved", c.moved},     {"kept", c.kept},
+            {"held", c.held},           {"orphans", c.orphans}, {"orphans_destroyed", c.orphans_destroyed},
+            {"skipped", c.skipped}};
+}
+
+nlohmann::json counts_json(const Summary& s) {
+    nlohmann::json j;
+    j["today"] = s.today;
+    j["dry_run"] = s.dry_run;
+    j["now_override"] = s.now_override;
+    j["forced"] = s.forced;
+    j["exit_code"] = s.exit_code;
+    j["stop"] = s.stop ? nlohmann::json(*s.stop) : nlohmann::json(nullptr);
+    j["lines"] = nlohmann::json::object();
+    for (const auto& [tag, c] : s.lines) j["lines"][tag] = line_json(c);
+    j["files"] = nlohmann::json::object();
+    for (const auto& [policy, c] : s.files) j["files"][policy] = {{"destroyed", c.destroyed}, {"kept", c.kept}};
+    j["skips"] = nlohmann::json::object();
+    for (const auto& [why, n] : s.skips) j["skips"][skip_key(why)] = n;
+    j["residues"] = {{"interrupted_destructions_finished", s.residues.interrupted_finished},
+                     {"index_cache_folders", s.residues.index_cache_folders},
+                     {"lazy_expunge_folders", s.residues.lazy_expunge_folders}};
+    j["messages_scanned"] = s.messages_scanned;
+    j["vanished"] = s.vanished;
+    j["rows_marked_unseen"] = s.rows_marked_unseen;
+    j["rows_unseen_deferred"] = s.rows_unseen_deferred;
+    j["folders_created"] = s.folders_created;
+    j["others_access"] = {{"folders", s.others_access_folders}, {"files", s.others_access_files}};
+    j["after_mailbox_ran"] = s.after_mailbox_ran;
+    return j;
+}
+
+std::string pad(const std::string& s, size_t width) { return s.size() >= width ? s : s + std::string(width - s.size(), ' '); }
+
+std::string num(long n, size_t width) {
+    std::string s = std::to_string(n);
+    return s.size() >= width ? s : std::string(width - s.size(), ' ') + s;
+}
+
+void print_lines_table(std::ostream& out, const Summary& s) {
+    size_t w = 18;
+    for (const auto& [tag, c] : s.lines) w = std::max(w, tag.size() + 2);
+    for (const auto& [policy, c] : s.files) w = std::max(w, policy.size() + 8);
+    out << pad("line", w) << "destroyed  moved   kept   held  orphans  orphans-destroyed  skipped\n";
+    for (const auto& [tag, c] : s.lines) {
+        out << pad(tag, w) << num(c.destroyed, 9) << num(c.moved, 7) << num(c.kept, 7) << num(c.held, 7)
+            << num(c.orphans, 9) << num(c.orphans_destroyed, 19) << num(c.skipped, 9) << "\n";
+    }
+    for (const auto& [policy, c] : s.files) {
+        out << pad("files:" + policy, w) << num(c.destroyed, 9) << "      -" << num(c.kept, 7)
+            << "      -        -                  -        -\n";
+    }
+}
+
+void print_skips(std::ostream& out, const Summary& s) {
+    if (s.skips.empty()) return;
+    out << "skipped (exit code 4):\n";
+    for (const auto& [why, n] : s.skips) out << "  " << n << " x " << skip_text(why) << "\n";
+}
+
+void print_residues(std::ostream& out, const Summary& s) {
+    const Residues& r = s.residues;
+    if (r.interrupted_finished)
+        out << "finished " << r.interrupted_finished << " destruction(s) that an interrupted run had begun\n";
+    if (r.index_cache_folders)
+        out << "residue: " << r.index_cache_folders
+            << " changed folder(s) have a dovecot.index.cache that may still hold header copies of destroyed "
+               "messages until Dovecot rebuilds it (after_mailbox, e.g. doveadm force-resync)\n";
+    if (r.lazy_expunge_folders)
+        out << "residue: " << r.lazy_expunge_folders
+            << " lazy_expunge folder(s) (EXPUNGED) keep copies of messages expunged by users\n";
+}
+
+}  // namespace
+
+const char* skip_key(Skip s) { return info(s).key; }
+const char* skip_text(Skip s) { return info(s).text; }
+
+void Summary::skip(Skip why, const std::string& line, const std::string& path) {
+    ++skips[why];
+    if (!line.empty()) ++lines[line].skipped;
+    listed("skip", path, skip_text(why));
+}
+
+void Summary::listed(const std::string& action, const std::string& path, const std::string& detail) {
+    if (list && !path.empty()) list_entries.push_back({action, path, detail});
+}
+
+void Summary::warn(const std::string& text) {
+    for (const auto& w : warnings) {
+        if (w == text) return;
+    }
+    warnings.push_back(text);
+}
+
+long Summary::skip_count() const {
+    long n = 0;
+    for (const auto& [why, count] : skips) n += count;
+    return n;
+}
+
+long Summary::planned_destroys() const {
+    long n = 0;
+    for (const auto& [tag, c] : lines) n += c.destroyed + c.orphans_destroyed;
+    for (const auto& [policy, c] : files) n += c.destroyed;
+    return n;
+}
+
+void print_text(std::ostream& out, const Summary& s) {
+    out << "retention-sweep: today " << s.today;
+    if (s.now_override) out << " (--now what-if)";
+    if (s.dry_run) out << (s.stop ? ", dry run" : ", dry run: nothing was changed; counts say what a real run would do");
+    if (s.forced) out << ", --force";
+    out << "\n";
+    if (s.stop) out << "STOPPED, nothing destroyed" << (s.dry_run ? "" : " or moved") << ": " << *s.stop << "\n";
+    print_lines_table(out, s);
+    out << "messages scanned: " << s.messages_scanned;
+    if (s.vanished) out << ", " << s.vanished << " gone meanwhile";
+    out << "\n";
+    if (s.rows_marked_unseen)
+        out << s.rows_marked_unseen << " expired index row(s) had no copy in any store: marked destroyed with 0 copies\n";
+    if (s.rows_unseen_deferred)
+        out << s.rows_unseen_deferred
+            << " expired index row(s) had no copy in the stores read; not marked, because some could not be read\n";
+    if (s.folders_created) out << "created " << s.folders_created << " Sent folder(s) in shared mailboxes\n";
+    if (s.after_mailbox_ran) out << "after_mailbox ran for " << s.after_mailbox_ran << " mailbox(es)\n";
+    print_skips(out, s);
+    print_residues(out, s);
+    for (const auto& w : s.warnings) out << "warning: " << w << "\n";
+    for (const auto& e : s.list_entries) {
+        out << e.action << "\t" << e.path;
+        if (!e.detail.empty()) out << "\t" << e.detail;
+        out << "\n";
+    }
+}
+
+std::string to_json(const Summary& s) {
+    nlohmann::json j = counts_json(s);
+    j["warnings"] = s.warnings;
+    if (s.list) {
+        j["list"] = nlohmann::json::array();
+        for (const auto& e : s.list_entries)
+            j["list"].push_back({{"action", e.action}, {"path", e.path}, {"detail", e.detail}});
+    }
+    // Paths are bytes from the file system; replace what is not UTF-8 rather than fail.
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string receipt_counts_json(const Summary& s) { return counts_json(s).dump(); }
+
+namespace {
+
+void metric(std::ostringstream& o, const std::string& name, const std::string& labels, double value) {
+    o << name;
+    if (!labels.empty()) o << "{" << labels << "}";
+    o << " " << std::setprecision(15) << value << "\n";
+}
+
+void header(std::ostringstream& o, const std::string& name, const std::string& help) {
+    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " gauge\n";
+}
+
+std::string label(const std::string& k, const std::string& v) {
+    std::string escaped;
+    for (const char c : v) {
+        if (c == '\\' || c == '"') escaped += '\\';
+        if (c == '\n') {
+            escaped += "\\n";
+            continue;
+        }
+        escaped += c;
+    }
+    return k + "=\"" + escaped + "\"";
+}
+
+double seconds(std::chrono::system_clock::time_point t) {
+    return static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+}
+
+std::string metrics_text(const Summary& s, std::chrono::system_clock::time_point run_at,
+                         std::optional<std::chrono::system_clock::time_point> last_success, long overdue) {
+    std::ostringstream o;
+    header(o, "retention_sweep_last_run_messages", "Messages per line and action in the last sweep.");
+    for (const auto& [tag, c] : s.lines) {
+        const std::pair<const char*, long> actions[] = {{"destroyed", c.destroyed}, {"moved", c.moved},
+                                                        {"kept", c.kept},           {"held", c.held},
+                                                        {"orphans", c.orphans},     {"orphans_destroyed", c.orphans_destroyed},
+                                                        {"skipped", c.skipped}};
+        for (const auto& [action, n] : actions)
+            metric(o, "retention_sweep_last_run_messages", label("line", tag) + "," + label("action", action),
+                   static_cast<double>(n));
+    }
+    header(o, "retention_sweep_last_run_files", "[[sweep.files]] files per policy and action in the last sweep.");
+    for (const auto& [policy, c] : s.files) {
+        metric(o, "retention_sweep_last_run_files", label("policy", policy) + ",action=\"destroyed\"",
+               static_cast<double>(c.destroyed));
+        metric(o, "retention_sweep_last_run_files", label("policy", policy) + ",action=\"kept\"",
+               static_cast<double>(c.kept));
+    }
+    header(o, "retention_sweep_last_run_skips", "Things the last sweep skipped, by reason.");
+    for (const auto& [why, n] : s.skips)
+        metric(o, "retention_sweep_last_run_skips", label("reason", skip_key(why)), static_cast<double>(n));
+    header(o, "retention_sweep_residues", "Residues the last sweep saw (Dovecot caches, lazy_expunge folders).");
+    metric(o, "retention_sweep_residues", "kind=\"index_cache_folders\"", static_cast<double>(s.residues.index_cache_folders));
+    metric(o, "retention_sweep_residues", "kind=\"lazy_expunge_folders\"", static_cast<double>(s.residues.lazy_expunge_folders));
+    header(o, "retention_sweep_others_access", "[[sweep.files]] folders and files readable by others.");
+    metric(o, "retention_sweep_others_access", "kind=\"folders\"", static_cast<double>(s.others_access_folders));
+    metric(o, "retention_sweep_others_access", "kind=\"files\"", static_cast<double>(s.others_access_files));
+    header(o, "retention_sweep_overdue_rows", "Index rows past their date and not destroyed after the last sweep (held ones included).");
+    metric(o, "retention_sweep_overdue_rows", "", static_cast<double>(overdue));
+    header(o, "retention_sweep_last_run_timestamp_seconds", "When the last sweep ran.");
+    metric(o, "retention_sweep_last_run_timestamp_seconds", "", seconds(run_at));
+    header(o, "retention_sweep_last_success_timestamp_seconds", "When a sweep last ended with exit code 0 or 4.");
+    metric(o, "retention_sweep_last_success_timestamp_seconds", "", last_success ? seconds(*last_success) : 0);
+    header(o, "retention_sweep_last_exit_code", "Exit code of the last sweep (0 ok, 3 safety stop, 4 skipped something).");
+    metric(o, "retention_sweep_last_exit_code", "", s.exit_code);
+    header(o, "retention_sweep_last_run_duration_seconds", "How long the last sweep took.");
+    metric(o, "retention_sweep_last_run_duration_seconds", "", s.duration_seconds);
+    return o.str();
+}
+
+}  // namespace
+
+void write_metrics(const std::string& path, const Summary& s, std::chrono::system_clock::time_point run_at,
+                   std::optional<std::chrono::system_clock::time_point> last_success, long overdue_rows) {
+    const std::string text = metrics_text(s, run_at, last_success, overdue_rows);
+    // node_exporter reads only *.prom files, so the temporary name is never half-read.
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) throw std::runtime_error("cannot write the metrics file " + tmp + ": " + std::strerror(errno));
+    size_t done = 0;
+    bool ok = true;
+    while (done < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            ok = false;
+            break;
+        }
+        done += static_cast<size_t>(n);
+    }
+    const int err = errno;
+    ok = ok && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+        const int e = ok ? errno : err;
+        ::unlink(tmp.c_str());
+        throw std::runtime_error("cannot write the metrics file " + path + ": " + std::strerror(e));
+    }
+}
+
+}  // namespace rm::sweep

@@ -1,0 +1,119 @@
+// What one sweep did, counted by line and action, and the three ways it is told: a text
+// summary, the same as JSON, and a Prometheus textfile. Nothing in it identifies a person:
+// file paths are kept only when --list asks for them.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace rm::sweep {
+
+// Why something was skipped. Every skip makes the run end with exit code 4.
+enum class Skip {
+    Symlink,
+    NotRegular,
+    Unreadable,
+    Empty,
+    NoHeaderBlock,
+    HeaderTooLarge,
+    NotMaildirName,
+    HardLink,
+    CannotOverwrite,
+    CannotDestroy,
+    Changed,
+    MailboxMissing,
+    MailboxUnreadable,
+    MailboxIsLink,
+    NotAMaildir,
+    FolderIsLink,
+    FolderUnreadable,
+    NoDestination,
+    NameTaken,
+    MoveFailed,
+    FilesFolderMissing,
+    TooDeep,
+    AfterMailboxFailed,
+    NoUserForCommand,
+};
+// A stable key for JSON and metrics ("symlink", "hard_link", ...).
+const char* skip_key(Skip s);
+// Words an admin can act on.
+const char* skip_text(Skip s);
+
+struct LineCounts {
+    long destroyed = 0;          // helpline messages destroyed (files: copies)
+    long moved = 0;              // personal Sent copies moved into the line's shared mailbox
+    long kept = 0;               // messages whose date has not come
+    long held = 0;               // messages past their date but on hold
+    long orphans = 0;            // shared-mailbox messages without an index row, left in place
+    long orphans_destroyed = 0;  // orphans destroyed by orphans = "expire"
+    long skipped = 0;
+};
+
+struct FileCounts {
+    long destroyed = 0;
+    long kept = 0;
+};
+
+struct Residues {
+    long interrupted_finished = 0;  // files a killed run had started to destroy, finished now
+    long index_cache_folders = 0;   // folders changed whose dovecot.index.cache may hold header copies
+    long lazy_expunge_folders = 0;  // lazy_expunge-looking folders seen
+};
+
+struct ListEntry {
+    std::string action;  // destroy, move, skip, residue, warning
+    std::string path;
+    std::string detail;
+};
+
+struct Summary {
+    std::string today;  // YYYY-MM-DD the run acted as
+    bool dry_run = false;
+    bool now_override = false;
+    bool forced = false;
+    bool list = false;  // keep file paths (--list)
+    int exit_code = 0;
+    std::optional<std::string> stop;  // why the run stopped without acting (exit 3)
+
+    std::map<std::string, LineCounts> lines;  // by line tag
+    std::map<std::string, FileCounts> files;  // [[sweep.files]] by policy
+    std::map<Skip, long> skips;
+    Residues residues;
+    long messages_scanned = 0;
+    long vanished = 0;            // gone before we got to them (expunged meanwhile): fine
+    long rows_marked_unseen = 0;  // expired rows whose message was in no store: marked, copies 0
+    long rows_unseen_deferred = 0;  // the same, left for a run that can read every store
+    long folders_created = 0;
+    long others_access_folders = 0;  // [[sweep.files]] folders open to others
+    long others_access_files = 0;
+    long after_mailbox_ran = 0;
+    std::vector<std::string> warnings;
+    std::vector<ListEntry> list_entries;
+    double duration_seconds = 0;
+
+    void skip(Skip why, const std::string& line, const std::string& path);
+    void listed(const std::string& action, const std::string& path, const std::string& detail = {});
+    void warn(const std::string& text);
+    long skip_count() const;
+    long planned_destroys() const;  // messages, orphans and files (the max_destroy_per_run count)
+};
+
+// The human summary (stdout).
+void print_text(std::ostream& out, const Summary& s);
+// The same as one JSON document.
+std::string to_json(const Summary& s);
+// The counts as JSON for the receipt: no paths, no warnings' details.
+std::string receipt_counts_json(const Summary& s);
+
+// Writes the Prometheus textfile: a temporary file in the same folder, synced, renamed
+// over `path`. `last_success` is the time of the last run that ended 0 or 4, if any.
+// Throws std::runtime_error when it cannot be written.
+void write_metrics(const std::string& path, const Summary& s, std::chrono::system_clock::time_point run_at,
+                   std::optional<std::chrono::system_clock::time_point> last_success, long overdue_rows);
+
+}  // namespace rm::sweep

@@ -1,0 +1,480 @@
+#include "sweeper/sweep.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <spdlog/spdlog.h>
+#include <unordered_map>
+
+#include "core/strings.hpp"
+#include "db/index.hpp"
+#include "sweeper/destroy.hpp"
+#include "sweeper/move.hpp"
+#include "sweeper/plan.hpp"
+#include "sweeper/safety.hpp"
+
+namespace rm::sweep {
+
+namespace {
+
+using namespace std::chrono;
+
+std::int64_t epoch_seconds(system_clock::time_point t) { return duration_cast<seconds>(t.time_since_epoch()).count(); }
+
+std::optional<std::int64_t> parse_int(const std::optional<std::string>& s) {
+    if (!s || s->empty()) return std::nullopt;
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
+    if (ec != std::errc{} || end != s->data() + s->size()) return std::nullopt;
+    return v;
+}
+
+std::optional<Digest> from_hex(std::string_view hex) {
+    if (hex.size() % 2) return std::nullopt;
+    Digest out;
+    for (size_t i = 0; i < hex.size(); i += 2) {
+        unsigned v = 0;
+        const auto [end, ec] = std::from_chars(hex.data() + i, hex.data() + i + 2, v, 16);
+        if (ec != std::errc{} || end != hex.data() + i + 2) return std::nullopt;
+        out += static_cast<char>(v);
+    }
+    return out;
+}
+
+// How far one digest's copies have got in phase 2: its rows are marked destroyed only
+// when every copy is gone.
+struct DigestProgress {
+    int pending = 0;  // inode groups still to destroy
+    int copies = 0;
+    bool failed = false;
+};
+
+class Sweeper {
+public:
+    Sweeper(const Config& c, const SweepOptions& o, system_clock::time_point now, Date today, Summary& s,
+            std::string& error)
+        : c_(c), o_(o), now_(now), today_(today), s_(s), error_(error), started_(steady_clock::now()) {}
+
+    int run() {
+        SweepLock lock;
+        if (const int rc = take_lock(lock); rc != 0) return rc;
+        try {
+            key_.emplace(DigestKey::load_or_create(c_.index.key_file, c_.index.path, false));
+            index_ = Index::open(c_.index.path, {.create = false, .read_only = o_.dry_run, .busy_timeout_ms = 30000});
+        } catch (const std::exception& e) {
+            error_ = e.what();
+            return kExitRuntime;
+        }
+        try {
+            return sweep();
+        } catch (const StoreError& e) {
+            error_ = e.what();
+            return kExitConfig;  // found in phase 1: nothing was changed
+        } catch (const std::exception& e) {
+            error_ = e.what();
+            if (acting_) record_run(kExitRuntime);
+            return kExitRuntime;
+        }
+    }
+
+private:
+    const Config& c_;
+    const SweepOptions& o_;
+    system_clock::time_point now_;
+    Date today_;
+    Summary& s_;
+    std::string& error_;
+    steady_clock::time_point started_;
+    std::optional<DigestKey> key_;
+    std::unique_ptr<Index> index_;
+    std::vector<Digest> receipt_digests_;
+    std::set<Digest> receipt_seen_;
+    bool acting_ = false;
+
+    int take_lock(SweepLock& lock) {
+        const std::string path = lock_path_for(c_.index.path);
+        int err = 0;
+        switch (SweepLock::acquire(path, lock, err)) {
+            case SweepLock::Status::Held: return 0;
+            case SweepLock::Status::Busy:
+                s_.stop = "another retention-sweep is running (it holds " + path + "); nothing was done";
+                spdlog::warn("{}", *s_.stop);
+                return kExitSafetyStop;
+            case SweepLock::Status::Failed:
+                if (o_.dry_run) {
+                    // A dry run changes nothing, so an admin without write access to the
+                    // index's folder may still look.
+                    s_.warn("dry run without the sweep lock (" + path + ": " + std::strerror(err) + ")");
+                    return 0;
+                }
+                error_ = "cannot open the lock file " + path + ": " + std::strerror(err) +
+                         " (run as the mail store's user, in the index's group)";
+                return kExitRuntime;
+        }
+        return kExitRuntime;
+    }
+
+    int sweep() {
+        spdlog::info("sweep started: today {}{}{}", s_.today, o_.now_date ? " (--now what-if)" : "",
+                     o_.dry_run ? ", dry run" : "");
+        const auto last_run = parse_int(index_->get_meta(kMetaLastRun));
+        Plan plan = make_plan(c_, *index_, *key_, today_, s_);
+        if (auto why = stop_reason(last_run)) {
+            s_.stop = *why;
+            spdlog::error("safety stop, nothing destroyed: {}", *why);
+            if (!o_.dry_run) record_run(kExitSafetyStop);
+            return kExitSafetyStop;
+        }
+        if (o_.dry_run) return s_.skip_count() ? kExitSkipped : kExitOk;
+        acting_ = true;
+        execute(plan);
+        const int rc = s_.skip_count() ? kExitSkipped : kExitOk;
+        return record_run(rc);
+    }
+
+    // --- safety ------------------------------------------------------------------------
+
+    std::optional<std::string> stop_reason(std::optional<std::int64_t> last_run) {
+        std::vector<std::string> reasons;
+        // --now pretends a date for a what-if; the clock checks compare the real clock.
+        if (!o_.now_date) {
+            if (auto p = clock_problem(last_run, epoch_seconds(now_), c_.sweep.max_clock_jump)) reasons.push_back(*p);
+        }
+        const long n = s_.planned_destroys();
+        if (n > c_.sweep.max_destroy_per_run)
+            reasons.push_back("this run would destroy " + std::to_string(n) +
+                              " messages and files, more than max_destroy_per_run (" +
+                              std::to_string(c_.sweep.max_destroy_per_run) +
+                              "): check the clock and the config (policies, [[sweep.mailbox]] entries, orphans), "
+                              "see what would go with --dry-run --list, then run with --force (or raise "
+                              "max_destroy_per_run)");
+        if (reasons.empty()) return std::nullopt;
+        if (o_.force) {
+            for (const auto& r : reasons) {
+                s_.warn("--force: went on although " + r);
+                spdlog::warn("--force: going on although {}", r);
+            }
+            return std::nullopt;
+        }
+        return join(reasons, "; and ");
+    }
+
+    // --- phase 2 -----------------------------------------------------------------------
+
+    void execute(Plan& plan) {
+        const auto started = recover_interrupted_receipt();
+        write_in_progress(plan, started);
+        Dirs dirs(plan);
+        std::set<std::pair<size_t, std::string>> touched;
+        destroy_all(plan, dirs, touched);
+        move_all(plan, dirs, touched);
+        mark_unseen(plan);
+        report_index_caches(plan, dirs, touched);
+        run_after_mailbox(plan);
+    }
+
+    using Groups = std::vector<std::vector<size_t>>;
+
+    // All names of one inode destroyed together (hard links: Dovecot copies with them),
+    // in folder order so that directory descriptors are reused.
+    static Groups inode_groups(const Plan& plan) {
+        std::map<std::pair<dev_t, ino_t>, std::vector<size_t>> by_inode;
+        for (size_t i = 0; i < plan.destroys.size(); ++i)
+            by_inode[{plan.destroys[i].file.dev, plan.destroys[i].file.ino}].push_back(i);
+        Groups groups;
+        for (auto& [inode, items] : by_inode) groups.push_back(std::move(items));
+        std::sort(groups.begin(), groups.end(), [&](const auto& a, const auto& b) {
+            const FileRef& x = plan.destroys[a.front()].file;
+            const FileRef& y = plan.destroys[b.front()].file;
+            return std::tie(x.root, x.folder, x.sub) < std::tie(y.root, y.folder, y.sub);
+        });
+        return groups;
+    }
+
+    static std::vector<Digest> digests_of(const Plan& plan, const std::vector<size_t>& group) {
+        std::vector<Digest> out;
+        for (const size_t i : group) {
+            const auto& d = plan.destroys[i];
+            if (d.kind == DestroyKind::Message && std::find(out.begin(), out.end(), d.digest) == out.end())
+                out.push_back(d.digest);
+        }
+        return out;
+    }
+
+    void destroy_all(Plan& plan, Dirs& dirs, std::set<std::pair<size_t, std::string>>& touched) {
+        const Groups groups = inode_groups(plan);
+        std::unordered_map<Digest, DigestProgress> progress;
+        for (const auto& g : groups)
+            for (const auto& d : digests_of(plan, g)) ++progress[d].pending;
+        for (const auto& g : groups) {
+            std::vector<FileRef> names;
+            for (const size_t i : g) names.push_back(plan.destroys[i].file);
+            const DestroyOutcome out = destroy_file(dirs, names, c_.sweep.secure_delete);
+            account_destroy(plan, g, out, touched);
+            const bool all_gone = static_cast<size_t>(out.removed + out.vanished) == names.size();
+            for (const auto& d : digests_of(plan, g)) {
+                DigestProgress& p = progress[d];
+                p.copies += out.removed;
+                p.failed = p.failed || !all_gone;
+                // Rows are marked only after every copy is gone: a run killed before this
+                // leaves present rows, and the next run finds what is left.
+                if (--p.pending == 0 && !p.failed) mark_destroyed(d, p.copies);
+            }
+        }
+    }
+
+    void account_destroy(Plan& plan, const std::vector<size_t>& g, const DestroyOutcome& out,
+                         std::set<std::pair<size_t, std::string>>& touched) {
+        const DestroyItem& first = plan.destroys[g.front()];
+        const std::string path = path_of(plan, first.file);
+        for (const auto& f : out.folders) {
+            touched.insert(f);
+            plan.roots[f.first].changed = true;
+        }
+        for (const Skip why : out.skips) s_.skip(why, first.kind == DestroyKind::File ? "" : first.label, path);
+        // What did not happen comes off the counts phase 1 made.
+        long undone = static_cast<long>(g.size()) - out.removed;
+        s_.vanished += out.vanished;
+        for (auto it = g.rbegin(); it != g.rend() && undone > 0; ++it, --undone) {
+            const DestroyItem& d = plan.destroys[*it];
+            switch (d.kind) {
+                case DestroyKind::Message: --s_.lines[d.label].destroyed; break;
+                case DestroyKind::Orphan:
+                    --s_.lines[d.label].orphans_destroyed;
+                    ++s_.lines[d.label].orphans;
+                    break;
+                case DestroyKind::File:
+                    --s_.files[d.label].destroyed;
+                    ++s_.files[d.label].kept;
+                    break;
+                case DestroyKind::Residue: --s_.residues.interrupted_finished; break;
+            }
+        }
+    }
+
+    void mark_destroyed(const Digest& d, int copies) {
+        if (index_->mark_destroyed(d, now_, copies) > 0 && receipt_seen_.insert(d).second) receipt_digests_.push_back(d);
+    }
+
+    void move_all(Plan& plan, Dirs& dirs, std::set<std::pair<size_t, std::string>>& touched) {
+        for (const MoveItem& m : plan.moves) {
+            const MoveOutcome out = move_copy(dirs, m, *key_, c_.sweep.secure_delete);
+            const std::string path = path_of(plan, m.source);
+            switch (out.result) {
+                case MoveOutcome::Result::Moved:
+                case MoveOutcome::Result::AlreadyThere:
+                    plan.roots[m.source.root].changed = true;
+                    plan.roots[m.dest_root].changed = true;
+                    for (const auto& f : out.source.folders) touched.insert(f);
+                    for (const Skip why : out.source.skips) s_.skip(why, m.line, path);
+                    break;
+                case MoveOutcome::Result::Vanished:
+                    --s_.lines[m.line].moved;
+                    ++s_.vanished;
+                    break;
+                case MoveOutcome::Result::Failed:
+                    --s_.lines[m.line].moved;
+                    ++s_.lines[m.line].kept;
+                    s_.skip(out.skip.value_or(Skip::MoveFailed), m.line, path);
+                    break;
+            }
+            if (out.created_folder) {
+                ++s_.folders_created;
+                s_.warn("created a Sent folder in a shared mailbox for moved copies; mail clients may have to "
+                        "subscribe to it before staff see it");
+            }
+        }
+    }
+
+    // Rows past their date whose message no store holds (destroyed by hand, or by a run
+    // killed after the files went and before the rows were marked): marked with 0 copies.
+    void mark_unseen(const Plan& plan) {
+        for (const auto& d : plan.unseen) mark_destroyed(d, 0);
+    }
+
+    void report_index_caches(const Plan& plan, Dirs& dirs, const std::set<std::pair<size_t, std::string>>& touched) {
+        for (const auto& [root, folder] : touched) {
+            if (plan.roots[root].is_files) continue;
+            const auto fd = dirs.open(root, folder);
+            struct stat st {};
+            if (fd && ::fstatat(fd->get(), "dovecot.index.cache", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                ++s_.residues.index_cache_folders;
+                s_.listed("residue", plan.roots[root].path + (folder.empty() ? "" : "/" + folder),
+                          "dovecot.index.cache may hold header copies of destroyed messages");
+            }
+        }
+    }
+
+    void run_after_mailbox(const Plan& plan) {
+        if (c_.sweep.after_mailbox.empty()) return;
+        for (const Root& root : plan.roots) {
+            if (!root.changed || root.is_files) continue;
+            std::vector<std::string> argv;
+            bool needs_user = false;
+            for (const auto& arg : c_.sweep.after_mailbox) {
+                std::string a = arg;
+                for (size_t pos = 0; (pos = a.find("%u", pos)) != std::string::npos; pos += root.user.size()) {
+                    needs_user = true;
+                    a.replace(pos, 2, root.user);
+                }
+                argv.push_back(std::move(a));
+            }
+            if (needs_user && root.user.empty()) {
+                s_.skip(Skip::NoUserForCommand, root.kind == MailboxKind::Shared ? root.line : "", root.path);
+                continue;
+            }
+            std::string why;
+            const int rc = run_command(argv, o_.command_timeout, why);
+            if (rc == 0) {
+                ++s_.after_mailbox_ran;
+            } else {
+                spdlog::warn("after_mailbox ({}) {}", argv.front(), why);
+                s_.skip(Skip::AfterMailboxFailed, root.kind == MailboxKind::Shared ? root.line : "", root.path);
+            }
+        }
+    }
+
+    static std::string path_of(const Plan& plan, const FileRef& f) {
+        const std::string dir = f.dir();
+        return plan.roots[f.root].path + (dir.empty() ? "" : "/" + dir) + "/" + f.name;
+    }
+
+    // --- between runs ------------------------------------------------------------------
+
+    // The digests this run is about to destroy, so that a run killed before its receipt
+    // still gets them into the receipt chain: the next run adds those that were destroyed.
+    // Digests recovered from an earlier killed run are carried on, with its start time.
+    void write_in_progress(const Plan& plan, system_clock::time_point started) {
+        nlohmann::json j;
+        j["started"] = epoch_seconds(started);
+        const auto last = index_->last_receipt();
+        j["after_receipt"] = last ? last->id : 0;
+        std::set<std::string> hex;
+        for (const auto& d : receipt_digests_) hex.insert(to_hex(d));
+        for (const auto& d : plan.destroys)
+            if (d.kind == DestroyKind::Message) hex.insert(to_hex(d.digest));
+        for (const auto& d : plan.unseen) hex.insert(to_hex(d));
+        j["digests"] = hex;
+        index_->set_meta(kMetaInProgress, j.dump());
+    }
+
+    // Returns when the earliest run whose digests are still to be receipted started.
+    system_clock::time_point recover_interrupted_receipt() {
+        const auto text = index_->get_meta(kMetaInProgress);
+        if (!text || text->empty()) return now_;
+        const auto j = nlohmann::json::parse(*text, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) return now_;
+        const auto last = index_->last_receipt();
+        // The killed run got as far as its own receipt: nothing to recover.
+        if (j.value("after_receipt", std::int64_t{0}) != (last ? last->id : 0)) return now_;
+        const auto started = system_clock::time_point(seconds(j.value("started", std::int64_t{0})));
+        for (const auto& h : j.value("digests", std::vector<std::string>{})) {
+            const auto d = from_hex(h);
+            if (!d) continue;
+            const auto rows = index_->rows_for(*d);
+            const bool destroyed_then =
+                !rows.empty() && std::all_of(rows.begin(), rows.end(), [&](const MessageRow& r) {
+                    return r.state == RowState::Destroyed && r.destroyed_at && *r.destroyed_at >= started;
+                });
+            if (destroyed_then && receipt_seen_.insert(*d).second) receipt_digests_.push_back(*d);
+        }
+        spdlog::info("an earlier sweep was interrupted; {} message(s) it destroyed join this run's receipt",
+                     receipt_digests_.size());
+        return std::min(started, now_);
+    }
+
+    // The receipt, the digest erasure, the clock mark and the metrics of a real run.
+    int record_run(int rc) {
+        s_.exit_code = rc;
+        try {
+            Receipt r;
+            r.run_at = now_;
+            r.today = today_;
+            r.counts_json = receipt_counts_json(s_);
+            r.destroyed = static_cast<std::int64_t>(receipt_digests_.size());
+            r.exit_code = rc;
+            index_->add_receipt(r, receipt_digests_);
+            if (rc == kExitOk || rc == kExitSkipped) {
+                erase_old_digests();
+                const std::string t = std::to_string(epoch_seconds(now_));
+                index_->set_meta(kMetaLastRun, t);
+                index_->set_meta(kMetaLastSuccess, t);
+                index_->set_meta(kMetaInProgress, "");
+            }
+        } catch (const std::exception& e) {
+            if (error_.empty()) error_ = e.what();
+            rc = kExitRuntime;
+            s_.exit_code = rc;
+        }
+        write_metrics_file();
+        log_result();
+        return rc;
+    }
+
+    void erase_old_digests() {
+        const Date cutoff_day = subtract_period(today_, c_.index.digest_grace);
+        const auto time_of_day = now_ - floor<days>(now_);
+        const int erased = index_->erase_old_digests(sys_days{cutoff_day} + time_of_day);
+        if (erased > 0) spdlog::info("erased the digests of {} row(s) destroyed more than {} ago", erased,
+                                     c_.index.digest_grace.text());
+    }
+
+    void write_metrics_file() {
+        if (c_.sweep.metrics_file.empty()) return;
+        try {
+            std::optional<system_clock::time_point> last_success;
+            s_.duration_seconds = duration<double>(steady_clock::now() - started_).count();
+            if (auto t = parse_int(index_->get_meta(kMetaLastSuccess))) last_success = system_clock::time_point(seconds(*t));
+            const long overdue = static_cast<long>(index_->expired(today_).size());
+            write_metrics(c_.sweep.metrics_file, s_, now_, last_success, overdue);
+        } catch (const std::exception& e) {
+            spdlog::error("{}", e.what());
+            s_.warn(std::string("metrics not written: ") + e.what());
+        }
+    }
+
+    void log_result() {
+        LineCounts total;
+        for (const auto& [tag, c] : s_.lines) {
+            total.destroyed += c.destroyed;
+            total.moved += c.moved;
+            total.kept += c.kept;
+            total.held += c.held;
+            total.orphans += c.orphans;
+            total.orphans_destroyed += c.orphans_destroyed;
+        }
+        long files = 0;
+        for (const auto& [p, c] : s_.files) files += c.destroyed;
+        for (const auto& [why, n] : s_.skips) spdlog::warn("skipped {} x {}", n, skip_text(why));
+        spdlog::info("sweep finished with exit code {}: destroyed {} message copies, {} orphans, {} files; moved {}; "
+                     "kept {}; held {}; orphans left {}; skipped {}",
+                     s_.exit_code, total.destroyed, total.orphans_destroyed, files, total.moved, total.kept, total.held,
+                     total.orphans, s_.skip_count());
+    }
+};
+
+}  // namespace
+
+Summary run_sweep(const Config& config, const SweepOptions& options, system_clock::time_point now, std::string& error) {
+    const auto started = steady_clock::now();
+    Summary s;
+    s.dry_run = options.dry_run;
+    s.now_override = options.now_date.has_value();
+    s.forced = options.force;
+    s.list = options.list;
+    const Date today = options.now_date ? *options.now_date : utc_date(now);
+    s.today = format_date(today);
+    Sweeper sweeper(config, options, now, today, s, error);
+    s.exit_code = sweeper.run();
+    s.duration_seconds = duration<double>(steady_clock::now() - started).count();
+    return s;
+}
+
+}  // namespace rm::sweep

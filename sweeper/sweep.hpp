@@ -1,0 +1,33 @@
+// One run of the sweeper: lock, plan (phase 1, read-only), safety checks, act (phase 2),
+// receipt, metrics. main.cpp only parses the command line and prints the summary.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "core/config.hpp"
+#include "sweeper/summary.hpp"
+
+namespace rm::sweep {
+
+struct SweepOptions {
+    bool dry_run = false;
+    bool force = false;
+    bool list = false;
+    std::optional<Date> now_date;  // --now: a what-if, dry runs only
+    std::chrono::seconds command_timeout{600};  // after_mailbox
+};
+
+// Meta keys the sweeper keeps in the index between runs.
+inline constexpr const char* kMetaLastRun = "sweep.last_run";          // seconds; end of each completed run
+inline constexpr const char* kMetaLastSuccess = "sweep.last_success";  // seconds; runs ending 0 or 4
+inline constexpr const char* kMetaInProgress = "sweep.in_progress";    // JSON; cleared at the end of a run
+
+// Runs one sweep as of `now` (main passes the system clock; tests their own). The exit
+// code is in the summary; `error` says what went wrong for exit codes 1 and 2 (and why
+// the lock could not be had).
+Summary run_sweep(const Config& config, const SweepOptions& options, std::chrono::system_clock::time_point now,
+                  std::string& error);
+
+}  // namespace rm::sweep

@@ -1,0 +1,879 @@
+// retention-sweep's rules, on generated Maildir++ trees and a real index.
+#include <sys/file.h>
+
+#include <nlohmann/json.hpp>
+#include <openssl/sha.h>
+
+#include "core/strings.hpp"
+#include "sweep_test_util.hpp"
+#include "sweeper/destroy.hpp"
+#include "sweeper/move.hpp"
+#include "sweeper/plan.hpp"
+#include "sweeper/safety.hpp"
+
+using namespace sweeptest;
+using rm::sweep::Skip;
+using rm::sweep::SweepOptions;
+using rm::sweep::Summary;
+
+namespace {
+
+const auto kNow = at("2026-06-15");
+constexpr const char* kPast = "2026-06-01";
+constexpr const char* kToday = "2026-06-15";
+constexpr const char* kFuture = "2026-07-01";
+
+SweepOptions dry() {
+    SweepOptions o;
+    o.dry_run = true;
+    return o;
+}
+
+SweepOptions forced() {
+    SweepOptions o;
+    o.force = true;
+    return o;
+}
+
+long skips(const Summary& s, Skip why) {
+    const auto it = s.skips.find(why);
+    return it == s.skips.end() ? 0 : it->second;
+}
+
+}  // namespace
+
+// --- the destroy rule ----------------------------------------------------------------
+
+TEST(Sweep, DestroysWhatHasExpiredAndKeepsTheRest) {
+    World w;
+    const auto old_msg = w.deliver(w.shared_a, "old@x");
+    const auto due_today = w.deliver(w.shared_a / ".Sent", "today@x", "new");
+    const auto young = w.deliver(w.shared_a, "young@x");
+    w.row("old@x", kPast);
+    w.row("today@x", kToday);
+    w.row("young@x", kFuture);
+
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_FALSE(fs::exists(old_msg));
+    EXPECT_FALSE(fs::exists(due_today));  // the retention date is the first day it may go
+    EXPECT_TRUE(fs::exists(young));
+    EXPECT_TRUE(w.destroyed("old@x"));
+    EXPECT_TRUE(w.destroyed("today@x"));
+    EXPECT_FALSE(w.destroyed("young@x"));
+    EXPECT_EQ(w.rows("old@x").at(0).copies, 1);
+    EXPECT_TRUE(w.rows("old@x").at(0).destroyed_at.has_value());
+    EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 2);
+    EXPECT_EQ(s.lines.at("respect-phoneline").kept, 1);
+}
+
+TEST(Sweep, OneUnexpiredRowKeepsTheMessage) {
+    World w;
+    const auto msg = w.deliver(w.shared_a, "twice@x");
+    w.row("twice@x", kPast);
+    w.row("twice@x", kFuture, "respect-phoneline", "internal");  // it passed the milter again later
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0);
+    EXPECT_TRUE(fs::exists(msg));
+    EXPECT_FALSE(w.destroyed("twice@x"));
+    EXPECT_EQ(s.lines.at("respect-phoneline").kept, 1);
+}
+
+TEST(Sweep, AHeldMessageIsNeverDestroyed) {
+    World w;
+    const auto msg = w.deliver(w.shared_a, "held@x");
+    w.row("held@x", kPast);
+    w.index->hold(w.digest("held@x"), "safeguarding", "CASE-1", "tester", kNow - days(30));
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0);
+    EXPECT_TRUE(fs::exists(msg));
+    EXPECT_FALSE(w.destroyed("held@x"));
+    EXPECT_EQ(s.lines.at("respect-phoneline").held, 1);
+
+    w.index->release(w.digest("held@x"), "tester", kNow);
+    EXPECT_EQ(w.sweep(kNow + hours(1)).exit_code, 0);
+    EXPECT_FALSE(fs::exists(msg));
+    EXPECT_TRUE(w.destroyed("held@x"));
+}
+
+TEST(Sweep, EveryCopyGoesAndTheRowCountsThem) {
+    World w;
+    const auto a = w.deliver(w.shared_a, "copies@x");
+    const auto b = w.deliver(w.shared_a / ".Archive", "copies@x");
+    const auto c = w.deliver(w.shared_a / ".Deleted Items", "copies@x", "new");
+    w.row("copies@x", kPast);
+    EXPECT_EQ(w.sweep(kNow).exit_code, 0);
+    for (const auto& p : {a, b, c}) EXPECT_FALSE(fs::exists(p)) << p;
+    EXPECT_EQ(w.rows("copies@x").at(0).copies, 3);
+}
+
+TEST(Sweep, FoldedAndOddlyCasedMessageIdsAreFound) {
+    World w;
+    make_maildir(w.shared_a);
+    const fs::path p = w.shared_a / "cur" / "1700000000.M1P1.host:2,";
+    spit(p, "message-id:\r\n <folded@\r\n example.org>\r\nSubject: s\r\n\r\nbody\r\n");
+    w.row("folded@example.org", kPast);
+    EXPECT_EQ(w.sweep(kNow).exit_code, 0);
+    EXPECT_FALSE(fs::exists(p));
+    EXPECT_TRUE(w.destroyed("folded@example.org"));
+}
+
+TEST(Sweep, OverwritesBeforeUnlinkingUnlessToldOtherwise) {
+    for (const bool overwrite : {true, false}) {
+        World w;
+        if (!overwrite) w.sweep_extra = "secure_delete = \"unlink\"\n";
+        const auto msg = w.deliver(w.shared_a, "secret@x");
+        w.row("secret@x", kPast);
+        const std::string before = slurp(msg);
+        // An open descriptor still reaches the file's data after the unlink.
+        const int fd = ::open(msg.c_str(), O_RDONLY | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        EXPECT_EQ(w.sweep(kNow).exit_code, 0);
+        EXPECT_FALSE(fs::exists(msg));
+        std::string after(before.size(), 'x');
+        ASSERT_EQ(::pread(fd, after.data(), after.size(), 0), static_cast<ssize_t>(after.size()));
+        ::close(fd);
+        if (overwrite) EXPECT_EQ(after, std::string(before.size(), '\0'));
+        else EXPECT_EQ(after, before);
+    }
+}
+
+// --- orphans -------------------------------------------------------------------------
+
+TEST(Sweep, OrphansAreReportedByDefaultAndKept) {
+    World w;
+    const auto orphan = w.deliver(w.shared_a, "orphan@x", "cur", "", 1500000000);
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0);
+    EXPECT_TRUE(fs::exists(orphan));
+    EXPECT_EQ(s.lines.at("respect-phoneline").orphans, 1);
+    ASSERT_EQ(s.warnings.size(), 1u);
+    EXPECT_NE(s.warnings[0].find("no index row"), std::string::npos);
+}
+
+TEST(Sweep, OrphansKeepIsQuiet) {
+    World w;
+    w.sweep_extra = "orphans = \"keep\"\n";
+    const auto orphan = w.deliver(w.shared_a, "orphan@x", "cur", "", 1500000000);
+    const Summary s = w.sweep(kNow);
+    EXPECT_TRUE(fs::exists(orphan));
+    EXPECT_TRUE(s.warnings.empty());
+}
+
+TEST(Sweep, OrphansExpireByDeliveryTimeNeverByAWrittenDate) {
+    World w;
+    w.sweep_extra = "orphans = \"expire\"\n";
+    // Delivered 2025-12-15 + 6 months = 2026-06-15: due today.
+    const auto old_orphan = w.deliver(w.shared_a, "o1@x", "cur", "", sys_seconds(sys_days{date("2025-12-15")}).time_since_epoch().count());
+    // Delivered 2025-12-16: due tomorrow, whatever its forged header says.
+    const auto young = w.deliver(w.shared_a, "o2@x", "cur", "X-Retain-Until: 2000-01-01\nDate: Mon, 1 Jan 2001 00:00:00 +0000\n",
+                                 sys_seconds(sys_days{date("2025-12-16")}).time_since_epoch().count());
+    // A name without a usable time: its mtime counts.
+    make_maildir(w.shared_a);
+    const fs::path odd = w.shared_a / "cur" / "99999999999999999999.M1.host:2,";
+    spit(odd, "Message-ID: <o3@x>\n\n");
+    const auto old_time = sys_days{date("2020-01-01")};
+    const timespec ts[2] = {{0, UTIME_OMIT}, {sys_seconds(old_time).time_since_epoch().count(), 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, odd.c_str(), ts, 0), 0);
+
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0);
+    EXPECT_FALSE(fs::exists(old_orphan));
+    EXPECT_TRUE(fs::exists(young));
+    EXPECT_FALSE(fs::exists(odd));
+    EXPECT_EQ(s.lines.at("respect-phoneline").orphans_destroyed, 2);
+    EXPECT_EQ(s.lines.at("respect-phoneline").orphans, 1);
+}
+
+// --- personal mailboxes --------------------------------------------------------------
+
+TEST(Sweep, APersonalSentCopyMovesIntoTheLinesSharedSent) {
+    World w;
+    make_maildir(w.shared_a);
+    const fs::path alice = w.staff / "alice";
+    // The copy a mail client saves on sending: same Message-ID, none of our headers (one
+    // forged copy of ours that must not survive), CRLF line ends.
+    make_maildir(alice / ".Sent Items");
+    const std::string name = "1760000000.M5P5.client,S=77:2,SR";
+    const fs::path copy = alice / ".Sent Items" / "cur" / name;
+    const std::string original = "Message-ID: <reply@x>\r\nX-Retain-Until: 2099-01-01\r\nSubject: re\r\n\r\nthe reply\r\n";
+    spit(copy, original);
+    w.row("reply@x", kFuture, "respect-phoneline", "outbound");
+    const auto own = w.deliver(alice / ".Sent Items", "own@x");          // the staff member's own mail
+    const auto inbox = w.deliver(alice, "reply@x");                      // personal INBOX: never looked at
+
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_FALSE(fs::exists(copy));
+    EXPECT_TRUE(fs::exists(own));
+    EXPECT_TRUE(fs::exists(inbox));
+    const fs::path moved = w.shared_a / ".Sent" / "cur" / name;  // unique name and flags kept
+    ASSERT_TRUE(fs::exists(moved));
+    EXPECT_EQ(slurp(moved),
+              "X-Helpline-Line: respect-phoneline\r\nX-Helpline-Direction: outbound\r\nX-Retain-Until: 2026-07-01\r\n"
+              "X-Retention-Policy: email\r\nMessage-ID: <reply@x>\r\nSubject: re\r\n\r\nthe reply\r\n");
+    for (const char* part : {"cur", "new", "tmp", "maildirfolder"}) EXPECT_TRUE(fs::exists(w.shared_a / ".Sent" / part));
+    EXPECT_EQ(s.lines.at("respect-phoneline").moved, 1);
+    EXPECT_EQ(s.folders_created, 1);
+    EXPECT_TRUE(fs::is_empty(w.shared_a / ".Sent" / "tmp"));
+
+    // It then expires there like any other copy.
+    EXPECT_EQ(w.sweep(at("2026-07-01")).exit_code, 0);
+    EXPECT_FALSE(fs::exists(moved));
+    EXPECT_TRUE(w.destroyed("reply@x"));
+}
+
+TEST(Sweep, MovesIntoAnExistingSentFolderOfTheRightLine) {
+    World w;
+    make_maildir(w.shared_a);
+    make_maildir(w.shared_b / ".Sent Items");
+    const auto copy = w.deliver(w.staff / "bob" / ".Sent", "mal@x");
+    w.row("mal@x", kFuture, "mens-advice-line", "outbound");
+    EXPECT_EQ(w.sweep(kNow).exit_code, 0);
+    EXPECT_FALSE(fs::exists(copy));
+    EXPECT_EQ(w.copies("mal@x").size(), 1u);
+    EXPECT_EQ(w.copies("mal@x").at(0).parent_path().parent_path(), w.shared_b / ".Sent Items");
+    EXPECT_FALSE(fs::exists(w.shared_b / ".Sent"));
+}
+
+TEST(Sweep, AnExpiredPersonalSentCopyIsDestroyedInPlace) {
+    World w;
+    make_maildir(w.shared_a);
+    const auto copy = w.deliver(w.staff / "alice" / ".Sent", "oldreply@x");
+    w.row("oldreply@x", kPast, "respect-phoneline", "outbound");
+    EXPECT_EQ(w.sweep(kNow).exit_code, 0);
+    EXPECT_FALSE(fs::exists(copy));
+    EXPECT_TRUE(w.copies("oldreply@x").empty());
+    EXPECT_TRUE(w.destroyed("oldreply@x"));
+}
+
+TEST(Sweep, PersonalDeletedFoldersLoseHelplineCopiesOnTheirDate) {
+    World w;
+    make_maildir(w.shared_a);
+    const auto due = w.deliver(w.staff / "alice" / ".Deleted Items", "gone@x");
+    const auto nested = w.deliver(w.staff / "alice" / ".Deleted Items.Old folder", "gone2@x");
+    const auto young = w.deliver(w.staff / "alice" / ".Trash", "notyet@x");
+    const auto own = w.deliver(w.staff / "alice" / ".Trash", "mine@x", "cur", "", 1000000000);
+    w.row("gone@x", kPast);
+    w.row("gone2@x", kPast);
+    w.row("notyet@x", kFuture);
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0);
+    EXPECT_FALSE(fs::exists(due));
+    EXPECT_FALSE(fs::exists(nested));
+    EXPECT_TRUE(fs::exists(young));  // not moved: only Sent copies move
+    EXPECT_TRUE(fs::exists(own));
+}
+
+TEST(Sweep, AMoveKilledAfterItsRenameIsFinishedNotDoubled) {
+    World w;
+    make_maildir(w.shared_a / ".Sent");
+    const std::string name = "1760000000.M9P9.client,S=1:2,S";
+    const fs::path source = w.staff / "carol" / ".Sent" / "cur" / name;
+    spit(source, "Message-ID: <half@x>\n\nbody\n");
+    // What the killed run had already put in place (Dovecot has since marked it read).
+    spit(w.shared_a / ".Sent" / "cur" / (name.substr(0, name.find(':')) + ":2,RS"),
+         "X-Helpline-Line: respect-phoneline\nMessage-ID: <half@x>\n\nbody\n");
+    // And a leftover of an even earlier attempt in tmp/.
+    spit(w.shared_a / ".Sent" / "tmp" / ".retention-sweep.1760000000.M9P9.client,S=1", "Message-ID: <half@x>\n\n");
+    w.row("half@x", kFuture, "respect-phoneline", "outbound");
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_FALSE(fs::exists(source));
+    EXPECT_EQ(w.copies("half@x").size(), 1u);
+    EXPECT_TRUE(fs::is_empty(w.shared_a / ".Sent" / "tmp"));
+    EXPECT_EQ(s.residues.interrupted_finished, 1);
+}
+
+TEST(Sweep, ADifferentMessageWithTheSameNameAtTheDestinationIsNotOverwritten) {
+    World w;
+    make_maildir(w.shared_a / ".Sent");
+    const std::string name = "1760000000.M7P7.client,S=1:2,S";
+    const fs::path source = w.staff / "dave" / ".Sent" / "cur" / name;
+    spit(source, "Message-ID: <mine@x>\n\nbody\n");
+    spit(w.shared_a / ".Sent" / "cur" / name, "Message-ID: <other@x>\n\nbody\n");
+    w.row("mine@x", kFuture, "respect-phoneline", "outbound");
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 4);
+    EXPECT_EQ(skips(s, Skip::NameTaken), 1);
+    EXPECT_TRUE(fs::exists(source));
+    EXPECT_EQ(slurp(w.shared_a / ".Sent" / "cur" / name), "Message-ID: <other@x>\n\nbody\n");
+}
+
+TEST(Sweep, WithoutASharedMailboxForTheLineTheCopyStaysAndIsReported) {
+    World w;
+    fs::remove_all(w.shared_b);
+    const auto copy = w.deliver(w.staff / "erin" / ".Sent", "nowhere@x");
+    w.row("nowhere@x", kFuture, "mens-advice-line", "outbound");
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 4);
+    EXPECT_TRUE(fs::exists(copy));
+    EXPECT_EQ(skips(s, Skip::NoDestination), 1);
+}
+
+// --- what is never touched -----------------------------------------------------------
+
+TEST(Sweep, NeverTouchesTmpOrTheMailServersOwnFiles) {
+    World w;
+    make_maildir(w.shared_a);
+    const std::vector<std::string> server_files = {"dovecot-uidlist", "dovecot-uidvalidity", "dovecot.index",
+                                                   "dovecot.index.log", "dovecot.index.cache", "dovecot-keywords",
+                                                   "subscriptions", "courierimapkeywords/:list"};
+    for (const auto& f : server_files) spit(w.shared_a / f, "server data\n");
+    spit(w.shared_a / ".Sent" / "maildirfolder", "");
+    make_maildir(w.shared_a / ".Sent");
+    // An expired message being delivered (still in tmp/) and one in cur/.
+    spit(w.shared_a / "tmp" / "1700000000.M1P1.host", "Message-ID: <intmp@x>\n\n");
+    spit(w.shared_a / "cur" / ".hidden", "Message-ID: <intmp@x>\n\n");
+    const auto msg = w.deliver(w.shared_a, "intmp@x");
+    w.row("intmp@x", kPast);
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0);
+    EXPECT_FALSE(fs::exists(msg));
+    for (const auto& f : server_files) EXPECT_EQ(slurp(w.shared_a / f), "server data\n") << f;
+    EXPECT_TRUE(fs::exists(w.shared_a / ".Sent" / "maildirfolder"));
+    EXPECT_TRUE(fs::exists(w.shared_a / "tmp" / "1700000000.M1P1.host"));
+    EXPECT_TRUE(fs::exists(w.shared_a / "cur" / ".hidden"));
+}
+
+TEST(Sweep, ASymlinkInCurIsNeitherFollowedNorItsTargetDestroyed) {
+    World w;
+    make_maildir(w.shared_a);
+    const fs::path outside = w.dir / "outside-the-store";
+    spit(outside, "Message-ID: <target@x>\n\nprecious\n");
+    fs::create_symlink(outside, w.shared_a / "cur" / "1700000000.M1P1.host:2,S");
+    w.row("target@x", kPast);
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 4);
+    EXPECT_EQ(skips(s, Skip::Symlink), 1);
+    EXPECT_EQ(slurp(outside), "Message-ID: <target@x>\n\nprecious\n");
+    EXPECT_TRUE(fs::is_symlink(w.shared_a / "cur" / "1700000000.M1P1.host:2,S"));
+    EXPECT_FALSE(w.destroyed("target@x"));  // a store could not be fully read: not marked
+    EXPECT_EQ(s.rows_unseen_deferred, 1);
+}
+
+TEST(Sweep, SymlinkedFoldersAndMailboxesAreNotFollowed) {
+    World w;
+    make_maildir(w.shared_a);
+    const fs::path elsewhere = w.dir / "elsewhere";
+    const auto victim = w.deliver(elsewhere, "victim@x");
+    fs::create_directory_symlink(elsewhere, w.shared_a / ".Linked");
+    fs::create_directories(w.staff);
+    fs::create_directory_symlink(elsewhere, w.staff / "mallory");
+    w.row("victim@x", kPast);
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 4);
+    EXPECT_TRUE(fs::exists(victim));
+    EXPECT_EQ(skips(s, Skip::FolderIsLink), 1);
+}
+
+TEST(Sweep, AHardLinkToOutsideLosesOnlyItsNameNeverTheOutsideContent) {
+    World w;
+    const auto msg = w.deliver(w.shared_a, "linked@x");
+    const fs::path outside = w.dir / "backup-copy";
+    fs::create_hard_link(msg, outside);
+    const std::string before = slurp(outside);
+    w.row("linked@x", kPast);
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 4);
+    EXPECT_EQ(skips(s, Skip::HardLink), 1);
+    EXPECT_FALSE(fs::exists(msg));
+    EXPECT_EQ(slurp(outside), before);
+}
+
+TEST(Sweep, HardLinksWithinTheStoreAreDestroyedTogetherAndOverwritten) {
+    World w;
+    const auto msg = w.deliver(w.shared_a, "dovecot-copy@x");
+    make_maildir(w.shared_a / ".Archive");
+    const fs::path link = w.shared_a / ".Archive" / "cur" / msg.filename();
+    fs::create_hard_link(msg, link);  // as Dovecot copies between folders
+    const int fd = ::open(msg.c_str(), O_RDONLY | O_CLOEXEC);
+    const auto size = fs::file_size(msg);
+    w.row("dovecot-copy@x", kPast);
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0);
+    EXPECT_FALSE(fs::exists(msg));
+    EXPECT_FALSE(fs::exists(link));
+    std::string after(size, 'x');
+    ASSERT_EQ(::pread(fd, after.data(), size, 0), static_cast<ssize_t>(size));
+    ::close(fd);
+    EXPECT_EQ(after, std::string(size, '\0'));
+    EXPECT_EQ(w.rows("dovecot-copy@x").at(0).copies, 2);
+}
+
+// --- bad input -----------------------------------------------------------------------
+
+TEST(Sweep, BadFilesAreReportedSkippedAndLeftAlone) {
+    World w;
+    make_maildir(w.shared_a);
+    spit(w.shared_a / "cur" / "1700000000.M1P1.empty:2,", "");
+    spit(w.shared_a / "cur" / "1700000000.M2P1.garbage:2,", std::string("\x01\x02\x03 garbage\n\n", 13));
+    spit(w.shared_a / "cur" / "not-a-maildir-name.eml", "Message-ID: <x@x>\n\n");
+    ASSERT_EQ(::mkfifo((w.shared_a / "new" / "1700000000.M3P1.fifo").c_str(), 0600), 0);
+    const auto fine = w.deliver(w.shared_a, "fine@x");
+    w.row("fine@x", kPast);
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 4);
+    EXPECT_EQ(skips(s, Skip::Empty), 1);
+    EXPECT_EQ(skips(s, Skip::NoHeaderBlock), 1);
+    EXPECT_EQ(skips(s, Skip::NotMaildirName), 1);
+    EXPECT_EQ(skips(s, Skip::NotRegular), 1);
+    EXPECT_FALSE(fs::exists(fine));  // the run goes on
+    EXPECT_TRUE(fs::exists(w.shared_a / "cur" / "1700000000.M1P1.empty:2,"));
+    EXPECT_TRUE(fs::exists(w.shared_a / "cur" / "not-a-maildir-name.eml"));
+    EXPECT_EQ(s.lines.at("respect-phoneline").skipped, 4);
+}
+
+TEST(Sweep, AMissingSharedMailboxIsASkipAnEmptyGlobIsNot) {
+    World w;
+    fs::remove_all(w.shared_b);
+    w.mailbox_extra = "[[sweep.mailbox]]\npath = \"" + (w.dir / "nowhere" / "info").string() +
+                      "\"\nkind = \"shared\"\nline = \"mens-advice-line\"\n";
+    Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 4);  // shared_b and nowhere/info are missing; the staff glob matches nothing
+    EXPECT_EQ(skips(s, Skip::MailboxMissing), 2);
+
+    World v;
+    s = v.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0);  // no staff folders yet, no Sent anywhere: all normal
+}
+
+TEST(Sweep, AFolderItMayNotWriteIsReportedAndTheRunGoesOn) {
+    World w;
+    const auto stuck = w.deliver(w.shared_a / ".Locked", "stuck@x");
+    const auto fine = w.deliver(w.shared_a, "fine@x");
+    w.row("stuck@x", kPast);
+    w.row("fine@x", kPast);
+    fs::permissions(w.shared_a / ".Locked" / "cur", fs::perms::owner_read | fs::perms::owner_exec);
+    // Root may write anywhere: the sweep then runs as "nobody", owning the whole world.
+    const Summary s = w.sweep_as_unprivileged(kNow);
+    fs::permissions(w.shared_a / ".Locked" / "cur", fs::perms::owner_all);
+    EXPECT_EQ(s.exit_code, 4) << w.last_error;
+    EXPECT_EQ(skips(s, Skip::CannotDestroy), 1);
+    EXPECT_TRUE(fs::exists(stuck));
+    EXPECT_FALSE(fs::exists(fine));
+    EXPECT_FALSE(w.destroyed("stuck@x"));
+    EXPECT_TRUE(w.destroyed("fine@x"));
+}
+
+// --- not Maildir++ -------------------------------------------------------------------
+
+TEST(Sweep, StoresThatAreNotMaildirPlusPlusAreConfigErrors) {
+    struct Case {
+        const char* what;
+        std::function<void(World&)> make;
+    };
+    const std::vector<Case> cases = {
+        {"dbox", [](World& w) { fs::create_directories(w.shared_b / "mailboxes" / "INBOX" / "dbox-Mails"); }},
+        {"LAYOUT=fs", [](World& w) {
+             make_maildir(w.shared_b);
+             make_maildir(w.shared_b / "Sent");
+         }},
+        {"gzip", [](World& w) { spit(w.shared_b / "cur" / "1700000000.M1P1.h:2,S", std::string("\x1f\x8b\x08\0\0", 5)); }},
+        {"mail_crypt", [](World& w) { spit(w.staff / "bob" / ".Sent" / "cur" / "1700000000.M1P1.h:2,S", "CRYPTED\x03\x07..."); }},
+    };
+    for (const auto& c : cases) {
+        World w;
+        const auto expired = w.deliver(w.shared_a, "untouched@x");
+        w.row("untouched@x", kPast);
+        make_maildir(w.shared_b);
+        c.make(w);
+        const Summary s = w.sweep(kNow);
+        EXPECT_EQ(s.exit_code, 2) << c.what;
+        EXPECT_NE(w.last_error.find("Maildir++"), std::string::npos) << w.last_error;
+        EXPECT_NE(w.last_error.find("[[sweep.mailbox]]"), std::string::npos) << w.last_error;
+        EXPECT_TRUE(fs::exists(expired)) << c.what;  // found in phase 1: nothing destroyed
+    }
+}
+
+// --- safety --------------------------------------------------------------------------
+
+TEST(Sweep, MaxDestroyPerRunStopsUnlessForced) {
+    World w;
+    w.sweep_extra = "max_destroy_per_run = 2\n";
+    for (const char* id : {"a@x", "b@x", "c@x"}) {
+        w.deliver(w.shared_a, id);
+        w.row(id, kPast);
+    }
+    const auto before = tree(w.dir / "vmail");
+    Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 3);
+    ASSERT_TRUE(s.stop);
+    EXPECT_NE(s.stop->find("would destroy 3"), std::string::npos) << *s.stop;
+    EXPECT_NE(s.stop->find("--force"), std::string::npos);
+    EXPECT_EQ(tree(w.dir / "vmail"), before);
+    EXPECT_FALSE(w.destroyed("a@x"));
+    ASSERT_TRUE(w.index->last_receipt());
+    EXPECT_EQ(w.index->last_receipt()->exit_code, 3);
+
+    s = w.sweep(kNow, forced());
+    EXPECT_EQ(s.exit_code, 0);
+    EXPECT_TRUE(w.destroyed("a@x") && w.destroyed("b@x") && w.destroyed("c@x"));
+}
+
+TEST(Sweep, AClockEarlierThanTheLastRunStopsUnlessForced) {
+    World w;
+    EXPECT_EQ(w.sweep(kNow).exit_code, 0);
+    const auto msg = w.deliver(w.shared_a, "a@x");
+    w.row("a@x", "2026-06-10");
+    Summary s = w.sweep(kNow - days(1));
+    EXPECT_EQ(s.exit_code, 3);
+    EXPECT_NE(s.stop->find("earlier than the last sweep"), std::string::npos);
+    EXPECT_TRUE(fs::exists(msg));
+    EXPECT_EQ(w.sweep(kNow - days(1), forced()).exit_code, 0);
+    EXPECT_FALSE(fs::exists(msg));
+}
+
+TEST(Sweep, AClockFarPastTheLastRunStopsUnlessForced) {
+    World w;
+    EXPECT_EQ(w.sweep(kNow).exit_code, 0);
+    const auto msg = w.deliver(w.shared_a, "a@x");
+    w.row("a@x", kPast);
+    EXPECT_EQ(w.sweep(kNow + days(31)).exit_code, 0);  // exactly max_clock_jump: fine
+    const auto msg2 = w.deliver(w.shared_a, "b@x");
+    w.row("b@x", kPast);
+    const Summary s = w.sweep(kNow + days(31) + days(32));
+    EXPECT_EQ(s.exit_code, 3);
+    EXPECT_NE(s.stop->find("max_clock_jump"), std::string::npos);
+    EXPECT_TRUE(fs::exists(msg2));
+    EXPECT_EQ(w.sweep(kNow + days(63), forced()).exit_code, 0);
+    EXPECT_FALSE(fs::exists(msg2));
+}
+
+TEST(Sweep, OneSweeperAtATime) {
+    World w;
+    const auto msg = w.deliver(w.shared_a, "a@x");
+    w.row("a@x", kPast);
+    const int fd = ::open(rm::sweep::lock_path_for(w.index_path).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+    ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 3);
+    EXPECT_NE(s.stop->find("another retention-sweep is running"), std::string::npos);
+    EXPECT_TRUE(fs::exists(msg));
+    ::close(fd);
+    EXPECT_EQ(w.sweep(kNow).exit_code, 0);
+    EXPECT_FALSE(fs::exists(msg));
+}
+
+// --- dry runs ------------------------------------------------------------------------
+
+namespace {
+
+// Everything the index says, for "nothing changed" comparisons.
+std::string index_dump(World& w, const std::vector<std::string>& ids) {
+    std::string out;
+    for (const auto& id : ids) {
+        for (const auto& r : w.rows(id))
+            out += id + " " + std::to_string(static_cast<int>(r.state)) + " " + std::to_string(r.copies) + "\n";
+    }
+    for (const char* k : {rm::sweep::kMetaLastRun, rm::sweep::kMetaInProgress})
+        out += std::string(k) + "=" + w.index->get_meta(k).value_or("-") + "\n";
+    const auto r = w.index->last_receipt();
+    out += "receipt " + (r ? r->chain_hex : std::string("-")) + "\n";
+    return out;
+}
+
+}  // namespace
+
+TEST(Sweep, ADryRunChangesNothingAndSaysWhatWouldHappen) {
+    World w;
+    w.sweep_extra = "metrics_file = \"" + (w.dir / "state" / "sweep.prom").string() + "\"\n";
+    make_maildir(w.shared_a);
+    w.deliver(w.shared_a, "old@x");
+    w.deliver(w.shared_a, "young@x");
+    w.deliver(w.staff / "alice" / ".Sent", "reply@x");
+    w.row("old@x", kPast);
+    w.row("young@x", kFuture);
+    w.row("reply@x", kFuture, "respect-phoneline", "outbound");
+    const std::vector<std::string> ids = {"old@x", "young@x", "reply@x"};
+    const auto files_before = tree(w.dir);
+    const auto index_before = index_dump(w, ids);
+
+    Summary s = w.sweep(kNow, dry());
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 1);
+    EXPECT_EQ(s.lines.at("respect-phoneline").moved, 1);
+    // What-if: a later date would destroy more.
+    SweepOptions later = dry();
+    later.now_date = date("2026-08-01");
+    s = w.sweep(kNow, later);
+    EXPECT_EQ(s.exit_code, 0);
+    EXPECT_EQ(s.today, "2026-08-01");
+    EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 3);
+
+    auto files_after = tree(w.dir);
+    // The lock file is the one thing a dry run may create.
+    files_after.erase("state/index.sqlite3.sweep.lock");
+    for (auto it = files_after.begin(); it != files_after.end();) {
+        // SQLite's own -wal/-shm files are the reader's business, not content.
+        if (it->first.find("index.sqlite3-") != std::string::npos) it = files_after.erase(it);
+        else ++it;
+    }
+    auto files_before_clean = files_before;
+    for (auto it = files_before_clean.begin(); it != files_before_clean.end();) {
+        if (it->first.find("index.sqlite3-") != std::string::npos) it = files_before_clean.erase(it);
+        else ++it;
+    }
+    EXPECT_EQ(files_after, files_before_clean);
+    EXPECT_EQ(index_dump(w, ids), index_before);
+    EXPECT_FALSE(fs::exists(w.dir / "state" / "sweep.prom"));
+}
+
+// --- rows no store holds -------------------------------------------------------------
+
+TEST(Sweep, ExpiredRowsFoundInNoStoreAreMarkedWithNoCopies) {
+    World w;
+    make_maildir(w.shared_a);
+    make_maildir(w.shared_b);
+    w.row("expunged-by-hand@x", kPast);
+    w.row("still-young@x", kFuture);
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0);
+    EXPECT_TRUE(w.destroyed("expunged-by-hand@x"));
+    EXPECT_EQ(w.rows("expunged-by-hand@x").at(0).copies, 0);
+    EXPECT_FALSE(w.destroyed("still-young@x"));
+    EXPECT_EQ(s.rows_marked_unseen, 1);
+}
+
+TEST(Sweep, ExpiredRowsAreNotMarkedWhenAStoreCouldNotBeRead) {
+    World w;
+    fs::remove_all(w.shared_b);  // its copies may still exist
+    w.row("somewhere@x", kPast, "mens-advice-line");
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 4);
+    EXPECT_FALSE(w.destroyed("somewhere@x"));
+    EXPECT_EQ(s.rows_unseen_deferred, 1);
+}
+
+// --- interrupted runs ----------------------------------------------------------------
+
+TEST(Sweep, ADestructionAKilledRunBeganIsFinished) {
+    World w;
+    make_maildir(w.shared_a);
+    // Renamed, half overwritten, not yet unlinked: unreadable, but named by us.
+    const fs::path marker = w.shared_a / "cur" / ".retention-sweep.1700000000.M1P1.host:2,S";
+    spit(marker, std::string(20, '\0') + "tail of the message\n");
+    w.row("half@x", kPast);
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0);
+    EXPECT_FALSE(fs::exists(marker));
+    EXPECT_EQ(s.residues.interrupted_finished, 1);
+    EXPECT_TRUE(w.destroyed("half@x"));  // no copy left anywhere: marked with 0 copies
+}
+
+TEST(Sweep, AMessageRenamedByDovecotDuringTheRunIsStillDestroyed) {
+    World w;
+    const auto msg = w.deliver(w.shared_a, "moving@x", "new");
+    w.row("moving@x", kPast);
+    rm::sweep::Summary s;
+    s.today = kToday;
+    const rm::Config c = w.config();
+    rm::sweep::Plan plan = rm::sweep::make_plan(c, *w.index, *w.key, date(kToday), s);
+    ASSERT_EQ(plan.destroys.size(), 1u);
+    // Dovecot picks it up between the scan and the act.
+    const fs::path now_in_cur = w.shared_a / "cur" / (msg.filename().string() + ":2,S");
+    fs::rename(msg, now_in_cur);
+    rm::sweep::Dirs dirs(plan);
+    const auto out = rm::sweep::destroy_file(dirs, {plan.destroys[0].file}, rm::SecureDelete::Overwrite);
+    EXPECT_EQ(out.removed, 1);
+    EXPECT_TRUE(out.skips.empty());
+    EXPECT_FALSE(fs::exists(now_in_cur));
+}
+
+TEST(Sweep, AFileReplacedSinceTheScanIsLeftAlone) {
+    World w;
+    const auto msg = w.deliver(w.shared_a, "swapped@x");
+    w.row("swapped@x", kPast);
+    rm::sweep::Summary s;
+    const rm::Config c = w.config();
+    rm::sweep::Plan plan = rm::sweep::make_plan(c, *w.index, *w.key, date(kToday), s);
+    ASSERT_EQ(plan.destroys.size(), 1u);
+    fs::remove(msg);
+    spit(msg, "Message-ID: <someone-else@x>\n\n");
+    rm::sweep::Dirs dirs(plan);
+    const auto out = rm::sweep::destroy_file(dirs, {plan.destroys[0].file}, rm::SecureDelete::Overwrite);
+    EXPECT_EQ(out.removed, 0);
+    ASSERT_EQ(out.skips.size(), 1u);
+    EXPECT_EQ(out.skips[0], Skip::Changed);
+    EXPECT_EQ(slurp(msg), "Message-ID: <someone-else@x>\n\n");
+}
+
+// --- receipts ------------------------------------------------------------------------
+
+TEST(Sweep, EachRunAppendsAReceiptChainedToThePrevious) {
+    World w;
+    w.deliver(w.shared_a, "r1@x");
+    w.row("r1@x", kPast);
+    EXPECT_EQ(w.sweep(kNow).exit_code, 0);
+    const auto first = w.index->last_receipt();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->destroyed, 1);
+    EXPECT_EQ(first->exit_code, 0);
+    const auto counts = nlohmann::json::parse(first->counts_json);
+    EXPECT_EQ(counts["lines"]["respect-phoneline"]["destroyed"], 1);
+    EXPECT_EQ(first->counts_json.find(w.dir.string()), std::string::npos);  // no paths
+
+    w.deliver(w.shared_a, "r2@x");
+    w.row("r2@x", kPast);
+    EXPECT_EQ(w.sweep(kNow + hours(1)).exit_code, 0);
+    const auto second = w.index->last_receipt();
+    ASSERT_TRUE(second);
+    EXPECT_GT(second->id, first->id);
+    EXPECT_NE(second->chain_hex, first->chain_hex);
+    EXPECT_EQ(second->destroyed, 1);
+    EXPECT_EQ(w.index->get_meta(rm::sweep::kMetaInProgress).value_or("x"), "");
+}
+
+TEST(Sweep, WhatAKilledRunDestroyedStillJoinsTheReceiptChain) {
+    World w;
+    w.row("killed-run@x", kPast);
+    // A run killed after marking the row and before its receipt left this behind.
+    const auto killed_at = kNow - hours(1);
+    ASSERT_EQ(w.index->mark_destroyed(w.digest("killed-run@x"), killed_at, 1), 1);
+    const nlohmann::json progress = {{"started", duration_cast<seconds>(killed_at.time_since_epoch()).count()},
+                                     {"after_receipt", 0},
+                                     {"digests", {rm::to_hex(w.digest("killed-run@x"))}}};
+    w.index->set_meta(rm::sweep::kMetaInProgress, progress.dump());
+    EXPECT_EQ(w.sweep(kNow).exit_code, 0);
+    const auto r = w.index->last_receipt();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->destroyed, 1);
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    const rm::Digest d = w.digest("killed-run@x");
+    SHA256(reinterpret_cast<const unsigned char*>(d.data()), d.size(), md);
+    EXPECT_EQ(r->chain_hex, rm::to_hex(std::string(reinterpret_cast<const char*>(md), sizeof md)));
+}
+
+TEST(Sweep, DigestsAreErasedAfterTheGrace) {
+    World w;
+    w.deliver(w.shared_a, "erase@x");
+    w.row("erase@x", kPast);
+    EXPECT_EQ(w.sweep(kNow).exit_code, 0);
+    EXPECT_TRUE(w.destroyed("erase@x"));
+    EXPECT_EQ(w.sweep(kNow + days(30)).exit_code, 0);
+    EXPECT_FALSE(w.rows("erase@x").empty());
+    EXPECT_EQ(w.sweep(kNow + days(32)).exit_code, 0);
+    EXPECT_TRUE(w.rows("erase@x").empty());  // no longer provable through the digest
+}
+
+// --- [[sweep.files]] -----------------------------------------------------------------
+
+TEST(Sweep, LetterCopiesExpireByModificationTimeAndOpenFoldersAreReported) {
+    World w;
+    w.with_files = true;
+    make_maildir(w.shared_a);
+    make_maildir(w.shared_b);
+    auto set_mtime = [](const fs::path& p, const char* day) {
+        const timespec ts[2] = {{0, UTIME_OMIT}, {sys_seconds(sys_days{date(day)}).time_since_epoch().count(), 0}};
+        ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW), 0);
+    };
+    const fs::path old_letter = w.letters / "2026" / "reply-to-letter.odt";
+    const fs::path young_letter = w.letters / "reply-new.odt";
+    spit(old_letter, "dear ...");
+    spit(young_letter, "dear ...");
+    set_mtime(old_letter, "2026-04-15");   // + 2 months = today
+    set_mtime(young_letter, "2026-04-16");
+    fs::create_symlink("/etc/passwd", w.letters / "link");
+    fs::permissions(w.letters, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+    fs::permissions(w.letters / "2026", fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 4);  // the symlink
+    EXPECT_EQ(skips(s, Skip::Symlink), 1);
+    EXPECT_FALSE(fs::exists(old_letter));
+    EXPECT_TRUE(fs::exists(young_letter));
+    EXPECT_TRUE(fs::exists("/etc/passwd"));
+    EXPECT_EQ(s.files.at("letter-response").destroyed, 1);
+    EXPECT_EQ(s.files.at("letter-response").kept, 1);
+    EXPECT_EQ(s.others_access_folders, 1);
+    EXPECT_EQ(s.planned_destroys(), 1);
+}
+
+// --- residues, after_mailbox, output -------------------------------------------------
+
+TEST(Sweep, ResiduesAreReportedAndAfterMailboxRunsForChangedMailboxes) {
+    World w;
+    const fs::path log = w.dir / "after.log";
+    w.sweep_extra = "after_mailbox = [\"/bin/sh\", \"-c\", \"echo \\\"$0\\\" >> " + log.string() + "\", \"%u\"]\n";
+    const auto msg = w.deliver(w.shared_a, "cached@x");
+    spit(w.shared_a / "dovecot.index.cache", "cached headers of cached@x");
+    make_maildir(w.shared_a / ".EXPUNGED");
+    make_maildir(w.shared_b);
+    w.deliver(w.staff / "alice" / ".Sent", "moved@x");
+    w.row("cached@x", kPast);
+    w.row("moved@x", kFuture, "respect-phoneline", "outbound");
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_FALSE(fs::exists(msg));
+    EXPECT_EQ(s.residues.index_cache_folders, 1);
+    EXPECT_EQ(s.residues.lazy_expunge_folders, 1);
+    EXPECT_EQ(s.after_mailbox_ran, 2);  // the shared mailbox and alice's, not the untouched one
+    EXPECT_EQ(slurp(log), "info@respectphoneline.org.uk\nalice@respect.org.uk\n");
+}
+
+TEST(Sweep, AFailingAfterMailboxCommandIsASkip) {
+    World w;
+    w.sweep_extra = "after_mailbox = [\"/bin/false\"]\n";
+    make_maildir(w.shared_b);
+    w.deliver(w.shared_a, "a@x");
+    w.row("a@x", kPast);
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 4);
+    EXPECT_EQ(skips(s, Skip::AfterMailboxFailed), 1);
+}
+
+TEST(Sweep, TheSummaryNamesNoOneUnlessAskedToList) {
+    World w;
+    w.sweep_extra = "metrics_file = \"" + (w.dir / "state" / "sweep.prom").string() + "\"\n";
+    make_maildir(w.shared_b);
+    w.deliver(w.shared_a, "private-id@x");
+    w.deliver(w.staff / "alice" / ".Sent", "reply@x");
+    w.row("private-id@x", kPast);
+    w.row("reply@x", kFuture, "mens-advice-line", "outbound");
+    Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    std::ostringstream text;
+    rm::sweep::print_text(text, s);
+    for (const std::string& out : {text.str(), rm::sweep::to_json(s), slurp(w.dir / "state" / "sweep.prom")}) {
+        EXPECT_EQ(out.find(w.dir.string()), std::string::npos) << out;
+        EXPECT_EQ(out.find("alice"), std::string::npos);
+        EXPECT_EQ(out.find("private-id"), std::string::npos);
+    }
+    const auto j = nlohmann::json::parse(rm::sweep::to_json(s));
+    EXPECT_EQ(j["lines"]["respect-phoneline"]["destroyed"], 1);
+    EXPECT_EQ(j["lines"]["mens-advice-line"]["moved"], 1);
+    EXPECT_EQ(j["exit_code"], 0);
+    const std::string prom = slurp(w.dir / "state" / "sweep.prom");
+    EXPECT_NE(prom.find("retention_sweep_last_run_messages{line=\"respect-phoneline\",action=\"destroyed\"} 1"),
+              std::string::npos)
+        << prom;
+    EXPECT_NE(prom.find("retention_sweep_last_exit_code 0"), std::string::npos);
+    EXPECT_NE(prom.find("retention_sweep_last_run_timestamp_seconds"), std::string::npos);
+
+    w.deliver(w.shared_a, "listed@x");
+    w.row("listed@x", kPast);
+    SweepOptions o = dry();
+    o.list = true;
+    s = w.sweep(kNow + hours(1), o);
+    EXPECT_NE(rm::sweep::to_json(s).find(w.shared_a.string()), std::string::npos);
+}
+
+// --- pieces ----------------------------------------------------------------------------
+
+TEST(SweepPieces, OurHeadersAreStrippedWithTheirFolds) {
+    EXPECT_EQ(rm::sweep::without_our_headers("A: 1\nx-retain-until: 2000-01-01\n\tfolded\nB: 2\nX-Helpline-Line: a\n"),
+              "A: 1\nB: 2\n");
+    EXPECT_EQ(rm::sweep::our_header_lines({"l", "inbound", "2026-01-01", "email"}, false),
+              "X-Helpline-Line: l\nX-Helpline-Direction: inbound\nX-Retain-Until: 2026-01-01\nX-Retention-Policy: email\n");
+}
+
+TEST(SweepPieces, ClockChecks) {
+    const rm::Period jump{rm::Period::Unit::Days, 31};
+    const std::int64_t t = sys_seconds(sys_days{date("2026-06-15")}).time_since_epoch().count();
+    EXPECT_FALSE(rm::sweep::clock_problem(std::nullopt, t, jump));
+    EXPECT_FALSE(rm::sweep::clock_problem(t, t + 86400 * 31, jump));
+    EXPECT_TRUE(rm::sweep::clock_problem(t, t + 86400 * 32, jump));
+    EXPECT_TRUE(rm::sweep::clock_problem(t, t - 1, jump));
+    EXPECT_EQ(rm::sweep::subtract_period(date("2026-03-31"), {rm::Period::Unit::Months, 1}), date("2026-02-28"));
+    EXPECT_EQ(rm::sweep::subtract_period(date("2026-03-01"), {rm::Period::Unit::Days, 1}), date("2026-02-28"));
+}
