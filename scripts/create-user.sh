@@ -14,17 +14,18 @@
 #   --admin USER  adds a person who runs retentionctl to the group (or use sudo).
 set -eu
 
-NAME=retention
-STATE=/var/lib/retention-milter
-ETC=/etc/retention-milter
-SPOOL=/var/spool/postfix
+# The environment may move these, for tests in a scratch folder; installs keep the defaults.
+NAME=${RM_USER:-retention}
+STATE=${RM_STATE_DIR:-/var/lib/retention-milter}
+ETC=${RM_ETC_DIR:-/etc/retention-milter}
+SPOOL=${RM_POSTFIX_SPOOL:-/var/spool/postfix}
 members=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
         --sweeper-user|--admin) [ $# -ge 2 ] || { echo "$1 needs a user name" >&2; exit 2; }
                                 members="$members $2"; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "create-user.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
