@@ -9,10 +9,11 @@ get_filename_component(config_dir "${RM_CONFIG_FILE}" DIRECTORY)
 if(EXISTS "${root}${RM_CONFIG_FILE}")
   message(STATUS "Keeping the existing ${root}${RM_CONFIG_FILE} (the shipped example is in the docs' examples/)")
 else()
-  # file(INSTALL) puts DESTDIR in front by itself.
-  file(INSTALL DESTINATION "${config_dir}" TYPE FILE
-       PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ
-       FILES "${RM_SOURCE_DIR}/conf/retention.toml")
+  # file(COPY), not file(INSTALL): the live config is the admin's from now on, so it
+  # stays out of install_manifest.txt and `xargs rm < install_manifest.txt` keeps it.
+  message(STATUS "Installing: ${root}${RM_CONFIG_FILE}")
+  file(COPY "${RM_SOURCE_DIR}/conf/retention.toml" DESTINATION "${root}${config_dir}"
+       FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
 endif()
 
 # systemd units: every unit in conf/systemd/, with the program and config paths of this
@@ -27,6 +28,8 @@ foreach(unit IN LISTS units)
   string(REPLACE "/etc/retention-milter/retention.toml" "${RM_CONFIG_FILE}" text "${text}")
   message(STATUS "Installing: ${root}${RM_UNIT_DIR}/${name}")
   file(WRITE "${root}${RM_UNIT_DIR}/${name}" "${text}")
+  # Recorded, so that uninstalling with install_manifest.txt removes the units too.
+  list(APPEND CMAKE_INSTALL_MANIFEST_FILES "${root}${RM_UNIT_DIR}/${name}")
 endforeach()
 
 # The state folder: setgid so that whatever file one of the three programs creates there

@@ -39,6 +39,10 @@ check "the retentionctl manual" test -f "$R$prefix/share/man/man8/retentionctl.8
 check "the state folder is 2770" test "$(stat -c %a "$R$state")" = 2770
 check "the installed retentionctl runs" "$R$prefix/sbin/retentionctl" --help >/dev/null
 
+manifest="$BUILD/install_manifest.txt"
+check "the units are in the install manifest" grep -qF "$R$units/retention-milter.service" "$manifest"
+check "the live config is not (uninstalling keeps it)" bash -c "! grep -qxF '$R$config' '$manifest'"
+
 # An admin's edits survive a second install.
 echo "# edited by the admin" >> "$R$config"
 DESTDIR="$T/root" cmake --install "$BUILD" > "$T/install2.log" 2>&1 || fail "second cmake --install"
