@@ -147,7 +147,12 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
         if (f0 & SMFIF_SETSYMLIST) {
             // Only the macros we use; Postfix and Sendmail then send nothing else.
             smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char*>("j {daemon_name}"));
-            smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen}"));
+            // `i` at MAIL too: Sendmail (8.14 to 8.17 at least) chooses a filter's own EOM
+            // list by its EOH flag, so it ignores this EOM list and sends its global one
+            // (default `{msg_id}` only). Sendmail knows the queue id from MAIL on; at
+            // end-of-message libmilter finds the EOM value first where there is one
+            // (Postfix, which assigns the id late).
+            smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("i {auth_authen}"));
             smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i {auth_authen} {daemon_name}"));
         }
         return SMFIS_CONTINUE;
