@@ -5,7 +5,9 @@
 #   (a) inbound with forged headers, (b) outbound after SMTP AUTH, (c) outbound from an
 #   internal host, (d) internal to two lines, (e) a spoofed helpline sender, (f) mail of no
 #   line, (g) a missing Message-ID, (h) the index rows carry Sendmail's queue ids,
-#   (i) the confidentiality check, and the milter down (F=T: 451, nothing delivered).
+#   (i) the confidentiality check, the milter down (F=T: 451, nothing delivered), and
+#   (j) a second Sendmail whose .mc has INPUT_MAIL_FILTER alone (Sendmail's default macro
+#   lists): the milter's own smfi_setsymlist lists must be enough.
 # Delivery behind Sendmail passes no milter of ours, so what the files and the index show
 # is Sendmail's own wiring.
 #
@@ -82,6 +84,7 @@ stop_milter() {
 cleanup() {
   local rc=$?
   sm_stop "$WORK/sm"
+  sm_stop "$WORK/sm2"
   stop_milter
   if [ "${KEEP:-0}" = 1 ] || [ "$FAILED" -gt 0 ] || [ "$rc" -ne 0 ]; then
     echo "test folder kept: $WORK" >&2
@@ -602,6 +605,50 @@ if [ -n "${QID_I:-}" ]; then
   else
     not_ok "(i) nothing identifying in the index or the milter log" "$leaks"
   fi
+fi
+
+# --- (j) a sendmail.mc with INPUT_MAIL_FILTER alone: Sendmail's default macro lists -------
+# The milter asks for its own macros (smfi_setsymlist), so the confMILTER_MACROS_* lines of
+# conf/sendmail.mc must not be what makes it work. Sendmail ignores a filter's own
+# end-of-message list (it checks the EOH flag for it), so this catches a queue id asked for
+# at end-of-message only: rows would say NOQUEUE. A second Sendmail, built from a copy of
+# conf/sendmail.mc without those lines (the harness reads the .mc under SM_REPO_ROOT).
+sm_stop "$WORK/sm"
+mkdir -p "$WORK/repo2/conf"
+ln -sfn "$REPO/scripts" "$WORK/repo2/scripts"
+grep -v 'confMILTER_MACROS_' "$REPO/conf/sendmail.mc" >"$WORK/repo2/conf/sendmail.mc"
+if [ -z "$MILTER_PID" ]; then
+  not_ok "(j) the milter runs for the second Sendmail"
+elif ! SM_REPO_ROOT="$WORK/repo2" sm_start "$WORK/sm2" "unix:$SOCK"; then
+  not_ok "(j) a Sendmail without the confMILTER_MACROS_* lines starts"
+elif grep -q '^O Milter\.macros\.eom=[{]msg_id[}]$' "$SM_CF"; then
+  ok "(j) a second Sendmail runs with its default milter macro lists (eom: {msg_id} only)"
+  msg "$WORK/j1.eml" "From: caller-j@outside.example" "To: info@respectphoneline.test" \
+    "Subject: case-j1 $TAG" "Message-ID: <case-j1.$TAG@outside.example>"
+  if send 127.0.0.2 --from caller-j@outside.example --to info@respectphoneline.test \
+    --data "@$WORK/j1.eml" && delivered "$SM_MAIL_DIR/respectphoneline.test/info/new" "case-j1 $TAG" >/dev/null; then
+    check "(j) inbound: row respect-phoneline, inbound, with Sendmail's queue id $QID" \
+      row_ok "$QID" respect-phoneline inbound
+  else
+    not_ok "(j) inbound through the second Sendmail" "$OUT"
+  fi
+  if [ "$SM_AUTH" = 1 ]; then
+    msg "$WORK/j2.eml" "From: info@respectphoneline.test" "To: person@example.net" \
+      "Subject: case-j2 $TAG" "Message-ID: <case-j2.$TAG@mx.respect.test>"
+    if send 127.0.0.2 --from advisor@respect.test --to person@example.net --auth PLAIN \
+      --auth-user "$SM_AUTH_USER" --auth-password "$SM_AUTH_PASS" --data "@$WORK/j2.eml" &&
+      delivered "$SM_SINK_DIR/new" "case-j2 $TAG" >/dev/null; then
+      check "(j) after AUTH: row respect-phoneline, outbound, with Sendmail's queue id $QID" \
+        row_ok "$QID" respect-phoneline outbound
+    else
+      not_ok "(j) authenticated outbound through the second Sendmail" "$OUT"
+    fi
+  else
+    not_ok "(j) the second Sendmail offers AUTH" "$SM_AUTH_WHY"
+  fi
+  check "(j) no row says NOQUEUE" test "$(q "SELECT count(*) FROM messages WHERE queue_id = 'NOQUEUE'")" = 0
+else
+  not_ok "(j) the second Sendmail has Sendmail's default EOM macro list" "$(grep '^O Milter' "$SM_CF")"
 fi
 
 echo "took $((SECONDS - START)) s"
