@@ -69,7 +69,7 @@ std::string reason_in_words(const std::string& reason) {
     static const std::map<std::string, std::string> kKnown = {
         {"safeguarding", "when our advisors are concerned for the safety of a child or an adult at risk"},
         {"legal", "when the law requires us to keep it"},
-        {"police-request", "when the police ask us to keep it because someone is at risk"},
+        {"police-request", "when the police ask us to keep it"},
         {"consent", "when the person who wrote to us asks us to keep it, or agrees to it"}};
     if (const auto it = kKnown.find(reason); it != kKnown.end()) return it->second;
     std::string words = reason;
