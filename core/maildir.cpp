@@ -82,6 +82,8 @@ int sync_dir(int dirfd) { return ::fsync(dirfd) == 0 ? 0 : errno; }
 
 // --- Maildir file names ------------------------------------------------------------
 
+std::string_view maildir_base(std::string_view name) { return name.substr(0, name.find_first_of(",:")); }
+
 std::optional<MaildirName> parse_maildir_name(std::string_view name) {
     if (name.empty() || name.front() == '.') return std::nullopt;
     for (const char c : name) {
@@ -105,14 +107,13 @@ std::optional<MaildirName> parse_maildir_name(std::string_view name) {
 }
 
 std::optional<MaildirLocation> find_maildir_unique(int folderfd, const std::string& unique) {
-    const std::string with_info = unique + ":";
+    const std::string_view base = maildir_base(unique);
     for (const char* sub : {"cur", "new"}) {
         const UniqueFd sfd = open_dir_at(folderfd, sub);
         if (!sfd) continue;
         std::optional<MaildirLocation> found;
         for_each_entry(sfd.get(), [&](const std::string& name) {
-            if (!found && (name == unique || name.compare(0, with_info.size(), with_info) == 0))
-                found = MaildirLocation{sub, name};
+            if (!found && name.front() != '.' && maildir_base(name) == base) found = MaildirLocation{sub, name};
         });
         if (found) return found;
     }

@@ -66,13 +66,18 @@ struct MaildirName {
     std::optional<std::int64_t> delivered;  // the leading seconds since the epoch
 };
 
+// The part of a Maildir name that never changes: up to the first ',' or ':'. Dovecot
+// appends ",S=size,W=vsize" fields after it and renames the ":2,FLAGS" part.
+std::string_view maildir_base(std::string_view name);
+
 // Parses a name as Maildir delivery agents make it: starts with the delivery time in
 // seconds, a '.', then more; no '/', no control characters, no leading '.'. Anything
 // else is not a Maildir message name.
 std::optional<MaildirName> parse_maildir_name(std::string_view name);
 
-// Where a message of a Maildir folder (open as `folderfd`) is now, found by its unique
-// name: Dovecot renames a file when its flags change and moves it from new/ to cur/.
+// Where a message of a Maildir folder (open as `folderfd`) is now, found by the base of
+// its name (maildir_base): Dovecot renames a file when its flags change and moves it
+// from new/ to cur/.
 struct MaildirLocation {
     std::string sub;   // "cur" or "new"
     std::string name;  // the full current name

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <system_error>
 
 #include "core/headers.hpp"
@@ -95,9 +96,25 @@ void destroy_leftover(int tmpfd, const std::string& name) {
     ::unlinkat(tmpfd, name.c_str(), 0);
 }
 
+// The sizes Dovecot puts in a name: the file's, and with every bare LF counted as CRLF.
+struct Sizes {
+    std::uint64_t size = 0;
+    std::uint64_t vsize = 0;
+    char last = 0;
+    void add(std::string_view bytes) {
+        for (const char c : bytes) {
+            if (c == '\n' && last != '\r') ++vsize;
+            last = c;
+        }
+        size += bytes.size();
+        vsize += bytes.size();
+    }
+};
+
 // Copies `from` (from `offset` to its end) after `prefix` into a new file `name` in
 // `tmpfd`, and syncs it. Our own leftover of that name (a killed run's) is replaced.
-int write_copy(int tmpfd, const std::string& name, mode_t mode, std::string_view prefix, int from, off_t offset) {
+int write_copy(int tmpfd, const std::string& name, mode_t mode, std::string_view prefix, int from, off_t offset,
+               Sizes& sizes) {
     int fd = ::openat(tmpfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0 && errno == EEXIST) {
         destroy_leftover(tmpfd, name);
@@ -106,17 +123,43 @@ int write_copy(int tmpfd, const std::string& name, mode_t mode, std::string_view
     if (fd < 0) return errno;
     const UniqueFd out(fd);
     if (const int err = write_all(fd, prefix)) return err;
+    sizes.add(prefix);
     char buf[65536];
     while (true) {
         const ssize_t n = ::pread(from, buf, sizeof buf, offset);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return errno;
         if (n == 0) break;
-        if (const int err = write_all(fd, std::string_view(buf, static_cast<size_t>(n)))) return err;
+        const std::string_view chunk(buf, static_cast<size_t>(n));
+        if (const int err = write_all(fd, chunk)) return err;
+        sizes.add(chunk);
         offset += n;
     }
     return ::fsync(fd) == 0 ? 0 : errno;
 }
+
+}  // namespace
+
+std::string name_with_sizes(std::string_view name, std::uint64_t size, std::uint64_t vsize) {
+    const auto colon = name.find(':');
+    const std::string_view unique = name.substr(0, colon);
+    const std::string_view info = colon == std::string_view::npos ? std::string_view() : name.substr(colon);
+    std::string out;
+    size_t pos = 0;
+    while (pos <= unique.size()) {
+        auto comma = unique.find(',', pos);
+        if (comma == std::string_view::npos) comma = unique.size();
+        const std::string_view field = unique.substr(pos, comma - pos);
+        if (pos > 0) out += ',';
+        if (pos > 0 && field.substr(0, 2) == "S=") out += "S=" + std::to_string(size);
+        else if (pos > 0 && field.substr(0, 2) == "W=") out += "W=" + std::to_string(vsize);
+        else out += field;
+        pos = comma + 1;
+    }
+    return out + std::string(info);
+}
+
+namespace {
 
 // Puts tmp/NAME in place as SUB/NAME, never over an existing file.
 int publish(int tmpfd, const std::string& tmp_name, int subfd, const std::string& name) {
@@ -223,9 +266,10 @@ MoveOutcome move_copy(Dirs& dirs, const MoveItem& item, const DigestKey& key, Se
         const std::string prefix =
             our_header_lines(item.headers, src.header.crlf) + without_our_headers(src.header.raw);
         const mode_t file_mode = (src.st.st_mode & 0660) | 0600;
+        Sizes sizes;
         if (write_copy(tmpdir->get(), tmp_name, file_mode, prefix, src.fd.get(),
-                       static_cast<off_t>(src.header.raw.size())) != 0 ||
-            publish(tmpdir->get(), tmp_name, subdir->get(), src.ref.name) != 0) {
+                       static_cast<off_t>(src.header.raw.size()), sizes) != 0 ||
+            publish(tmpdir->get(), tmp_name, subdir->get(), name_with_sizes(src.ref.name, sizes.size, sizes.vsize)) != 0) {
             destroy_leftover(tmpdir->get(), tmp_name);
             out.skip = Skip::MoveFailed;
             return out;

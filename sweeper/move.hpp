@@ -3,13 +3,15 @@
 //
 // The copy is written in the destination folder's tmp/ with our four headers at its top
 // (any copies of them already in it removed), synced, and renamed into cur/ (or new/)
-// under the source's own name, so its unique part and its ":2,FLAGS" stay; the folder is
-// synced; only then is the source destroyed like any other file. A run killed in between
-// leaves either a leftover in tmp/ (named by us, destroyed by the next run) or the copy in
-// both places, and the next run, finding a message of the same unique name and digest at
-// the destination, just destroys the source.
+// under the source's own name, so its base and its ":2,FLAGS" stay (only Dovecot's size
+// fields change with the added headers); the folder is synced; only then is the source
+// destroyed like any other file. A run killed in between leaves either a leftover in tmp/
+// (named by us, destroyed by the next run) or the copy in both places, and the next run,
+// finding a message of the same base name and digest at the destination, just destroys
+// the source.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +36,11 @@ MoveOutcome move_copy(Dirs& dirs, const MoveItem& item, const DigestKey& key, Se
 // The header block without any of our four headers (folded lines included), every other
 // byte kept as it was.
 std::string without_our_headers(std::string_view raw);
+
+// `name` with Dovecot's size fields (",S=" the file's size, ",W=" its size with CRLF line
+// ends) set to the moved copy's: Dovecot refuses to read a file whose size disagrees with
+// its name. Names without them are kept as they are; the base and ":2,FLAGS" never change.
+std::string name_with_sizes(std::string_view name, std::uint64_t size, std::uint64_t vsize);
 
 // Our four headers, in kOurHeaders order, with the given line ending.
 std::string our_header_lines(const std::array<std::string, 4>& values, bool crlf);

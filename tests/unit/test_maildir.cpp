@@ -253,6 +253,10 @@ TEST(MaildirFolders, FindsAMessageMovedFromNewToCur) {
     EXPECT_EQ(found->sub, "cur");
     EXPECT_EQ(found->name, "1700000000.M1P1.host:2,S");
     EXPECT_FALSE(find_maildir_unique(fd.get(), "1700000000.M1P"));
+    // Dovecot's size fields after the base do not change what the message is.
+    write(m / "new" / "1700000001.M2P2.host,S=10,W=11", "Message-ID: <c@d>\n\n");
+    EXPECT_EQ(find_maildir_unique(fd.get(), "1700000001.M2P2.host,S=99")->name, "1700000001.M2P2.host,S=10,W=11");
+    EXPECT_EQ(maildir_base("1700000001.M2P2.host,S=10,W=11:2,S"), "1700000001.M2P2.host");
 }
 
 TEST(MaildirFiles, OpenFileRefusesLinksAndFifos) {

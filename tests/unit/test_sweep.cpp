@@ -207,11 +207,14 @@ TEST(Sweep, APersonalSentCopyMovesIntoTheLinesSharedSent) {
     EXPECT_FALSE(fs::exists(copy));
     EXPECT_TRUE(fs::exists(own));
     EXPECT_TRUE(fs::exists(inbox));
-    const fs::path moved = w.shared_a / ".Sent" / "cur" / name;  // unique name and flags kept
-    ASSERT_TRUE(fs::exists(moved));
-    EXPECT_EQ(slurp(moved),
-              "X-Helpline-Line: respect-phoneline\r\nX-Helpline-Direction: outbound\r\nX-Retain-Until: 2026-07-01\r\n"
-              "X-Retention-Policy: email\r\nMessage-ID: <reply@x>\r\nSubject: re\r\n\r\nthe reply\r\n");
+    const std::string expected =
+        "X-Helpline-Line: respect-phoneline\r\nX-Helpline-Direction: outbound\r\nX-Retain-Until: 2026-07-01\r\n"
+        "X-Retention-Policy: email\r\nMessage-ID: <reply@x>\r\nSubject: re\r\n\r\nthe reply\r\n";
+    // Base name and flags kept; Dovecot's size field follows the new size.
+    const fs::path moved = w.shared_a / ".Sent" / "cur" /
+                           ("1760000000.M5P5.client,S=" + std::to_string(expected.size()) + ":2,SR");
+    ASSERT_TRUE(fs::exists(moved)) << tree(w.shared_a / ".Sent").begin()->first;
+    EXPECT_EQ(slurp(moved), expected);
     for (const char* part : {"cur", "new", "tmp", "maildirfolder"}) EXPECT_TRUE(fs::exists(w.shared_a / ".Sent" / part));
     EXPECT_EQ(s.lines.at("respect-phoneline").moved, 1);
     EXPECT_EQ(s.folders_created, 1);
@@ -865,6 +868,30 @@ TEST(SweepPieces, OurHeadersAreStrippedWithTheirFolds) {
               "A: 1\nB: 2\n");
     EXPECT_EQ(rm::sweep::our_header_lines({"l", "inbound", "2026-01-01", "email"}, false),
               "X-Helpline-Line: l\nX-Helpline-Direction: inbound\nX-Retain-Until: 2026-01-01\nX-Retention-Policy: email\n");
+}
+
+TEST(SweepPieces, DovecotSizeFieldsFollowTheMovedCopy) {
+    using rm::sweep::name_with_sizes;
+    EXPECT_EQ(name_with_sizes("1700000000.M1P2.host,S=174,W=180:2,S", 300, 310), "1700000000.M1P2.host,S=300,W=310:2,S");
+    EXPECT_EQ(name_with_sizes("1700000000.M1P2.host,S=174", 300, 310), "1700000000.M1P2.host,S=300");
+    EXPECT_EQ(name_with_sizes("1700000000.V801I2M3.host:2,", 300, 310), "1700000000.V801I2M3.host:2,");
+    EXPECT_EQ(name_with_sizes("1700000000.M1P2.host,S=1,W=2", 3, 4), "1700000000.M1P2.host,S=3,W=4");
+}
+
+TEST(Sweep, AMovedCopysNameStatesItsRealSizes) {
+    World w;
+    const fs::path src = w.staff / "alice" / ".Sent" / "cur" / "1760000000.M1P1.vm,S=40,W=43:2,S";
+    const std::string body = "Message-ID: <sized@x>\nSubject: s\n\nline\n";  // LF only: W counts CRLF
+    spit(src, body);
+    w.row("sized@x", kFuture, "respect-phoneline", "outbound");
+    EXPECT_EQ(w.sweep(kNow).exit_code, 0);
+    const auto copies = w.copies("sized@x");
+    ASSERT_EQ(copies.size(), 1u);
+    const std::string bytes = slurp(copies[0]);
+    const auto lines = std::count(bytes.begin(), bytes.end(), '\n');
+    EXPECT_EQ(copies[0].filename().string(), "1760000000.M1P1.vm,S=" + std::to_string(bytes.size()) +
+                                                 ",W=" + std::to_string(bytes.size() + static_cast<size_t>(lines)) +
+                                                 ":2,S");
 }
 
 TEST(SweepPieces, ClockChecks) {

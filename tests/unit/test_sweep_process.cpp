@@ -308,7 +308,7 @@ TEST(SweepBinary, RunsKilledAtRandomMomentsLoseNothingAndTheNextRunFinishes) {
             ASSERT_EQ(copies.size(), 1u);
             EXPECT_EQ(copies[0].parent_path().parent_path().parent_path(), e.shared_box);
             EXPECT_EQ(slurp(copies[0]).rfind("X-Helpline-Line: ", 0), 0u);
-            EXPECT_EQ(copies[0].filename(), e.paths[0].filename());
+            EXPECT_EQ(rm::maildir_base(copies[0].filename().string()), rm::maildir_base(e.paths[0].filename().string()));
         } else {
             std::set<fs::path> now(copies.begin(), copies.end());
             for (const auto& p : e.paths) {
