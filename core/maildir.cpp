@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <memory>
 #include <system_error>
 
 #include "core/strings.hpp"
@@ -55,27 +56,22 @@ int for_each_entry(int dirfd, const std::function<void(const std::string& name)>
     // fdopendir takes the descriptor over, so it gets a duplicate of ours.
     const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     if (dup < 0) return errno;
-    DIR* dir = ::fdopendir(dup);
+    // Closed however we leave, `fn` may throw (a store found not to be Maildir++).
+    const std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(dup), ::closedir);
     if (!dir) {
         const int err = errno;
         ::close(dup);
         return err;
     }
-    ::rewinddir(dir);
-    int err = 0;
+    ::rewinddir(dir.get());
     while (true) {
         errno = 0;
-        const dirent* e = ::readdir(dir);
-        if (!e) {
-            err = errno;
-            break;
-        }
+        const dirent* e = ::readdir(dir.get());
+        if (!e) return errno;
         const std::string name = e->d_name;
         if (name == "." || name == "..") continue;
         fn(name);
     }
-    ::closedir(dir);
-    return err;
 }
 
 int sync_dir(int dirfd) { return ::fsync(dirfd) == 0 ? 0 : errno; }

@@ -57,7 +57,10 @@ int run(const Options& o) {
     std::string error;
     const rm::sweep::Summary s = rm::sweep::run_sweep(config, so, std::chrono::system_clock::now(), error);
     if (s.exit_code == rm::kExitRuntime || s.exit_code == rm::kExitConfig) {
-        spdlog::error("{}", error);
+        // A store that is not Maildir++ is named on stderr only: its path may name a
+        // staff member's mailbox, and the log names no one.
+        if (s.exit_code == rm::kExitConfig) spdlog::error("stopped: a configured mail store is not Maildir++ (see stderr)");
+        else spdlog::error("{}", error);
         print_failure(o, s.exit_code, error);
         return s.exit_code;
     }
