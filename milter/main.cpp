@@ -49,6 +49,12 @@ void open_socket(const rm::Config& c) {
 std::unique_ptr<rm::Runtime> open_index(const std::shared_ptr<const rm::Config>& c) {
     auto key = rm::DigestKey::load_or_create(c->index.key_file, c->index.path, true);
     auto index = rm::Index::open(c->index.path, {.create = true, .read_only = false, .busy_timeout_ms = 5000});
+    // A key that is not the one this index was made with would record rows that no
+    // lookup could ever find: refuse to start rather than orphan them silently.
+    if (index->key_matches(key) == false)
+        throw std::runtime_error("the key " + c->index.key_file + " is not the key the index " + c->index.path +
+                                 " was made with; restore the right key from backup");
+    index->remember_key(key);
     rm::PendingJournal journal(c->index.path);
     if (const int n = journal.import_into(*index); n > 0)
         spdlog::info("imported {} rows from the pending journal {}", n, journal.path());
