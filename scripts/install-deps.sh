@@ -14,9 +14,15 @@ TEST_PKGS=(
   postfix swaks miltertest dovecot-imapd sqlite3 faketime procps iproute2 m4 python3
 )
 
+# scripts/bench.sh: /usr/bin/time -v (peak memory), bc; Postfix brings smtp-source.
+BENCH_PKGS=(time bc)
+
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" != "--build-only" ]; then
   want+=("${TEST_PKGS[@]}")
+fi
+if [ "${1:-}" = "--bench" ]; then
+  want+=("${BENCH_PKGS[@]}")
 fi
 
 missing=()

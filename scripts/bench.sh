@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# The benchmarks of BENCHMARKS.md (issue 7), in one command. Needs root (a private Postfix,
+# the milter dropping to nobody). Never part of the test command; prints figures, asserts
+# no time. What it does:
+#   0. the machine: nproc, CPU, kernel, the disk of the work folder and its fsync time
+#   1. the milter alone: bench/milter-load at 1, 8 and 64 connections against the real
+#      retention-milter on a unix socket (msgs/s, p50/p99 end-of-message latency with the
+#      durable commit), rows counted against messages after each run
+#   2. a real Postfix on loopback: smtp-source, 20 sessions of ~4 KB messages to a helpline
+#      address; no milter / milter on a unix socket / milter on TCP, alternating, ROUNDS
+#      rounds; throughput until every message is delivered (queue empty, files counted)
+#   3. the sweeper over generated stores (bench/gen-store) beside `xargs rm` of the same
+#      expired files in an identical tree (the floor), with /usr/bin/time -v
+#
+# Environment:
+#   BENCH_QUICK=1        a small run (about 2 minutes): fewer messages, 1 round, 10k store only
+#   BENCH_ONLY="milter postfix sweep"   the parts to run (default all three)
+#   BENCH_SIZES="10000 100000"          sweeper store sizes (add 1000000 for the 1M store:
+#                        about 4 GB of disk and several more minutes)
+#   BENCH_ROUNDS=3, BENCH_MESSAGES=5000  Postfix rounds and messages per run
+#   BENCH_LOAD_MESSAGES=20000            milter-load messages per run (1 connection: a fifth)
+#   BENCH_BUILD_DIR=build-bench, BENCH_DIR=/var/tmp/rm-bench (wiped first), KEEP=1 keeps it
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+[ "$(id -u)" -eq 0 ] || { echo "bench.sh: run as root (a private Postfix, daemons dropping privileges)" >&2; exit 2; }
+
+QUICK=${BENCH_QUICK:-0}
+ONLY=${BENCH_ONLY:-milter postfix sweep}
+if [ "$QUICK" = 1 ]; then
+  ROUNDS=${BENCH_ROUNDS:-1}; MESSAGES=${BENCH_MESSAGES:-1000}; LOAD=${BENCH_LOAD_MESSAGES:-4000}
+  SIZES=${BENCH_SIZES:-10000}
+else
+  ROUNDS=${BENCH_ROUNDS:-3}; MESSAGES=${BENCH_MESSAGES:-5000}; LOAD=${BENCH_LOAD_MESSAGES:-20000}
+  SIZES=${BENCH_SIZES:-10000 100000}
+fi
+BUILD=${BENCH_BUILD_DIR:-build-bench}
+WORK=${BENCH_DIR:-/var/tmp/rm-bench}
+
+scripts/install-deps.sh --bench
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRM_BUILD_BENCH=ON >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target retention-milter retention-sweep milter-load gen-store fsync-probe >/dev/null
+MILTER_BIN=$ROOT/$BUILD/milter/retention-milter
+SWEEP_BIN=$ROOT/$BUILD/sweeper/retention-sweep
+LOAD_BIN=$ROOT/$BUILD/bench/milter-load
+GEN_BIN=$ROOT/$BUILD/bench/gen-store
+
+# shellcheck source=../tests/e2e/lib/common.sh
+source tests/e2e/lib/common.sh
+# shellcheck source=../tests/e2e/lib/milter.sh
+source tests/e2e/lib/milter.sh
+# shellcheck source=../tests/e2e/lib/postfix.sh
+source tests/e2e/lib/postfix.sh
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+chmod 0755 "$WORK"
+MILTER_PIDS=()
+cleanup() {
+  set +e
+  local p
+  for p in "${MILTER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  [ -n "${PF_DIR:-}" ] && pf_stop "$PF_DIR"
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '%s\n' "$*"; }
+now() { date +%s.%N; }
+
+# --- 0. the machine ------------------------------------------------------------------
+say "== machine"
+say "date: $(date -u +%FT%TZ)"
+say "nproc: $(nproc)"
+say "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+say "kernel: $(uname -sr)"
+say "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+src=$(df --output=source "$WORK" | tail -1)
+say "disk of $WORK: $src ($(df --output=fstype "$WORK" | tail -1)), $(lsblk -ndo ROTA,MODEL "$src" 2>/dev/null | awk '{print ($1==1?"rotational":"non-rotational") " " $2}')"
+say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+say "fsync probe ($WORK):"
+"$ROOT/$BUILD/bench/fsync-probe" "$WORK" 300 | sed 's/^/  /'
+python3 - "$WORK" <<'PY' | sed 's/^/  /'
+import os, sqlite3, statistics, sys, time
+p = sys.argv[1] + "/probe.sqlite3"
+c = sqlite3.connect(p, isolation_level=None)
+c.execute("PRAGMA journal_mode=WAL"); c.execute("PRAGMA synchronous=FULL")
+c.execute("create table t(x blob)")
+t = []
+for i in range(300):
+    t0 = time.perf_counter(); c.execute("begin"); c.execute("insert into t values(randomblob(100))"); c.execute("commit")
+    t.append((time.perf_counter() - t0) * 1000)
+c.close()
+for s in ("", "-wal", "-shm"):
+    if os.path.exists(p + s): os.unlink(p + s)
+t.sort()
+print("sqlite WAL synchronous=FULL one-row commit: commits=%d p50_ms=%.3f mean_ms=%.3f p99_ms=%.3f"
+      % (len(t), t[len(t) // 2], statistics.mean(t), t[len(t) * 99 // 100]))
+PY
+
+# A retention-milter of our own: DIR/milter/retention.toml with SOCKET; index in DIR/milter/state.
+# Prints nothing; sets BM_INDEX and appends its pid to MILTER_PIDS.
+bench_milter_start() {
+  local dir=$1 socket=$2 md=$1/milter
+  mkdir -p "$md/state"
+  chown nobody "$md/state"
+  chmod 0755 "$dir" "$md"
+  {
+    echo "[milter]"
+    echo "socket = \"$socket\""
+    echo 'socket_mode = "0660"'
+    getent group postfix >/dev/null && echo 'socket_group = "postfix"'
+    echo 'user = "nobody"'
+    echo 'internal_hosts = ["127.0.0.1/32", "::1/128"]'
+    echo
+    echo "[index]"
+    echo "path = \"$md/state/index.sqlite3\""
+    echo "key_file = \"$md/state/index.key\""
+    echo
+    echo "[log]"
+    echo "sink = \"file:$md/milter.log\""
+    echo 'level = "warn"'
+    echo
+    rm_line_toml
+  } >"$md/retention.toml"
+  touch "$md/milter.log"
+  chown nobody "$md/milter.log"
+  "$MILTER_BIN" -f -c "$md/retention.toml" 2>>"$md/milter.stderr" &
+  MILTER_PIDS+=($!)
+  BM_INDEX=$md/state/index.sqlite3
+  local i
+  for i in $(seq 100); do
+    if [ -e "$BM_INDEX" ]; then
+      case $socket in
+        unix:*) [ -S "${socket#unix:}" ] && return 0 ;;
+        inet:*)
+          local port=${socket#inet:}
+          port=${port%@*}
+          ss -ltnH | awk '{print $4}' | grep -q ":$port\$" && return 0
+          ;;
+      esac
+    fi
+    sleep 0.1
+  done
+  echo "bench.sh: the milter ($socket) did not start:" >&2
+  cat "$md/milter.log" "$md/milter.stderr" >&2
+  return 1
+}
+rows() { sqlite3 -readonly "$1" "select count(*) from messages"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# --- 1. the milter alone -------------------------------------------------------------
+if [[ " $ONLY " == *" milter "* ]]; then
+  say
+  say "== milter alone (bench/milter-load, unix socket, ~4 KB of headers, 50 messages per connection)"
+  d=$WORK/load
+  mkdir -p "$d"
+  bench_milter_start "$d" "unix:$d/milter/milter.sock"
+  load_pid=${MILTER_PIDS[-1]}
+  for c in 1 8 64; do
+    n=$LOAD
+    [ "$c" = 1 ] && n=$((LOAD / 5))
+    before=$(rows "$BM_INDEX")
+    out=$("$LOAD_BIN" -s "unix:$d/milter/milter.sock" -c "$c" -m "$n" -p 50 -l 4096) || true
+    after=$(rows "$BM_INDEX")
+    say "$out rows_added=$((after - before)) rows_match=$([ $((after - before)) -eq "$n" ] && echo yes || echo NO)"
+  done
+  kill -TERM "$load_pid"; wait "$load_pid" 2>/dev/null || true
+fi
+
+# --- 2. through a real Postfix -------------------------------------------------------
+if [[ " $ONLY " == *" postfix "* ]]; then
+  say
+  say "== through Postfix $(postconf -dh mail_version) on loopback: smtp-source -s 20 -l 4096 -m $MESSAGES, one message per SMTP session"
+  pf_start "$WORK/pf" "" >/dev/null
+  bench_milter_start "$WORK/mu" "unix:$WORK/mu/milter/milter.sock"
+  unix_index=$BM_INDEX
+  tcp_port=$(free_port)
+  bench_milter_start "$WORK/mt" "inet:$tcp_port@127.0.0.1"
+  tcp_index=$BM_INDEX
+  inbox=$PF_MAIL_DIR/mensadviceline.test/info
+  delivered() { find "$inbox/new" "$inbox/cur" -type f 2>/dev/null | wc -l; }
+  declare -A total_rate=()
+  run_variant() {  # NAME MILTER_SPEC INDEX
+    local name=$1 spec=$2 index=$3 before_rows=0 t0 t1 n
+    pf_set_milter "$spec" >/dev/null
+    find "$inbox/new" "$inbox/cur" -type f -delete 2>/dev/null || true
+    [ -n "$index" ] && before_rows=$(rows "$index")
+    t0=$(now)
+    smtp-source -s 20 -m "$MESSAGES" -l 4096 -f caller@example.net -t info@mensadviceline.test \
+      "127.0.0.1:$PF_PORT" >/dev/null 2>&1
+    until pf_queue_empty && [ "$(delivered)" -ge "$MESSAGES" ]; do
+      sleep 0.05
+      if [ "$(echo "$(now) - $t0 > 600" | bc)" = 1 ]; then
+        say "  $name: timed out: $(delivered) delivered, $(pf_queue_count) queued"
+        return 0
+      fi
+    done
+    t1=$(now)
+    n=$(delivered)
+    local secs rate extra=""
+    secs=$(echo "$t1 - $t0" | bc -l)
+    rate=$(echo "$n / $secs" | bc -l)
+    if [ -n "$index" ]; then
+      local added=$(($(rows "$index") - before_rows))
+      extra=" rows_added=$added rows_match=$([ "$added" -eq "$n" ] && echo yes || echo NO)"
+    fi
+    printf '  round %s %-9s delivered=%d seconds=%.2f msgs_per_sec=%.1f%s\n' "$round" "$name" "$n" "$secs" "$rate" "$extra"
+    total_rate[$name]=$(echo "${total_rate[$name]:-0} + $rate" | bc -l)
+  }
+  for round in $(seq "$ROUNDS"); do
+    run_variant none "" ""
+    run_variant unix "unix:$WORK/mu/milter/milter.sock" "$unix_index"
+    run_variant tcp "inet:127.0.0.1:$tcp_port" "$tcp_index"
+  done
+  none=$(echo "${total_rate[none]} / $ROUNDS" | bc -l)
+  for v in none unix tcp; do
+    avg=$(echo "${total_rate[$v]} / $ROUNDS" | bc -l)
+    printf '  mean over %d rounds: %-5s %.1f msgs/s  ratio to no milter %.2f\n' "$ROUNDS" "$v" "$avg" "$(echo "$avg / $none" | bc -l)"
+  done
+  grep -c "milter" "$PF_LOG" | xargs printf '  Postfix log lines naming a milter (errors, timeouts): %s\n'
+  pf_set_milter "" >/dev/null
+  pf_stop "$WORK/pf"
+  PF_DIR=""
+fi
+
+# --- 3. the sweeper ------------------------------------------------------------------
+if [[ " $ONLY " == *" sweep "* ]]; then
+  say
+  say "== sweeper (secure_delete = \"unlink\") beside xargs rm of the same expired files (warm cache)"
+  for n in $SIZES; do
+    s=$WORK/store-$n
+    "$GEN_BIN" -d "$s" -n "$n" >/dev/null
+    expired=$(wc -l <"$s/expired.list")
+    # The floor: the same tree made again, its expired files listed, cache warmed, deleted.
+    "$GEN_BIN" -d "$s.floor" -n "$n" >/dev/null
+    find "$s.floor/mail" -type f >/dev/null
+    floor=$( { /usr/bin/time -f '%e %M' xargs -d '\n' rm -f <"$s.floor/expired.list"; } 2>&1 | tail -1)
+    rm -rf "$s.floor"
+    find "$s/mail" -type f >/dev/null  # warm the cache for the sweeper too
+    tv=$( { /usr/bin/time -f '%e %M' "$SWEEP_BIN" -c "$s/retention.toml" --json >"$s/summary.json"; } 2>&1 | tail -1) || true
+    left=$(sqlite3 -readonly "$s/state/index.sqlite3" "select count(*) from messages where state = 'present' and retain_until <= date('now')" 2>/dev/null || echo "?")
+    destroyed=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(sum(v.get("destroyed",0) for v in j.get("lines",{}).values()) if isinstance(j.get("lines"),dict) else "?")' "$s/summary.json" 2>/dev/null || echo "?")
+    gone=$(while read -r f; do [ -e "$f" ] && echo "$f"; done <"$s/expired.list" | wc -l)
+    read -r ssec smem <<<"$tv"
+    read -r fsec fmem <<<"$floor"
+    printf '  store=%d expired=%d sweep_seconds=%.2f sweep_peak_rss_kb=%d floor_seconds=%.2f ratio=%.2f destroyed=%s expired_files_left=%d rows_past_date_left=%s\n' \
+      "$n" "$expired" "$ssec" "$smem" "$fsec" "$(echo "$ssec / ($fsec + 0.001)" | bc -l)" "$destroyed" "$gone" "$left"
+    rm -rf "$s"
+  done
+fi
+say
+say "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
