@@ -72,6 +72,13 @@ public:
             error_ = e.what();
             return kExitRuntime;
         }
+        // With another key no copy would match its rows: every expired row would look
+        // copy-less and be marked destroyed while its mail stayed. Stop instead.
+        if (index_->key_matches(*key_) == false) {
+            error_ = "the key " + c_.index.key_file + " is not the key the index " + c_.index.path +
+                     " was made with: nothing was done; restore the right key from backup";
+            return kExitSafetyStop;
+        }
         try {
             return sweep();
         } catch (const StoreError& e) {

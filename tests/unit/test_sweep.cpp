@@ -67,6 +67,24 @@ TEST(Sweep, DestroysWhatHasExpiredAndKeepsTheRest) {
     EXPECT_EQ(s.lines.at("respect-phoneline").kept, 1);
 }
 
+TEST(Sweep, AKeyTheIndexDisownsStopsTheSweep) {
+    World w;
+    const auto old_msg = w.deliver(w.shared_a, "old@x");
+    w.row("old@x", kPast);
+    w.index->remember_key(*w.key);
+    // Another key of the right size and mode: every lookup would miss, and the expired row
+    // would look copy-less. The sweep must stop, not mark it destroyed.
+    {
+        std::ofstream out(w.key_path, std::ios::binary | std::ios::trunc);
+        out << std::string(32, 'k');
+    }
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 3);
+    EXPECT_NE(w.last_error.find("not the key the index"), std::string::npos) << w.last_error;
+    EXPECT_TRUE(fs::exists(old_msg));
+    EXPECT_FALSE(w.destroyed("old@x"));
+}
+
 TEST(Sweep, OneUnexpiredRowKeepsTheMessage) {
     World w;
     const auto msg = w.deliver(w.shared_a, "twice@x");
