@@ -243,7 +243,7 @@ if [[ " $ONLY " == *" sweep "* ]]; then
     tv=$( { /usr/bin/time -f '%e %M' "$SWEEP_BIN" -c "$s/retention.toml" --json >"$s/summary.json"; } 2>&1 | tail -1) || true
     left=$(sqlite3 -readonly "$s/state/index.sqlite3" "select count(*) from messages where state = 'present' and retain_until <= date('now')" 2>/dev/null || echo "?")
     destroyed=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(sum(v.get("destroyed",0) for v in j.get("lines",{}).values()) if isinstance(j.get("lines"),dict) else "?")' "$s/summary.json" 2>/dev/null || echo "?")
-    gone=$(while read -r f; do [ -e "$f" ] && echo "$f"; done <"$s/expired.list" | wc -l)
+    gone=$(while read -r f; do if [ -e "$f" ]; then echo "$f"; fi; done <"$s/expired.list" | wc -l)
     read -r ssec smem <<<"$tv"
     read -r fsec fmem <<<"$floor"
     printf '  store=%d expired=%d sweep_seconds=%.2f sweep_peak_rss_kb=%d floor_seconds=%.2f ratio=%.2f destroyed=%s expired_files_left=%d rows_past_date_left=%s\n' \
