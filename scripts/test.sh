@@ -1,14 +1,69 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, builds, and runs every test with ctest.
 # Exits non-zero on any failure. Run as root on a fresh Debian 12 machine (CI does).
+#
+# Stages, each in its own build folder beside $BUILD (they run one after the other and
+# every stage runs even when an earlier one failed; the exit status counts them all):
+#   1. $BUILD: the normal build, every test (arguments to this script go to this ctest).
+#   2. $BUILD-asan: AddressSanitizer + UndefinedBehaviorSanitizer on the unit tests and the
+#      miltertest tests (ctest -L 'unit|concurrency|milter'); only their targets are built.
+#   3. $BUILD-tsan: ThreadSanitizer on the concurrency tests (ctest -L concurrency): the
+#      group-commit writer, the journal, and many clients at once against the milter.
+# RM_TEST_STAGES (default "main asan tsan") picks stages, e.g. RM_TEST_STAGES=main.
+# The sweeper's SIGKILL test kills RM_SWEEP_KILL_RUNS (default here 100) runs at random
+# moments; a soak runs more: RM_SWEEP_KILL_RUNS=5000 ctest --test-dir build -R RunsKilled
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}
+STAGES=" ${RM_TEST_STAGES:-main asan tsan} "
+JOBS=$(nproc)
+FAILED=()
+export RM_SWEEP_KILL_RUNS=${RM_SWEEP_KILL_RUNS:-100}
 
 "$ROOT/scripts/install-deps.sh"
 
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build "$BUILD" -j"$(nproc)"
-cd "$BUILD"
-ctest --output-on-failure --timeout 600 "$@"
+stage() { case "$STAGES" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+banner() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+if stage main; then
+  banner "build and every test"
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  cmake --build "$BUILD" -j"$JOBS"
+  (cd "$BUILD" && ctest --output-on-failure --timeout 600 "$@") || FAILED+=(main)
+fi
+
+# Sanitizer builds: no benchmarks, and only the targets their tests use.
+sanitized() {
+  local kind=$1 dir=$2
+  shift 2
+  cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRM_SANITIZE="$kind" -DRM_BUILD_BENCH=OFF >/dev/null
+  cmake --build "$dir" -j"$JOBS" --target unit_tests retention-milter "$@"
+}
+
+if stage asan; then
+  banner "AddressSanitizer + UndefinedBehaviorSanitizer: unit and miltertest tests"
+  if sanitized address "$BUILD-asan"; then
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1 \
+      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir "$BUILD-asan" --output-on-failure --timeout 900 -L 'unit|concurrency|milter' || FAILED+=(asan)
+  else
+    FAILED+=(asan-build)
+  fi
+fi
+
+if stage tsan; then
+  banner "ThreadSanitizer: concurrency tests"
+  if sanitized thread "$BUILD-tsan"; then
+    TSAN_OPTIONS=halt_on_error=0:exitcode=66:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp \
+      ctest --test-dir "$BUILD-tsan" --output-on-failure --timeout 900 -L concurrency || FAILED+=(tsan)
+  else
+    FAILED+=(tsan-build)
+  fi
+fi
+
+if [ "${#FAILED[@]}" -gt 0 ]; then
+  echo "test.sh: failed stages: ${FAILED[*]}" >&2
+  exit 1
+fi
+echo "test.sh: every stage passed:$STAGES"
