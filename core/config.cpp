@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "core/address.hpp"
+#include "core/maildir.hpp"
 #include "core/strings.hpp"
 
 namespace rm {
@@ -31,6 +32,15 @@ const Line* Config::find_line(std::string_view tag) const {
 }
 
 const PolicyDef& Config::policy_of(const Line& line) const { return policies.at(line.policy); }
+
+std::optional<std::string> folder_name_problem(std::string_view name) {
+    // Maildir++ puts a folder in the directory "." + its name: "." would be ".." (the
+    // folder above the mailbox) and "INBOX/." the same. Such a name leaves the mailbox.
+    const std::string dir = folder_dir_for(name);
+    if (dir == "." || dir == "..")
+        return "'" + std::string(name) + "' is not a folder name: it would name a directory outside the mailbox";
+    return std::nullopt;
+}
 
 namespace {
 
@@ -336,8 +346,14 @@ void read_sweep(const std::string& file, const toml::table& root, Config& c) {
                 m.fail_here("sweep.mailbox.line", "is required for a shared mailbox: name the line's tag");
             }
             if (auto u = m.string("user")) box.user = *u;
-            if (auto f = m.strings("sent_folders")) box.sent_folders = *f;
-            if (auto f = m.strings("deleted_folders")) box.deleted_folders = *f;
+            for (const std::string_view k : {"sent_folders", "deleted_folders"}) {
+                const auto f = m.strings(k);
+                if (!f) continue;
+                for (const auto& name : *f) {
+                    if (auto why = folder_name_problem(name)) m.fail_key(k, *why);
+                }
+                (k == "sent_folders" ? box.sent_folders : box.deleted_folders) = *f;
+            }
             s.mailboxes.push_back(std::move(box));
         }
     }

@@ -126,6 +126,10 @@ struct Config {
     const PolicyDef& policy_of(const Line& line) const;
 };
 
+// Why `name` cannot be one of a personal mailbox's sent_folders or deleted_folders (it
+// would name a directory outside the mailbox, such as "."), or nothing when it can.
+std::optional<std::string> folder_name_problem(std::string_view name);
+
 // Reads and validates a config file. Throws ConfigError on any mistake.
 Config load_config(const std::string& path);
 // The same from text already in memory; `path` is used in messages only.

@@ -186,6 +186,21 @@ TEST(Config, SweepMailboxRules) {
     EXPECT_EQ(error_of(with("[[sweep.files]]\npath = \"/srv/x\"\npolicy = \"nope\"\n")).key(), "sweep.files.policy");
 }
 
+// Found by tests/fuzz/fuzz_config: a folder name "." made the directory "..", the folder
+// above the mailbox, so a personal mailbox's sweep could leave its root.
+TEST(Config, FolderNamesStayInsideTheMailbox) {
+    const std::string box = "[[sweep.mailbox]]\npath = \"/var/mail/*\"\nkind = \"personal\"\n";
+    for (const char* bad : {".", "INBOX/.", "INBOX.."}) {
+        const auto e = error_of(with(box + "sent_folders = [\"Sent\", \"" + bad + "\"]\n"));
+        EXPECT_EQ(e.key(), "sweep.mailbox.sent_folders") << bad;
+        EXPECT_NE(std::string(e.what()).find("outside the mailbox"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(error_of(with(box + "deleted_folders = [\".\"]\n")).key(), "sweep.mailbox.deleted_folders");
+    const Config c = parse_config(with(box + "sent_folders = [\"Sent\", \"..\", \"Archive/Sent\"]\n"), "x.toml");
+    EXPECT_EQ(c.sweep.mailboxes.at(0).sent_folders.size(), 3u);
+    EXPECT_EQ(folder_name_problem("Sent Items"), std::nullopt);
+}
+
 TEST(Config, SweepChoicesInOnePlaceOnly) {
     const auto e = error_of(with("[sweep]\norphans = \"keep\"\n[holds]\norphans = \"expire\"\n"));
     EXPECT_EQ(e.key(), "holds.orphans");
