@@ -337,7 +337,11 @@ char32_t next_code_point(std::string_view s, size_t& i) {
         if (i >= s.size() || (static_cast<unsigned char>(s[i]) & 0xc0) != 0x80) return 0xfffd;
         cp = (cp << 6) | (static_cast<unsigned char>(s[i++]) & 0x3f);
     }
-    return cp > 0x10ffff ? 0xfffd : cp;
+    // Overlong forms ("\xc0\xaf" is a '/'), surrogates and values past U+10FFFF are not
+    // UTF-8: each is one invalid character, never the ASCII it would spell.
+    static constexpr char32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[extra] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) return 0xfffd;
+    return cp;
 }
 
 std::string modified_base64(const std::vector<std::uint16_t>& units) {

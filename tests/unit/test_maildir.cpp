@@ -242,6 +242,15 @@ TEST(MaildirFolders, FolderDirectoriesAsDovecotNamesThem) {
     EXPECT_FALSE(folder_is_or_below(".Sentinel", ".Sent"));
 }
 
+// Found by tests/fuzz/fuzz_maildir: an overlong UTF-8 "/" (C0 AF) came out of
+// to_modified_utf7 as a real '/', a path separator in a folder's directory name.
+TEST(MaildirFolders, InvalidUtf8NeverSpellsASeparator) {
+    EXPECT_EQ(folder_dir_for("a\xc0\xaf..\xc0\xaf" "b").find('/'), std::string::npos);
+    EXPECT_EQ(to_modified_utf7("\xc0\xaf"), "&,,0-");           // one U+FFFD
+    EXPECT_EQ(to_modified_utf7("\xe0\x80\xae"), "&,,0-");       // overlong '.'
+    EXPECT_EQ(to_modified_utf7("\xed\xa0\x80"), "&,,0-");       // a lone surrogate
+}
+
 TEST(MaildirFolders, FindsAMessageMovedFromNewToCur) {
     TempDir t;
     const fs::path m = t.path() / "box";
