@@ -60,9 +60,11 @@ std::optional<Address> parse_address(std::string_view raw) {
     while (!domain.empty() && domain.back() == '.') domain.pop_back();
     if (!valid_domain(domain)) return std::nullopt;
 
-    std::string l = (local.size() >= 2 && local.front() == '"' && local.back() == '"')
-                        ? unquote(local)
-                        : std::string(local);
+    const bool quoted = local.size() >= 2 && local.front() == '"' && local.back() == '"';
+    // A quote outside a quoted-string is no address: "\"+x\"@y" was cut at its '+'
+    // to a local part of one quote (found by tests/fuzz/fuzz_address).
+    if (!quoted && local.find('"') != std::string_view::npos) return std::nullopt;
+    std::string l = quoted ? unquote(local) : std::string(local);
     if (l.empty()) return std::nullopt;
     for (char c : l) {
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return std::nullopt;

@@ -33,6 +33,14 @@ TEST(Address, RejectsWhatIsNotAnAddress) {
     }
 }
 
+// Found by tests/fuzz/fuzz_address: a local part with a quote outside a quoted-string
+// was cut at its '+' to a lone '"' and matched a line by its domain.
+TEST(Address, AStrayQuoteInTheLocalPartIsNoAddress) {
+    EXPECT_EQ(norm("\"+\\\"x\"@I@RespectPhoneline.ORG.UK."), "(none)");
+    EXPECT_EQ(norm("in\"fo@example.org"), "(none)");
+    EXPECT_EQ(norm("<\"info+x\"@example.org>"), "info@example.org");
+}
+
 TEST(Address, FromHeaderTakesTheAddressNotTheDisplayName) {
     EXPECT_EQ(from("Men's Advice Line <info@mensadviceline.org.uk>"), "info@mensadviceline.org.uk");
     EXPECT_EQ(from("\"info@mensadviceline.org.uk\" <attacker@evil.example>"), "attacker@evil.example");
