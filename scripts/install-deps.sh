@@ -9,9 +9,11 @@ BUILD_PKGS=(
   libmilter-dev libsqlite3-dev libspdlog-dev libfmt-dev libgtest-dev
   libtomlplusplus-dev libssl-dev libcli11-dev nlohmann-json3-dev
 )
-# Real peers for the end-to-end tests: the MTA, SMTP client, milter test client, IMAP server.
+# Real peers for the end-to-end tests: the MTA, SMTP client, milter test client, IMAP server;
+# clang and its runtime (libFuzzer) for the fuzz harnesses (tests/fuzz).
 TEST_PKGS=(
   postfix swaks miltertest dovecot-imapd sqlite3 faketime procps iproute2 m4 python3
+  clang libclang-rt-14-dev
 )
 
 # scripts/bench.sh: /usr/bin/time -v (peak memory), bc; Postfix brings smtp-source.

@@ -5,18 +5,21 @@
 # Stages, each in its own build folder beside $BUILD (they run one after the other and
 # every stage runs even when an earlier one failed; the exit status counts them all):
 #   1. $BUILD: the normal build, every test (arguments to this script go to this ctest).
-#   2. $BUILD-asan: AddressSanitizer + UndefinedBehaviorSanitizer on the unit tests and the
-#      miltertest tests (ctest -L 'unit|concurrency|milter'); only their targets are built.
+#   2. $BUILD-asan: AddressSanitizer + UndefinedBehaviorSanitizer on the unit tests, the
+#      miltertest tests and the fuzz corpora (ctest -L 'unit|concurrency|milter|fuzz'); only their
+#      targets are built.
 #   3. $BUILD-tsan: ThreadSanitizer on the concurrency tests (ctest -L concurrency): the
 #      group-commit writer, the journal, and many clients at once against the milter.
-# RM_TEST_STAGES (default "main asan tsan") picks stages, e.g. RM_TEST_STAGES=main.
+#   4. $BUILD-fuzz (clang, libFuzzer): each fuzz target for RM_FUZZ_SECONDS (default 60)
+#      seconds, two at a time (tests/fuzz/run.sh; scripts/fuzz.sh runs them longer).
+# RM_TEST_STAGES (default "main asan tsan fuzz") picks stages, e.g. RM_TEST_STAGES=main.
 # The sweeper's SIGKILL test kills RM_SWEEP_KILL_RUNS (default here 100) runs at random
 # moments; a soak runs more: RM_SWEEP_KILL_RUNS=5000 ctest --test-dir build -R RunsKilled
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}
-STAGES=" ${RM_TEST_STAGES:-main asan tsan} "
+STAGES=" ${RM_TEST_STAGES:-main asan tsan fuzz} "
 JOBS=$(nproc)
 FAILED=()
 export RM_SWEEP_KILL_RUNS=${RM_SWEEP_KILL_RUNS:-100}
@@ -43,10 +46,10 @@ sanitized() {
 
 if stage asan; then
   banner "AddressSanitizer + UndefinedBehaviorSanitizer: unit and miltertest tests"
-  if sanitized address "$BUILD-asan"; then
+  if sanitized address "$BUILD-asan" fuzzers; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      ctest --test-dir "$BUILD-asan" --output-on-failure --timeout 900 -L 'unit|concurrency|milter' || FAILED+=(asan)
+      ctest --test-dir "$BUILD-asan" --output-on-failure --timeout 900 -L 'unit|concurrency|milter|fuzz' || FAILED+=(asan)
   else
     FAILED+=(asan-build)
   fi
@@ -60,6 +63,11 @@ if stage tsan; then
   else
     FAILED+=(tsan-build)
   fi
+fi
+
+if stage fuzz; then
+  banner "libFuzzer: every fuzz target for ${RM_FUZZ_SECONDS:-60} s"
+  "$ROOT/tests/fuzz/run.sh" "$BUILD-fuzz" "${RM_FUZZ_SECONDS:-60}" || FAILED+=(fuzz)
 fi
 
 if [ "${#FAILED[@]}" -gt 0 ]; then
