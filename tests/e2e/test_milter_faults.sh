@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# The milter under faults, through a real Postfix (issue 8): its index read-only, on a full
+# filesystem, locked by another process past the busy timeout; the key file missing or
+# readable by others at start; SIGKILL and SIGTERM under load. The index folder is a small
+# tmpfs of its own, so that it can be filled and remounted read-only.
+#
+# The rule checked after each fault: every message sent is either delivered with its index
+# row, or was refused with a 4xx (the sender's MTA keeps it and retries). Here the sender is
+# swaks, so a 4xx is counted as "queued at the sender" and the message is sent again once
+# the fault has cleared; in the end delivered == messages with a row == sent.
+# With on_index_error = "accept", mail is delivered during the fault and its row comes back
+# from the pending journal (retentionctl import-pending, or the milter's next start).
+# Usage: test_milter_faults.sh PATH/TO/retention-milter PATH/TO/retentionctl
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib/common.sh"
+. "$HERE/lib/postfix.sh"
+. "$HERE/lib/milter.sh"
+BIN=${1:?usage: $0 PATH/TO/retention-milter PATH/TO/retentionctl}
+CTL=${2:?usage: $0 PATH/TO/retention-milter PATH/TO/retentionctl}
+
+e2e_begin
+require_root
+require_tools swaks sqlite3 python3 mount
+e2e_workdir W rm-faults
+STATE=$W/milter/state
+mkdir -p "$STATE"
+# 16 MB: room for the index and its WAL, small enough to fill in a moment.
+mount -t tmpfs -o size=16m,mode=0755 rm-faults "$STATE" || e2e_skip "cannot mount a tmpfs here"
+at_exit umount -l "$STATE"
+at_exit pf_stop
+at_exit rm_milter_stop
+rm_milter_start "$W" "$BIN"
+pf_start "$W" "$RM_SOCKET"
+MAILDIR=$PF_MAIL_DIR/mensadviceline.test/info/new
+OUTSIDER=127.0.0.2
+SENT=()     # every Message-ID sent so far (each must end delivered, with its row)
+RETRY=()    # those answered 4xx: still "queued at the sender"
+
+# send_one ID: one message from an outsider to a helpline; prints 2xx, 4xx or 5xx.
+send_one() {
+  local out
+  out=$(swaks --silent 2 --server "127.0.0.1:$PF_PORT" --local-interface "$OUTSIDER" --helo client.example \
+    --from caller@example.net --to info@mensadviceline.test --header "Message-Id: <$1@example.net>" \
+    --timeout 60 2>&1) || true
+  if grep -qE '^<\*\* +4[0-9][0-9]' <<<"$out"; then echo 4xx
+  elif grep -qE '^<\*\* +5[0-9][0-9]' <<<"$out"; then echo 5xx
+  elif grep -qE '^<\*\*' <<<"$out"; then echo "error: $(grep -m1 '^<\*\*' <<<"$out")"
+  else echo 2xx; fi
+}
+
+# send_batch PREFIX N [PARALLEL]: N messages PREFIX-1..N, PARALLEL at a time (default 1).
+# Adds them to SENT, the 4xx ones to RETRY; anything else is a failure.
+send_batch() {
+  local prefix=$1 n=$2 par=${3:-1} i id res dir
+  dir=$W/results/$prefix
+  mkdir -p "$dir"
+  # In rounds of PARALLEL, waiting for these pids only (the milter is a job of this shell too).
+  local pids=()
+  for i in $(seq "$n"); do
+    id=$prefix-$i
+    SENT+=("$id")
+    (send_one "$id" >"$dir/$id") &
+    pids+=($!)
+    if [ "${#pids[@]}" -ge "$par" ]; then
+      wait "${pids[@]}" || true
+      pids=()
+    fi
+  done
+  [ "${#pids[@]}" -eq 0 ] || wait "${pids[@]}" || true
+  BATCH_2XX=0
+  BATCH_4XX=0
+  for i in $(seq "$n"); do
+    id=$prefix-$i
+    res=$(cat "$dir/$id")
+    case "$res" in
+      2xx) BATCH_2XX=$((BATCH_2XX + 1)) ;;
+      4xx) BATCH_4XX=$((BATCH_4XX + 1)); RETRY+=("$id") ;;
+      *) fail "$id: answered 2xx or 4xx" "$res" ;;
+    esac
+  done
+}
+
+# Sends every message still "queued at the sender" again; they must all pass now.
+resend_retries() {
+  local id res left=()
+  for id in "${RETRY[@]}"; do
+    res=$(send_one "$id")
+    [ "$res" = 2xx ] || left+=("$id:$res")
+  done
+  RETRY=()
+  assert_eq "" "${left[*]}" "$1: every message refused for now is accepted on its retry"
+}
+
+delivered_ids() {
+  local f
+  for f in "$MAILDIR"/*; do
+    [ -f "$f" ] || continue
+    sed -n '/^\r\{0,1\}$/q; s/^Message-I[dD]: *<\(.*\)@example.net>.*/\1/p' "$f"
+  done | sort
+}
+
+# Message-IDs sent so far that have at least one index row (through their digests).
+ids_with_rows() {
+  local digests
+  digests=$(sqlite3 -readonly "$RM_INDEX" "SELECT DISTINCT hex(digest) FROM messages WHERE digest IS NOT NULL")
+  python3 - "$RM_KEY" "${SENT[@]}" <<PY | sort
+import hashlib, hmac, sys
+key = open(sys.argv[1], "rb").read()
+have = set("""$digests""".split())
+for ident in sys.argv[2:]:
+    if hmac.new(key, (ident + "@example.net").encode(), hashlib.sha256).hexdigest().upper() in have:
+        print(ident)
+PY
+}
+
+# The rule: once the queue is drained, delivered == with a row == sent, nothing twice.
+check_accounting() {
+  local what=$1 sent delivered rows dup
+  pf_wait_queue_empty 60 || true
+  wait_for 30 test "$(delivered_ids | wc -l)" -ge "${#SENT[@]}" || true
+  sent=$(printf '%s\n' "${SENT[@]}" | sort)
+  delivered=$(delivered_ids)
+  dup=$(uniq -d <<<"$delivered")
+  assert_eq "" "$dup" "$what: no message delivered twice"
+  delivered=$(uniq <<<"$delivered")
+  rows=$(ids_with_rows)
+  assert_eq "$sent" "$delivered" "$what: every message sent is delivered (${#SENT[@]})"
+  assert_eq "$sent" "$rows" "$what: every delivered message has its index row"
+}
+
+milter_config() {  # KEY VALUE: set a [milter] key in the config (added when missing)
+  if grep -q "^$1 *=" "$RM_CONF"; then sed -i "s|^$1 *=.*|$1 = $2|" "$RM_CONF"
+  else sed -i "s|^\[milter\]$|[milter]\n$1 = $2|" "$RM_CONF"; fi
+}
+
+# ---------------------------------------------------------------------------------------
+test_read_only_index() {
+  # The index files made read-only for the milter's user (restored from a backup as root,
+  # say): the milter cannot write a row, whether it notices at its start or at each message.
+  rm_milter_stop
+  local f saved=()
+  for f in "$RM_INDEX" "$RM_INDEX"-wal "$RM_INDEX"-shm; do
+    [ -e "$f" ] || continue
+    saved+=("$f" "$(stat -c '%u:%g' "$f")" "$(stat -c '%a' "$f")")
+    chown root:root "$f"
+    chmod 0644 "$f"
+  done
+  "$RM_MILTER_BIN" -f -c "$RM_CONF" 2>>"$RM_LOG.stderr" &
+  RM_MILTER_PID=$!
+  wait_for 5 test -S "$RM_SOCKET_PATH" || true
+  sleep 0.5
+  send_batch ro 4
+  assert_eq 4 "$BATCH_4XX" "index read-only (tempfail): every message answered 4xx"
+  assert_eq 0 "$(find "$MAILDIR" -type f 2>/dev/null | wc -l)" "index read-only: nothing delivered meanwhile"
+  rm_milter_stop
+  local i
+  for ((i = 0; i < ${#saved[@]}; i += 3)); do
+    chown "${saved[i + 1]}" "${saved[i]}"
+    chmod "${saved[i + 2]}" "${saved[i]}"
+  done
+  _rm_milter_launch
+  resend_retries "index read-only"
+  check_accounting "index read-only"
+}
+
+test_full_filesystem() {
+  # Fill the tmpfs to the last byte; the index and its WAL cannot grow.
+  dd if=/dev/zero of="$STATE/filler" bs=64k status=none 2>/dev/null || true
+  send_batch full 20
+  rm -f "$STATE/filler"
+  # Some may still fit in pages the WAL already has; at least one must meet the full disk.
+  if [ "$BATCH_4XX" -gt 0 ]; then pass "full filesystem (tempfail): $BATCH_4XX of 20 messages answered 4xx, the rest delivered with their rows"
+  else fail "full filesystem: the fault refused at least one message" "all 20 accepted: the index never needed a new page?"; fi
+  resend_retries "full filesystem"
+  check_accounting "full filesystem"
+}
+
+# Runs a command as the user the milter runs as (the admin tools share its files so).
+as_milter_user() { runuser -u nobody -- "$@"; }
+
+# Holds SQLite's write lock for SECONDS from another process (as a careless admin's
+# sqlite3 session would); returns once the lock is taken.
+hold_lock() {
+  # As the milter's user: a root sqlite3 would leave root's -wal/-shm files behind.
+  (echo "BEGIN EXCLUSIVE;"; echo "SELECT 'locked';"; sleep "$1"; echo "ROLLBACK;") |
+    as_milter_user sqlite3 "$RM_INDEX" >"$W/locker.out" 2>&1 &
+  LOCKER=$!
+  wait_for 5 grep -q locked "$W/locker.out"
+}
+
+test_locked_index() {
+  # Two messages at once: each waits out the 5 s busy timeout, one after the other.
+  hold_lock 16
+  send_batch locked 2 2
+  wait "$LOCKER" || true
+  assert_eq 2 "$BATCH_4XX" "index locked past the busy timeout (tempfail): both messages answered 4xx"
+  resend_retries "index locked"
+  check_accounting "index locked"
+}
+
+test_accept_recovers_from_the_journal() {
+  milter_config on_index_error '"accept"'
+  rm_milter_restart
+  hold_lock 9
+  send_batch accept 3 3
+  wait "$LOCKER" || true
+  assert_eq 3 "$BATCH_2XX" "index locked, on_index_error = accept: the messages are accepted"
+  assert_file_contains "$RM_LOG" "row written to the pending journal" "accept: the log says where the row went"
+  assert_exists "$RM_INDEX.pending" "accept: the rows wait in the pending journal"
+  local out
+  out=$(as_milter_user "$CTL" -c "$RM_CONF" import-pending 2>&1) || fail "retentionctl import-pending" "$out"
+  check_accounting "on_index_error = accept, retentionctl import-pending"
+  # Locked index and a full filesystem: the journal beside it cannot grow either. A message
+  # is then refused for now (4xx), never accepted without its row somewhere.
+  dd if=/dev/zero of="$STATE/filler" bs=64k status=none 2>/dev/null || true
+  hold_lock 9
+  send_batch acceptfull 2 2
+  wait "$LOCKER" || true
+  rm -f "$STATE/filler"
+  assert_eq 2 "$BATCH_4XX" "accept, but neither index nor journal writable: 4xx, never accepted without a row"
+  resend_retries "accept, index and journal unwritable"
+  check_accounting "accept, index and journal unwritable"
+  milter_config on_index_error '"tempfail"'
+  rm_milter_restart
+}
+
+test_accept_journal_imported_at_start() {
+  milter_config on_index_error '"accept"'
+  rm_milter_restart
+  hold_lock 9
+  send_batch journal 2 2
+  wait "$LOCKER" || true
+  assert_eq 2 "$BATCH_2XX" "accept: messages accepted while the index is locked"
+  rm_milter_restart
+  # The first waits out the busy timeout and goes to the journal; the second may find the
+  # lock released after its own wait and go straight to the index.
+  assert_file_matches "$RM_LOG" "imported [12] rows from the pending journal" "the milter imports the journal at its start"
+  check_accounting "on_index_error = accept, imported at start"
+  milter_config on_index_error '"tempfail"'
+  rm_milter_restart
+}
+
+test_signal_under_load() {
+  local sig=$1 n=80 par=8
+  (sleep 0.7; kill "-$sig" "$RM_MILTER_PID") &
+  send_batch "$(tr '[:upper:]' '[:lower:]' <<<"$sig")" "$n" "$par"
+  wait "$RM_MILTER_PID" 2>/dev/null || true
+  RM_MILTER_PID=""
+  if [ "$BATCH_2XX" -gt 0 ] && [ "$BATCH_4XX" -gt 0 ]; then
+    pass "SIG$sig under load: $BATCH_2XX accepted before it, $BATCH_4XX refused for now (4xx) after it"
+  else
+    fail "SIG$sig under load: the signal came in the middle of the load" "$BATCH_2XX accepted, $BATCH_4XX refused"
+  fi
+  _rm_milter_launch
+  resend_retries "SIG$sig under load"
+  check_accounting "SIG$sig under load"
+}
+
+test_key_problems_at_start() {
+  rm_milter_stop
+  local rc=0
+  mv "$RM_KEY" "$RM_KEY.away"
+  "$BIN" -f -c "$RM_CONF" >"$W/start.out" 2>&1 || rc=$?
+  assert_ne 0 "$rc" "key file missing with an existing index: the milter does not start"
+  assert_cmd "key file missing: the error names the key file" grep -qF "$RM_KEY" "$W/start.out" "$RM_LOG"
+  assert_not_cmd "key file missing: no new key made" test -e "$RM_KEY"
+  mv "$RM_KEY.away" "$RM_KEY"
+  chmod 0644 "$RM_KEY"
+  rc=0
+  "$BIN" -f -c "$RM_CONF" >"$W/start.out" 2>&1 || rc=$?
+  assert_ne 0 "$rc" "key file readable by others: the milter does not start"
+  assert_cmd "key file readable by others: the error says so" grep -qF "can be read or written by others" "$W/start.out" "$RM_LOG"
+  chmod 0640 "$RM_KEY"
+  _rm_milter_launch
+  send_batch afterkey 1
+  check_accounting "after the key problems"
+}
+
+test_read_only_index
+test_full_filesystem
+test_locked_index
+test_accept_recovers_from_the_journal
+test_accept_journal_imported_at_start
+test_signal_under_load TERM
+test_signal_under_load KILL
+test_key_problems_at_start
+e2e_finish
