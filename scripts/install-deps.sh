@@ -10,10 +10,11 @@ BUILD_PKGS=(
   libtomlplusplus-dev libssl-dev libcli11-dev nlohmann-json3-dev
 )
 # Real peers for the end-to-end tests: the MTA, SMTP client, milter test client, IMAP server;
-# clang and its runtime (libFuzzer) for the fuzz harnesses (tests/fuzz).
+# clang and its runtime (libFuzzer) for the fuzz harnesses (tests/fuzz); systemd for
+# systemd-analyze, which checks the units offline (tests/e2e/test_hardening.sh).
 TEST_PKGS=(
   postfix swaks miltertest dovecot-imapd sqlite3 faketime procps iproute2 m4 python3
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev systemd
 )
 
 # scripts/bench.sh: /usr/bin/time -v (peak memory), bc; Postfix brings smtp-source.
