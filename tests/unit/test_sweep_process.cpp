@@ -147,6 +147,34 @@ TEST(SweepBinary, TheProcessClockSetWithFaketimeDecidesWhatIsDestroyed) {
     EXPECT_NE(r.err.find("earlier than the last sweep"), std::string::npos) << r.err;
 }
 
+// Issue 8: a clock ten years ahead (a dead RTC battery, a bad NTP answer) would make every
+// row look expired. The real binary under that clock stops with exit 3 and destroys nothing.
+TEST(SweepBinary, AClockTenYearsAheadStopsAndDestroysNothing) {
+    if (!have_faketime()) GTEST_SKIP() << "faketime is not installed";
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    GTEST_SKIP() << "libfaketime's LD_PRELOAD cannot come before the sanitizer's runtime";
+#endif
+    World w;
+    const std::string cfg = w.write_config();
+    Ran r = run(w, {"-c", cfg});
+    ASSERT_EQ(r.code, 0) << r.err;  // a last run today
+    const auto soon = w.deliver(w.shared_a, "soon@x");
+    w.row("soon@x", today_plus(30).c_str());
+    const auto later = w.deliver(w.shared_a, "later@x");
+    w.row("later@x", today_plus(365 * 5).c_str());
+    r = run(w, {"-c", cfg}, {"faketime", today_plus(3653) + " 12:00:00"});
+    EXPECT_EQ(r.code, 3) << r.err << r.out;
+    EXPECT_NE(r.err.find("max_clock_jump"), std::string::npos) << r.err;
+    EXPECT_TRUE(fs::exists(soon));
+    EXPECT_TRUE(fs::exists(later));
+    EXPECT_FALSE(w.destroyed("soon@x"));
+    EXPECT_FALSE(w.destroyed("later@x"));
+    // Back on the right clock, the next run goes on as if nothing happened.
+    r = run(w, {"-c", cfg});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(fs::exists(soon));
+}
+
 // --- killed at random moments ------------------------------------------------------------
 
 namespace {
