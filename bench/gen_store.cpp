@@ -23,6 +23,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -123,6 +124,7 @@ int main(int argc, char** argv) {
         std::vector<rm::MessageRow> rows;
         long n_expired = 0, n_rows = 0;
         const std::int64_t t0 = 1700000000;
+        const time_t now_s = ::time(nullptr);
         for (long i = 0; i < o.messages; ++i) {
             // 70% of messages in shared mailboxes, 30% in personal ones.
             const size_t fi = u(rng) < 0.7 ? static_cast<size_t>(rng() % 6)
@@ -164,6 +166,11 @@ int main(int argc, char** argv) {
                                      std::to_string(msg.size()) + (in_new ? "" : ":2,S");
             const std::string path = f->path + (in_new ? "/new/" : "/cur/") + name;
             write_file(path, msg);
+            // The file's time is its delivery time, as on a real store: expired messages are
+            // 200 days old, the rest 10 (so `find -mtime +180` selects the expired ones).
+            const timespec when{now_s - 86400L * (expired ? 200 : 10), 0};
+            const timespec times[2] = {when, when};
+            if (::utimensat(AT_FDCWD, path.c_str(), times, 0) != 0) throw std::runtime_error("cannot set the time of " + path);
             if (has_row) {
                 rm::MessageRow r;
                 r.digest = key.digest(rm::message_id_key(mid));

@@ -38,12 +38,17 @@ private:
 // identifies a message.
 [[noreturn]] void throw_sqlite(sqlite3* db, const std::string& path, std::string_view what);
 
-// One prepared statement, finalised on scope exit. Index is used by one thread at a
-// time, so statements are prepared per call rather than shared.
+// One prepared statement, finalised on scope exit; or one borrowed from the Index's cache
+// of hot statements, reset (not finalised) on scope exit. An Index is used by one thread
+// at a time, and no cached statement is used twice at once.
 class Stmt {
 public:
     Stmt(sqlite3* db, const std::string& path, std::string_view sql);
-    ~Stmt() { sqlite3_finalize(stmt_); }
+    Stmt(sqlite3* db, const std::string& path, sqlite3_stmt* borrowed) : db_(db), path_(path), stmt_(borrowed), owned_(false) {}
+    ~Stmt() {
+        if (owned_) sqlite3_finalize(stmt_);
+        else reset();
+    }
     Stmt(const Stmt&) = delete;
     Stmt& operator=(const Stmt&) = delete;
 
@@ -67,6 +72,7 @@ private:
     sqlite3* db_;
     const std::string& path_;
     sqlite3_stmt* stmt_ = nullptr;
+    bool owned_ = true;
 };
 
 // Runs SQL without results (several statements allowed). Throws IndexError.

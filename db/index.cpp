@@ -338,7 +338,31 @@ std::unique_ptr<Index> Index::open(const std::string& path, const Options& opts)
     return index;
 }
 
-Index::~Index() { sqlite3_close_v2(db_); }
+Index::~Index() {
+    for (const auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+}
+
+sqlite3_stmt* Index::cached(const char* sql) const {
+    for (const auto& [text, stmt] : cache_)
+        if (text == sql) return stmt;
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK)
+        throw_sqlite(db_, path_, "cannot prepare a query");
+    cache_.emplace_back(sql, stmt);
+    return stmt;
+}
+
+Index::ReadScope::ReadScope(const Index& index) : index_(index) {
+    // Inside a write transaction already (or another scope): nothing to add.
+    if (sqlite3_get_autocommit(index_.db_) == 0) return;
+    exec(index_.db_, index_.path_, "BEGIN DEFERRED");
+    open_ = true;
+}
+
+Index::ReadScope::~ReadScope() {
+    if (open_ && sqlite3_get_autocommit(index_.db_) == 0) sqlite3_exec(index_.db_, "COMMIT", nullptr, nullptr, nullptr);
+}
 
 int Index::schema_version() const { return static_cast<int>(scalar(db_, path_, "PRAGMA user_version")); }
 
@@ -360,7 +384,9 @@ std::vector<std::int64_t> Index::insert(const std::vector<MessageRow>& rows) {
 
 std::vector<MessageRow> Index::rows_for(const Digest& digest) const {
     if (digest.empty()) return {};
-    Stmt s(db_, path_, "SELECT " + std::string(kRowColumns) + " FROM messages WHERE digest = ?1 ORDER BY id");
+    static const std::string sql =
+        "SELECT " + std::string(kRowColumns) + " FROM messages WHERE digest = ?1 ORDER BY id";
+    Stmt s(db_, path_, cached(sql.c_str()));
     s.bind_blob(1, digest);
     return read_rows(s, path_);
 }
@@ -414,8 +440,8 @@ void Index::release(const Digest& digest, const std::string& user, std::chrono::
 std::optional<Hold> Index::active_hold(const Digest& digest) const {
     if (digest.empty()) return std::nullopt;
     Stmt s(db_, path_,
-           "SELECT id, reason, ref, placed_at, placed_by, released_at, released_by FROM holds "
-           "WHERE digest = ?1 AND released_at IS NULL");
+           cached("SELECT id, reason, ref, placed_at, placed_by, released_at, released_by FROM holds "
+                  "WHERE digest = ?1 AND released_at IS NULL"));
     s.bind_blob(1, digest);
     if (!s.step()) return std::nullopt;
     return read_hold(s);
@@ -460,6 +486,25 @@ int Index::mark_destroyed(const Digest& digest, std::chrono::system_clock::time_
     const int n = sqlite3_changes(db_);
     tx.commit();
     return n;
+}
+
+std::vector<Digest> Index::mark_destroyed(const std::vector<DestroyedCopies>& batch,
+                                          std::chrono::system_clock::time_point when) {
+    std::vector<Digest> changed;
+    if (batch.empty()) return changed;
+    Transaction tx(db_, path_);
+    Stmt s(db_, path_,
+           cached("UPDATE messages SET state = 'destroyed', destroyed_at = ?1, copies = ?2 "
+                  "WHERE digest = ?3 AND state = 'present'"));
+    for (const auto& b : batch) {
+        if (b.digest.empty()) continue;
+        s.reset();
+        s.bind(1, to_unix(when)).bind(2, b.copies).bind_blob(3, b.digest);
+        s.run();
+        if (sqlite3_changes(db_) > 0) changed.push_back(b.digest);
+    }
+    tx.commit();
+    return changed;
 }
 
 int Index::erase_old_digests(std::chrono::system_clock::time_point cutoff) {

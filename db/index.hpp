@@ -165,6 +165,14 @@ public:
     // Marks every present row of the digest destroyed, with the time and the number of
     // copies destroyed. Returns how many rows changed.
     int mark_destroyed(const Digest& digest, std::chrono::system_clock::time_point when, int copies);
+    // The same for many digests in one transaction (one sync instead of one per message).
+    // Returns the digests of which at least one row changed, in the order given.
+    struct DestroyedCopies {
+        Digest digest;
+        int copies = 0;
+    };
+    std::vector<Digest> mark_destroyed(const std::vector<DestroyedCopies>& batch,
+                                       std::chrono::system_clock::time_point when);
     // Erases digest and queue id of rows destroyed before `cutoff` (digest_grace after
     // destruction), and the digest of released holds no row shares any more; then
     // checkpoints and truncates the WAL so the erased bytes leave it too (secure_delete
@@ -193,12 +201,31 @@ public:
     // Never replaces a recorded one: that is key_matches()'s job to report.
     void remember_key(const DigestKey& key);
 
+    // Holds one read transaction over many lookups: without it SQLite takes and drops its
+    // locks (and stats the WAL) for every statement, which dominates a sweep's scan. Keep
+    // it short-lived (the sweeper renews it every few thousand lookups): a WAL checkpoint
+    // cannot pass a reader that stays. Ends with the object; nothing is written in it.
+    class ReadScope {
+    public:
+        explicit ReadScope(const Index& index);
+        ~ReadScope();
+        ReadScope(const ReadScope&) = delete;
+        ReadScope& operator=(const ReadScope&) = delete;
+
+    private:
+        const Index& index_;
+        bool open_ = false;
+    };
+
     sqlite3* handle() const { return db_; }
 
 private:
     Index(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
+    // A statement of the hot paths (the sweeper's lookups, its marks), prepared once.
+    sqlite3_stmt* cached(const char* sql) const;
     std::string path_;
     sqlite3* db_ = nullptr;
+    mutable std::vector<std::pair<const char*, sqlite3_stmt*>> cache_;
 };
 
 // The pending journal used when on_index_error = "accept": rows the milter could not

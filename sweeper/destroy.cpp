@@ -124,7 +124,16 @@ UniqueFd open_for_overwrite(int dirfd, const std::string& name, const FileRef& e
 
 }  // namespace
 
-DestroyOutcome destroy_file(Dirs& dirs, std::vector<FileRef> names, SecureDelete mode) {
+void DirSyncs::add(const std::shared_ptr<UniqueFd>& dir) {
+    if (std::find(dirs_.begin(), dirs_.end(), dir) == dirs_.end()) dirs_.push_back(dir);
+}
+
+void DirSyncs::sync_all() {
+    for (const auto& d : dirs_) sync_dir(d->get());
+    dirs_.clear();
+}
+
+DestroyOutcome destroy_file(Dirs& dirs, std::vector<FileRef> names, SecureDelete mode, DirSyncs* deferred) {
     DestroyOutcome out;
     std::vector<Renamed> renamed;
     const FileRef expect = names.front();
@@ -178,11 +187,9 @@ DestroyOutcome destroy_file(Dirs& dirs, std::vector<FileRef> names, SecureDelete
             out.skips.push_back(Skip::CannotDestroy);  // the marker stays: the next run finishes it
         }
     }
-    for (size_t i = 0; i < renamed.size(); ++i) {
-        const bool first_of_dir = std::none_of(renamed.begin(), renamed.begin() + static_cast<long>(i),
-                                               [&](const Renamed& r) { return r.dir == renamed[i].dir; });
-        if (first_of_dir) sync_dir(renamed[i].dir->get());
-    }
+    DirSyncs now;
+    for (const auto& r : renamed) (deferred != nullptr ? *deferred : now).add(r.dir);
+    now.sync_all();
     return out;
 }
 

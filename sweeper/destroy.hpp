@@ -8,8 +8,8 @@
 //      with zeros (unless secure_delete = "unlink") and synced; when some link lives
 //      elsewhere, overwriting would reach content outside the configured roots, so the
 //      names are only removed and the run reports a skip;
-//   3. the names are unlinked and each folder is synced.
-// The caller marks index rows destroyed only after this has returned for every copy.
+//   3. the names are unlinked and each folder is synced (at once, or later for many files).
+// The caller marks index rows destroyed only after every copy's folder has been synced.
 #pragma once
 
 #include <memory>
@@ -49,9 +49,24 @@ struct DestroyOutcome {
     std::vector<std::pair<size_t, std::string>> folders;  // (root, folder) where names were removed
 };
 
+// Folders whose entries changed and are not synced yet. Syncing a folder once for many
+// unlinks is what keeps a sweep near the cost of `find -delete`; the caller marks rows
+// destroyed only after sync_all() has returned.
+class DirSyncs {
+public:
+    void add(const std::shared_ptr<UniqueFd>& dir);
+    size_t size() const { return dirs_.size(); }
+    void sync_all();
+
+private:
+    std::vector<std::shared_ptr<UniqueFd>> dirs_;
+};
+
 // Destroys the file whose names the scan found as `names` (all the same inode). A name
-// that is no longer the file the scan read (FileRef::same_file) is left alone.
-DestroyOutcome destroy_file(Dirs& dirs, std::vector<FileRef> names, SecureDelete mode);
+// that is no longer the file the scan read (FileRef::same_file) is left alone. The folders
+// are synced before it returns, or, with `deferred`, added to it for the caller to sync.
+DestroyOutcome destroy_file(Dirs& dirs, std::vector<FileRef> names, SecureDelete mode,
+                            DirSyncs* deferred = nullptr);
 
 // Overwrites `size` bytes of `fd` with zeros and syncs it. Returns 0 or errno.
 int overwrite_with_zeros(int fd, off_t size);

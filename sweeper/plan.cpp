@@ -114,6 +114,7 @@ public:
         for (const auto& f : c_.sweep.files) scan_files_entry(f);
         warn_about_open_files();
         find_unseen();
+        reads_.reset();
         warn_about_orphans();
         return std::move(plan_);
     }
@@ -129,6 +130,20 @@ private:
     std::set<std::pair<dev_t, ino_t>> scanned_roots_;
     std::map<std::string, std::optional<std::pair<size_t, std::string>>> destinations_;
     long orphans_kept_ = 0;
+    std::optional<Index::ReadScope> reads_;
+    size_t lookups_ = 0;
+
+    // Lookups share a read transaction, renewed every few thousand so that the milter's
+    // WAL can still be checkpointed during a long scan. The plan needs no single snapshot:
+    // phase 2 acts only on files that are still what the scan read, and looks for holds
+    // placed since just before it destroys.
+    const Index& lookups() {
+        if (lookups_++ % 4096 == 0) {
+            reads_.reset();
+            reads_.emplace(index_);
+        }
+        return index_;
+    }
 
     // --- where to look -------------------------------------------------------------
 
@@ -414,7 +429,7 @@ private:
         std::vector<MessageRow> rows;
         if (!key.empty()) {
             digest = key_.digest(key);
-            rows = index_.rows_for(digest);
+            rows = lookups().rows_for(digest);
         }
         if (rows.empty()) {
             // In a personal mailbox, a message the index does not know is the staff
@@ -424,7 +439,7 @@ private:
         }
         if (auto it = expired_.find(digest); it != expired_.end()) it->second = true;
         const RowFacts facts = facts_of(rows);
-        const bool held = index_.is_held(digest);
+        const bool held = lookups().is_held(digest);
         const std::string line =
             scope == Scope::Shared ? root.line : (facts.tags.empty() ? std::string("unknown") : facts.tags.front());
         LineCounts& counts = s_.lines[line];
@@ -603,8 +618,8 @@ private:
     void find_unseen() {
         for (const auto& [digest, seen] : expired_) {
             if (seen) continue;
-            const auto rows = index_.rows_for(digest);
-            if (rows.empty() || !facts_of(rows).due || index_.is_held(digest)) continue;
+            const auto rows = lookups().rows_for(digest);
+            if (rows.empty() || !facts_of(rows).due || lookups().is_held(digest)) continue;
             if (plan_.scope_incomplete) {
                 ++s_.rows_unseen_deferred;
             } else {

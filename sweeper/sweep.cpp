@@ -54,6 +54,7 @@ struct DigestProgress {
     int pending = 0;  // inode groups still to destroy
     int copies = 0;
     bool failed = false;
+    bool held = false;  // a hold placed after the scan: no copy is destroyed
 };
 
 class Sweeper {
@@ -140,6 +141,7 @@ private:
             return kExitSafetyStop;
         }
         if (o_.dry_run) return s_.skip_count() ? kExitSkipped : kExitOk;
+        if (o_.between_phases) o_.between_phases();
         acting_ = true;
         execute(plan);
         const int rc = s_.skip_count() ? kExitSkipped : kExitOk;
@@ -215,26 +217,65 @@ private:
         return out;
     }
 
+    // Files are destroyed in batches: each batch's folders are synced once, then the rows
+    // of every message whose copies are all gone are marked in one transaction. A run killed
+    // before the mark leaves present rows, and the next run finds what is left.
+    static constexpr size_t kBatchFiles = 2048;
+    static constexpr size_t kBatchFolders = 64;
+
     void destroy_all(Plan& plan, Dirs& dirs, std::set<std::pair<size_t, std::string>>& touched) {
         const Groups groups = inode_groups(plan);
         std::unordered_map<Digest, DigestProgress> progress;
         for (const auto& g : groups)
             for (const auto& d : digests_of(plan, g)) ++progress[d].pending;
+        DirSyncs unsynced;
+        std::vector<Index::DestroyedCopies> done;
+        size_t files = 0;
+        const auto flush = [&] {
+            unsynced.sync_all();
+            mark_destroyed(done);
+            done.clear();
+            files = 0;
+        };
         for (const auto& g : groups) {
+            if (held_since_the_scan(plan, g, progress)) continue;
             std::vector<FileRef> names;
             for (const size_t i : g) names.push_back(plan.destroys[i].file);
-            const DestroyOutcome out = destroy_file(dirs, names, c_.sweep.secure_delete);
+            const DestroyOutcome out = destroy_file(dirs, names, c_.sweep.secure_delete, &unsynced);
             account_destroy(plan, g, out, touched);
             const bool all_gone = static_cast<size_t>(out.removed + out.vanished) == names.size();
             for (const auto& d : digests_of(plan, g)) {
                 DigestProgress& p = progress[d];
                 p.copies += out.removed;
                 p.failed = p.failed || !all_gone;
-                // Rows are marked only after every copy is gone: a run killed before this
-                // leaves present rows, and the next run finds what is left.
-                if (--p.pending == 0 && !p.failed) mark_destroyed(d, p.copies);
+                if (--p.pending == 0 && !p.failed && !p.held) done.push_back({d, p.copies});
             }
+            files += names.size();
+            if (files >= kBatchFiles || unsynced.size() >= kBatchFolders) flush();
         }
+        flush();
+    }
+
+    // A hold placed while the sweep scanned (a long scan of a big store takes minutes)
+    // still wins: the file is kept, counted held, and its message's rows stay present.
+    bool held_since_the_scan(Plan& plan, const std::vector<size_t>& g,
+                             std::unordered_map<Digest, DigestProgress>& progress) {
+        const auto digests = digests_of(plan, g);
+        const bool held = std::any_of(digests.begin(), digests.end(), [&](const Digest& d) {
+            DigestProgress& p = progress[d];
+            return p.held || (p.held = index_->is_held(d));
+        });
+        if (!held) return false;
+        for (const auto& d : digests) {
+            progress[d].held = true;
+            --progress[d].pending;
+        }
+        for (const size_t i : g) {
+            const DestroyItem& d = plan.destroys[i];
+            --s_.lines[d.label].destroyed;
+            ++s_.lines[d.label].held;
+        }
+        return true;
     }
 
     void account_destroy(Plan& plan, const std::vector<size_t>& g, const DestroyOutcome& out,
@@ -266,8 +307,9 @@ private:
         }
     }
 
-    void mark_destroyed(const Digest& d, int copies) {
-        if (index_->mark_destroyed(d, now_, copies) > 0 && receipt_seen_.insert(d).second) receipt_digests_.push_back(d);
+    void mark_destroyed(const std::vector<Index::DestroyedCopies>& batch) {
+        for (const auto& d : index_->mark_destroyed(batch, now_))
+            if (receipt_seen_.insert(d).second) receipt_digests_.push_back(d);
     }
 
     void move_all(Plan& plan, Dirs& dirs, std::set<std::pair<size_t, std::string>>& touched) {
@@ -303,7 +345,9 @@ private:
     // Rows past their date whose message no store holds (destroyed by hand, or by a run
     // killed after the files went and before the rows were marked): marked with 0 copies.
     void mark_unseen(const Plan& plan) {
-        for (const auto& d : plan.unseen) mark_destroyed(d, 0);
+        std::vector<Index::DestroyedCopies> batch;
+        for (const auto& d : plan.unseen) batch.push_back({d, 0});
+        mark_destroyed(batch);
     }
 
     void report_index_caches(const Plan& plan, Dirs& dirs, const std::set<std::pair<size_t, std::string>>& touched) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -17,6 +18,9 @@ struct SweepOptions {
     bool list = false;
     std::optional<Date> now_date;  // --now: a what-if, dry runs only
     std::chrono::seconds command_timeout{600};  // after_mailbox
+    // Called after the plan, before anything is done: tests act there as staff and the
+    // mail server may while a long scan runs (a hold placed, a message expunged).
+    std::function<void()> between_phases;
 };
 
 // Meta keys the sweeper keeps in the index between runs.

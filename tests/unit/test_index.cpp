@@ -361,6 +361,22 @@ TEST_F(IndexTest, MarksEveryPresentCopyDestroyed) {
     EXPECT_EQ(index->rows_for(dig(2)).at(0).state, RowState::Present);
 }
 
+TEST_F(IndexTest, MarksABatchDestroyedAndNamesWhatChanged) {
+    auto index = open();
+    index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1)),
+                   make_row(dig(3), d(2026, 1, 1), d(2026, 7, 1))});
+    const auto when = at(d(2026, 7, 2), 3);
+    ASSERT_EQ(index->mark_destroyed(dig(2), when, 1), 1);
+    // dig(2) is already destroyed and dig(9) unknown: only dig(1) changes.
+    const auto changed = index->mark_destroyed({{dig(1), 2}, {dig(2), 5}, {dig(9), 1}}, when + 24h);
+    ASSERT_EQ(changed.size(), 1u);
+    EXPECT_EQ(changed[0], dig(1));
+    EXPECT_EQ(index->rows_for(dig(1)).at(0).copies, 2);
+    EXPECT_EQ(index->rows_for(dig(2)).at(0).copies, 1);  // the earlier mark stands
+    EXPECT_EQ(index->rows_for(dig(3)).at(0).state, RowState::Present);
+    EXPECT_TRUE(index->mark_destroyed(std::vector<Index::DestroyedCopies>{}, when).empty());
+}
+
 // --- holds ----------------------------------------------------------------------------
 
 TEST_F(IndexTest, HoldOnAnUnknownMessageIsAnError) {

@@ -114,6 +114,24 @@ TEST(Sweep, AHeldMessageIsNeverDestroyed) {
     EXPECT_TRUE(w.destroyed("held@x"));
 }
 
+TEST(Sweep, AHoldPlacedDuringTheScanStillWins) {
+    World w;
+    const auto held = w.deliver(w.shared_a, "held-late@x");
+    const auto other = w.deliver(w.shared_a, "not-held@x");
+    w.row("held-late@x", kPast);
+    w.row("not-held@x", kPast);
+    rm::sweep::SweepOptions o;
+    o.between_phases = [&] { w.index->hold(w.digest("held-late@x"), "safeguarding", "CASE-2", "tester", kNow); };
+    const Summary s = w.sweep(kNow, o);
+    EXPECT_EQ(s.exit_code, 0);
+    EXPECT_TRUE(fs::exists(held));
+    EXPECT_FALSE(w.destroyed("held-late@x"));
+    EXPECT_FALSE(fs::exists(other));
+    EXPECT_TRUE(w.destroyed("not-held@x"));
+    EXPECT_EQ(s.lines.at("respect-phoneline").held, 1);
+    EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 1);
+}
+
 TEST(Sweep, EveryCopyGoesAndTheRowCountsThem) {
     World w;
     const auto a = w.deliver(w.shared_a, "copies@x");

@@ -88,8 +88,10 @@ _rm_milter_launch() {
     fail "the milter started" "$(cat "$RM_LOG" "$RM_LOG.stderr" 2>/dev/null | tail -20)"
     return 1
   fi
-  # The index is opened after the socket: wait for it too, so tests see the rows' file.
-  wait_for 10 test -e "$RM_INDEX" || true
+  # libmilter binds the socket before the index is opened and the pending journal imported:
+  # wait for this process's "listening" line, which comes after both, so tests see the
+  # rows' file and the import's log line.
+  wait_for 10 grep -q "retention-milter\[$RM_MILTER_PID\] info: listening on" "$RM_LOG" || true
 }
 
 rm_milter_stop() {
