@@ -53,6 +53,10 @@ UniqueFd open_file_at(int dirfd, const std::string& name, struct stat* st) {
 }
 
 int for_each_entry(int dirfd, const std::function<void(const std::string& name)>& fn) {
+    return for_each_entry(dirfd, [&](const std::string& name, unsigned char) { fn(name); });
+}
+
+int for_each_entry(int dirfd, const std::function<void(const std::string& name, unsigned char type)>& fn) {
     // fdopendir takes the descriptor over, so it gets a duplicate of ours.
     const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     if (dup < 0) return errno;
@@ -70,7 +74,7 @@ int for_each_entry(int dirfd, const std::function<void(const std::string& name)>
         if (!e) return errno;
         const std::string name = e->d_name;
         if (name == "." || name == "..") continue;
-        fn(name);
+        fn(name, e->d_type);
     }
 }
 

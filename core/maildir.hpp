@@ -51,6 +51,10 @@ UniqueFd open_file_at(int dirfd, const std::string& name, struct stat* st);
 // Every entry of the directory `dirfd` except "." and "..", in readdir order, streamed
 // to `fn`. Returns 0, or the errno of the failure to read the directory.
 int for_each_entry(int dirfd, const std::function<void(const std::string& name)>& fn);
+// The same, with the entry's type as the directory reports it (DT_REG, DT_DIR, DT_LNK, ...;
+// DT_UNKNOWN where the file system does not say): a DT_REG entry needs no stat to be
+// opened safely, which saves one system call per message in a scan.
+int for_each_entry(int dirfd, const std::function<void(const std::string& name, unsigned char type)>& fn);
 
 // fsync of a directory, so a rename or unlink inside it is durable. Returns 0 or errno.
 int sync_dir(int dirfd);

@@ -122,6 +122,43 @@ UniqueFd open_for_overwrite(int dirfd, const std::string& name, const FileRef& e
     return fd;
 }
 
+// secure_delete = "unlink": nothing to overwrite, so each name is unlinked where it is.
+// No marker is needed, since an unlink is all or nothing; a marker left by an earlier run
+// in overwrite mode is just another name to unlink.
+DestroyOutcome unlink_names(Dirs& dirs, std::vector<FileRef>& names, DirSyncs& syncs) {
+    DestroyOutcome out;
+    bool links_counted = false;
+    for (FileRef& f : names) {
+        auto dir = dirs.open(f.root, f.dir());
+        struct stat st {};
+        if (!dir) {
+            out.skips.push_back(errno == ENOENT ? Skip::Changed : Skip::CannotDestroy);
+            continue;
+        }
+        const Located where = locate(dirs, f, dir, st);
+        if (where == Located::Gone) {
+            ++out.vanished;
+            continue;
+        }
+        if (where == Located::NotAFile || !f.same_file(st)) {
+            out.skips.push_back(Skip::Changed);
+            continue;
+        }
+        if (!links_counted) {
+            links_counted = true;
+            if (st.st_nlink > names.size()) out.skips.push_back(Skip::HardLink);  // a name outside what we swept
+        }
+        if (::unlinkat(dir->get(), f.name.c_str(), 0) == 0 || errno == ENOENT) {
+            ++out.removed;
+            out.folders.emplace_back(f.root, f.folder);
+            syncs.add(dir);
+        } else {
+            out.skips.push_back(Skip::CannotDestroy);
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 void DirSyncs::add(const std::shared_ptr<UniqueFd>& dir) {
@@ -134,6 +171,12 @@ void DirSyncs::sync_all() {
 }
 
 DestroyOutcome destroy_file(Dirs& dirs, std::vector<FileRef> names, SecureDelete mode, DirSyncs* deferred) {
+    if (mode == SecureDelete::Unlink) {
+        DirSyncs now;
+        DestroyOutcome out = unlink_names(dirs, names, deferred != nullptr ? *deferred : now);
+        now.sync_all();
+        return out;
+    }
     DestroyOutcome out;
     std::vector<Renamed> renamed;
     const FileRef expect = names.front();

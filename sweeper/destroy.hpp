@@ -1,6 +1,8 @@
 // Phase 2's basic act: destroying one file securely, by directory descriptors only.
 //
-// Order, so that a run killed at any instant leaves nothing the next run does not finish:
+// Order, so that a run killed at any instant leaves nothing the next run does not finish
+// (with secure_delete = "unlink" there is nothing to overwrite: each name is unlinked,
+// then its folder synced):
 //   1. every name of the file that the scan found is renamed to ".retention-sweep.NAME"
 //      in its own folder (mail servers ignore dot files; the next run finishes any such
 //      name it meets, whatever is left of its content);

@@ -1,5 +1,6 @@
 #include "sweeper/plan.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <sys/stat.h>
@@ -295,8 +296,8 @@ private:
             return;
         }
         std::unordered_set<std::string> relocated;
-        const int err = for_each_entry(sfd.get(), [&](const std::string& name) {
-            scan_entry(r, ffd, sfd.get(), folder, sub, name, scope, relocated);
+        const int err = for_each_entry(sfd.get(), [&](const std::string& name, unsigned char type) {
+            scan_entry(r, ffd, sfd.get(), folder, sub, name, type, scope, relocated);
         });
         if (err) skip_mailbox(Skip::FolderUnreadable, line_of(r), path_of(r, folder + "/" + sub));
     }
@@ -323,7 +324,8 @@ private:
     std::string path_of(const FileRef& f) const { return path_of(f.root, f.dir() + "/" + f.name); }
 
     void scan_entry(size_t r, int ffd, int sfd, const std::string& folder, const std::string& sub,
-                    const std::string& name, Scope scope, std::unordered_set<std::string>& relocated) {
+                    const std::string& name, unsigned char type, Scope scope,
+                    std::unordered_set<std::string>& relocated) {
         const Root& root = plan_.roots[r];
         if (starts_with(name, kMarkerPrefix)) {
             plan_residue(r, sfd, folder, sub, name);
@@ -339,6 +341,10 @@ private:
         if (relocated.count(mn->unique)) return;  // already read under its new name
 
         FileRef f{r, folder, sub, name};
+        // A regular file by the directory's word is opened at once (read_message opens with
+        // O_NOFOLLOW and checks the type again); anything else is looked at first, and a
+        // name gone meanwhile is looked for under its new name below.
+        if (type == DT_REG && read_message(f, sfd, *mn, scope) != Read::Gone) return;
         UniqueFd moved_dir;
         int dfd = sfd;
         struct stat st {};
@@ -364,24 +370,28 @@ private:
         }
         if (S_ISLNK(st.st_mode)) return skip_file(Skip::Symlink, root, path);
         if (!S_ISREG(st.st_mode)) return skip_file(Skip::NotRegular, root, path);
-        read_message(f, dfd, *mn, scope);
+        if (read_message(f, dfd, *mn, scope) == Read::Gone) ++s_.vanished;
     }
 
-    void read_message(FileRef f, int dfd, const MaildirName& mn, Scope scope) {
+    enum class Read { Done, Gone };
+
+    // Gone: no file by that name any more (expunged or renamed since the directory was read).
+    Read read_message(FileRef f, int dfd, const MaildirName& mn, Scope scope) {
         const Root& root = plan_.roots[f.root];
         const std::string path = path_of(f);
         struct stat st {};
         const UniqueFd fd = open_file_at(dfd, f.name, &st);
         if (!fd) {
-            if (errno == ENOENT) ++s_.vanished;
-            else skip_file(errno == ELOOP ? Skip::Symlink : errno == EINVAL ? Skip::NotRegular : Skip::Unreadable, root, path);
-            return;
+            if (errno == ENOENT) return Read::Gone;
+            skip_file(errno == ELOOP ? Skip::Symlink : errno == EINVAL ? Skip::NotRegular : Skip::Unreadable, root, path);
+            return Read::Done;
         }
         HeaderBlock h;
         try {
             h = read_header_block(fd.get());
         } catch (const std::system_error&) {
-            return skip_file(Skip::Unreadable, root, path);
+            skip_file(Skip::Unreadable, root, path);
+            return Read::Done;
         }
         ++s_.messages_scanned;
         switch (h.status) {
@@ -389,13 +399,14 @@ private:
                 throw StoreError(mailbox_label(root) + " holds " + h.foreign +
                                  " files (Dovecot's zlib or mail_crypt plugin?): retention-sweep cannot read "
                                  "their headers, so it reads plain Maildir++ only");
-            case HeaderBlock::Status::Empty: return skip_file(Skip::Empty, root, path);
-            case HeaderBlock::Status::NoHeaders: return skip_file(Skip::NoHeaderBlock, root, path);
-            case HeaderBlock::Status::TooLarge: return skip_file(Skip::HeaderTooLarge, root, path);
+            case HeaderBlock::Status::Empty: skip_file(Skip::Empty, root, path); return Read::Done;
+            case HeaderBlock::Status::NoHeaders: skip_file(Skip::NoHeaderBlock, root, path); return Read::Done;
+            case HeaderBlock::Status::TooLarge: skip_file(Skip::HeaderTooLarge, root, path); return Read::Done;
             case HeaderBlock::Status::Ok: break;
         }
         f.take(st);
         classify(f, h, mn, st, scope);
+        return Read::Done;
     }
 
     // --- what to do with one message ------------------------------------------------------

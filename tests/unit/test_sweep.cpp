@@ -440,6 +440,40 @@ TEST(Sweep, HardLinksWithinTheStoreAreDestroyedTogetherAndOverwritten) {
     EXPECT_EQ(w.rows("dovecot-copy@x").at(0).copies, 2);
 }
 
+// secure_delete = "unlink" takes its own path (no marker, no overwrite): the same rules.
+TEST(Sweep, UnlinkModeKeepsTheRulesOfLinks) {
+    World w;
+    w.sweep_extra = "secure_delete = \"unlink\"\n";
+    const auto linked = w.deliver(w.shared_a, "linked@x");
+    const fs::path outside = w.dir / "backup-copy";
+    fs::create_hard_link(linked, outside);
+    const std::string before = slurp(outside);
+    w.row("linked@x", kPast);
+    const auto msg = w.deliver(w.shared_a, "dovecot-copy@x");
+    make_maildir(w.shared_a / ".Archive");
+    const fs::path copy = w.shared_a / ".Archive" / "cur" / msg.filename();
+    fs::create_hard_link(msg, copy);
+    w.row("dovecot-copy@x", kPast);
+    const fs::path target = w.dir / "outside-the-store";
+    spit(target, "Message-ID: <target@x>\n\nprecious\n");
+    fs::create_symlink(target, w.shared_a / "cur" / "1700000000.M9P1.host:2,S");
+    w.row("target@x", kPast);
+
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 4);
+    EXPECT_EQ(skips(s, Skip::HardLink), 1);
+    EXPECT_EQ(skips(s, Skip::Symlink), 1);
+    EXPECT_FALSE(fs::exists(linked));
+    EXPECT_EQ(slurp(outside), before);  // the outside name keeps its content
+    EXPECT_FALSE(fs::exists(msg));
+    EXPECT_FALSE(fs::exists(copy));
+    EXPECT_EQ(w.rows("dovecot-copy@x").at(0).copies, 2);
+    EXPECT_EQ(slurp(target), "Message-ID: <target@x>\n\nprecious\n");
+    EXPECT_TRUE(fs::is_symlink(w.shared_a / "cur" / "1700000000.M9P1.host:2,S"));
+    for (const auto& e : fs::recursive_directory_iterator(w.shared_a))  // no marker left behind
+        EXPECT_NE(e.path().filename().string().rfind(".retention-sweep", 0), 0u) << e.path();
+}
+
 // --- bad input -----------------------------------------------------------------------
 
 TEST(Sweep, BadFilesAreReportedSkippedAndLeftAlone) {

@@ -276,13 +276,15 @@ int env_int(const char* name, int fallback) {
 
 }  // namespace
 
-TEST(SweepBinary, RunsKilledAtRandomMomentsLoseNothingAndTheNextRunFinishes) {
+// Kills `kills` runs at random moments, then checks the store and the index. The body of
+// the two tests below, one per secure_delete mode (they destroy by different steps).
+static void kill_runs_and_check(const std::string& sweep_extra, int kills) {
     const int messages = env_int("RM_SWEEP_KILL_MESSAGES", 300);
-    const int kills = env_int("RM_SWEEP_KILL_RUNS", 30);
     const unsigned seed = static_cast<unsigned>(env_int("RM_SWEEP_KILL_SEED", static_cast<int>(std::random_device{}())));
     SCOPED_TRACE("seed " + std::to_string(seed) + " (RM_SWEEP_KILL_SEED reproduces it)");
     std::mt19937 rng(seed);
     World w;
+    w.sweep_extra = sweep_extra;
     const std::string cfg = w.write_config();
     const Store store = generate(w, messages, rng);
 
@@ -357,4 +359,13 @@ TEST(SweepBinary, RunsKilledAtRandomMomentsLoseNothingAndTheNextRunFinishes) {
     const auto before = tree(w.dir / "vmail");
     EXPECT_EQ(run(w, {"-c", cfg}).code, 0);
     EXPECT_EQ(tree(w.dir / "vmail"), before);
+}
+
+TEST(SweepBinary, RunsKilledAtRandomMomentsLoseNothingAndTheNextRunFinishes) {
+    kill_runs_and_check("", env_int("RM_SWEEP_KILL_RUNS", 30));
+}
+
+// secure_delete = "unlink" (no markers): a third as many runs, to keep the test command short.
+TEST(SweepBinary, RunsKilledInUnlinkModeLoseNothingEither) {
+    kill_runs_and_check("secure_delete = \"unlink\"\n", std::max(10, env_int("RM_SWEEP_KILL_RUNS", 30) / 3));
 }
