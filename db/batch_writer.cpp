@@ -9,6 +9,28 @@
 
 namespace rm {
 
+namespace {
+
+// The index file was removed, renamed or replaced while open: SQLite goes on writing to
+// the file it opened, which no other program will ever read again (and which disappears
+// with the last descriptor). A row committed there is lost; the caller must not accept
+// its message. The check is SQLite's own (SQLITE_FCNTL_HAS_MOVED: the path no longer
+// names the open file), a stat() per batch.
+bool index_moved(const Index& index) {
+    int moved = 0;
+    if (sqlite3_file_control(index.handle(), "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK) return false;
+    return moved != 0;
+}
+
+IndexError moved_error(const Index& index) {
+    return IndexError("index " + index.path() +
+                      ": the file was removed or replaced while retention-milter had it open; no row is "
+                      "written until it is back at that path (restore it with the milter stopped, or "
+                      "restart the milter to make a new, empty index)");
+}
+
+}  // namespace
+
 // One waiting commit(). The caller keeps only the future; the job (a copy of the row and
 // the promise) belongs to the writer thread from the moment it is queued, so nothing the
 // writer touches can vanish when a woken caller returns.
@@ -65,7 +87,10 @@ void BatchWriter::run() {
 
 void BatchWriter::commit_one(Job& job) {
     try {
+        if (index_moved(*index_)) throw moved_error(*index_);
         const std::int64_t id = index_->insert({job.row}).at(0);
+        // Removed during the commit: the row went into the old file, gone with it.
+        if (index_moved(*index_)) throw moved_error(*index_);
         job.result.set_value(id);
     } catch (...) {
         job.result.set_exception(std::current_exception());
@@ -77,6 +102,10 @@ void BatchWriter::commit_one(Job& job) {
 // timeout, disk full, I/O error) is not: every row would wait and fail the same way.
 void BatchWriter::commit_batch(std::vector<Job*>& jobs) {
     if (jobs.size() == 1) return commit_one(*jobs.front());
+    if (index_moved(*index_)) {
+        for (Job* j : jobs) j->result.set_exception(std::make_exception_ptr(moved_error(*index_)));
+        return;
+    }
     std::vector<MessageRow> rows;
     rows.reserve(jobs.size());
     for (const Job* j : jobs) rows.push_back(j->row);
@@ -93,6 +122,10 @@ void BatchWriter::commit_batch(std::vector<Job*>& jobs) {
         return;
     } catch (...) {
         for (Job* j : jobs) commit_one(*j);
+        return;
+    }
+    if (index_moved(*index_)) {
+        for (Job* j : jobs) j->result.set_exception(std::make_exception_ptr(moved_error(*index_)));
         return;
     }
     for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i]->result.set_value(ids[i]);

@@ -142,3 +142,43 @@ TEST_F(BatchWriterTest, ALockedIndexFailsTheWaitingCommitsPromptly) {
 }
 
 TEST_F(BatchWriterTest, RefusesNoIndex) { EXPECT_THROW(BatchWriter(nullptr), std::invalid_argument); }
+
+// The index removed or renamed while the writer has it open (issue 8): SQLite would go on
+// writing into the file it opened, which nobody reads again and which is gone with the
+// last descriptor. The writer refuses every row instead, alone or batched, and writes
+// again once the file is back at its path.
+TEST_F(BatchWriterTest, RefusesRowsWhileTheIndexIsNotAtItsPath) {
+    BatchWriter w(open());
+    EXPECT_GT(w.commit(make_row(1)), 0);
+
+    fs::rename(path_, path_ + ".away");
+    try {
+        w.commit(make_row(2));
+        ADD_FAILURE() << "a row was committed into a file no longer at the index's path";
+    } catch (const IndexError& e) {
+        EXPECT_NE(std::string(e.what()).find("removed or replaced"), std::string::npos) << e.what();
+    }
+    // Many at once: they share batches, and each is refused.
+    std::atomic<int> refused{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&, t] {
+            try {
+                w.commit(make_row(100 + t));
+            } catch (const IndexError&) {
+                ++refused;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(refused.load(), 8);
+    EXPECT_FALSE(fs::exists(path_)) << "the writer made a file of its own at the path";
+
+    fs::rename(path_ + ".away", path_);
+    EXPECT_GT(w.commit(make_row(3)), 0);
+    EXPECT_EQ(count(), 2);  // rows 1 and 3
+
+    fs::remove(path_);
+    EXPECT_THROW(w.commit(make_row(4)), IndexError);
+    EXPECT_FALSE(fs::exists(path_));
+}
