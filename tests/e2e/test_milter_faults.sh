@@ -92,6 +92,8 @@ resend_retries() {
   assert_eq "" "${left[*]}" "$1: every message refused for now is accepted on its retry"
 }
 
+delivered_count() { { find "$MAILDIR" -type f 2>/dev/null || true; } | wc -l; }
+
 delivered_ids() {
   local f
   for f in "$MAILDIR"/*; do
@@ -241,6 +243,200 @@ test_accept_journal_imported_at_start() {
   rm_milter_restart
 }
 
+# Copies the live index (as the milter's user, through SQLite: consistent with its WAL) to
+# $W/backup/index.sqlite3, for the "removed" cases to restore as an admin would.
+backup_index() {
+  rm -rf "$W/backup"
+  mkdir -m 0700 "$W/backup"
+  chown nobody "$W/backup"
+  as_milter_user sqlite3 "$RM_INDEX" ".backup '$W/backup/index.sqlite3'"
+}
+
+# Puts the backup back at the index's path with the milter stopped, as the README says.
+restore_index() {
+  rm -f "$RM_INDEX" "$RM_INDEX"-wal "$RM_INDEX"-shm
+  install -o nobody -m 0660 "$W/backup/index.sqlite3" "$RM_INDEX"
+}
+
+test_index_removed() {
+  # The index files removed while the milter runs (a clean-up script, an admin's rm). It
+  # must not write rows into the unlinked file, where they would be lost with it: it
+  # refuses mail (4xx) until the index is back, and says why.
+  backup_index
+  local before
+  before=$(delivered_count)
+  rm -f "$RM_INDEX" "$RM_INDEX"-wal "$RM_INDEX"-shm
+  send_batch removed 3
+  assert_eq 3 "$BATCH_4XX" "index removed (tempfail): every message answered 4xx"
+  assert_eq "$before" "$(delivered_count)" "index removed: nothing delivered meanwhile"
+  assert_file_contains "$RM_LOG" "was removed or replaced" "index removed: the log says the index is gone"
+  assert_not_cmd "index removed: the milter made no index of its own at the path" test -e "$RM_INDEX"
+  # The admin restores it (milter stopped) and starts the milter: the retries go through.
+  rm_milter_stop
+  restore_index
+  _rm_milter_launch
+  resend_retries "index removed"
+  check_accounting "index removed, then restored"
+
+  # Renamed away (the state folder reorganised) and renamed back: refused meanwhile, and
+  # served again once the file is back at its path, without a restart.
+  mv "$RM_INDEX" "$RM_INDEX.away"
+  send_batch renamed 2
+  assert_eq 2 "$BATCH_4XX" "index renamed away (tempfail): every message answered 4xx"
+  mv "$RM_INDEX.away" "$RM_INDEX"
+  resend_retries "index renamed away and back"
+  check_accounting "index renamed away and back"
+
+  # on_index_error = accept: delivered, the rows in the pending journal beside the index,
+  # imported at the next start (here, into the restored index).
+  milter_config on_index_error '"accept"'
+  rm_milter_restart
+  backup_index
+  rm -f "$RM_INDEX" "$RM_INDEX"-wal "$RM_INDEX"-shm
+  send_batch removedaccept 3
+  assert_eq 3 "$BATCH_2XX" "index removed, on_index_error = accept: the messages are accepted"
+  assert_exists "$RM_INDEX.pending" "index removed, accept: the rows wait in the pending journal"
+  rm_milter_stop
+  restore_index
+  _rm_milter_launch
+  assert_file_matches "$RM_LOG" "imported 3 rows from the pending journal" "index removed, accept: the restarted milter imports the journal"
+  check_accounting "index removed, on_index_error = accept, restored and imported"
+  milter_config on_index_error '"tempfail"'
+  rm_milter_restart
+}
+
+# A client that stops in the middle of DATA (from an outsider's address, as send_one):
+#   partial_start ID MODE   MODE headers: in the header block; body: after half the body.
+# Writes $W/partial/ID.pid (the pid of the smtpd serving it, found through its socket) and
+# then waits: partial_finish ID (send the rest and the dot; prints 2xx, 4xx, or eof when
+# the server hung up) or partial_drop ID (close at once, with a TCP reset).
+partial_start() {
+  mkdir -p "$W/partial"
+  rm -f "$W/partial/$1".*
+  python3 - "$PF_PORT" "$OUTSIDER" "$1" "$2" "$W/partial/$1" <<'PY' &
+import os, socket, struct, sys, time
+port, src, ident, mode, base = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+s = socket.socket()
+s.bind((src, 0))
+s.connect(("127.0.0.1", port))
+f = s.makefile("rb")
+def reply():
+    while True:
+        line = f.readline()
+        if not line:
+            return "eof"
+        if line[3:4] != b"-":
+            return line.decode().strip()
+def cmd(c):
+    s.sendall(c.encode() + b"\r\n")
+    r = reply()
+    return r
+reply()
+for c in ("EHLO client.example", "MAIL FROM:<caller@example.net>", "RCPT TO:<info@mensadviceline.test>", "DATA"):
+    r = cmd(c)
+    if not r[:1] in "23":
+        open(base + ".result", "w").write("refused at " + c + ": " + r + "\n"); sys.exit(0)
+head = ("From: <caller@example.net>\r\nTo: <info@mensadviceline.test>\r\nSubject: partial\r\n"
+        "Message-Id: <%s@example.net>\r\n" % ident)
+rest = "X-More: this header comes later\r\n\r\n" + "second half of the body\r\n" * 2000
+if mode == "body":
+    head += "\r\n" + "first half of the body\r\n" * 2000
+s.sendall(head.encode())
+time.sleep(0.5)
+# The server side of this connection: the process holding the socket whose peer is us.
+lport = s.getsockname()[1]
+inode = None
+for l in open("/proc/net/tcp").read().splitlines()[1:]:
+    p = l.split()
+    if int(p[1].split(":")[1], 16) == port and int(p[2].split(":")[1], 16) == lport:
+        inode = p[9]
+pid = ""
+for d in os.listdir("/proc"):
+    if not d.isdigit():
+        continue
+    try:
+        if any(os.readlink("/proc/%s/fd/%s" % (d, fd)) == "socket:[%s]" % inode for fd in os.listdir("/proc/%s/fd" % d)):
+            pid = d
+    except OSError:
+        pass
+open(base + ".pid", "w").write(pid + "\n")
+while not os.path.exists(base + ".go"):
+    time.sleep(0.05)
+what = open(base + ".go").read().strip()
+if what == "drop":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    result = "dropped"
+else:
+    try:
+        s.sendall((rest + ".\r\n").encode())
+        r = reply()
+    except OSError:
+        r = "eof"
+    result = "eof" if r == "eof" else r[0] + "xx"
+open(base + ".result", "w").write(result + "\n")
+PY
+  wait_for 20 test -s "$W/partial/$1.pid" || test -s "$W/partial/$1.result" || true
+}
+partial_go() {  # (in $(...) too: waits for the result file, not for the client's pid)
+  echo "$2" >"$W/partial/$1.go"
+  wait_for 60 test -s "$W/partial/$1.result" || true
+  cat "$W/partial/$1.result" 2>/dev/null || echo "no result"
+}
+partial_finish() { partial_go "$1" finish; }
+partial_drop() { partial_go "$1" drop; }
+
+milter_alive() { [ -n "$RM_MILTER_PID" ] && kill -0 "$RM_MILTER_PID" 2>/dev/null; }
+
+# Index rows of one Message-ID sent here (0 or more).
+rows_of() { rm_sql "SELECT count(*) FROM messages WHERE hex(digest) = '$(rm_digest "<$1@example.net>")'"; }
+
+test_mta_drops() {
+  # The MTA's side of a message ends in the middle of it: the client hangs up in DATA
+  # (with a reset, or in the header block), the smtpd serving it or Postfix's cleanup
+  # (which talks to the milter for the headers and body) is killed. No message is
+  # delivered, no row is written for it, the milter lives on and serves the next message;
+  # the sender still has each one and sends it again later.
+  local id res pid before
+  before=$(delivered_count)
+  for id in dropbody dropheaders; do
+    partial_start "$id" "${id#drop}"
+    assert_cmd "$id: the client is in DATA" test -s "$W/partial/$id.pid"
+    res=$(partial_drop "$id")
+    assert_eq dropped "$res" "$id: the client hung up in the middle of DATA"
+  done
+  partial_start smtpdkilled body
+  pid=$(cat "$W/partial/smtpdkilled.pid" 2>/dev/null || true)
+  assert_eq smtpd "$(cat "/proc/$pid/comm" 2>/dev/null)" "smtpdkilled: found the smtpd serving the client"
+  [ -n "$pid" ] && kill -KILL "$pid"
+  res=$(partial_finish smtpdkilled)
+  assert_eq eof "$res" "smtpdkilled: the client sees the connection close, with no answer"
+  partial_start cleanupkilled body
+  local master cleanup
+  master=$(_pf_master_pid)
+  cleanup=$(pgrep -P "$master" -x cleanup || true)
+  assert_ne "" "$cleanup" "cleanupkilled: Postfix's cleanup is at work on the message"
+  # Only this instance's cleanup processes; one is writing the message now.
+  [ -n "$cleanup" ] && kill -KILL $cleanup
+  res=$(partial_finish cleanupkilled)
+  assert_eq 4xx "$res" "cleanupkilled: the message is refused for now (4xx)"
+  sleep 1
+  assert_cmd "MTA drops: the milter is still running" milter_alive
+  assert_eq "$before" "$(delivered_count)" "MTA drops: none of the four messages was delivered"
+  for id in dropbody dropheaders smtpdkilled cleanupkilled; do
+    assert_eq 0 "$(rows_of "$id")" "$id: no index row for a message that was not accepted"
+    SENT+=("$id")
+    RETRY+=("$id")
+  done
+  # The next message is served as usual, then each of the four as the sender retries it.
+  send_batch afterdrops 2
+  assert_eq 2 "$BATCH_2XX" "after the drops: the next messages are accepted"
+  resend_retries "MTA drops"
+  check_accounting "MTA drops"
+  assert_cmd "MTA drops: still the same milter process" milter_alive
+  assert_file_not_contains "$RM_LOG" "critical" "MTA drops: nothing critical in the milter's log"
+}
+
 test_signal_under_load() {
   local sig=$1 n=80 par=8
   (sleep 0.7; kill "-$sig" "$RM_MILTER_PID") &
@@ -277,12 +473,12 @@ test_key_problems_at_start() {
   check_accounting "after the key problems"
 }
 
-test_read_only_index
-test_full_filesystem
-test_locked_index
-test_accept_recovers_from_the_journal
-test_accept_journal_imported_at_start
-test_signal_under_load TERM
-test_signal_under_load KILL
-test_key_problems_at_start
+# FAULTS_ONLY="index_removed mta_drops" runs only those cases (their function names without
+# "test_"), for working on one; the test command runs them all.
+ALL_CASES="read_only_index full_filesystem locked_index accept_recovers_from_the_journal
+  accept_journal_imported_at_start index_removed mta_drops signal_under_load:TERM signal_under_load:KILL
+  key_problems_at_start"
+for case in ${FAULTS_ONLY:-$ALL_CASES}; do
+  if [[ $case == *:* ]]; then "test_${case%%:*}" "${case#*:}"; else "test_$case"; fi
+done
 e2e_finish
