@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# The milter writing while the sweeper runs (issue 8): a helpline's shared mailbox holds
+# many messages whose rows have expired and some that have not; the real retention-sweep
+# (as the mail store's user, real clock) destroys the expired ones while mail keeps
+# arriving through a real Postfix and the real milter, into the very mailbox being swept.
+# Checks: the sweep completes (exit 0) and destroys exactly the expired messages; the
+# unexpired ones are untouched, byte for byte; every message sent meanwhile was answered
+# 2xx (the sweep's index transactions never kept the milter past its busy timeout), is
+# delivered, still there, and has its present row; the milter logged no index error.
+# Usage: test_sweep_concurrent.sh PATH/TO/retention-milter PATH/TO/retention-sweep
+# SWEEP_EXPIRED (default 4000) and SWEEP_LIVE (default 300) size the store.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib/common.sh"
+. "$HERE/lib/postfix.sh"
+. "$HERE/lib/milter.sh"
+MILTER=${1:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep}
+SWEEP=${2:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep}
+EXPIRED=${SWEEP_EXPIRED:-4000}
+LIVE=${SWEEP_LIVE:-300}
+
+e2e_begin
+require_root
+require_tools swaks sqlite3 python3 setpriv
+e2e_workdir W rm-sweepconc
+at_exit pf_stop
+at_exit rm_milter_stop
+rm_milter_start "$W" "$MILTER"
+pf_start "$W" "$RM_SOCKET"
+
+# The index shared through a group, as in production (see test_sweep_postfix.sh).
+rm_milter_stop
+chgrp -R "$PF_MAIL_GID" "$W/milter/state"
+chmod 2770 "$W/milter/state"
+chmod g+rw "$W/milter/state"/index.sqlite3*
+rm_milter_restart
+
+SHARED=$PF_MAIL_DIR/respectphoneline.test/info
+OTHER=$PF_MAIL_DIR/mensadviceline.test/info
+as_mail() { setpriv --reuid="$PF_MAIL_UID" --regid="$PF_MAIL_GID" --clear-groups "$@"; }
+
+# --- the store: EXPIRED messages past their date, LIVE ones not, each with its row ------
+# Owned by the mail store's user, as Postfix's virtual(8) writes them; the rows go in
+# through SQLite as the milter would have written them, keyed with the index's own key.
+python3 - "$SHARED" "$RM_KEY" "$EXPIRED" "$LIVE" "$W/seed.sql" <<'PY'
+import datetime, hashlib, hmac, os, sys
+root, key, expired, live, sql = sys.argv[1], open(sys.argv[2], "rb").read(), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+for sub in ("cur", "new", "tmp"):
+    os.makedirs(os.path.join(root, sub), exist_ok=True)
+today = datetime.date.today()
+rows = []
+def add(kind, n, retain):
+    mid = "%s-%d@seed.example" % (kind, n)
+    name = "1700000000.M%d%sP1.seedhost,S=300:2,S" % (n, kind[0].upper())
+    body = ("Return-Path: <x@seed.example>\nMessage-ID: <%s>\nX-Helpline-Line: respect-phoneline\n"
+            "X-Retain-Until: %s\nSubject: seeded\n\n%s\n" % (mid, retain, "a line of the body " * 10))
+    with open(os.path.join(root, "cur", name), "w") as f:
+        f.write(body)
+    d = hmac.new(key, mid.encode(), hashlib.sha256).hexdigest()
+    passed = retain - datetime.timedelta(days=183)
+    rows.append("INSERT INTO messages (digest, queue_id, lines, direction, policy, passed_on, retain_until) "
+                "VALUES (x'%s', 'SEED%s%d', 'respect-phoneline', 'inbound', 'email', '%s', '%s');"
+                % (d, kind[0].upper(), n, passed, retain))
+for n in range(expired):
+    add("old", n, today - datetime.timedelta(days=1 + n % 30))
+for n in range(live):
+    add("live", n, today + datetime.timedelta(days=1 + n % 150))
+with open(sql, "w") as f:
+    f.write("BEGIN;\n" + "\n".join(rows) + "\nCOMMIT;\n")
+PY
+chown -R "$PF_MAIL_UID:$PF_MAIL_GID" "$PF_MAIL_DIR/respectphoneline.test"
+chmod 0644 "$W/seed.sql"
+as_mail sqlite3 "$RM_INDEX" ".read $W/seed.sql"
+assert_eq "$((EXPIRED + LIVE))" "$(ls "$SHARED/cur" | wc -l)" "the store holds $EXPIRED expired and $LIVE live messages"
+(cd "$SHARED/cur" && sha256sum 1700000000.M*LP1.* | sort) >"$W/live.before"
+
+mkdir -p "$W/sweep" && chown "$PF_MAIL_UID:$PF_MAIL_GID" "$W/sweep"
+cat >"$W/sweep/retention.toml" <<EOF
+[index]
+path = "$RM_INDEX"
+key_file = "$RM_KEY"
+[log]
+sink = "file:$W/sweep/sweep.log"
+level = "info"
+$(rm_line_toml)
+[sweep]
+max_destroy_per_run = 100000
+[[sweep.mailbox]]
+path = "$SHARED"
+kind = "shared"
+line = "respect-phoneline"
+[[sweep.mailbox]]
+path = "$OTHER"
+kind = "shared"
+line = "mens-advice-line"
+EOF
+chmod 0644 "$W/sweep/retention.toml"
+
+# --- mail while the sweep runs --------------------------------------------------------
+# Four senders, each sending one message after another (alternating between the two
+# lines' mailboxes) from before the sweep starts until after it ends. Each result line:
+# ID CODE START END (times in ns).
+SENDERS=4
+mkdir -p "$W/load"
+sender() {
+  local s=$1 n=0 id to t0 out code
+  while :; do
+    n=$((n + 1))
+    id=conc-$s-$n
+    if [ $((n % 2)) -eq 0 ]; then to=info@respectphoneline.test; else to=info@mensadviceline.test; fi
+    t0=$(date +%s%N)
+    out=$(swaks --silent 2 --server "127.0.0.1:$PF_PORT" --local-interface 127.0.0.2 --helo client.example \
+      --from caller@example.net --to "$to" --header "Message-Id: <$id@example.net>" --timeout 60 2>&1) || true
+    if grep -qE '^<\*\* +4[0-9][0-9]' <<<"$out"; then code=4xx
+    elif grep -qE '^<\*\*' <<<"$out"; then code=error
+    else code=2xx; fi
+    echo "$id $to $code $t0 $(date +%s%N)" >>"$W/load/$s"
+    # At least 5 each, then until the sweep is over.
+    [ "$n" -ge 5 ] && [ -e "$W/load/stop" ] && break
+  done
+}
+LOAD_PIDS=()
+for s in $(seq "$SENDERS"); do
+  sender "$s" &
+  LOAD_PIDS+=($!)
+done
+stop_load() { touch "$W/load/stop"; [ "${#LOAD_PIDS[@]}" -eq 0 ] || wait "${LOAD_PIDS[@]}" 2>/dev/null || true; LOAD_PIDS=(); }
+at_exit stop_load
+wait_for 30 test -s "$W/load/1" || fail "the first message was answered before the sweep"
+
+SWEEP_RC=0
+SWEEP_T0=$(date +%s%N)
+as_mail "$SWEEP" -c "$W/sweep/retention.toml" --json >"$W/sweep/out.json" 2>"$W/sweep/err" || SWEEP_RC=$?
+SWEEP_T1=$(date +%s%N)
+stop_load
+
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$W/sweep/out.json" "$1"; }
+assert_eq 0 "$SWEEP_RC" "the sweep completes (exit 0) while mail arrives"
+last_assert_ok || cat "$W/sweep/err" "$W/sweep/out.json" >&2
+assert_eq "$EXPIRED" "$(json 'd["lines"]["respect-phoneline"]["destroyed"]')" "the sweep destroyed the $EXPIRED expired messages"
+
+cat "$W"/load/[0-9]* >"$W/load/all"
+TOTAL=$(wc -l <"$W/load/all")
+DURING=$(awk -v a="$SWEEP_T0" -v b="$SWEEP_T1" '$5 > a && $4 < b' "$W/load/all" | wc -l)
+echo "# the sweep took $(((SWEEP_T1 - SWEEP_T0) / 1000000)) ms; $TOTAL messages sent, $DURING of them during it"
+if [ "$DURING" -ge "$SENDERS" ]; then pass "mail went through the milter while the sweep ran ($DURING messages)"
+else fail "mail went through the milter while the sweep ran" "only $DURING messages overlapped the sweep"; fi
+assert_eq "" "$(awk '$3 != "2xx"' "$W/load/all")" "every message sent during the sweep was accepted (no 4xx from the index's locks)"
+
+# --- what the store and the index say afterwards -----------------------------------------
+pf_wait_queue_empty 60 || fail "Postfix's queue drained"
+assert_eq 0 "$(ls "$SHARED/cur" "$SHARED/new" | grep -c '^1700000000\.M[0-9]*OP1\.' || true)" "no expired message file is left"
+(cd "$SHARED/cur" && sha256sum 1700000000.M*LP1.* | sort) >"$W/live.after"
+assert_cmd "every unexpired seeded message is still there, byte for byte" cmp "$W/live.before" "$W/live.after"
+assert_eq "$EXPIRED|$EXPIRED" \
+  "$(rm_sql "SELECT count(*), sum(copies) FROM messages WHERE queue_id LIKE 'SEEDO%' AND state = 'destroyed'")" \
+  "each expired row is marked destroyed, with its one copy"
+assert_eq "$LIVE" "$(rm_sql "SELECT count(*) FROM messages WHERE queue_id LIKE 'SEEDL%' AND state = 'present'")" \
+  "each unexpired seeded row is still present"
+
+# Each message the milter accepted: delivered, still there, and its row present.
+delivered_ids() {
+  local f
+  for f in "$SHARED"/cur/* "$SHARED"/new/* "$OTHER"/cur/* "$OTHER"/new/*; do
+    [ -f "$f" ] || continue
+    sed -n '/^\r\{0,1\}$/q; s/^Message-I[dD]: *<\(conc-[0-9]*-[0-9]*\)@example.net>.*/\1/p' "$f"
+  done | sort
+}
+wait_for 30 test "$(delivered_ids | wc -l)" -ge "$TOTAL" || true
+SENT_IDS=$(awk '{print $1}' "$W/load/all" | sort)
+assert_eq "$SENT_IDS" "$(delivered_ids)" "every message accepted during the sweep is delivered and was not destroyed ($TOTAL)"
+rows=$(rm_sql "SELECT hex(digest) FROM messages WHERE state = 'present' AND queue_id NOT LIKE 'SEED%'")
+missing=$(python3 - "$RM_KEY" "$rows" $SENT_IDS <<'PY'
+import hashlib, hmac, sys
+key = open(sys.argv[1], "rb").read()
+have = set(sys.argv[2].split())
+for ident in sys.argv[3:]:
+    if hmac.new(key, (ident + "@example.net").encode(), hashlib.sha256).hexdigest().upper() not in have:
+        print(ident)
+PY
+)
+assert_eq "" "$missing" "every message accepted during the sweep has its present row"
+assert_eq 1 "$(rm_sql 'SELECT count(*) FROM receipts')" "the sweep's receipt is in the index"
+assert_file_not_contains "$RM_LOG" "cannot write the index" "the milter never failed to write a row"
+e2e_finish
