@@ -397,8 +397,9 @@ test_mta_drops() {
   # (which talks to the milter for the headers and body) is killed. No message is
   # delivered, no row is written for it, the milter lives on and serves the next message;
   # the sender still has each one and sends it again later.
-  local id res pid before
+  local id res pid before log_from
   before=$(delivered_count)
+  log_from=$(($(wc -l <"$RM_LOG") + 1))
   for id in dropbody dropheaders; do
     partial_start "$id" "${id#drop}"
     assert_cmd "$id: the client is in DATA" test -s "$W/partial/$id.pid"
@@ -434,7 +435,8 @@ test_mta_drops() {
   resend_retries "MTA drops"
   check_accounting "MTA drops"
   assert_cmd "MTA drops: still the same milter process" milter_alive
-  assert_file_not_contains "$RM_LOG" "critical" "MTA drops: nothing critical in the milter's log"
+  tail -n "+$log_from" "$RM_LOG" >"$W/mta-drops.log"
+  assert_file_not_contains "$W/mta-drops.log" "critical" "MTA drops: nothing critical in the milter's log meanwhile"
 }
 
 test_signal_under_load() {
