@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The milter under faults, through a real Postfix (issue 8): its index read-only, on a full
-# filesystem, locked by another process past the busy timeout; the key file missing or
-# readable by others at start; SIGKILL and SIGTERM under load. The index folder is a small
+# filesystem, locked by another process past the busy timeout, removed or renamed while the
+# milter runs; the key file missing or readable by others at start; the MTA dropping a
+# message mid-DATA (the client hanging up, Postfix's smtpd or cleanup killed); SIGKILL and
+# SIGTERM under load. The index folder is a small
 # tmpfs of its own, so that it can be filled and remounted read-only.
 #
 # The rule checked after each fault: every message sent is either delivered with its index
