@@ -243,6 +243,34 @@ test_confidentiality() {
   assert_eq "" "$leaks" "no address, local part, subject, Message-ID or client IP in the index, WAL, shm or log"
 }
 
+# The same milter on a TCP socket (inet:PORT@127.0.0.1): where it answers the DATA step
+# (to keep the MTA's Nagle from waiting on our delayed ACK), mail still flows, stamped and
+# indexed, several messages on one connection included.
+test_tcp_socket() {
+  local port before after f
+  port=$(_pf_free_ports 1)
+  rm_milter_stop
+  sed -i "s|^socket = .*|socket = \"inet:$port@127.0.0.1\"|" "$RM_CONF"
+  "$RM_MILTER_BIN" -f -c "$RM_CONF" 2>>"$RM_LOG.stderr" &
+  RM_MILTER_PID=$!
+  wait_for 10 grep -q "retention-milter\[$RM_MILTER_PID\] info: listening on inet:$port@127.0.0.1" "$RM_LOG" \
+    || { fail "the milter listens on inet:$port@127.0.0.1" "$(tail -5 "$RM_LOG")"; return; }
+  pf_set_milter "inet:127.0.0.1:$port"
+  send "$PF_PORT" $OUTSIDER --from caller@example.net --to info@mensadviceline.test \
+    --header "Message-Id: <e2e-tcp-1@example.net>"
+  f=$(wait_delivered "$(inbox mensadviceline.test info)" "e2e-tcp-1@example.net") \
+    || { fail "TCP: inbound message delivered" "$(pf_log 20)"; return; }
+  assert_stamped "$f" mens-advice-line inbound
+  assert_row "<e2e-tcp-1@example.net>" mens-advice-line inbound "TCP: inbound"
+  before=$(rm_sql "SELECT count(*) FROM messages")
+  smtp-source -c -d -m 5 -l 2048 -f caller@example.net -t info@respectphoneline.test "127.0.0.1:$PF_PORT" >/dev/null
+  pf_wait_queue_empty 30 || true
+  after=$(rm_sql "SELECT count(*) FROM messages")
+  assert_eq 5 $((after - before)) "TCP: five messages on one connection: five rows"
+  assert_cmd "TCP: Postfix logs no milter error or timeout" \
+    bash -c "! grep -E 'milter.*(error|timeout|timed out)' '$PF_LOG'"
+}
+
 test_inbound_with_forged_headers
 test_outbound_authenticated
 test_outbound_from_internal_host
@@ -254,4 +282,5 @@ test_bad_input
 test_several_per_connection
 test_confidentiality
 test_milter_down_means_retry
+test_tcp_socket
 e2e_finish
