@@ -64,6 +64,9 @@ std::optional<Address> parse_address(std::string_view raw) {
     // A quote outside a quoted-string is no address: "\"+x\"@y" was cut at its '+'
     // to a local part of one quote (found by tests/fuzz/fuzz_address).
     if (!quoted && local.find('"') != std::string_view::npos) return std::nullopt;
+    // Nor are other specials outside quotes: "@:@:help@x" left "@:help" as a local part
+    // that read back as the source route "@:" before "help@x" (tests/fuzz/fuzz_address).
+    if (!quoted && local.find_first_of("()<>[]:;@\\, \t") != std::string_view::npos) return std::nullopt;
     std::string l = quoted ? unquote(local) : std::string(local);
     if (l.empty()) return std::nullopt;
     for (char c : l) {

@@ -41,6 +41,16 @@ TEST(Address, AStrayQuoteInTheLocalPartIsNoAddress) {
     EXPECT_EQ(norm("<\"info+x\"@example.org>"), "info@example.org");
 }
 
+// Found by tests/fuzz/fuzz_address: "@:@:help@x" lost its route "@:" and kept "@:help" as
+// a local part, which read back as another route before "help@x", a line's address.
+TEST(Address, SpecialsOutsideQuotesAreNoLocalPart) {
+    EXPECT_EQ(norm("@:@:help@example.org"), "(none)");
+    EXPECT_EQ(norm("a:b@example.org"), "(none)");
+    EXPECT_EQ(norm("a,b@example.org"), "(none)");
+    EXPECT_EQ(norm("@relay1,@relay2:Help@Example.org"), "help@example.org");
+    EXPECT_EQ(norm("\"a:b\"@example.org"), "a:b@example.org");
+}
+
 TEST(Address, FromHeaderTakesTheAddressNotTheDisplayName) {
     EXPECT_EQ(from("Men's Advice Line <info@mensadviceline.org.uk>"), "info@mensadviceline.org.uk");
     EXPECT_EQ(from("\"info@mensadviceline.org.uk\" <attacker@evil.example>"), "attacker@evil.example");
