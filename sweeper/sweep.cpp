@@ -1,6 +1,7 @@
 #include "sweeper/sweep.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -454,6 +455,7 @@ private:
             index_->add_receipt(r, receipt_digests_);
             if (rc == kExitOk || rc == kExitSkipped) {
                 erase_old_digests();
+                destroy_old_rejected_journal();
                 const std::string t = std::to_string(epoch_seconds(now_));
                 index_->set_meta(kMetaLastRun, t);
                 index_->set_meta(kMetaLastSuccess, t);
@@ -475,6 +477,32 @@ private:
         const int erased = index_->erase_old_digests(sys_days{cutoff_day} + time_of_day);
         if (erased > 0) spdlog::info("erased the digests of {} row(s) destroyed more than {} ago", erased,
                                      c_.index.digest_grace.text());
+    }
+
+    // "<index>.pending.rejected" keeps journal lines no import could read, for the admin;
+    // they may hold digests. Once its last line is older than the longest retention of any
+    // policy plus digest_grace, nothing in it may be kept any more: it is destroyed like a
+    // message (overwritten, synced, unlinked), under the importers' lock.
+    void destroy_old_rejected_journal() {
+        const std::string path = c_.index.path + ".pending.rejected";
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+        Date until = Date{floor<days>(system_clock::time_point(seconds(st.st_mtime)))};
+        Date last = until;
+        for (const auto& [name, policy] : c_.policies) last = std::max(last, add_period(until, policy.retain));
+        last = add_period(last, c_.index.digest_grace);
+        if (sys_days{last} >= sys_days{today_}) return;
+        const std::string lock_path = c_.index.path + ".pending.lock";
+        UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+        if (lock && ::flock(lock.get(), LOCK_EX) != 0) lock.reset();
+        UniqueFd fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+        if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || overwrite_with_zeros(fd.get(), st.st_size) != 0 ||
+            ::unlink(path.c_str()) != 0) {
+            s_.warn("could not destroy " + path + " (journal lines no import could read, past every retention "
+                    "period): " + std::strerror(errno));
+            return;
+        }
+        spdlog::info("destroyed {}: its lines were past every retention period and digest_grace", path);
     }
 
     void write_metrics_file() {

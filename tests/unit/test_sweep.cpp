@@ -817,6 +817,31 @@ TEST(Sweep, WhatAKilledRunDestroyedStillJoinsTheReceiptChain) {
     EXPECT_EQ(r->chain_hex, rm::to_hex(std::string(reinterpret_cast<const char*>(md), sizeof md)));
 }
 
+// The journal's rejected lines may hold digests: kept for the admin, but not past every
+// retention period (6 months here) plus digest_grace (31 days).
+TEST(Sweep, RejectedJournalLinesGoWhenNothingInThemMayBeKept) {
+    World w;
+    const fs::path rejected = w.index_path + ".pending.rejected";
+    const auto set_mtime = [](const fs::path& p, system_clock::time_point t) {
+        const timespec ts{static_cast<time_t>(duration_cast<seconds>(t.time_since_epoch()).count()), 0};
+        const timespec times[2] = {ts, ts};
+        ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), times, 0), 0);
+    };
+    spit(rejected, "not a journal line 00112233445566778899aabbccddeeff\n");
+    set_mtime(rejected, kNow - days(200));  // 6 months + 31 days not yet past
+    EXPECT_EQ(w.sweep(kNow).exit_code, 0);
+    EXPECT_TRUE(fs::exists(rejected));
+    set_mtime(rejected, kNow - days(230));
+    const int fd = ::open(rejected.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(w.sweep(kNow + hours(1)).exit_code, 0);
+    EXPECT_FALSE(fs::exists(rejected));
+    std::string after(10, 'x');  // overwritten before the unlink, as a message is
+    EXPECT_EQ(::pread(fd, after.data(), after.size(), 0), 10);
+    ::close(fd);
+    EXPECT_EQ(after, std::string(10, '\0'));
+}
+
 TEST(Sweep, DigestsAreErasedAfterTheGrace) {
     World w;
     w.deliver(w.shared_a, "erase@x");
