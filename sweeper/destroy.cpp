@@ -122,6 +122,26 @@ UniqueFd open_for_overwrite(int dirfd, const std::string& name, const FileRef& e
     return fd;
 }
 
+// The folder of `f` (updated to where the file is now), when `f` is still the file the
+// scan read; otherwise null, with `out` saying why (vanished, or a skip).
+std::shared_ptr<UniqueFd> open_unchanged(Dirs& dirs, FileRef& f, struct stat& st, DestroyOutcome& out) {
+    auto dir = dirs.open(f.root, f.dir());
+    if (!dir) {
+        out.skips.push_back(errno == ENOENT ? Skip::Changed : Skip::CannotDestroy);
+        return nullptr;
+    }
+    const Located where = locate(dirs, f, dir, st);
+    if (where == Located::Gone) {
+        ++out.vanished;
+        return nullptr;
+    }
+    if (where == Located::NotAFile || !f.same_file(st)) {
+        out.skips.push_back(Skip::Changed);
+        return nullptr;
+    }
+    return dir;
+}
+
 // secure_delete = "unlink": nothing to overwrite, so each name is unlinked where it is.
 // No marker is needed, since an unlink is all or nothing; a marker left by an earlier run
 // in overwrite mode is just another name to unlink.
@@ -129,21 +149,9 @@ DestroyOutcome unlink_names(Dirs& dirs, std::vector<FileRef>& names, DirSyncs& s
     DestroyOutcome out;
     bool links_counted = false;
     for (FileRef& f : names) {
-        auto dir = dirs.open(f.root, f.dir());
         struct stat st {};
-        if (!dir) {
-            out.skips.push_back(errno == ENOENT ? Skip::Changed : Skip::CannotDestroy);
-            continue;
-        }
-        const Located where = locate(dirs, f, dir, st);
-        if (where == Located::Gone) {
-            ++out.vanished;
-            continue;
-        }
-        if (where == Located::NotAFile || !f.same_file(st)) {
-            out.skips.push_back(Skip::Changed);
-            continue;
-        }
+        const auto dir = open_unchanged(dirs, f, st, out);
+        if (!dir) continue;
         if (!links_counted) {
             links_counted = true;
             if (st.st_nlink > names.size()) out.skips.push_back(Skip::HardLink);  // a name outside what we swept
@@ -181,21 +189,9 @@ DestroyOutcome destroy_file(Dirs& dirs, std::vector<FileRef> names, SecureDelete
     std::vector<Renamed> renamed;
     const FileRef expect = names.front();
     for (FileRef& f : names) {
-        auto dir = dirs.open(f.root, f.dir());
         struct stat st {};
-        if (!dir) {
-            out.skips.push_back(errno == ENOENT ? Skip::Changed : Skip::CannotDestroy);
-            continue;
-        }
-        const Located where = locate(dirs, f, dir, st);
-        if (where == Located::Gone) {
-            ++out.vanished;
-            continue;
-        }
-        if (where == Located::NotAFile || !f.same_file(st)) {
-            out.skips.push_back(Skip::Changed);
-            continue;
-        }
+        const auto dir = open_unchanged(dirs, f, st, out);
+        if (!dir) continue;
         std::string marker = f.name;
         if (!is_marker(f.name)) {
             if (const int err = rename_to_marker(dir->get(), f.name, marker)) {
