@@ -3,6 +3,7 @@
 
 #include <future>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "db/detail.hpp"
@@ -31,12 +32,25 @@ IndexError moved_error(const Index& index) {
 
 }  // namespace
 
+// What the writer thread tells one caller: the row's id, or why it was refused. A value,
+// not an exception_ptr: an exception object shared between the writer and the caller is
+// freed by whichever thread drops it last, through reference counting inside libstdc++,
+// where ThreadSanitizer cannot see the ordering (CI reported it as a race). The caller
+// throws its own IndexError from the text instead.
+struct Outcome {
+    std::int64_t id = 0;
+    std::string error;  // empty when the row is committed
+};
+
 // One waiting commit(). The caller keeps only the future; the job (a copy of the row and
 // the promise) belongs to the writer thread from the moment it is queued, so nothing the
 // writer touches can vanish when a woken caller returns.
 struct BatchWriter::Job {
     MessageRow row;
-    std::promise<std::int64_t> result;
+    std::promise<Outcome> result;
+
+    void succeed(std::int64_t id) { result.set_value(Outcome{id, {}}); }
+    void fail(const std::exception& e) { result.set_value(Outcome{0, e.what()}); }
 };
 
 BatchWriter::BatchWriter(std::unique_ptr<Index> index, std::size_t max_batch)
@@ -56,7 +70,7 @@ BatchWriter::~BatchWriter() {
 
 std::int64_t BatchWriter::commit(const MessageRow& row) {
     auto job = std::make_unique<Job>(Job{row, {}});
-    std::future<std::int64_t> done = job->result.get_future();
+    std::future<Outcome> done = job->result.get_future();
     {
         std::lock_guard lock(mu_);
         if (stopping_) throw IndexError("index " + index_->path() + ": the writer is shutting down");
@@ -64,7 +78,9 @@ std::int64_t BatchWriter::commit(const MessageRow& row) {
         job.release();  // the writer thread deletes it
     }
     cv_.notify_one();
-    return done.get();  // rethrows the row's IndexError
+    Outcome outcome = done.get();
+    if (!outcome.error.empty()) throw IndexError(outcome.error);
+    return outcome.id;
 }
 
 void BatchWriter::run() {
@@ -91,9 +107,11 @@ void BatchWriter::commit_one(Job& job) {
         const std::int64_t id = index_->insert({job.row}).at(0);
         // Removed during the commit: the row went into the old file, gone with it.
         if (index_moved(*index_)) throw moved_error(*index_);
-        job.result.set_value(id);
+        job.succeed(id);
+    } catch (const std::exception& e) {
+        job.fail(e);
     } catch (...) {
-        job.result.set_exception(std::current_exception());
+        job.fail(IndexError("index " + index_->path() + ": the row's transaction failed"));
     }
 }
 
@@ -103,7 +121,7 @@ void BatchWriter::commit_one(Job& job) {
 void BatchWriter::commit_batch(std::vector<Job*>& jobs) {
     if (jobs.size() == 1) return commit_one(*jobs.front());
     if (index_moved(*index_)) {
-        for (Job* j : jobs) j->result.set_exception(std::make_exception_ptr(moved_error(*index_)));
+        for (Job* j : jobs) j->fail(moved_error(*index_));
         return;
     }
     std::vector<MessageRow> rows;
@@ -114,8 +132,7 @@ void BatchWriter::commit_batch(std::vector<Job*>& jobs) {
         ids = index_->insert(rows);
     } catch (const dbdetail::SqliteError& e) {
         if (e.index_wide()) {
-            // A copy each: callers in several threads must not share one exception object.
-            for (Job* j : jobs) j->result.set_exception(std::make_exception_ptr(e));
+            for (Job* j : jobs) j->fail(e);
             return;
         }
         for (Job* j : jobs) commit_one(*j);
@@ -125,10 +142,10 @@ void BatchWriter::commit_batch(std::vector<Job*>& jobs) {
         return;
     }
     if (index_moved(*index_)) {
-        for (Job* j : jobs) j->result.set_exception(std::make_exception_ptr(moved_error(*index_)));
+        for (Job* j : jobs) j->fail(moved_error(*index_));
         return;
     }
-    for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i]->result.set_value(ids[i]);
+    for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i]->succeed(ids[i]);
 }
 
 }  // namespace rm

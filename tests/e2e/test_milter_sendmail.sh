@@ -228,7 +228,9 @@ send() {
 delivered() {
   local dir=$1 token=$2 i f
   for ((i = 0; i < 150; i++)); do
-    f=$(grep -rlF -- "$token" "$dir" 2>/dev/null | head -n 1)
+    # Not tmp/: a file there is still being written by the delivery agent, and is renamed
+    # into new/ when complete (CI once read one between the two).
+    f=$(grep -rlF --exclude-dir=tmp -- "$token" "$dir" 2>/dev/null | head -n 1)
     if [ -n "$f" ]; then
       echo "$f"
       return 0
