@@ -124,7 +124,7 @@ PY
 check_accounting() {
   local what=$1 sent delivered rows dup
   pf_wait_queue_empty 60 || true
-  wait_for 30 test "$(delivered_ids | wc -l)" -ge "${#SENT[@]}" || true
+  wait_until 30 '[ "$(delivered_ids | wc -l)" -ge "${#SENT[@]}" ]' || true
   sent=$(printf '%s\n' "${SENT[@]}" | sort)
   delivered=$(delivered_ids)
   dup=$(uniq -d <<<"$delivered")

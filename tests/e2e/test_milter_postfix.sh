@@ -191,7 +191,7 @@ test_several_per_connection() {
   local before after
   before=$(rm_sql "SELECT count(*) FROM messages")
   smtp-source -c -d -m 5 -l 2048 -f advisor@respect.test -t info@respectphoneline.test "127.0.0.1:$PF_PORT" >/dev/null
-  wait_for 30 test "$(ls "$(inbox respectphoneline.test info)" | wc -l)" -ge 7 || true
+  wait_until 30 '[ "$(ls "$(inbox respectphoneline.test info)" | wc -l)" -ge 7 ]' || true
   pf_wait_queue_empty 30 || true
   after=$(rm_sql "SELECT count(*) FROM messages")
   assert_eq 5 $((after - before)) "five messages on one connection: five rows"

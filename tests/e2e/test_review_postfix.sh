@@ -37,7 +37,7 @@ set_sample() {
   before=$(reloads)
   sed -i "s/^review_sample = .*/review_sample = $1/" "$RM_CONF"
   kill -USR1 "$RM_MILTER_PID"
-  wait_for 5 test "$(reloads)" -gt "$before" || fail "the milter reloaded review_sample = $1"
+  wait_until 10 '[ "$(reloads)" -gt "$before" ]' || fail "the milter reloaded review_sample = $1"
 }
 
 # --- review_sample = 1.0: every reply is copied, and the outside copy says nothing ------

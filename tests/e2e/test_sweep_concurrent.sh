@@ -166,7 +166,7 @@ delivered_ids() {
     sed -n '/^\r\{0,1\}$/q; s/^Message-I[dD]: *<\(conc-[0-9]*-[0-9]*\)@example.net>.*/\1/p' "$f"
   done | sort
 }
-wait_for 30 test "$(delivered_ids | wc -l)" -ge "$TOTAL" || true
+wait_until 30 '[ "$(delivered_ids | wc -l)" -ge "$TOTAL" ]' || true
 SENT_IDS=$(awk '{print $1}' "$W/load/all" | sort)
 assert_eq "$SENT_IDS" "$(delivered_ids)" "every message accepted during the sweep is delivered and was not destroyed ($TOTAL)"
 rows=$(rm_sql "SELECT hex(digest) FROM messages WHERE state = 'present' AND queue_id NOT LIKE 'SEED%'")

@@ -93,8 +93,9 @@ swaks --silent 2 --server "127.0.0.1:$PF_SUBMISSION_PORT" --auth PLAIN \
   --from info@respectphoneline.test --to someone@outside.example \
   --header "Message-Id: <$REPLY_ID>" --header "Subject: ../../../../outside/.Sent" --body "advice" >/dev/null ||
   fail "the reply was accepted"
-wait_for 30 test "$(rm_sql "SELECT count(*) FROM messages WHERE hex(digest) = '$(rm_digest "<$REPLY_ID>")'")" = 1 ||
-  fail "the reply is indexed"
+REPLY_DIGEST=$(rm_digest "<$REPLY_ID>")
+reply_indexed() { [ "$(rm_sql "SELECT count(*) FROM messages WHERE hex(digest) = '$REPLY_DIGEST'")" = 1 ]; }
+wait_for 30 reply_indexed || fail "the reply is indexed"
 mkdir -p "$ALICE/.Sent/cur" "$ALICE/.Sent/new" "$ALICE/.Sent/tmp" "$ALICE/cur" "$ALICE/new" "$ALICE/tmp"
 printf 'Message-ID: <%s>\r\nSubject: ../../../../outside/.Sent\r\n\r\nadvice\r\n' "$REPLY_ID" \
   >"$ALICE/.Sent/cur/1760000000.M9P9.client,S=90:2,S"

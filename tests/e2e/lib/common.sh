@@ -172,6 +172,15 @@ wait_for() {
   done
 }
 
+# wait_until TIMEOUT 'TEST': like wait_for, for a test with command substitutions in it. It
+# is a string, evaluated again on every try: given to wait_for, "$(...)" would be expanded
+# once, before the first try, and the wait would never see anything change.
+wait_until() {
+  local _wu_timeout=$1
+  shift
+  wait_for "$_wu_timeout" eval "$1"
+}
+
 at_exit() {
   local cmd
   printf -v cmd '%q ' "$@"
