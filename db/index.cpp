@@ -486,6 +486,44 @@ int Index::mark_destroyed(const Digest& digest, std::chrono::system_clock::time_
     s.bind(1, to_unix(when)).bind(2, copies).bind_blob(3, digest);
     s.run();
     const int n = sqlite3_changes(db_);
+    forget_files_of(digest);
+    tx.commit();
+    return n;
+}
+
+// A destroyed message's files are gone, and its digest must not stay behind in the cache.
+void Index::forget_files_of(const Digest& digest) {
+    Stmt s(db_, path_, cached("DELETE FROM scan_cache WHERE digest = ?1"));
+    s.bind_blob(1, digest);
+    s.run();
+}
+
+std::optional<Digest> Index::known_file(const std::string& file_key) const {
+    Stmt s(db_, path_, cached("SELECT digest FROM scan_cache WHERE file_key = ?1"));
+    s.bind_blob(1, file_key);
+    if (!s.step()) return std::nullopt;
+    return s.blob(0);
+}
+
+void Index::remember_files(const std::vector<KnownFile>& files, Date today) {
+    if (files.empty()) return;
+    Transaction tx(db_, path_);
+    Stmt s(db_, path_, cached("INSERT OR REPLACE INTO scan_cache (file_key, digest, added_on) VALUES (?1, ?2, ?3)"));
+    const std::string on = format_date(today);
+    for (const auto& f : files) {
+        s.reset();
+        s.bind_blob(1, f.file_key).bind_blob(2, f.digest).bind_text(3, on);
+        s.run();
+    }
+    tx.commit();
+}
+
+int Index::forget_files_before(Date cutoff) {
+    Transaction tx(db_, path_);
+    Stmt s(db_, path_, "DELETE FROM scan_cache WHERE added_on < ?1");
+    s.bind_text(1, format_date(cutoff));
+    s.run();
+    const int n = sqlite3_changes(db_);
     tx.commit();
     return n;
 }
@@ -504,6 +542,7 @@ std::vector<Digest> Index::mark_destroyed(const std::vector<DestroyedCopies>& ba
         s.bind(1, to_unix(when)).bind(2, b.copies).bind_blob(3, b.digest);
         s.run();
         if (sqlite3_changes(db_) > 0) changed.push_back(b.digest);
+        forget_files_of(b.digest);
     }
     tx.commit();
     return changed;
@@ -511,6 +550,12 @@ std::vector<Digest> Index::mark_destroyed(const std::vector<DestroyedCopies>& ba
 
 int Index::erase_old_digests(std::chrono::system_clock::time_point cutoff) {
     Transaction tx(db_, path_);
+    // Whatever the scan cache still holds of these messages goes with their digests.
+    Stmt files(db_, path_,
+               "DELETE FROM scan_cache WHERE digest IN (SELECT digest FROM messages WHERE state = 'destroyed' "
+               "AND destroyed_at < ?1 AND digest IS NOT NULL)");
+    files.bind(1, to_unix(cutoff));
+    files.run();
     Stmt rows(db_, path_,
               "UPDATE messages SET digest = NULL, queue_id = NULL, erased_at = ?1 "
               "WHERE state = 'destroyed' AND destroyed_at < ?2 AND (digest IS NOT NULL OR queue_id IS NOT NULL)");

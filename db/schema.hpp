@@ -10,6 +10,12 @@
 //   holds     safeguarding/legal holds by digest, with reason, case reference, who and when.
 //   receipts  one per sweep: counts and a hash chain over destroyed digests, no digest itself.
 //   meta      small settings the programs keep between runs.
+//   scan_cache  the sweeper's memory of which file holds which message, so that a nightly
+//             sweep reads only the files it has not seen before: a 16-byte keyed hash of a
+//             file's identity (device, inode, size, mtime and ctime to the nanosecond; not
+//             its path or name), the digest read from it, and the date it was read. Rows go
+//             when their message is destroyed and a month after they were added, so a
+//             digest never outlives its message's rows here either.
 // Dates ('YYYY-MM-DD', UTC calendar dates) are text, so they compare as strings. Times
 // (placed_at, destroyed_at, erased_at, run_at...) are Unix seconds, UTC.
 #pragma once
@@ -19,7 +25,7 @@
 
 namespace rm::dbdetail {
 
-inline constexpr std::array<std::string_view, 2> kMigrations = {
+inline constexpr std::array<std::string_view, 3> kMigrations = {
     // 1: the tables of the brief.
     R"sql(
 CREATE TABLE messages (
@@ -73,6 +79,17 @@ CREATE TABLE meta (
     R"sql(
 ALTER TABLE messages ADD COLUMN journal_token TEXT;
 CREATE UNIQUE INDEX messages_journal_token ON messages (journal_token);
+)sql",
+    // 3: the sweeper's scan cache (issue 7): reading every message's header every night
+    // was most of a sweep's time.
+    R"sql(
+CREATE TABLE scan_cache (
+    file_key BLOB PRIMARY KEY CHECK (length(file_key) = 16),
+    digest   BLOB NOT NULL CHECK (length(digest) = 32),
+    added_on TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX scan_cache_digest ON scan_cache (digest);
+CREATE INDEX scan_cache_added_on ON scan_cache (added_on);
 )sql",
 };
 

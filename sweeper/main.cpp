@@ -19,6 +19,7 @@ struct Options {
     bool dry_run = false;
     bool force = false;
     bool list = false;
+    bool read_all = false;
     bool json = false;
     std::string now;
 };
@@ -38,6 +39,7 @@ int run(const Options& o) {
     so.dry_run = o.dry_run;
     so.force = o.force;
     so.list = o.list;
+    so.read_all = o.read_all;
     if (!o.now.empty()) {
         if (!o.dry_run)
             return usage_error("--now is a what-if and is accepted only with --dry-run (to destroy as of another "
@@ -82,6 +84,8 @@ int main(int argc, char** argv) {
     app.add_option("--now", o.now, "with --dry-run: pretend today is this date (YYYY-MM-DD)");
     app.add_flag("--force", o.force, "go on past a clock or max_destroy_per_run safety stop");
     app.add_flag("--list", o.list, "list the paths of the files acted on, skipped or left as residues");
+    app.add_flag("--read-all", o.read_all,
+                 "read every message's header, even of files an earlier run read and that have not changed since");
     app.add_flag("--json", o.json, "print the summary as JSON");
     app.set_version_flag("-V,--version", RM_VERSION);
     try {

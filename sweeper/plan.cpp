@@ -98,10 +98,23 @@ struct RowFacts {
     bool due = true;  // every row's date is on or before today
 };
 
+// What the scan cache knows a file by (see ScanCache): its identity, hashed with the key.
+std::string file_key(const DigestKey& key, const struct stat& st) {
+    const std::array<std::int64_t, 7> parts = {
+        static_cast<std::int64_t>(st.st_dev),  static_cast<std::int64_t>(st.st_ino),
+        static_cast<std::int64_t>(st.st_size), st.st_mtim.tv_sec,
+        st.st_mtim.tv_nsec,                     st.st_ctim.tv_sec,
+        st.st_ctim.tv_nsec};
+    return key.file_key(std::string_view(reinterpret_cast<const char*>(parts.data()), sizeof parts));
+}
+
 class Planner {
 public:
-    Planner(const Config& c, const Index& index, const DigestKey& key, Date today, Summary& s)
-        : c_(c), index_(index), key_(key), today_(today), s_(s) {}
+    Planner(const Config& c, const Index& index, const DigestKey& key, Date today, Summary& s, ScanCache cache)
+        : c_(c), index_(index), key_(key), today_(today), s_(s), cache_(cache),
+          settled_before_ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 (system_clock::now() - cache.settle).time_since_epoch())
+                                 .count()) {}
 
     Plan run() {
         load_expired();
@@ -116,6 +129,7 @@ public:
         warn_about_open_files();
         find_unseen();
         reads_.reset();
+        learn_and_forget();
         warn_about_orphans();
         return std::move(plan_);
     }
@@ -133,18 +147,64 @@ private:
     long orphans_kept_ = 0;
     std::optional<Index::ReadScope> reads_;
     size_t lookups_ = 0;
+    ScanCache cache_;
+    std::int64_t settled_before_ns_;  // files whose ctime is earlier may be remembered
+    std::vector<Index::KnownFile> learnt_;  // read since the last renewal of reads_
 
     // Lookups share a read transaction, renewed every few thousand so that the milter's
     // WAL can still be checkpointed during a long scan. The plan needs no single snapshot:
     // phase 2 acts only on files that are still what the scan read, and looks for holds
     // placed since just before it destroys.
+    // What was learnt is written between two read transactions, never inside one.
     const Index& lookups() {
         if (lookups_++ % 4096 == 0) {
             reads_.reset();
+            learn();
             reads_.emplace(index_);
         }
         return index_;
     }
+
+    // --- the scan cache -------------------------------------------------------------
+
+    void learn() {
+        if (cache_.learn_into && !learnt_.empty()) {
+            try {
+                cache_.learn_into->remember_files(learnt_, today_);
+            } catch (const IndexError& e) {
+                // Only a cost: the next run reads these files again.
+                s_.warn(std::string("the scan cache could not be written, so the next run reads every file again: ") +
+                        e.what());
+                cache_.learn_into = nullptr;
+            }
+        }
+        learnt_.clear();
+    }
+
+    void learn_and_forget() {
+        learn();
+        if (!cache_.learn_into) return;
+        try {
+            cache_.learn_into->forget_files_before(
+                Date(std::chrono::sys_days(today_) - kScanCacheDays));
+        } catch (const IndexError& e) {
+            s_.warn(std::string("old entries of the scan cache could not be removed: ") + e.what());
+        }
+    }
+
+    // A file an earlier run read, unchanged since: classified by the digest read then.
+    bool classify_known(FileRef& f, int dfd, const MaildirName& mn, Scope scope) {
+        struct stat st {};
+        if (::fstatat(dfd, f.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return false;
+        const auto digest = lookups().known_file(file_key(key_, st));
+        if (!digest) return false;
+        ++s_.messages_scanned;
+        ++s_.messages_known;
+        f.take(st);
+        classify(f, *digest, mn, st, scope);
+        return true;
+    }
+
 
     // --- where to look -------------------------------------------------------------
 
@@ -344,6 +404,7 @@ private:
         // A regular file by the directory's word is opened at once (read_message opens with
         // O_NOFOLLOW and checks the type again); anything else is looked at first, and a
         // name gone meanwhile is looked for under its new name below.
+        if (type == DT_REG && cache_.look_up && classify_known(f, sfd, *mn, scope)) return;
         if (type == DT_REG && read_message(f, sfd, *mn, scope) != Read::Gone) return;
         UniqueFd moved_dir;
         int dfd = sfd;
@@ -405,7 +466,13 @@ private:
             case HeaderBlock::Status::Ok: break;
         }
         f.take(st);
-        classify(f, h, mn, st, scope);
+        const std::string* id = first_field(h.fields, "Message-ID");
+        const std::string key = id ? message_id_key(*id) : std::string();
+        const Digest digest = key.empty() ? Digest() : key_.digest(key);
+        classify(f, digest, mn, st, scope);
+        if (!digest.empty() && cache_.learn_into &&
+            std::int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec < settled_before_ns_)
+            learnt_.push_back({file_key(key_, st), digest});
         return Read::Done;
     }
 
@@ -432,16 +499,11 @@ private:
         return facts;
     }
 
-    void classify(const FileRef& f, const HeaderBlock& h, const MaildirName& mn, const struct stat& st, Scope scope) {
+    // `digest`: of the file's Message-ID, empty when it has none.
+    void classify(const FileRef& f, const Digest& digest, const MaildirName& mn, const struct stat& st, Scope scope) {
         const Root& root = plan_.roots[f.root];
-        const std::string* id = first_field(h.fields, "Message-ID");
-        const std::string key = id ? message_id_key(*id) : std::string();
-        Digest digest;
         std::vector<MessageRow> rows;
-        if (!key.empty()) {
-            digest = key_.digest(key);
-            rows = lookups().rows_for(digest);
-        }
+        if (!digest.empty()) rows = lookups().rows_for(digest);
         if (rows.empty()) {
             // In a personal mailbox, a message the index does not know is the staff
             // member's own mail: never touched.
@@ -659,8 +721,9 @@ private:
 
 }  // namespace
 
-Plan make_plan(const Config& config, const Index& index, const DigestKey& key, Date today, Summary& summary) {
-    return Planner(config, index, key, today, summary).run();
+Plan make_plan(const Config& config, const Index& index, const DigestKey& key, Date today, Summary& summary,
+               ScanCache cache) {
+    return Planner(config, index, key, today, summary, cache).run();
 }
 
 }  // namespace rm::sweep

@@ -1,8 +1,10 @@
 // Phase 1 of a sweep: read every configured store (read-only) and decide what to do.
 //
 // The plan holds only the actions (files to destroy, copies to move) and the counts, so
-// memory grows with what has expired, not with the size of the stores. Nothing is changed
-// here: a dry run, a safety stop or a config error found half-way leaves everything as is.
+// memory grows with what has expired, not with the size of the stores. No message, file or
+// index row is changed here: a dry run, a safety stop or a config error found half-way
+// leaves everything as is. The one thing a real run writes while it scans is the index's
+// scan cache (which file holds which message), which changes no decision.
 #pragma once
 
 #include <sys/stat.h>
@@ -101,9 +103,26 @@ struct Plan {
     bool scope_incomplete = false;  // some mailbox or folder could not be read
 };
 
+// How the scan uses the index's scan cache. A file whose identity (device, inode, size,
+// mtime and ctime to the nanosecond) is in the cache is not read again: its digest comes
+// from there. The kernel sets ctime on every change to a file, its content, its name or
+// its times (even `touch -d` sets it to now), so a file that matches is the file that was
+// read; everything else about it (rows, dates, holds) is looked up afresh as for a file read.
+struct ScanCache {
+    bool look_up = true;          // false: read every file (retention-sweep --read-all)
+    Index* learn_into = nullptr;  // where to remember what was read; nullptr: nowhere (dry runs)
+    // A file changed less than this long before the scan is read, not remembered: file
+    // times tick coarsely (a few ms on ext4), so a second change within the tick of the
+    // first would leave ctime as it was (git's "racily clean" rule). By the system clock.
+    std::chrono::seconds settle{2};
+};
+// How long a file stays known before it is read again.
+inline constexpr std::chrono::days kScanCacheDays{31};
+
 // Builds the plan. Counts go into `summary` as what the run will do (phase 2 corrects
 // them when something fails). Throws StoreError for a store that is not Maildir++.
-Plan make_plan(const Config& config, const Index& index, const DigestKey& key, Date today, Summary& summary);
+Plan make_plan(const Config& config, const Index& index, const DigestKey& key, Date today, Summary& summary,
+               ScanCache cache = {});
 
 // The folder of a shared mailbox that receives moved Sent copies: the first of its
 // sent_folders that exists, else the first of them (to be created).

@@ -75,6 +75,7 @@ nlohmann::json counts_json(const Summary& s) {
                      {"index_cache_folders", s.residues.index_cache_folders},
                      {"lazy_expunge_folders", s.residues.lazy_expunge_folders}};
     j["messages_scanned"] = s.messages_scanned;
+    j["messages_known"] = s.messages_known;
     j["vanished"] = s.vanished;
     j["rows_marked_unseen"] = s.rows_marked_unseen;
     j["rows_unseen_deferred"] = s.rows_unseen_deferred;
@@ -169,6 +170,7 @@ void print_text(std::ostream& out, const Summary& s) {
     if (s.stop) out << "STOPPED, nothing destroyed" << (s.dry_run ? "" : " or moved") << ": " << *s.stop << "\n";
     print_lines_table(out, s);
     out << "messages scanned: " << s.messages_scanned;
+    if (s.messages_known) out << " (" << s.messages_known << " known from earlier runs, not read again)";
     if (s.vanished) out << ", " << s.vanished << " gone meanwhile";
     out << "\n";
     if (s.rows_marked_unseen)

@@ -85,6 +85,7 @@ struct Summary {
     std::map<Skip, long> skips;
     Residues residues;
     long messages_scanned = 0;
+    long messages_known = 0;  // of those, known from the scan cache and not read again
     long vanished = 0;            // gone before we got to them (expunged meanwhile): fine
     long rows_marked_unseen = 0;  // expired rows whose message was in no store: marked, copies 0
     long rows_unseen_deferred = 0;  // the same, left for a run that can read every store

@@ -134,7 +134,10 @@ private:
         spdlog::info("sweep started: today {}{}{}", s_.today, o_.now_date ? " (--now what-if)" : "",
                      o_.dry_run ? ", dry run" : "");
         const auto last_run = parse_int(index_->get_meta(kMetaLastRun));
-        Plan plan = make_plan(c_, *index_, *key_, today_, s_);
+        Plan plan = make_plan(c_, *index_, *key_, today_, s_,
+                              ScanCache{.look_up = !o_.read_all,
+                                        .learn_into = o_.dry_run ? nullptr : index_.get(),
+                                        .settle = o_.scan_cache_settle});
         if (auto why = stop_reason(last_run)) {
             s_.stop = *why;
             spdlog::error("safety stop, nothing destroyed: {}", *why);

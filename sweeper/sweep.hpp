@@ -16,6 +16,8 @@ struct SweepOptions {
     bool dry_run = false;
     bool force = false;
     bool list = false;
+    bool read_all = false;  // --read-all: ignore the scan cache, read every message
+    std::chrono::seconds scan_cache_settle{2};  // see ScanCache::settle (tests shorten it)
     std::optional<Date> now_date;  // --now: a what-if, dry runs only
     std::chrono::seconds command_timeout{600};  // after_mailbox
     // Called after the plan, before anything is done: tests act there as staff and the

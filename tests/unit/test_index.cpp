@@ -168,7 +168,8 @@ TEST_F(IndexTest, HasNoColumnThatCouldIdentifyAPerson) {
         "messages.destroyed_at", "messages.copies", "messages.erased_at", "messages.journal_token",
         "holds.id", "holds.digest", "holds.reason", "holds.ref", "holds.placed_at", "holds.placed_by",
         "holds.released_at", "holds.released_by", "receipts.id", "receipts.run_at", "receipts.counts_json",
-        "receipts.destroyed", "receipts.chain", "receipts.exit_code", "meta.key", "meta.value"};
+        "receipts.destroyed", "receipts.chain", "receipts.exit_code", "meta.key", "meta.value",
+        "scan_cache.file_key", "scan_cache.digest", "scan_cache.added_on"};
     EXPECT_EQ(columns, expected);
 }
 
@@ -217,11 +218,12 @@ TEST_F(IndexTest, MigratesAVersion1Index) {
     sqlite3_close(db);
 
     auto index = open(false);
-    EXPECT_EQ(index->schema_version(), 2);
+    EXPECT_EQ(index->schema_version(), dbdetail::kSchemaVersion);
     const auto rows = index->rows_for(std::string(32, '\0'));
     ASSERT_EQ(rows.size(), 1u);
     EXPECT_EQ(rows[0].retain_until, d(2025, 7, 31));
     EXPECT_EQ(count_rows(index->handle(), "SELECT count(journal_token) FROM messages"), 0);
+    EXPECT_EQ(count_rows(index->handle(), "SELECT count(*) FROM scan_cache"), 0);
 }
 
 TEST_F(IndexTest, RefusesAnIndexFromANewerVersion) {
@@ -475,6 +477,9 @@ TEST_F(IndexTest, ErasingOldDigestsLeavesNoTraceInTheFiles) {
     const auto destroyed = at(d(2026, 7, 2), 3);
     index->mark_destroyed(dig(1000), destroyed, 2);
     index->mark_destroyed(dig(5), destroyed + 24h * 40, 1);  // destroyed after the cutoff: kept for now
+    // A copy read again after its message was destroyed (restored from a backup, say):
+    // the scan cache's digest must go with the rows' digests.
+    index->remember_files({{std::string(16, 'r'), dig(1000)}}, d(2026, 7, 3));
     ASSERT_NE(raw_files().find(dig(1000)), std::string::npos) << "the test must see the digest before erasure";
 
     EXPECT_EQ(index->erase_old_digests(destroyed + 24h * 31), 2);
@@ -493,6 +498,25 @@ TEST_F(IndexTest, ErasingOldDigestsLeavesNoTraceInTheFiles) {
     EXPECT_EQ(raw.find("QID7TARGET"), std::string::npos) << "queue id still in the database or its WAL";
     EXPECT_NE(raw.find(dig(5)), std::string::npos);
     EXPECT_EQ(index->erase_old_digests(destroyed + 24h * 31), 0);
+}
+
+TEST_F(IndexTest, TheScanCacheForgetsAFileWithItsMessageAndAfterAMonth) {
+    auto index = open();
+    index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1))});
+    const std::string a(16, 'a'), b(16, 'b'), c(16, 'c');
+    index->remember_files({{a, dig(1)}, {b, dig(2)}, {c, dig(3)}}, d(2026, 1, 10));
+    EXPECT_EQ(index->known_file(a), dig(1));
+    EXPECT_FALSE(index->known_file(std::string(16, 'z')));
+    EXPECT_THROW(index->remember_files({{"short", dig(1)}}, d(2026, 1, 10)), IndexError);
+
+    index->mark_destroyed(dig(1), at(d(2026, 7, 2)), 1);
+    EXPECT_FALSE(index->known_file(a));
+    EXPECT_EQ(index->known_file(b), dig(2));
+    index->remember_files({{b, dig(2)}}, d(2026, 1, 20));  // read again: dated anew
+    EXPECT_EQ(index->forget_files_before(d(2026, 1, 10)), 0);
+    EXPECT_EQ(index->forget_files_before(d(2026, 1, 11)), 1);  // c
+    EXPECT_FALSE(index->known_file(c));
+    EXPECT_EQ(index->known_file(b), dig(2));
 }
 
 TEST_F(IndexTest, ReceiptsChainToThePreviousOne) {

@@ -1,8 +1,11 @@
 // retention-sweep's rules, on generated Maildir++ trees and a real index.
+#include <sqlite3.h>
 #include <sys/file.h>
 
 #include <nlohmann/json.hpp>
 #include <openssl/sha.h>
+
+#include <thread>
 
 #include "core/strings.hpp"
 #include "sweep_test_util.hpp"
@@ -172,6 +175,122 @@ TEST(Sweep, OverwritesBeforeUnlinkingUnlessToldOtherwise) {
         if (overwrite) EXPECT_EQ(after, std::string(before.size(), '\0'));
         else EXPECT_EQ(after, before);
     }
+}
+
+// --- the scan cache --------------------------------------------------------------------
+
+namespace {
+
+// Files written by the test count as settled at once (the real default waits 2 s).
+SweepOptions learning(SweepOptions o = {}) {
+    o.scan_cache_settle = std::chrono::seconds(0);
+    return o;
+}
+
+long cache_rows(const World& w) {
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(w.index->handle(), "SELECT count(*) FROM scan_cache", -1, &s, nullptr);
+    const long n = sqlite3_step(s) == SQLITE_ROW ? static_cast<long>(sqlite3_column_int64(s, 0)) : -1;
+    sqlite3_finalize(s);
+    return n;
+}
+
+}  // namespace
+
+TEST(Sweep, ASecondRunReadsOnlyTheFilesItHasNotSeen) {
+    World w;
+    w.deliver(w.shared_a, "kept1@x");
+    w.deliver(w.shared_b, "kept2@x", "new");
+    w.deliver(w.staff / "alice" / ".Sent", "own@x");  // the staff member's own mail: no row
+    w.row("kept1@x", kFuture);
+    w.row("kept2@x", kFuture, "mens-advice-line");
+
+    const Summary first = w.sweep(kNow, learning());
+    EXPECT_EQ(first.messages_scanned, 3);
+    EXPECT_EQ(first.messages_known, 0);
+    EXPECT_EQ(cache_rows(w), 3);
+
+    w.deliver(w.shared_a, "later@x");
+    w.row("later@x", kFuture);
+    const Summary second = w.sweep(kNow, learning());
+    EXPECT_EQ(second.exit_code, 0) << w.last_error;
+    EXPECT_EQ(second.messages_scanned, 4);
+    EXPECT_EQ(second.messages_known, 3);
+    EXPECT_EQ(second.lines.at("respect-phoneline").kept, 2);
+
+    SweepOptions all = learning();
+    all.read_all = true;
+    const Summary third = w.sweep(kNow, all);
+    EXPECT_EQ(third.messages_scanned, 4);
+    EXPECT_EQ(third.messages_known, 0);
+}
+
+TEST(Sweep, AKnownFileGoesOnItsDateAndAHoldStillKeepsOne) {
+    World w;
+    const auto a = w.deliver(w.shared_a, "a@x");
+    const auto b = w.deliver(w.shared_a, "b@x");
+    const auto reply = w.deliver(w.staff / "alice" / ".Sent", "reply@x");
+    w.row("a@x", kFuture);
+    w.row("b@x", kFuture);
+    w.row("reply@x", kFuture, "respect-phoneline", "outbound");
+    w.sweep(kNow, learning());
+    ASSERT_EQ(cache_rows(w), 3);
+    ASSERT_FALSE(fs::exists(reply));  // moved to the line's shared Sent folder
+    w.index->hold(w.digest("b@x"), "safeguarding", "CASE-3", "tester", kNow);
+
+    const Summary later = w.sweep(at("2026-07-02"), learning());
+    EXPECT_EQ(later.exit_code, 0) << w.last_error;
+    EXPECT_EQ(later.messages_known, 2);  // a and b; the moved reply is a new file
+    EXPECT_FALSE(fs::exists(a));
+    EXPECT_TRUE(w.destroyed("a@x"));
+    EXPECT_TRUE(fs::exists(b));
+    EXPECT_FALSE(w.destroyed("b@x"));
+    EXPECT_EQ(later.lines.at("respect-phoneline").held, 1);
+    EXPECT_TRUE(w.destroyed("reply@x"));
+    // The destroyed messages' digests left the cache with their files: only b's is left.
+    EXPECT_EQ(cache_rows(w), 1);
+}
+
+// Rewritten in place to the same size with its old mtime put back: only the ctime the
+// kernel set tells that it changed, and that is enough for it to be read again.
+TEST(Sweep, AFileChangedSinceItWasReadIsReadAgain) {
+    World w;
+    const auto f = w.deliver(w.shared_a, "young@y");
+    w.row("young@y", kFuture);
+    w.row("older@y", kPast);
+    w.sweep(kNow, learning());
+    ASSERT_EQ(cache_rows(w), 1);
+
+    struct stat before {};
+    ASSERT_EQ(::stat(f.c_str(), &before), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // past the file system's time tick
+    std::string text = slurp(f);
+    for (size_t pos; (pos = text.find("young@y")) != std::string::npos;) text.replace(pos, 7, "older@y");
+    spit(f, text);
+    const struct timespec times[2] = {before.st_atim, before.st_mtim};
+    ASSERT_EQ(::utimensat(AT_FDCWD, f.c_str(), times, 0), 0);
+    struct stat after {};
+    ASSERT_EQ(::stat(f.c_str(), &after), 0);
+    ASSERT_EQ(after.st_size, before.st_size);
+    ASSERT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+
+    const Summary s = w.sweep(kNow, learning());
+    EXPECT_EQ(s.messages_known, 0);
+    EXPECT_FALSE(fs::exists(f));
+    EXPECT_TRUE(w.destroyed("older@y"));
+    EXPECT_FALSE(w.destroyed("young@y"));
+}
+
+TEST(Sweep, FreshFilesAndDryRunsTeachTheCacheNothing) {
+    World w;
+    w.deliver(w.shared_a, "m@x");
+    w.row("m@x", kFuture);
+    w.sweep(kNow, learning(dry()));
+    EXPECT_EQ(cache_rows(w), 0);
+    w.sweep(kNow);  // the default: a file changed in the last 2 s is not remembered yet
+    EXPECT_EQ(cache_rows(w), 0);
+    w.sweep(kNow, learning());
+    EXPECT_EQ(cache_rows(w), 1);
 }
 
 // --- orphans -------------------------------------------------------------------------
