@@ -304,6 +304,7 @@ void configure(sqlite3* db, const std::string& path, const Index::Options& opts)
     }
     // FULL: a row is on disk before the milter lets the MTA accept the message.
     exec(db, path, "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON;");
+    if (opts.cache_mib > 0) exec(db, path, "PRAGMA cache_size = -" + std::to_string(opts.cache_mib * 1024));
     if (opts.read_only) {
         check_version_read_only(db, path);
     } else {
@@ -461,6 +462,13 @@ std::vector<Hold> Index::holds_for(const Digest& digest) const {
 }
 
 bool Index::is_held(const Digest& digest) const { return active_hold(digest).has_value(); }
+
+std::vector<Digest> Index::held_digests() const {
+    Stmt s(db_, path_, "SELECT digest FROM holds WHERE released_at IS NULL AND digest IS NOT NULL");
+    std::vector<Digest> out;
+    while (s.step()) out.push_back(s.blob(0));
+    return out;
+}
 
 std::vector<HeldMessage> Index::holds_in_force() const {
     Stmt s(db_, path_,

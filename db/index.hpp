@@ -125,6 +125,10 @@ public:
         bool create = false;        // create the file and schema when missing
         bool read_only = false;
         int busy_timeout_ms = 5000;
+        // SQLite's page cache for this connection, in MiB; 0 keeps SQLite's 2 MiB. The
+        // sweeper looks up every message it scans at random places in the index: with the
+        // default cache most lookups read their pages again from the OS (issue 7's profile).
+        int cache_mib = 0;
     };
 
     // Opens (and with `create`, makes) the index: WAL, synchronous=FULL, secure_delete,
@@ -163,6 +167,8 @@ public:
     std::optional<Hold> active_hold(const Digest& digest) const;
     std::vector<Hold> holds_for(const Digest& digest) const;  // history, oldest first
     bool is_held(const Digest& digest) const;
+    // The digests of every message on hold now (few: holds are placed by hand).
+    std::vector<Digest> held_digests() const;
     // Every active hold, oldest first.
     std::vector<HeldMessage> holds_in_force() const;
 

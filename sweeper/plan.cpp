@@ -118,6 +118,7 @@ public:
 
     Plan run() {
         load_expired();
+        load_holds();
         expand_mailboxes();
         // Shared mailboxes first: moves from personal Sent folders need to know that
         // their destination could be read.
@@ -142,6 +143,7 @@ private:
     Summary& s_;
     Plan plan_;
     std::unordered_map<Digest, bool> expired_;  // digests with present rows past their date: seen?
+    std::unordered_set<Digest> held_;           // digests on hold when the scan began
     std::set<std::pair<dev_t, ino_t>> scanned_roots_;
     std::map<std::string, std::optional<std::pair<size_t, std::string>>> destinations_;
     long orphans_kept_ = 0;
@@ -207,6 +209,12 @@ private:
 
 
     // --- where to look -------------------------------------------------------------
+
+    // Read once rather than asked per message: there are few, and phase 2 looks again
+    // for holds placed since, just before it destroys.
+    void load_holds() {
+        for (auto& d : index_.held_digests()) held_.insert(std::move(d));
+    }
 
     void load_expired() {
         for (const auto& row : index_.expired(today_)) {
@@ -512,7 +520,7 @@ private:
         }
         if (auto it = expired_.find(digest); it != expired_.end()) it->second = true;
         const RowFacts facts = facts_of(rows);
-        const bool held = lookups().is_held(digest);
+        const bool held = held_.count(digest) > 0;
         const std::string line =
             scope == Scope::Shared ? root.line : (facts.tags.empty() ? std::string("unknown") : facts.tags.front());
         LineCounts& counts = s_.lines[line];
@@ -692,7 +700,7 @@ private:
         for (const auto& [digest, seen] : expired_) {
             if (seen) continue;
             const auto rows = lookups().rows_for(digest);
-            if (rows.empty() || !facts_of(rows).due || lookups().is_held(digest)) continue;
+            if (rows.empty() || !facts_of(rows).due || held_.count(digest)) continue;
             if (plan_.scope_incomplete) {
                 ++s_.rows_unseen_deferred;
             } else {

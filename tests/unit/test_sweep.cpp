@@ -135,6 +135,22 @@ TEST(Sweep, AHoldPlacedDuringTheScanStillWins) {
     EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 1);
 }
 
+// The same for a message no store holds any more: its rows are not marked destroyed.
+TEST(Sweep, AHoldPlacedDuringTheScanKeepsAMessageWithNoCopyPresent) {
+    World w;
+    w.deliver(w.shared_a, "present@x");
+    w.row("present@x", kFuture);
+    w.row("no-copy@x", kPast);
+    w.row("no-copy-held@x", kPast);
+    rm::sweep::SweepOptions o;
+    o.between_phases = [&] { w.index->hold(w.digest("no-copy-held@x"), "legal", "CASE-4", "tester", kNow); };
+    const Summary s = w.sweep(kNow, o);
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_TRUE(w.destroyed("no-copy@x"));
+    EXPECT_FALSE(w.destroyed("no-copy-held@x"));
+    EXPECT_EQ(s.rows_marked_unseen, 1);
+}
+
 TEST(Sweep, EveryCopyGoesAndTheRowCountsThem) {
     World w;
     const auto a = w.deliver(w.shared_a, "copies@x");
