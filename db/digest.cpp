@@ -192,12 +192,12 @@ std::string DigestKey::fingerprint() const {
     return to_hex(digest("retention-milter key fingerprint v1"));
 }
 
-std::string DigestKey::file_key(std::string_view identity) const {
+Digest DigestKey::file_hash(std::string_view identity) const {
     // A NUL in the label: a normalised Message-ID never has one.
     std::string material("retention-sweep scan cache v1", 29);
     material.push_back('\0');
     material.append(identity);
-    return digest(material).substr(0, 16);
+    return digest(material);
 }
 
 Digest DigestKey::digest(std::string_view normalised_message_id) const {

@@ -494,16 +494,8 @@ int Index::mark_destroyed(const Digest& digest, std::chrono::system_clock::time_
     s.bind(1, to_unix(when)).bind(2, copies).bind_blob(3, digest);
     s.run();
     const int n = sqlite3_changes(db_);
-    forget_files_of(digest);
     tx.commit();
     return n;
-}
-
-// A destroyed message's files are gone, and its digest must not stay behind in the cache.
-void Index::forget_files_of(const Digest& digest) {
-    Stmt s(db_, path_, cached("DELETE FROM scan_cache WHERE digest = ?1"));
-    s.bind_blob(1, digest);
-    s.run();
 }
 
 std::optional<Digest> Index::known_file(const std::string& file_key) const {
@@ -550,7 +542,6 @@ std::vector<Digest> Index::mark_destroyed(const std::vector<DestroyedCopies>& ba
         s.bind(1, to_unix(when)).bind(2, b.copies).bind_blob(3, b.digest);
         s.run();
         if (sqlite3_changes(db_) > 0) changed.push_back(b.digest);
-        forget_files_of(b.digest);
     }
     tx.commit();
     return changed;
@@ -558,7 +549,7 @@ std::vector<Digest> Index::mark_destroyed(const std::vector<DestroyedCopies>& ba
 
 int Index::erase_old_digests(std::chrono::system_clock::time_point cutoff) {
     Transaction tx(db_, path_);
-    // Whatever the scan cache still holds of these messages goes with their digests.
+    // The scan cache's copies of these digests go with them (one pass over the cache).
     Stmt files(db_, path_,
                "DELETE FROM scan_cache WHERE digest IN (SELECT digest FROM messages WHERE state = 'destroyed' "
                "AND destroyed_at < ?1 AND digest IS NOT NULL)");

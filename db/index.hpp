@@ -46,10 +46,10 @@ public:
     // HMAC-SHA-256 of a Message-ID already normalised by normalise_message_id().
     Digest digest(std::string_view normalised_message_id) const;
 
-    // 16 bytes that stand for one file's identity in the sweeper's scan cache: a keyed
-    // hash, so the cache holds no inode numbers or sizes in clear. A label prefix keeps it
-    // apart from every Message-ID digest.
-    std::string file_key(std::string_view identity) const;
+    // A keyed hash of a file's identity for the sweeper's scan cache (the sweeper puts
+    // the inode before 8 bytes of it). A label prefix keeps it apart from every Message-ID
+    // digest.
+    Digest file_hash(std::string_view identity) const;
 
     // Names the key without revealing it (hex HMAC of a fixed label), so an index can
     // record which key its digests were made with.
@@ -174,7 +174,7 @@ public:
 
     // --- the sweeper ---------------------------------------------------------------
     // Marks every present row of the digest destroyed, with the time and the number of
-    // copies destroyed, and forgets its files in the scan cache. Returns how many rows changed.
+    // copies destroyed. Returns how many rows changed.
     int mark_destroyed(const Digest& digest, std::chrono::system_clock::time_point when, int copies);
     // The same for many digests in one transaction (one sync instead of one per message).
     // Returns the digests of which at least one row changed, in the order given.
@@ -197,7 +197,8 @@ public:
     int forget_files_before(Date cutoff);
 
     // Erases digest and queue id of rows destroyed before `cutoff` (digest_grace after
-    // destruction), and the digest of released holds no row shares any more; then
+    // destruction), the scan cache's entries with those digests, and the digest of
+    // released holds no row shares any more; then
     // checkpoints and truncates the WAL so the erased bytes leave it too (secure_delete
     // zeroes them in the database file). Returns how many rows were erased.
     int erase_old_digests(std::chrono::system_clock::time_point cutoff);
@@ -246,7 +247,6 @@ private:
     Index(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
     // A statement of the hot paths (the sweeper's lookups, its marks), prepared once.
     sqlite3_stmt* cached(const char* sql) const;
-    void forget_files_of(const Digest& digest);  // inside the caller's transaction
     std::string path_;
     sqlite3* db_ = nullptr;
     mutable std::vector<std::pair<const char*, sqlite3_stmt*>> cache_;

@@ -11,11 +11,13 @@
 //   receipts  one per sweep: counts and a hash chain over destroyed digests, no digest itself.
 //   meta      small settings the programs keep between runs.
 //   scan_cache  the sweeper's memory of which file holds which message, so that a nightly
-//             sweep reads only the files it has not seen before: a 16-byte keyed hash of a
-//             file's identity (device, inode, size, mtime and ctime to the nanosecond; not
-//             its path or name), the digest read from it, and the date it was read. Rows go
-//             when their message is destroyed and a month after they were added, so a
-//             digest never outlives its message's rows here either.
+//             sweep reads only the files it has not seen before: a 16-byte key (the file's
+//             inode number, then 8 bytes of a keyed hash of its device, inode, size, mtime
+//             and ctime to the nanosecond; not its path or name), the digest read from it,
+//             and the date it was read. The inode comes first so that the files of a folder,
+//             read together, are written to neighbouring pages. Rows go a month after they
+//             were added, and with their message's digest (digest_grace after it is
+//             destroyed), so a digest never outlives its message's rows here either.
 // Dates ('YYYY-MM-DD', UTC calendar dates) are text, so they compare as strings. Times
 // (placed_at, destroyed_at, erased_at, run_at...) are Unix seconds, UTC.
 #pragma once
@@ -83,13 +85,13 @@ CREATE UNIQUE INDEX messages_journal_token ON messages (journal_token);
     // 3: the sweeper's scan cache (issue 7): reading every message's header every night
     // was most of a sweep's time.
     R"sql(
+-- No other index: each would be one more tree a sweep writes at random places; its two
+-- deletions (by age, by erased digest) read the table once per run instead.
 CREATE TABLE scan_cache (
     file_key BLOB PRIMARY KEY CHECK (length(file_key) = 16),
     digest   BLOB NOT NULL CHECK (length(digest) = 32),
     added_on TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX scan_cache_digest ON scan_cache (digest);
-CREATE INDEX scan_cache_added_on ON scan_cache (added_on);
 )sql",
 };
 

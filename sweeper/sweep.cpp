@@ -13,6 +13,7 @@
 #include <set>
 #include <spdlog/spdlog.h>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/strings.hpp"
 #include "db/index.hpp"
@@ -104,6 +105,11 @@ private:
     steady_clock::time_point started_;
     std::optional<DigestKey> key_;
     std::unique_ptr<Index> index_;
+    // The holds in force, read again every kHoldRereadEvery messages of phase 2 (one query
+    // per message was a tenth of a sweep's time).
+    std::unordered_set<Digest> holds_now_;
+    size_t holds_read_ago_ = 0;
+    static constexpr size_t kHoldRereadEvery = 64;
     std::vector<Digest> receipt_digests_;
     std::set<Digest> receipt_seen_;
     bool acting_ = false;
@@ -266,9 +272,13 @@ private:
     bool held_since_the_scan(Plan& plan, const std::vector<size_t>& g,
                              std::unordered_map<Digest, DigestProgress>& progress) {
         const auto digests = digests_of(plan, g);
+        if (holds_read_ago_++ % kHoldRereadEvery == 0) {
+            holds_now_.clear();
+            for (auto& d : index_->held_digests()) holds_now_.insert(std::move(d));
+        }
         const bool held = std::any_of(digests.begin(), digests.end(), [&](const Digest& d) {
             DigestProgress& p = progress[d];
-            return p.held || (p.held = index_->is_held(d));
+            return p.held || (p.held = holds_now_.count(d) > 0);
         });
         if (!held) return false;
         for (const auto& d : digests) {
