@@ -16,6 +16,7 @@
 //                  be moved and so change the store between the sweep and the floor
 //   personal Trash: a helpline copy with a row, expired or not (kept)
 //   personal INBOX: own mail (not looked at: personal mailboxes are swept in Sent and Trash)
+#include <algorithm>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -121,7 +122,10 @@ int main(int argc, char** argv) {
         const auto days = [&](int n) { return rm::Date{std::chrono::sys_days{today} + std::chrono::days{n}}; };
         const std::string body(static_cast<size_t>(o.body_bytes), 'b');
         std::ofstream expired_list(o.dir + "/expired.list");
-        std::vector<rm::MessageRow> rows;
+        // Rows in the order the milter would have written them: the older (expired) ones
+        // first, so that they share the index's first pages as on a real server, rather
+        // than being spread over every page of it.
+        std::vector<rm::MessageRow> rows, later_rows;
         long n_expired = 0, n_rows = 0;
         const std::int64_t t0 = 1700000000;
         const time_t now_s = ::time(nullptr);
@@ -180,7 +184,7 @@ int main(int argc, char** argv) {
                 r.policy = "email";
                 r.passed_on = expired ? days(-200) : days(-10);
                 r.retain_until = expired ? days(-17) : days(170);
-                rows.push_back(std::move(r));
+                (expired ? rows : later_rows).push_back(std::move(r));
                 ++n_rows;
                 if (rows.size() >= 20000) {
                     index->insert(rows);
@@ -193,6 +197,10 @@ int main(int argc, char** argv) {
             }
         }
         if (!rows.empty()) index->insert(rows);
+        for (size_t from = 0; from < later_rows.size(); from += 20000) {
+            const auto end = later_rows.begin() + static_cast<std::ptrdiff_t>(std::min(later_rows.size(), from + 20000));
+            index->insert(std::vector<rm::MessageRow>(later_rows.begin() + static_cast<std::ptrdiff_t>(from), end));
+        }
         index.reset();
 
         std::ofstream toml(o.dir + "/retention.toml");

@@ -228,11 +228,15 @@ private:
         return out;
     }
 
-    // Files are destroyed in batches: each batch's folders are synced once, then the rows
-    // of every message whose copies are all gone are marked in one transaction. A run killed
-    // before the mark leaves present rows, and the next run finds what is left.
+    // Files are destroyed in batches: each batch's folders are synced once; the rows of
+    // every message whose copies are all gone and synced are then marked, up to
+    // kMarkMessages in one transaction. A transaction writes each index page it changes
+    // once, so few large ones write far less than many small ones (2048 per transaction
+    // wrote 75 000 pages for 30 000 messages). A run killed before the mark leaves present
+    // rows, and the next run finds what is left.
     static constexpr size_t kBatchFiles = 2048;
     static constexpr size_t kBatchFolders = 64;
+    static constexpr size_t kMarkMessages = 16384;
 
     void destroy_all(Plan& plan, Dirs& dirs, std::set<std::pair<size_t, std::string>>& touched) {
         const Groups groups = inode_groups(plan);
@@ -240,13 +244,17 @@ private:
         for (const auto& g : groups)
             for (const auto& d : digests_of(plan, g)) ++progress[d].pending;
         DirSyncs unsynced;
-        std::vector<Index::DestroyedCopies> done;
+        std::vector<Index::DestroyedCopies> done, synced;
         size_t files = 0;
-        const auto flush = [&] {
+        const auto flush = [&](bool last) {
             unsynced.sync_all();
-            mark_destroyed(done);
+            synced.insert(synced.end(), done.begin(), done.end());
             done.clear();
             files = 0;
+            if (last || synced.size() >= kMarkMessages) {
+                mark_destroyed(synced);
+                synced.clear();
+            }
         };
         for (const auto& g : groups) {
             if (held_since_the_scan(plan, g, progress)) continue;
@@ -262,9 +270,9 @@ private:
                 if (--p.pending == 0 && !p.failed && !p.held) done.push_back({d, p.copies});
             }
             files += names.size();
-            if (files >= kBatchFiles || unsynced.size() >= kBatchFolders) flush();
+            if (files >= kBatchFiles || unsynced.size() >= kBatchFolders) flush(false);
         }
-        flush();
+        flush(true);
     }
 
     // A hold placed while the sweep scanned (a long scan of a big store takes minutes)
