@@ -18,6 +18,9 @@
 #   BENCH_SIZES="10000 100000"          sweeper store sizes (add 1000000 for the 1M store:
 #                        about 4 GB of disk and several more minutes)
 #   BENCH_ROUNDS=3, BENCH_MESSAGES=5000  Postfix rounds and messages per run
+#   BENCH_VARIANTS="none null stamp unix tcp"  Postfix variants: no milter, bench/null-milter
+#                                        (same steps, does nothing), null-milter --stamp (adds
+#                                        the four headers), retention-milter on unix and TCP
 #   BENCH_LOAD_MESSAGES=20000            milter-load messages per run (1 connection: a fifth)
 #   BENCH_BUILD_DIR=build-bench, BENCH_DIR=/var/tmp/rm-bench (wiped first), KEEP=1 keeps it
 set -euo pipefail
@@ -40,8 +43,10 @@ WORK=${BENCH_DIR:-/var/tmp/rm-bench}
 
 scripts/install-deps.sh --bench
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRM_BUILD_BENCH=ON >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target retention-milter retention-sweep milter-load gen-store fsync-probe >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target retention-milter retention-sweep milter-load gen-store fsync-probe null-milter >/dev/null
 MILTER_BIN=$ROOT/$BUILD/milter/retention-milter
+NULL_BIN=$ROOT/$BUILD/bench/null-milter
+VARIANTS=${BENCH_VARIANTS:-none null stamp unix tcp}
 SWEEP_BIN=$ROOT/$BUILD/sweeper/retention-sweep
 LOAD_BIN=$ROOT/$BUILD/bench/milter-load
 GEN_BIN=$ROOT/$BUILD/bench/gen-store
@@ -148,6 +153,24 @@ bench_milter_start() {
   cat "$md/milter.log" "$md/milter.stderr" >&2
   return 1
 }
+# null-milter (bench/null_milter.cpp) on DIR/null.sock; extra arguments go to it (--stamp).
+null_milter_start() {
+  local dir=$1 i
+  shift
+  mkdir -p "$dir"
+  chmod 0755 "$dir"
+  "$NULL_BIN" "unix:$dir/null.sock" "$@" 2>>"$dir/null.stderr" &
+  MILTER_PIDS+=($!)
+  for i in $(seq 100); do
+    if [ -S "$dir/null.sock" ]; then
+      chmod 0666 "$dir/null.sock"
+      return 0
+    fi
+    sleep 0.1
+  done
+  say "null-milter did not start: $(cat "$dir/null.stderr")"
+  return 1
+}
 rows() { sqlite3 -readonly "$1" "select count(*) from messages"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -210,13 +233,21 @@ if [[ " $ONLY " == *" postfix "* ]]; then
     printf '  round %s %-9s delivered=%d seconds=%.2f msgs_per_sec=%.1f%s\n' "$round" "$name" "$n" "$secs" "$rate" "$extra"
     total_rate[$name]=$(echo "${total_rate[$name]:-0} + $rate" | bc -l)
   }
+  null_milter_start "$WORK/mn"
+  null_milter_start "$WORK/ms" --stamp
   for round in $(seq "$ROUNDS"); do
-    run_variant none "" ""
-    run_variant unix "unix:$WORK/mu/milter/milter.sock" "$unix_index"
-    run_variant tcp "inet:127.0.0.1:$tcp_port" "$tcp_index"
+    for v in $VARIANTS; do
+      case $v in
+        none) run_variant none "" "" ;;
+        null) run_variant null "unix:$WORK/mn/null.sock" "" ;;
+        stamp) run_variant stamp "unix:$WORK/ms/null.sock" "" ;;
+        unix) run_variant unix "unix:$WORK/mu/milter/milter.sock" "$unix_index" ;;
+        tcp) run_variant tcp "inet:127.0.0.1:$tcp_port" "$tcp_index" ;;
+      esac
+    done
   done
-  none=$(echo "${total_rate[none]} / $ROUNDS" | bc -l)
-  for v in none unix tcp; do
+  none=$(echo "${total_rate[none]:-0} / $ROUNDS" | bc -l)
+  for v in $VARIANTS; do
     avg=$(echo "${total_rate[$v]} / $ROUNDS" | bc -l)
     printf '  mean over %d rounds: %-5s %.1f msgs/s  ratio to no milter %.2f\n' "$ROUNDS" "$v" "$avg" "$(echo "$avg / $none" | bc -l)"
   done
