@@ -20,7 +20,9 @@
 #   BENCH_ROUNDS=3, BENCH_MESSAGES=5000  Postfix rounds and messages per run
 #   BENCH_VARIANTS="none null stamp unix tcp"  Postfix variants: no milter, bench/null-milter
 #                                        (same steps, does nothing), null-milter --stamp (adds
-#                                        the four headers), retention-milter on unix and TCP
+#                                        the four headers), retention-milter on unix and TCP;
+#                                        also "unixmem": on unix with its index on tmpfs
+#                                        (/dev/shm: no sync costs; a diagnosis, not a setup)
 #   BENCH_LOAD_MESSAGES=20000            milter-load messages per run (1 connection: a fifth)
 #   BENCH_BUILD_DIR=build-bench, BENCH_DIR=/var/tmp/rm-bench (wiped first), KEEP=1 keeps it
 set -euo pipefail
@@ -67,7 +69,7 @@ cleanup() {
   local p
   for p in "${MILTER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   [ -n "${PF_DIR:-}" ] && pf_stop "$PF_DIR"
-  [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK" /dev/shm/rm-bench-mem
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -235,14 +237,24 @@ if [[ " $ONLY " == *" postfix "* ]]; then
   }
   null_milter_start "$WORK/mn"
   null_milter_start "$WORK/ms" --stamp
+  if [[ " $VARIANTS " == *" unixmem "* ]]; then
+    rm -rf /dev/shm/rm-bench-mem
+    bench_milter_start /dev/shm/rm-bench-mem "unix:/dev/shm/rm-bench-mem/milter/milter.sock"
+    mem_index=$BM_INDEX
+  fi
+  read -r -a order <<<"$VARIANTS"
   for round in $(seq "$ROUNDS"); do
-    for v in $VARIANTS; do
+    # Each round starts one variant further on: Postfix's rate drifts within a run (its
+    # queue and the page cache warm and fill), and no variant should always go first.
+    for ((k = 0; k < ${#order[@]}; k++)); do
+      v=${order[$(((k + round - 1) % ${#order[@]}))]}
       case $v in
         none) run_variant none "" "" ;;
         null) run_variant null "unix:$WORK/mn/null.sock" "" ;;
         stamp) run_variant stamp "unix:$WORK/ms/null.sock" "" ;;
         unix) run_variant unix "unix:$WORK/mu/milter/milter.sock" "$unix_index" ;;
         tcp) run_variant tcp "inet:127.0.0.1:$tcp_port" "$tcp_index" ;;
+        unixmem) run_variant unixmem "unix:/dev/shm/rm-bench-mem/milter/milter.sock" "$mem_index" ;;
       esac
     done
   done
