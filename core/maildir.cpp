@@ -120,6 +120,18 @@ std::optional<MaildirLocation> find_maildir_unique(int folderfd, const std::stri
     return std::nullopt;
 }
 
+std::unordered_set<std::string> maildir_bases(int folderfd) {
+    std::unordered_set<std::string> out;
+    for (const char* sub : {"cur", "new"}) {
+        const UniqueFd sfd = open_dir_at(folderfd, sub);
+        if (!sfd) continue;
+        for_each_entry(sfd.get(), [&](const std::string& name) {
+            if (name.front() != '.') out.emplace(maildir_base(name));
+        });
+    }
+    return out;
+}
+
 // --- the header block ----------------------------------------------------------------
 
 std::optional<std::string> foreign_format(std::string_view b) {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace rm {
@@ -87,6 +88,10 @@ struct MaildirLocation {
     std::string name;  // the full current name
 };
 std::optional<MaildirLocation> find_maildir_unique(int folderfd, const std::string& unique);
+
+// The bases (maildir_base) of every message in cur/ and new/ of a folder: one listing for
+// a caller that would otherwise call find_maildir_unique for many names.
+std::unordered_set<std::string> maildir_bases(int folderfd);
 
 // --- the header block ----------------------------------------------------------------
 

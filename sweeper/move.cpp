@@ -222,7 +222,31 @@ std::optional<Result> open_source(Dirs& dirs, Source& src) {
 
 }  // namespace
 
-MoveOutcome move_copy(Dirs& dirs, const MoveItem& item, const DigestKey& key, SecureDelete mode) {
+Destinations::Folder& Destinations::prepare(Dirs& dirs, size_t root, const std::string& folder) {
+    const auto [it, fresh] = folders_.try_emplace({root, folder});
+    Folder& f = it->second;
+    if (!fresh) {
+        f.created = false;
+        return f;
+    }
+    const auto rootfd = dirs.open(root, "");
+    if (!rootfd) {
+        f.error = errno ? errno : ENOENT;
+        return f;
+    }
+    f.error = ensure_maildir_folder(rootfd->get(), folder, f.created);
+    if (f.error) return f;
+    const auto fd = dirs.open(root, folder);
+    if (!fd) {
+        f.error = errno ? errno : ENOENT;
+        return f;
+    }
+    f.bases = maildir_bases(fd->get());
+    return f;
+}
+
+MoveOutcome move_copy(Dirs& dirs, Destinations& dests, const MoveItem& item, const DigestKey& key,
+                      SecureDelete mode) {
     MoveOutcome out;
     Source src;
     src.ref = item.source;
@@ -235,12 +259,9 @@ MoveOutcome move_copy(Dirs& dirs, const MoveItem& item, const DigestKey& key, Se
         return out;
     }
 
-    const auto root = dirs.open(item.dest_root, "");
-    if (!root) {
-        out.skip = Skip::NoDestination;
-        return out;
-    }
-    if (ensure_maildir_folder(root->get(), item.dest_folder, out.created_folder) != 0) {
+    Destinations::Folder& dest = dests.prepare(dirs, item.dest_root, item.dest_folder);
+    out.created_folder = dest.created;
+    if (dest.error) {
         out.skip = Skip::NoDestination;
         return out;
     }
@@ -253,8 +274,12 @@ MoveOutcome move_copy(Dirs& dirs, const MoveItem& item, const DigestKey& key, Se
         return out;
     }
 
-    // Already there (a run killed after the rename): the source only has to go.
-    if (const auto there = find_maildir_unique(folder->get(), src.name.unique)) {
+    // Already there (a run killed after the rename, or a second copy of one message): the
+    // source only has to go. The listing says whether to look; the folder says where.
+    const std::string base(maildir_base(src.name.unique));
+    const auto there = dest.bases.contains(base) ? find_maildir_unique(folder->get(), src.name.unique)
+                                                 : std::nullopt;
+    if (there) {
         const auto there_dir = dirs.open(item.dest_root, item.dest_folder + "/" + there->sub);
         if (!there_dir || digest_of(there_dir->get(), there->name, key) != item.digest) {
             out.skip = Skip::NameTaken;
@@ -275,6 +300,7 @@ MoveOutcome move_copy(Dirs& dirs, const MoveItem& item, const DigestKey& key, Se
             return out;
         }
         sync_dir(subdir->get());
+        dest.bases.insert(base);
         out.result = Result::Moved;
     }
     src.fd.reset();

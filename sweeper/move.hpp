@@ -12,9 +12,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
+#include <utility>
 
 #include "core/config.hpp"
 #include "db/index.hpp"
@@ -31,7 +34,27 @@ struct MoveOutcome {
     DestroyOutcome source;  // the source's destruction (Moved, AlreadyThere)
 };
 
-MoveOutcome move_copy(Dirs& dirs, const MoveItem& item, const DigestKey& key, SecureDelete mode);
+// The folders one run moves copies into, each made (when missing) and listed once. A first
+// run over a backlog moves thousands of copies into one Sent folder; reading the folder
+// again for each (to find a copy a killed run left there) made that run quadratic.
+// The listing is of the names there when the run first moved a copy in, plus those it has
+// moved in since: only one sweep runs at a time, and no one else makes a name with the
+// base of a file from another mailbox.
+class Destinations {
+public:
+    struct Folder {
+        int error = 0;          // errno from making it; nothing is moved there when set
+        bool created = false;   // by this run; reported for the first copy moved in only
+        std::unordered_set<std::string> bases;  // maildir_base of each message there
+    };
+    Folder& prepare(Dirs& dirs, size_t root, const std::string& folder);
+
+private:
+    std::map<std::pair<size_t, std::string>, Folder> folders_;
+};
+
+MoveOutcome move_copy(Dirs& dirs, Destinations& dests, const MoveItem& item, const DigestKey& key,
+                      SecureDelete mode);
 
 // The header block without any of our four headers (folded lines included), every other
 // byte kept as it was.

@@ -336,8 +336,9 @@ private:
     }
 
     void move_all(Plan& plan, Dirs& dirs, std::set<std::pair<size_t, std::string>>& touched) {
+        Destinations dests;
         for (const MoveItem& m : plan.moves) {
-            const MoveOutcome out = move_copy(dirs, m, *key_, c_.sweep.secure_delete);
+            const MoveOutcome out = move_copy(dirs, dests, m, *key_, c_.sweep.secure_delete);
             const std::string path = path_of(plan, m.source);
             switch (out.result) {
                 case MoveOutcome::Result::Moved:

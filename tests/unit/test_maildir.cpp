@@ -268,6 +268,19 @@ TEST(MaildirFolders, FindsAMessageMovedFromNewToCur) {
     EXPECT_EQ(maildir_base("1700000001.M2P2.host,S=10,W=11:2,S"), "1700000001.M2P2.host");
 }
 
+TEST(MaildirFolders, ListsTheBasesOfCurAndNewAndNothingElse) {
+    TempDir t;
+    const fs::path m = t.path() / "box";
+    make_maildir(m);
+    write(m / "cur" / "1700000000.M1P1.host,S=5:2,S", "x");
+    write(m / "new" / "1700000001.M2P2.host", "x");
+    write(m / "tmp" / "1700000002.M3P3.host", "x");  // not delivered yet
+    write(m / "cur" / ".retention-sweep.1700000003.M4P4.host", "x");
+    const UniqueFd fd = open_dir_at(AT_FDCWD, m.string());
+    const auto bases = maildir_bases(fd.get());
+    EXPECT_EQ(bases, (std::unordered_set<std::string>{"1700000000.M1P1.host", "1700000001.M2P2.host"}));
+}
+
 TEST(MaildirFiles, OpenFileRefusesLinksAndFifos) {
     TempDir t;
     write(t.path() / "target", "Message-ID: <a@b>\n\n");

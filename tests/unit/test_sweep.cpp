@@ -457,6 +457,34 @@ TEST(Sweep, AMoveKilledAfterItsRenameIsFinishedNotDoubled) {
     EXPECT_EQ(s.residues.interrupted_finished, 1);
 }
 
+// One run lists a destination folder once (a first run over a backlog moves thousands of
+// copies into one folder); the copies it moves in after that listing count as there too.
+TEST(Sweep, ManyCopiesMovedIntoOneFolderInOneRunLandOnceEach) {
+    World w;
+    make_maildir(w.shared_a / ".Sent");
+    for (int i = 0; i < 40; ++i) {
+        const std::string id = "many" + std::to_string(i) + "@x";
+        w.deliver(w.staff / (i % 2 ? "fay" : "gus") / ".Sent", id);
+        w.row(id, kFuture, "respect-phoneline", "outbound");
+    }
+    // The same message in two personal Sent folders under one base name (a copy made by
+    // hand keeps its name), read in one and not the other: both go, one copy lands.
+    const std::string base = "1760000000.M5P5.client";
+    spit(w.staff / "fay" / ".Sent" / "cur" / (base + ",S=1:2,S"), "Message-ID: <twice@x>\n\nbody\n");
+    spit(w.staff / "gus" / ".Sent" / "cur" / (base + ",S=1:2,"), "Message-ID: <twice@x>\n\nbody\n");
+    w.row("twice@x", kFuture, "respect-phoneline", "outbound");
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    for (int i = 0; i < 40; ++i) {
+        const auto where = w.copies("many" + std::to_string(i) + "@x");
+        ASSERT_EQ(where.size(), 1u);
+        EXPECT_EQ(where.at(0).parent_path().parent_path(), w.shared_a / ".Sent");
+    }
+    EXPECT_EQ(w.copies("twice@x").size(), 1u);
+    EXPECT_FALSE(fs::exists(w.staff / "fay" / ".Sent" / "cur" / (base + ",S=1:2,S")));
+    EXPECT_FALSE(fs::exists(w.staff / "gus" / ".Sent" / "cur" / (base + ",S=1:2,")));
+}
+
 TEST(Sweep, ADifferentMessageWithTheSameNameAtTheDestinationIsNotOverwritten) {
     World w;
     make_maildir(w.shared_a / ".Sent");
