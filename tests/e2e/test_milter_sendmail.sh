@@ -20,6 +20,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 # shellcheck source=SCRIPTDIR/lib/sendmail.sh
 source "$HERE/lib/sendmail.sh"
+# shellcheck source=SCRIPTDIR/lib/milter.sh
+source "$HERE/lib/milter.sh"  # rm_line_toml: the two test helplines
 
 PASSED=0
 FAILED=0
@@ -118,18 +120,7 @@ key_file = "$KEY"
 [log]
 sink = "file:$MLOG"
 level = "debug"
-[policy.email]
-retain = "6 months"
-[[line]]
-tag = "respect-phoneline"
-addresses = ["info@respectphoneline.test"]
-domains = ["respectphoneline.test"]
-policy = "email"
-[[line]]
-tag = "mens-advice-line"
-addresses = ["info@mensadviceline.test"]
-domains = ["mensadviceline.test"]
-policy = "email"
+$(rm_line_toml)
 CONF
 
 start_milter() {

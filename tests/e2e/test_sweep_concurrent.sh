@@ -28,16 +28,10 @@ at_exit rm_milter_stop
 rm_milter_start "$W" "$MILTER"
 pf_start "$W" "$RM_SOCKET"
 
-# The index shared through a group, as in production (see test_sweep_postfix.sh).
-rm_milter_stop
-chgrp -R "$PF_MAIL_GID" "$W/milter/state"
-chmod 2770 "$W/milter/state"
-chmod g+rw "$W/milter/state"/index.sqlite3*
-rm_milter_restart
+rm_share_index "$PF_MAIL_GID"
 
 SHARED=$PF_MAIL_DIR/respectphoneline.test/info
 OTHER=$PF_MAIL_DIR/mensadviceline.test/info
-as_mail() { setpriv --reuid="$PF_MAIL_UID" --regid="$PF_MAIL_GID" --clear-groups "$@"; }
 
 # --- the store: EXPIRED messages past their date, LIVE ones not, each with its row ------
 # Owned by the mail store's user, as Postfix's virtual(8) writes them; the rows go in
@@ -70,7 +64,7 @@ with open(sql, "w") as f:
 PY
 chown -R "$PF_MAIL_UID:$PF_MAIL_GID" "$PF_MAIL_DIR/respectphoneline.test"
 chmod 0644 "$W/seed.sql"
-as_mail sqlite3 "$RM_INDEX" ".read $W/seed.sql"
+pf_as_mail sqlite3 "$RM_INDEX" ".read $W/seed.sql"
 assert_eq "$((EXPIRED + LIVE))" "$(ls "$SHARED/cur" | wc -l)" "the store holds $EXPIRED expired and $LIVE live messages"
 (cd "$SHARED/cur" && sha256sum 1700000000.M*LP1.* | sort) >"$W/live.before"
 
@@ -130,7 +124,7 @@ wait_for 30 test -s "$W/load/1" || fail "the first message was answered before t
 
 SWEEP_RC=0
 SWEEP_T0=$(date +%s%N)
-as_mail "$SWEEP" -c "$W/sweep/retention.toml" --json >"$W/sweep/out.json" 2>"$W/sweep/err" || SWEEP_RC=$?
+pf_as_mail "$SWEEP" -c "$W/sweep/retention.toml" --json >"$W/sweep/out.json" 2>"$W/sweep/err" || SWEEP_RC=$?
 SWEEP_T1=$(date +%s%N)
 stop_load
 

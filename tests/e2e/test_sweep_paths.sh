@@ -26,17 +26,12 @@ at_exit pf_stop
 at_exit rm_milter_stop
 rm_milter_start "$W" "$MILTER"
 pf_start "$W" "$RM_SOCKET"
-rm_milter_stop
-chgrp -R "$PF_MAIL_GID" "$W/milter/state"
-chmod 2770 "$W/milter/state"
-chmod g+rw "$W/milter/state"/index.sqlite3*
-rm_milter_restart
+rm_share_index "$PF_MAIL_GID"
 
 RETAIN=$(rm_retain_date 6)
-DAY_BEFORE=$(python3 -c "import datetime,sys; print(datetime.date.fromisoformat(sys.argv[1]) - datetime.timedelta(days=1))" "$RETAIN")
+DAY_BEFORE=$(date -d "$RETAIN -1 day" +%F)
 SHARED=$PF_MAIL_DIR/respectphoneline.test/info
 ALICE=$PF_MAIL_DIR/respect.test/alice
-as_mail() { setpriv --reuid="$PF_MAIL_UID" --regid="$PF_MAIL_GID" --clear-groups "$@"; }
 
 # --- the canary: outside every root, beside the mail folder, writable by the sweeper ----
 # $W/mail is the mail base, so from a mailbox's cur/ "../../../../outside" is here.
@@ -130,7 +125,7 @@ chmod 0644 "$W/sweep/retention.toml"
 
 sweep_at() {  # run from inside the canary tree: a relative path would land in it
   SWEEP_RC=0
-  (cd "$C/cur" && as_mail faketime "$1" "$SWEEP" -c "$W/sweep/retention.toml" --json \
+  (cd "$C/cur" && pf_as_mail faketime "$1" "$SWEEP" -c "$W/sweep/retention.toml" --json \
     >"$W/sweep/out.json" 2>"$W/sweep/err") || SWEEP_RC=$?
 }
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$W/sweep/out.json" "$1"; }

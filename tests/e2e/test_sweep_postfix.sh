@@ -27,16 +27,10 @@ at_exit rm_milter_stop
 rm_milter_start "$W" "$MILTER"
 pf_start "$W" "$RM_SOCKET"
 
-# The index is shared through a group, as in production: the sweeper (the mail store's
-# user) marks rows destroyed in the index the milter (nobody) writes.
-rm_milter_stop
-chgrp -R "$PF_MAIL_GID" "$W/milter/state"
-chmod 2770 "$W/milter/state"
-chmod g+rw "$W/milter/state"/index.sqlite3*
-rm_milter_restart
+rm_share_index "$PF_MAIL_GID"
 
 RETAIN=$(rm_retain_date 6)
-DAY_BEFORE=$(python3 -c "import datetime,sys; print(datetime.date.fromisoformat(sys.argv[1]) - datetime.timedelta(days=1))" "$RETAIN")
+DAY_BEFORE=$(date -d "$RETAIN -1 day" +%F)
 SHARED=$PF_MAIL_DIR/respectphoneline.test/info
 ALICE=$PF_MAIL_DIR/respect.test/alice
 IN_ID="sweep-in-$$@outside.example"
@@ -143,8 +137,7 @@ sweep_at() {  # sweep_at "YYYY-MM-DD HH:MM:SS" ARGS...: exit code in SWEEP_RC, s
   local when=$1
   shift
   SWEEP_RC=0
-  setpriv --reuid="$PF_MAIL_UID" --regid="$PF_MAIL_GID" --clear-groups \
-    faketime "$when" "$SWEEP" -c "$W/sweep/retention.toml" --json "$@" >"$W/sweep/out.json" 2>"$W/sweep/err" ||
+  pf_as_mail faketime "$when" "$SWEEP" -c "$W/sweep/retention.toml" --json "$@" >"$W/sweep/out.json" 2>"$W/sweep/err" ||
     SWEEP_RC=$?
 }
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$W/sweep/out.json" "$1"; }

@@ -12,6 +12,8 @@ WORKERS=${2:-12}
 MESSAGES=${3:-25}
 PER_CONN=5
 HERE=$(cd "$(dirname "$0")" && pwd)
+# rm_line_toml (the two test helplines) and rm_retain_date, shared with the e2e tests.
+. "$HERE/../e2e/lib/milter.sh"
 WORK=$(mktemp -d /tmp/rm-concurrency.XXXXXX)
 chmod 755 "$WORK"
 PASS=0
@@ -27,13 +29,7 @@ trap cleanup EXIT
 ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
 not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/    /'; }
 
-RETAIN6=$(python3 - <<'PY'
-import calendar, datetime
-t = datetime.datetime.now(datetime.timezone.utc).date()
-m = t.month - 1 + 6; y = t.year + m // 12; m = m % 12 + 1
-print(datetime.date(y, m, min(t.day, calendar.monthrange(y, m)[1])).isoformat())
-PY
-)
+RETAIN6=$(rm_retain_date 6)
 
 mkdir -p "$WORK/state"
 user_line=""
@@ -54,18 +50,7 @@ key_file = "$WORK/state/index.key"
 [log]
 sink = "file:$WORK/milter.log"
 level = "info"
-[policy.email]
-retain = "6 months"
-[[line]]
-tag = "respect-phoneline"
-addresses = ["info@respectphoneline.test"]
-domains = ["respectphoneline.test"]
-policy = "email"
-[[line]]
-tag = "mens-advice-line"
-addresses = ["info@mensadviceline.test"]
-domains = ["mensadviceline.test"]
-policy = "email"
+$(rm_line_toml)
 CONF
 
 "$MILTER" -f -c "$WORK/retention.toml" 2>"$WORK/stderr" &

@@ -5,6 +5,8 @@ set -uo pipefail
 
 MILTER=${1:?usage: run.sh PATH/TO/retention-milter}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# rm_line_toml (the two test helplines) and rm_retain_date, shared with the e2e tests.
+. "$HERE/../e2e/lib/milter.sh"
 WORK=$(mktemp -d /tmp/rm-miltertest.XXXXXX)
 chmod 755 "$WORK"
 PASS=0
@@ -19,17 +21,6 @@ trap cleanup EXIT
 
 ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
 not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $1"; }
-
-# The first day on which a message passing today may be destroyed, by the same rule as
-# the product (calendar months, clamped), computed independently here.
-retain_date() {
-    python3 - "$1" <<'PY'
-import calendar, datetime, sys
-n = int(sys.argv[1]); t = datetime.datetime.now(datetime.timezone.utc).date()
-m = t.month - 1 + n; y = t.year + m // 12; m = m % 12 + 1
-print(datetime.date(y, m, min(t.day, calendar.monthrange(y, m)[1])).isoformat())
-PY
-}
 
 write_config() {
     mkdir -p "$WORK/state"
@@ -50,18 +41,7 @@ key_file = "$WORK/state/index.key"
 [log]
 sink = "file:$WORK/milter.log"
 level = "debug"
-[policy.email]
-retain = "6 months"
-[[line]]
-tag = "respect-phoneline"
-addresses = ["info@respectphoneline.test"]
-domains = ["respectphoneline.test"]
-policy = "email"
-[[line]]
-tag = "mens-advice-line"
-addresses = ["info@mensadviceline.test"]
-domains = ["mensadviceline.test"]
-policy = "email"
+$(rm_line_toml)
 CONF
     [ "$(id -u)" = 0 ] && touch "$WORK/milter.log" && chown nobody "$WORK/milter.log"
 }
@@ -159,7 +139,7 @@ test_stop() {
     MILTER_PID=
 }
 
-RETAIN6=$(retain_date 6)
+RETAIN6=$(rm_retain_date 6)
 write_config
 start_milter || { not_ok "milter start"; echo "$PASS passed, $FAIL failed"; exit 1; }
 for s in inbound outbound internal noline forged nomsgid session badinput; do

@@ -15,6 +15,10 @@
 #   rm_retain_date N     today (UTC) plus N calendar months, clamped, as YYYY-MM-DD
 #   rm_line_toml         the [policy]/[[line]] part of the config; RM_REVIEW_TOML (TOML lines)
 #                        is added to the respect-phoneline line
+#   rm_share_index GID   restart the milter with its index folder shared with group GID
+#                        (setgid, group read-write), as in production: the sweeper, run as
+#                        the mail store's user, marks rows in the index the milter writes
+# The miltertest scripts source this file for rm_line_toml and rm_retain_date alone.
 
 RM_MILTER_PID=""
 
@@ -105,6 +109,16 @@ rm_milter_stop() {
 rm_milter_restart() {
   rm_milter_stop
   _rm_milter_launch
+}
+
+rm_share_index() {
+  local state
+  state=$(dirname "$RM_INDEX")
+  rm_milter_stop
+  chgrp -R "$1" "$state"
+  chmod 2770 "$state"
+  chmod g+rw "$RM_INDEX"*
+  rm_milter_restart
 }
 
 rm_sql() { sqlite3 -readonly "$RM_INDEX" "$1"; }

@@ -31,6 +31,7 @@
 #   pf_reload           postfix reload (waits a moment so new smtpd processes use it)
 #   pf_sendmail ARGS... Postfix's sendmail(1) for this instance (local submission: pickup,
 #                       non_smtpd_milters), e.g. `pf_sendmail -f a@b -t <msg`
+#   pf_as_mail CMD...   run CMD as the mail store's user (PF_MAIL_UID/GID, no other groups)
 #   pf_add_mailbox ADDRESS...   make more virtual mailboxes (reloads Postfix)
 #   pf_sink_files       files smtp-sink saved, oldest first
 #   pf_doveadm ARGS...  doveadm for the private Dovecot (e.g. force-resync -u USER '*')
@@ -610,6 +611,8 @@ pf_set_milter() {
 }
 
 pf_sendmail() { sendmail -C "$PF_CONFIG_DIR" "$@"; }
+
+pf_as_mail() { setpriv --reuid="$PF_MAIL_UID" --regid="$PF_MAIL_GID" --clear-groups "$@"; }
 
 pf_flush() { postqueue -c "$PF_CONFIG_DIR" -f; }
 
