@@ -2,7 +2,7 @@
 # The whole test suite: installs what it needs, builds, and runs every test with ctest.
 # Exits non-zero on any failure. Run as root on a fresh Debian 12 machine (CI does).
 #
-# Stages, each in its own build folder beside $BUILD (they run one after the other and
+# Stages, each in its own build folder beside $BUILD (default: build/ in the checkout) (they run one after the other and
 # every stage runs even when an earlier one failed; the exit status counts them all):
 #   1. $BUILD: the normal build, every test (arguments to this script go to this ctest).
 #   2. $BUILD-asan: AddressSanitizer + UndefinedBehaviorSanitizer on the unit tests, the
@@ -19,6 +19,17 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}
+# The end-to-end tests run the built programs as other users, as in production (the milter
+# as nobody, the sweeper as the mail store's user), so those users must reach the build
+# folder. A checkout inside a private folder (under /root, or made by mktemp -d) cannot be
+# reached: then the build goes to /var/tmp, named after the checkout, and this says so.
+if [ -z "${BUILD_DIR:-}" ] && [ "$(id -u)" = 0 ] &&
+  ! setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups test -x "$ROOT"; then
+  BUILD=/var/tmp/retention-milter-build.$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)
+  mkdir -p "$BUILD"
+  chmod 0755 "$BUILD"
+  echo "test.sh: other users cannot reach $ROOT; building in $BUILD (BUILD_DIR sets it)"
+fi
 STAGES=" ${RM_TEST_STAGES:-main asan tsan fuzz} "
 JOBS=$(nproc)
 FAILED=()
