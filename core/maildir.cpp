@@ -106,9 +106,11 @@ std::optional<MaildirName> parse_maildir_name(std::string_view name) {
     return out;
 }
 
+// new/ before cur/: Dovecot moves a message from new/ to cur/, never back, so a message
+// moved between the two listings is still seen in the second.
 std::optional<MaildirLocation> find_maildir_unique(int folderfd, const std::string& unique) {
     const std::string_view base = maildir_base(unique);
-    for (const char* sub : {"cur", "new"}) {
+    for (const char* sub : {"new", "cur"}) {
         const UniqueFd sfd = open_dir_at(folderfd, sub);
         if (!sfd) continue;
         std::optional<MaildirLocation> found;
@@ -120,14 +122,15 @@ std::optional<MaildirLocation> find_maildir_unique(int folderfd, const std::stri
     return std::nullopt;
 }
 
-std::unordered_set<std::string> maildir_bases(int folderfd) {
+std::optional<std::unordered_set<std::string>> maildir_bases(int folderfd) {
     std::unordered_set<std::string> out;
-    for (const char* sub : {"cur", "new"}) {
+    for (const char* sub : {"new", "cur"}) {  // the order of find_maildir_unique, and why
         const UniqueFd sfd = open_dir_at(folderfd, sub);
-        if (!sfd) continue;
-        for_each_entry(sfd.get(), [&](const std::string& name) {
+        if (!sfd) return std::nullopt;
+        const int err = for_each_entry(sfd.get(), [&](const std::string& name) {
             if (name.front() != '.') out.emplace(maildir_base(name));
         });
+        if (err != 0) return std::nullopt;
     }
     return out;
 }

@@ -89,9 +89,11 @@ struct MaildirLocation {
 };
 std::optional<MaildirLocation> find_maildir_unique(int folderfd, const std::string& unique);
 
-// The bases (maildir_base) of every message in cur/ and new/ of a folder: one listing for
-// a caller that would otherwise call find_maildir_unique for many names.
-std::unordered_set<std::string> maildir_bases(int folderfd);
+// The bases (maildir_base) of every message in new/ and cur/ of a folder: one listing for
+// a caller that would otherwise call find_maildir_unique for many names. Nothing when
+// either cannot be opened or read through: a partial listing would say "not there" of a
+// message that is.
+std::optional<std::unordered_set<std::string>> maildir_bases(int folderfd);
 
 // --- the header block ----------------------------------------------------------------
 

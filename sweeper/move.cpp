@@ -1,12 +1,14 @@
 #include "sweeper/move.hpp"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <system_error>
 
 #include "core/headers.hpp"
@@ -235,7 +237,11 @@ Destinations::Folder& Destinations::prepare(Dirs& dirs, size_t root, const std::
         return f;
     }
     f.error = ensure_maildir_folder(rootfd->get(), folder, f.created);
-    if (f.error) return f;
+    if (f.error) {
+        spdlog::error("cannot make the folder \"{}\" of a shared mailbox for moved Sent copies: {}", folder,
+                      std::strerror(f.error));
+        return f;
+    }
     const auto fd = dirs.open(root, folder);
     if (!fd) {
         f.error = errno ? errno : ENOENT;
@@ -277,8 +283,8 @@ MoveOutcome move_copy(Dirs& dirs, Destinations& dests, const MoveItem& item, con
     // Already there (a run killed after the rename, or a second copy of one message): the
     // source only has to go. The listing says whether to look; the folder says where.
     const std::string base(maildir_base(src.name.unique));
-    const auto there = dest.bases.contains(base) ? find_maildir_unique(folder->get(), src.name.unique)
-                                                 : std::nullopt;
+    const bool maybe_there = !dest.bases || dest.bases->contains(base);
+    const auto there = maybe_there ? find_maildir_unique(folder->get(), src.name.unique) : std::nullopt;
     if (there) {
         const auto there_dir = dirs.open(item.dest_root, item.dest_folder + "/" + there->sub);
         if (!there_dir || digest_of(there_dir->get(), there->name, key) != item.digest) {
@@ -300,7 +306,7 @@ MoveOutcome move_copy(Dirs& dirs, Destinations& dests, const MoveItem& item, con
             return out;
         }
         sync_dir(subdir->get());
-        dest.bases.insert(base);
+        if (dest.bases) dest.bases->insert(base);
         out.result = Result::Moved;
     }
     src.fd.reset();

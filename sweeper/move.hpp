@@ -38,14 +38,19 @@ struct MoveOutcome {
 // run over a backlog moves thousands of copies into one Sent folder; reading the folder
 // again for each (to find a copy a killed run left there) made that run quadratic.
 // The listing is of the names there when the run first moved a copy in, plus those it has
-// moved in since: only one sweep runs at a time, and no one else makes a name with the
-// base of a file from another mailbox.
+// moved in since. Only one sweep runs at a time, so a killed run's copy is always in it.
+// What it can miss: a copy staff make by hand during the run under the source's own base
+// name (Dovecot with maildir_copy_preserve_filename = yes). The old check per copy had the
+// same race in a shorter window; the price is one duplicate copy, which goes on the same
+// date as the other (both carry the Message-ID).
 class Destinations {
 public:
     struct Folder {
         int error = 0;          // errno from making it; nothing is moved there when set
         bool created = false;   // by this run; reported for the first copy moved in only
-        std::unordered_set<std::string> bases;  // maildir_base of each message there
+        // maildir_base of each message there; nothing when the folder could not be listed,
+        // and then each copy looks in the folder itself (find_maildir_unique).
+        std::optional<std::unordered_set<std::string>> bases;
     };
     Folder& prepare(Dirs& dirs, size_t root, const std::string& folder);
 

@@ -278,7 +278,11 @@ TEST(MaildirFolders, ListsTheBasesOfCurAndNewAndNothingElse) {
     write(m / "cur" / ".retention-sweep.1700000003.M4P4.host", "x");
     const UniqueFd fd = open_dir_at(AT_FDCWD, m.string());
     const auto bases = maildir_bases(fd.get());
-    EXPECT_EQ(bases, (std::unordered_set<std::string>{"1700000000.M1P1.host", "1700000001.M2P2.host"}));
+    ASSERT_TRUE(bases);
+    EXPECT_EQ(*bases, (std::unordered_set<std::string>{"1700000000.M1P1.host", "1700000001.M2P2.host"}));
+    // Half a listing would say "not there" of a message that is: none at all instead.
+    fs::remove_all(m / "new");
+    EXPECT_FALSE(maildir_bases(fd.get()));
 }
 
 TEST(MaildirFiles, OpenFileRefusesLinksAndFifos) {
