@@ -122,18 +122,28 @@ std::optional<MaildirLocation> find_maildir_unique(int folderfd, const std::stri
     return std::nullopt;
 }
 
-std::optional<std::unordered_set<std::string>> maildir_bases(int folderfd) {
-    std::unordered_set<std::string> out;
+std::uint64_t MaildirBases::hash(std::string_view base) { return std::hash<std::string_view>{}(base); }
+
+std::optional<MaildirBases> MaildirBases::list(int folderfd) {
+    MaildirBases out;
     for (const char* sub : {"new", "cur"}) {  // the order of find_maildir_unique, and why
         const UniqueFd sfd = open_dir_at(folderfd, sub);
         if (!sfd) return std::nullopt;
         const int err = for_each_entry(sfd.get(), [&](const std::string& name) {
-            if (name.front() != '.') out.emplace(maildir_base(name));
+            if (name.front() != '.') out.sorted_.push_back(hash(maildir_base(name)));
         });
         if (err != 0) return std::nullopt;
     }
+    std::sort(out.sorted_.begin(), out.sorted_.end());
     return out;
 }
+
+bool MaildirBases::may_hold(std::string_view base) const {
+    const std::uint64_t h = hash(base);
+    return std::binary_search(sorted_.begin(), sorted_.end(), h) || added_.contains(h);
+}
+
+void MaildirBases::add(std::string_view base) { added_.insert(hash(base)); }
 
 // --- the header block ----------------------------------------------------------------
 

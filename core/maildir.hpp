@@ -89,11 +89,25 @@ struct MaildirLocation {
 };
 std::optional<MaildirLocation> find_maildir_unique(int folderfd, const std::string& unique);
 
-// The bases (maildir_base) of every message in new/ and cur/ of a folder: one listing for
-// a caller that would otherwise call find_maildir_unique for many names. Nothing when
-// either cannot be opened or read through: a partial listing would say "not there" of a
-// message that is.
-std::optional<std::unordered_set<std::string>> maildir_bases(int folderfd);
+// The bases (maildir_base) of every message in new/ and cur/ of a folder, from one listing,
+// for a caller that would otherwise call find_maildir_unique for many names. Kept as 64-bit
+// hashes, 8 bytes a message where the names would take about 100: `may_hold` can say yes
+// of a base that is not there (then find_maildir_unique says where, or that it is not),
+// never no of one that is.
+class MaildirBases {
+public:
+    // Nothing when new/ or cur/ cannot be opened or read through: a partial listing would
+    // say no of a message that is there.
+    static std::optional<MaildirBases> list(int folderfd);
+    bool may_hold(std::string_view base) const;
+    void add(std::string_view base);  // a message the caller has put there since
+    size_t size() const { return sorted_.size() + added_.size(); }
+
+private:
+    static std::uint64_t hash(std::string_view base);
+    std::vector<std::uint64_t> sorted_;
+    std::unordered_set<std::uint64_t> added_;
+};
 
 // --- the header block ----------------------------------------------------------------
 

@@ -247,7 +247,7 @@ Destinations::Folder& Destinations::prepare(Dirs& dirs, size_t root, const std::
         f.error = errno ? errno : ENOENT;
         return f;
     }
-    f.bases = maildir_bases(fd->get());
+    f.bases = MaildirBases::list(fd->get());
     return f;
 }
 
@@ -283,7 +283,7 @@ MoveOutcome move_copy(Dirs& dirs, Destinations& dests, const MoveItem& item, con
     // Already there (a run killed after the rename, or a second copy of one message): the
     // source only has to go. The listing says whether to look; the folder says where.
     const std::string base(maildir_base(src.name.unique));
-    const bool maybe_there = !dest.bases || dest.bases->contains(base);
+    const bool maybe_there = !dest.bases || dest.bases->may_hold(base);
     const auto there = maybe_there ? find_maildir_unique(folder->get(), src.name.unique) : std::nullopt;
     if (there) {
         const auto there_dir = dirs.open(item.dest_root, item.dest_folder + "/" + there->sub);
@@ -306,7 +306,7 @@ MoveOutcome move_copy(Dirs& dirs, Destinations& dests, const MoveItem& item, con
             return out;
         }
         sync_dir(subdir->get());
-        if (dest.bases) dest.bases->insert(base);
+        if (dest.bases) dest.bases->add(base);
         out.result = Result::Moved;
     }
     src.fd.reset();

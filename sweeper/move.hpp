@@ -16,10 +16,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 
 #include "core/config.hpp"
+#include "core/maildir.hpp"
 #include "db/index.hpp"
 #include "sweeper/destroy.hpp"
 #include "sweeper/plan.hpp"
@@ -48,9 +48,9 @@ public:
     struct Folder {
         int error = 0;          // errno from making it; nothing is moved there when set
         bool created = false;   // by this run; reported for the first copy moved in only
-        // maildir_base of each message there; nothing when the folder could not be listed,
-        // and then each copy looks in the folder itself (find_maildir_unique).
-        std::optional<std::unordered_set<std::string>> bases;
+        // The messages there; nothing when the folder could not be listed, and then each
+        // copy looks in the folder itself (find_maildir_unique).
+        std::optional<MaildirBases> bases;
     };
     Folder& prepare(Dirs& dirs, size_t root, const std::string& folder);
 

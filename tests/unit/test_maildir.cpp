@@ -277,12 +277,18 @@ TEST(MaildirFolders, ListsTheBasesOfCurAndNewAndNothingElse) {
     write(m / "tmp" / "1700000002.M3P3.host", "x");  // not delivered yet
     write(m / "cur" / ".retention-sweep.1700000003.M4P4.host", "x");
     const UniqueFd fd = open_dir_at(AT_FDCWD, m.string());
-    const auto bases = maildir_bases(fd.get());
+    auto bases = MaildirBases::list(fd.get());
     ASSERT_TRUE(bases);
-    EXPECT_EQ(*bases, (std::unordered_set<std::string>{"1700000000.M1P1.host", "1700000001.M2P2.host"}));
+    EXPECT_EQ(bases->size(), 2u);
+    EXPECT_TRUE(bases->may_hold("1700000000.M1P1.host"));
+    EXPECT_TRUE(bases->may_hold("1700000001.M2P2.host"));
+    EXPECT_FALSE(bases->may_hold("1700000002.M3P3.host"));
+    EXPECT_FALSE(bases->may_hold("1700000000.M1P1"));
+    bases->add("1700000002.M3P3.host");  // put there by the caller since
+    EXPECT_TRUE(bases->may_hold("1700000002.M3P3.host"));
     // Half a listing would say "not there" of a message that is: none at all instead.
     fs::remove_all(m / "new");
-    EXPECT_FALSE(maildir_bases(fd.get()));
+    EXPECT_FALSE(MaildirBases::list(fd.get()));
 }
 
 TEST(MaildirFiles, OpenFileRefusesLinksAndFifos) {
