@@ -16,12 +16,12 @@
 //                  be moved and so change the store between the sweep and the floor
 //   personal Trash: a helpline copy with a row, expired or not (kept)
 //   personal INBOX: own mail (not looked at: personal mailboxes are swept in Sent and Trash)
-#include <algorithm>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>

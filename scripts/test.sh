@@ -2,8 +2,9 @@
 # The whole test suite: installs what it needs, builds, and runs every test with ctest.
 # Exits non-zero on any failure. Run as root on a fresh Debian 12 machine (CI does).
 #
-# Stages, each in its own build folder beside $BUILD (default: build/ in the checkout) (they run one after the other and
-# every stage runs even when an earlier one failed; the exit status counts them all):
+# Stages, each in its own build folder beside $BUILD (default: build/ in the checkout; see
+# below). They run one after the other, and every stage runs even when an earlier one
+# failed; the exit status counts them all:
 #   1. $BUILD: the normal build, every test (arguments to this script go to this ctest).
 #   2. $BUILD-asan: AddressSanitizer + UndefinedBehaviorSanitizer on the unit tests, the
 #      miltertest tests and the fuzz corpora (ctest -L 'unit|concurrency|milter|fuzz'); only their

@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <system_error>
+#include <utility>
 
 #include "core/headers.hpp"
 #include "core/maildir.hpp"
@@ -227,24 +229,15 @@ std::optional<Result> open_source(Dirs& dirs, Source& src) {
 Destinations::Folder& Destinations::prepare(Dirs& dirs, size_t root, const std::string& folder) {
     const auto [it, fresh] = folders_.try_emplace({root, folder});
     Folder& f = it->second;
-    if (!fresh) {
-        f.created = false;
-        return f;
-    }
-    const auto rootfd = dirs.open(root, "");
-    if (!rootfd) {
-        f.error = errno ? errno : ENOENT;
-        return f;
-    }
-    f.error = ensure_maildir_folder(rootfd->get(), folder, f.created);
-    if (f.error) {
-        spdlog::error("cannot make the folder \"{}\" of a shared mailbox for moved Sent copies: {}", folder,
-                      std::strerror(f.error));
-        return f;
-    }
-    const auto fd = dirs.open(root, folder);
-    if (!fd) {
-        f.error = errno ? errno : ENOENT;
+    if (!fresh) return f;
+    const auto errno_or_enoent = [] { return errno != 0 ? errno : ENOENT; };
+    std::shared_ptr<UniqueFd> fd;
+    if (const auto rootfd = dirs.open(root, ""); !rootfd) f.error = errno_or_enoent();
+    else f.error = ensure_maildir_folder(rootfd->get(), folder, f.created);
+    if (f.error == 0 && !(fd = dirs.open(root, folder))) f.error = errno_or_enoent();
+    if (f.error != 0) {
+        spdlog::error("cannot make or open the folder \"{}\" of a shared mailbox for moved Sent copies: {}",
+                      folder, std::strerror(f.error));
         return f;
     }
     f.bases = MaildirBases::list(fd->get());
@@ -266,7 +259,7 @@ MoveOutcome move_copy(Dirs& dirs, Destinations& dests, const MoveItem& item, con
     }
 
     Destinations::Folder& dest = dests.prepare(dirs, item.dest_root, item.dest_folder);
-    out.created_folder = dest.created;
+    out.created_folder = std::exchange(dest.created, false);  // reported once
     if (dest.error) {
         out.skip = Skip::NoDestination;
         return out;

@@ -47,7 +47,7 @@ class Destinations {
 public:
     struct Folder {
         int error = 0;          // errno from making it; nothing is moved there when set
-        bool created = false;   // by this run; reported for the first copy moved in only
+        bool created = false;   // by this run, and not reported yet
         // The messages there; nothing when the folder could not be listed, and then each
         // copy looks in the folder itself (find_maildir_unique).
         std::optional<MaildirBases> bases;
