@@ -17,6 +17,23 @@ std::optional<size_t> our_header_slot(std::string_view name) {
     return std::nullopt;
 }
 
+bool is_record_header(std::string_view name) { return iequals(trim(name), kHdrRecord); }
+
+std::string make_record_token() {
+    unsigned char rnd[16];
+    if (RAND_bytes(rnd, sizeof rnd) != 1) throw std::runtime_error("no randomness for a record token");
+    return to_hex(std::string_view(reinterpret_cast<const char*>(rnd), sizeof rnd));
+}
+
+std::optional<std::string> record_token_of(std::string_view value) {
+    const std::string_view v = trim(value);
+    if (v.size() != 32) return std::nullopt;
+    for (char c : v) {
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+    }
+    return std::string(v);
+}
+
 namespace {
 
 std::string without_space(std::string_view s) {
@@ -74,9 +91,16 @@ void HeaderTracker::add(std::string_view name, std::string_view value) {
         ++ours_[*slot];
         return;
     }
+    if (is_record_header(name)) {
+        ++records_;
+        return;
+    }
     const std::string_view n = trim(name);
     if (!from_ && iequals(n, "From")) from_ = std::string(value);
-    if (!message_id_ && iequals(n, "Message-ID")) message_id_ = std::string(value);
+    if (iequals(n, "Message-ID")) {
+        ++message_id_count_;
+        if (message_ids_.size() < kMaxMessageIds) message_ids_.emplace_back(value);
+    }
 }
 
 std::array<std::string, 4> our_header_values(const Decision& d) {
@@ -84,20 +108,22 @@ std::array<std::string, 4> our_header_values(const Decision& d) {
 }
 
 std::vector<HeaderEdit> plan_header_edits(const HeaderTracker& seen, const Decision& decision,
-                                          const std::optional<std::string>& new_message_id) {
+                                          const IdentityEdits& identity) {
     std::vector<HeaderEdit> edits;
-    for (size_t slot = 0; slot < kOurHeaders.size(); ++slot) {
-        for (int i = seen.count(slot); i >= 1; --i) {
-            edits.push_back({HeaderEdit::Kind::Delete, std::string(kOurHeaders[slot]), i, {}});
-        }
-    }
+    const auto delete_all = [&](std::string_view name, int count) {
+        for (int i = count; i >= 1; --i) edits.push_back({HeaderEdit::Kind::Delete, std::string(name), i, {}});
+    };
+    for (size_t slot = 0; slot < kOurHeaders.size(); ++slot) delete_all(kOurHeaders[slot], seen.count(slot));
+    delete_all(kHdrRecord, seen.record_count());
+    delete_all("Message-ID", identity.drop_message_ids);
     if (decision.helpline() && decision.stamp) {
         const auto values = our_header_values(decision);
         for (size_t slot = 0; slot < kOurHeaders.size(); ++slot) {
             edits.push_back({HeaderEdit::Kind::Add, std::string(kOurHeaders[slot]), 0, values[slot]});
         }
+        if (identity.record_token) edits.push_back({HeaderEdit::Kind::Add, std::string(kHdrRecord), 0, *identity.record_token});
     }
-    if (new_message_id) edits.push_back({HeaderEdit::Kind::Add, "Message-ID", 0, *new_message_id});
+    if (identity.new_message_id) edits.push_back({HeaderEdit::Kind::Add, "Message-ID", 0, *identity.new_message_id});
     return edits;
 }
 

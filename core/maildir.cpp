@@ -280,6 +280,14 @@ const std::string* first_field(const std::vector<HeaderField>& fields, std::stri
     return nullptr;
 }
 
+std::vector<std::string_view> field_values(const std::vector<HeaderField>& fields, std::string_view name) {
+    std::vector<std::string_view> out;
+    for (const auto& f : fields) {
+        if (iequals(f.name, name)) out.emplace_back(f.value);
+    }
+    return out;
+}
+
 // --- Maildir++ folders -------------------------------------------------------------
 
 namespace {

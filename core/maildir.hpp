@@ -150,6 +150,8 @@ HeaderBlock parse_header_block(std::string_view bytes, bool at_eof, size_t cap =
 
 // The value of the first field named `name` (any case), if any.
 const std::string* first_field(const std::vector<HeaderField>& fields, std::string_view name);
+// Every value of the fields named `name` (any case), in order.
+std::vector<std::string_view> field_values(const std::vector<HeaderField>& fields, std::string_view name);
 
 // --- Maildir++ folders -------------------------------------------------------------
 

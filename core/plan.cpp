@@ -11,13 +11,32 @@
 
 namespace rm {
 
+std::string_view up_to_nul(std::string_view value) { return value.substr(0, value.find('\0')); }
+
+std::optional<std::string> usable_message_id(std::string_view value) {
+    return normalise_message_id(up_to_nul(value));
+}
+
 std::string message_id_key(std::string_view value) {
+    value = up_to_nul(value);
     if (auto id = normalise_message_id(value)) return *id;
     std::string out;
     for (char c : value) {
         if (c != ' ' && c != '\t' && c != '\r' && c != '\n') out += c;
     }
     return out;
+}
+
+size_t unusable_message_ids_first(const std::vector<std::string_view>& values) {
+    size_t n = 0;
+    while (n < values.size() && !usable_message_id(values[n])) ++n;
+    return n;
+}
+
+std::string indexed_message_id(const std::vector<std::string_view>& values) {
+    const size_t first = unusable_message_ids_first(values);
+    if (first < values.size()) return *usable_message_id(values[first]);
+    return values.empty() ? std::string() : message_id_key(values.front());
 }
 
 double secure_uniform() {
@@ -40,29 +59,43 @@ std::vector<std::string> review_recipients(const Decision& decision, const Unifo
     return out;
 }
 
+namespace {
+
+// A helpline message keeps the first usable Message-ID it came with; unusable ones before
+// it are deleted, not joined by another (clients show the first). One with none gets one
+// of ours, so every copy can be found later. Stamped mail also gets a record token.
+IdentityEdits settle_identity(const HeaderTracker& headers, const std::string& host, MessagePlan& plan) {
+    IdentityEdits identity;
+    const std::vector<std::string_view> ids(headers.message_ids().begin(), headers.message_ids().end());
+    const size_t unusable = unusable_message_ids_first(ids);
+    if (unusable < ids.size()) {
+        plan.message_id = *usable_message_id(ids[unusable]);
+        identity.drop_message_ids = static_cast<int>(unusable);
+    } else {
+        identity.new_message_id = make_message_id(host);
+        plan.message_id = *normalise_message_id(*identity.new_message_id);
+        plan.added_message_id = true;
+        identity.drop_message_ids = headers.message_id_count();
+    }
+    if (plan.decision.stamp) {
+        plan.record_token = make_record_token();
+        identity.record_token = plan.record_token;
+    }
+    return identity;
+}
+
+}  // namespace
+
 MessagePlan plan_message(const Config& config, const MessageFacts& facts, const HeaderTracker& headers,
                          const std::string& host, const UniformRandom& uniform) {
     MessagePlan plan;
     MessageFacts f = facts;
     f.header_from = headers.from();
     plan.decision = decide(config, f);
-    std::optional<std::string> new_id;
-    if (plan.decision.helpline()) {
-        if (headers.message_id()) plan.message_id = message_id_key(*headers.message_id());
-        // Every copy of a helpline message must be findable later, so one without a
-        // usable Message-ID gets one of ours.
-        if (plan.message_id.empty()) {
-            new_id = make_message_id(host);
-            plan.message_id = *normalise_message_id(*new_id);
-            plan.added_message_id = true;
-        }
-    }
-    plan.edits = plan_header_edits(headers, plan.decision, new_id);
+    IdentityEdits identity;
+    if (plan.decision.helpline()) identity = settle_identity(headers, host, plan);
+    plan.edits = plan_header_edits(headers, plan.decision, identity);
     plan.review_recipients = review_recipients(plan.decision, uniform);
-    // An empty Message-ID header is replaced rather than joined by a second one.
-    if (plan.added_message_id && headers.message_id()) {
-        plan.edits.insert(plan.edits.end() - 1, {HeaderEdit::Kind::Delete, "Message-ID", 1, {}});
-    }
     return plan;
 }
 

@@ -102,7 +102,7 @@ std::chrono::system_clock::time_point from_unix(std::int64_t s);
 // journal token); the statement skips a row whose token is already in the index.
 inline constexpr std::string_view kInsertSql =
     "INSERT INTO messages (digest, queue_id, lines, direction, policy, passed_on, retain_until, "
-    "state, copies, journal_token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'present', 0, ?8) "
+    "state, copies, journal_token, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'present', 0, ?8, ?9) "
     "ON CONFLICT (journal_token) DO NOTHING";
 // What is wrong with a row that must not be written (digest size, direction, dates,
 // empty or control characters), or nothing. Never mentions the row's values.

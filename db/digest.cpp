@@ -192,6 +192,14 @@ std::string DigestKey::fingerprint() const {
     return to_hex(digest("retention-milter key fingerprint v1"));
 }
 
+Digest DigestKey::record_digest(std::string_view token) const {
+    // A NUL in the label: a normalised Message-ID never has one.
+    std::string material("retention-milter record token v1", 32);
+    material.push_back('\0');
+    material.append(token);
+    return digest(material);
+}
+
 Digest DigestKey::file_hash(std::string_view identity) const {
     // A NUL in the label: a normalised Message-ID never has one.
     std::string material("retention-sweep scan cache v1", 29);

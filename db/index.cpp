@@ -140,6 +140,7 @@ bool has_control(std::string_view s) {
 
 std::optional<std::string> row_problem(const MessageRow& row) {
     if (row.digest.size() != 32) return "its digest is not 32 bytes";
+    if (!row.record.empty() && row.record.size() != 32) return "its record digest is not 32 bytes";
     if (row.direction != "inbound" && row.direction != "outbound" && row.direction != "internal") {
         return "direction must be inbound, outbound or internal";
     }
@@ -160,7 +161,8 @@ void bind_row(Stmt& stmt, const std::string& path, const MessageRow& row, std::s
         .bind_text(5, row.policy)
         .bind_text(6, format_date(row.passed_on))
         .bind_text(7, format_date(row.retain_until))
-        .bind_opt_text(8, token);
+        .bind_opt_text(8, token)
+        .bind_blob(9, row.record);
 }
 
 }  // namespace dbdetail
@@ -170,7 +172,8 @@ using namespace dbdetail;
 namespace {
 
 constexpr std::string_view kRowColumns =
-    "id, digest, queue_id, lines, direction, policy, passed_on, retain_until, state, destroyed_at, copies";
+    "id, digest, queue_id, lines, direction, policy, passed_on, retain_until, state, destroyed_at, copies, record, "
+    "claimed_at";
 
 Date read_date(const Stmt& s, int col, const std::string& path) {
     auto d = parse_date(s.text(col));
@@ -191,6 +194,8 @@ MessageRow read_row(const Stmt& s, const std::string& path) {
     r.state = s.text(8) == "destroyed" ? RowState::Destroyed : RowState::Present;
     if (!s.is_null(9)) r.destroyed_at = from_unix(s.int64(9));
     r.copies = static_cast<int>(s.int64(10));
+    r.record = s.blob(11);
+    r.claimed = !s.is_null(12);
     return r;
 }
 
@@ -394,6 +399,14 @@ std::vector<MessageRow> Index::rows_for(const Digest& digest) const {
     return read_rows(s, path_);
 }
 
+std::vector<MessageRow> Index::rows_for_record(const Digest& record) const {
+    if (record.empty()) return {};
+    static const std::string sql = "SELECT " + std::string(kRowColumns) + " FROM messages WHERE record = ?1";
+    Stmt s(db_, path_, cached(sql.c_str()));
+    s.bind_blob(1, record);
+    return read_rows(s, path_);
+}
+
 std::optional<MessageRow> Index::row(std::int64_t id) const {
     Stmt s(db_, path_, "SELECT " + std::string(kRowColumns) + " FROM messages WHERE id = ?1");
     s.bind(1, id);
@@ -417,6 +430,13 @@ std::int64_t Index::hold(const Digest& digest, const std::string& reason, const 
     count.step();
     if (digest.empty() || count.int64(0) == 0) throw IndexError("no message with that Message-ID is in the index");
     if (count.int64(1) == 0) throw IndexError("that message has already been destroyed; a hold cannot bring it back");
+    Stmt claimed(db_, path_,
+                 "SELECT count(*) FROM messages WHERE digest = ?1 AND state = 'present' AND claimed_at IS NOT NULL");
+    claimed.bind_blob(1, digest);
+    if (claimed.step() && claimed.int64(0) > 0) {
+        throw IndexError("that message is being destroyed: retention-sweep claimed it, past its date, before this hold "
+                         "(a sweep stopped half-way leaves the claim until the next run finishes the destruction)");
+    }
     if (auto h = active_hold(digest)) {
         throw IndexError("that message is already on hold (" + h->reason + ", placed by " + h->placed_by +
                          "); release it first to change the hold");
@@ -498,21 +518,22 @@ int Index::mark_destroyed(const Digest& digest, std::chrono::system_clock::time_
     return n;
 }
 
-std::optional<Digest> Index::known_file(const std::string& file_key) const {
-    Stmt s(db_, path_, cached("SELECT digest FROM scan_cache WHERE file_key = ?1"));
+std::optional<Index::FileKeys> Index::known_file(const std::string& file_key) const {
+    Stmt s(db_, path_, cached("SELECT digest, record FROM scan_cache WHERE file_key = ?1"));
     s.bind_blob(1, file_key);
     if (!s.step()) return std::nullopt;
-    return s.blob(0);
+    return FileKeys{s.blob(0), s.blob(1)};
 }
 
 void Index::remember_files(const std::vector<KnownFile>& files, Date today) {
     if (files.empty()) return;
     Transaction tx(db_, path_);
-    Stmt s(db_, path_, cached("INSERT OR REPLACE INTO scan_cache (file_key, digest, added_on) VALUES (?1, ?2, ?3)"));
+    Stmt s(db_, path_,
+           cached("INSERT OR REPLACE INTO scan_cache (file_key, digest, record, added_on) VALUES (?1, ?2, ?3, ?4)"));
     const std::string on = format_date(today);
     for (const auto& f : files) {
         s.reset();
-        s.bind_blob(1, f.file_key).bind_blob(2, f.digest).bind_text(3, on);
+        s.bind_blob(1, f.file_key).bind_blob(2, f.keys.digest).bind_blob(3, f.keys.record).bind_text(4, on);
         s.run();
     }
     tx.commit();
@@ -528,23 +549,60 @@ int Index::forget_files_before(Date cutoff) {
     return n;
 }
 
-std::vector<Digest> Index::mark_destroyed(const std::vector<DestroyedCopies>& batch,
-                                          std::chrono::system_clock::time_point when) {
+std::vector<Digest> Index::mark_destroyed(const std::vector<DestroyedRow>& batch,
+                                          std::chrono::system_clock::time_point when, Unless unless) {
     std::vector<Digest> changed;
     if (batch.empty()) return changed;
     Transaction tx(db_, path_);
+    // One statement checks the hold and marks, so no hold placed meanwhile is outrun.
     Stmt s(db_, path_,
-           cached("UPDATE messages SET state = 'destroyed', destroyed_at = ?1, copies = ?2 "
-                  "WHERE digest = ?3 AND state = 'present'"));
+           cached(unless == Unless::Held
+                      ? "UPDATE messages SET state = 'destroyed', destroyed_at = ?1, copies = ?2, claimed_at = NULL "
+                        "WHERE id = ?3 AND state = 'present' AND NOT EXISTS (SELECT 1 FROM holds h "
+                        "WHERE h.digest = messages.digest AND h.released_at IS NULL) RETURNING digest"
+                      : "UPDATE messages SET state = 'destroyed', destroyed_at = ?1, copies = ?2, claimed_at = NULL "
+                        "WHERE id = ?3 AND state = 'present' RETURNING digest"));
     for (const auto& b : batch) {
-        if (b.digest.empty()) continue;
         s.reset();
-        s.bind(1, to_unix(when)).bind(2, b.copies).bind_blob(3, b.digest);
-        s.run();
-        if (sqlite3_changes(db_) > 0) changed.push_back(b.digest);
+        s.bind(1, to_unix(when)).bind(2, b.copies).bind(3, b.id);
+        while (s.step()) {
+            Digest d = s.blob(0);
+            if (!d.empty() && std::find(changed.begin(), changed.end(), d) == changed.end()) changed.push_back(std::move(d));
+        }
     }
     tx.commit();
     return changed;
+}
+
+std::vector<bool> Index::claim(const std::vector<Claim>& claims, std::chrono::system_clock::time_point when) {
+    std::vector<bool> out(claims.size(), false);
+    if (claims.empty()) return out;
+    Transaction tx(db_, path_);
+    Stmt held(db_, path_,
+              cached("SELECT 1 FROM holds WHERE digest = ?1 AND released_at IS NULL"));
+    Stmt mark(db_, path_,
+              cached("UPDATE messages SET claimed_at = ?1 WHERE id = ?2 AND state = 'present' AND claimed_at IS NULL"));
+    for (size_t i = 0; i < claims.size(); ++i) {
+        held.reset();
+        held.bind_blob(1, claims[i].digest);
+        if (!claims[i].digest.empty() && held.step()) continue;
+        for (const std::int64_t id : claims[i].rows) {
+            mark.reset();
+            mark.bind(1, to_unix(when)).bind(2, id);
+            mark.run();
+        }
+        out[i] = true;
+    }
+    tx.commit();
+    return out;
+}
+
+int Index::release_claims() {
+    Transaction tx(db_, path_);
+    exec(db_, path_, "UPDATE messages SET claimed_at = NULL WHERE claimed_at IS NOT NULL AND state = 'present'");
+    const int n = sqlite3_changes(db_);
+    tx.commit();
+    return n;
 }
 
 int Index::erase_old_digests(std::chrono::system_clock::time_point cutoff) {
@@ -552,12 +610,14 @@ int Index::erase_old_digests(std::chrono::system_clock::time_point cutoff) {
     // The scan cache's copies of these digests go with them (one pass over the cache).
     Stmt files(db_, path_,
                "DELETE FROM scan_cache WHERE digest IN (SELECT digest FROM messages WHERE state = 'destroyed' "
-               "AND destroyed_at < ?1 AND digest IS NOT NULL)");
+               "AND destroyed_at < ?1 AND digest IS NOT NULL) OR record IN (SELECT record FROM messages "
+               "WHERE state = 'destroyed' AND destroyed_at < ?1 AND record IS NOT NULL)");
     files.bind(1, to_unix(cutoff));
     files.run();
     Stmt rows(db_, path_,
-              "UPDATE messages SET digest = NULL, queue_id = NULL, erased_at = ?1 "
-              "WHERE state = 'destroyed' AND destroyed_at < ?2 AND (digest IS NOT NULL OR queue_id IS NOT NULL)");
+              "UPDATE messages SET digest = NULL, record = NULL, queue_id = NULL, erased_at = ?1 "
+              "WHERE state = 'destroyed' AND destroyed_at < ?2 "
+              "AND (digest IS NOT NULL OR record IS NOT NULL OR queue_id IS NOT NULL)");
     rows.bind(1, to_unix(std::chrono::system_clock::now())).bind(2, to_unix(cutoff));
     rows.run();
     const int n = sqlite3_changes(db_);

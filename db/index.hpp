@@ -46,6 +46,10 @@ public:
     // HMAC-SHA-256 of a Message-ID already normalised by normalise_message_id().
     Digest digest(std::string_view normalised_message_id) const;
 
+    // The keyed digest of a record token (kHdrRecord), which the index row keeps instead
+    // of the token: the index alone cannot link a copy to its row without the key.
+    Digest record_digest(std::string_view token) const;
+
     // A keyed hash of a file's identity for the sweeper's scan cache (the sweeper puts
     // the inode before 8 bytes of it). A label prefix keeps it apart from every Message-ID
     // digest.
@@ -65,6 +69,7 @@ enum class RowState { Present, Destroyed };
 struct MessageRow {
     std::int64_t id = 0;
     Digest digest;          // empty once erased
+    Digest record;          // record_digest of the stamped copies' token; empty when not stamped or erased
     std::string queue_id;   // empty once erased
     std::string lines;      // comma-separated tags, as in X-Helpline-Line
     std::string direction;  // inbound | outbound | internal
@@ -74,6 +79,7 @@ struct MessageRow {
     RowState state = RowState::Present;
     std::optional<std::chrono::system_clock::time_point> destroyed_at;
     int copies = 0;
+    bool claimed = false;  // a sweep is destroying it: holds are refused ("being destroyed")
 };
 
 struct Hold {
@@ -151,15 +157,19 @@ public:
 
     // --- lookups -------------------------------------------------------------------
     std::vector<MessageRow> rows_for(const Digest& digest) const;
+    // The row whose stamped copies carry a record token with this digest (at most one).
+    std::vector<MessageRow> rows_for_record(const Digest& record) const;
     std::optional<MessageRow> row(std::int64_t id) const;
     // Present rows whose date is on or before `today`, oldest first. Held rows are
     // included: the sweeper asks is_held() for each digest before destroying.
     std::vector<MessageRow> expired(Date today) const;
 
     // --- holds ---------------------------------------------------------------------
-    // Places a hold on every copy of a message. Throws IndexError when the index has no
-    // row for the digest (an unknown message), when every row is already destroyed, or
-    // when the message already has an active hold.
+    // Places a hold on every copy of a message: every row with that Message-ID digest
+    // (a reused Message-ID holds them all). Throws IndexError when the index has no row
+    // for the digest (an unknown message), when every row is already destroyed, when a
+    // sweep has claimed it for destruction ("being destroyed"), or when the message
+    // already has an active hold.
     std::int64_t hold(const Digest& digest, const std::string& reason, const std::string& ref,
                       const std::string& user, std::chrono::system_clock::time_point now);
     // Releases the active hold. Throws IndexError when there is none.
@@ -176,27 +186,48 @@ public:
     // Marks every present row of the digest destroyed, with the time and the number of
     // copies destroyed. Returns how many rows changed.
     int mark_destroyed(const Digest& digest, std::chrono::system_clock::time_point when, int copies);
-    // The same for many digests in one transaction (one sync instead of one per message).
-    // Returns the digests of which at least one row changed, in the order given.
-    struct DestroyedCopies {
-        Digest digest;
+    // Marks rows destroyed by id, many in one transaction (one sync instead of one per
+    // message); rows no longer present are left as they are. With Unless::Held, a row whose
+    // message is on hold is left present, checked in the same statement. Returns the
+    // digests of the rows that changed, each once, in the order met.
+    struct DestroyedRow {
+        std::int64_t id = 0;
         int copies = 0;
     };
-    std::vector<Digest> mark_destroyed(const std::vector<DestroyedCopies>& batch,
-                                       std::chrono::system_clock::time_point when);
+    enum class Unless { Nothing, Held };
+    std::vector<Digest> mark_destroyed(const std::vector<DestroyedRow>& batch, std::chrono::system_clock::time_point when,
+                                       Unless unless = Unless::Nothing);
+    // Claims messages for destruction: in one transaction, each claim whose digest has no
+    // active hold marks its present rows claimed (then hold() refuses them); a held one is
+    // left alone. Returns, for each claim, whether it was claimed.
+    struct Claim {
+        Digest digest;  // for the hold check
+        std::vector<std::int64_t> rows;
+    };
+    std::vector<bool> claim(const std::vector<Claim>& claims, std::chrono::system_clock::time_point when);
+    // Lifts every claim on rows still present (a sweep's end, or the claims of a run that
+    // was killed). Returns how many.
+    int release_claims();
     // --- the sweeper's scan cache (see db/schema.hpp) ---------------------------------
+    // What a file is matched by: its Message-ID digest and its record digest (either may
+    // be empty).
+    struct FileKeys {
+        Digest digest;
+        Digest record;
+        bool operator==(const FileKeys&) const = default;
+    };
     struct KnownFile {
         std::string file_key;  // DigestKey::file_key of the file's identity
-        Digest digest;
+        FileKeys keys;
     };
-    // The digest last read from the file with that key, if any.
-    std::optional<Digest> known_file(const std::string& file_key) const;
+    // What was last read from the file with that key, if anything.
+    std::optional<FileKeys> known_file(const std::string& file_key) const;
     // Remembers files read on `today`, in one transaction (a key seen again is replaced).
     void remember_files(const std::vector<KnownFile>& files, Date today);
     // Forgets files remembered before `cutoff` (they are read again next time). Returns how many.
     int forget_files_before(Date cutoff);
 
-    // Erases digest and queue id of rows destroyed before `cutoff` (digest_grace after
+    // Erases digest, record digest and queue id of rows destroyed before `cutoff` (digest_grace after
     // destruction), the scan cache's entries with those digests, and the digest of
     // released holds no row shares any more; then
     // checkpoints and truncates the WAL so the erased bytes leave it too (secure_delete

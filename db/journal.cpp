@@ -2,8 +2,10 @@
 // on_index_error = "accept", kept in "<index>.pending" until they can be imported.
 //
 // One line per row, tab-separated, nothing that identifies a person (the same fields as
-// the index row, the digest in hex):
-//   rm1 TOKEN DIGEST-HEX QUEUE-ID LINES DIRECTION POLICY PASSED-ON RETAIN-UNTIL
+// the index row, the digests in hex):
+//   rm2 TOKEN DIGEST-HEX QUEUE-ID LINES DIRECTION POLICY PASSED-ON RETAIN-UNTIL RECORD-HEX
+// RECORD-HEX is empty for a row whose copies carry no record token. Lines of the older
+// form "rm1" (the same without RECORD-HEX) are still imported.
 // TOKEN is 16 random bytes in hex, stored with the imported row, so a journal imported
 // twice (a crash after the import committed but before the journal was removed) adds
 // nothing twice.
@@ -31,15 +33,18 @@ using namespace dbdetail;
 
 namespace {
 
-constexpr std::string_view kMagic = "rm1";
-constexpr std::size_t kFields = 9;
+constexpr std::string_view kMagic = "rm2";
+constexpr std::size_t kFields = 10;
+constexpr std::string_view kMagicV1 = "rm1";
+constexpr std::size_t kFieldsV1 = 9;
 
 // row_problem() refuses control characters, so no field can hold a tab or a line break.
 std::string journal_line(const MessageRow& row, const std::string& path) {
     if (auto problem = row_problem(row)) throw IndexError("pending journal " + path + ": refusing a row: " + *problem);
     const std::vector<std::string> fields = {std::string(kMagic), to_hex(random_bytes(16)), to_hex(row.digest),
                                              row.queue_id, row.lines, row.direction, row.policy,
-                                             format_date(row.passed_on), format_date(row.retain_until)};
+                                             format_date(row.passed_on), format_date(row.retain_until),
+                                             to_hex(row.record)};
     return join(fields, "\t") + "\n";
 }
 
@@ -51,8 +56,11 @@ struct JournalRow {
 // One line back into a row; nothing when it is malformed (then it is kept aside).
 std::optional<JournalRow> parse_line(std::string_view line) {
     const std::vector<std::string> f = split(line, '\t');
-    if (f.size() != kFields || f[0] != kMagic || f[1].size() != 32) return std::nullopt;
+    const bool v1 = f.size() == kFieldsV1 && f[0] == kMagicV1;
+    if (!v1 && (f.size() != kFields || f[0] != kMagic)) return std::nullopt;
+    if (f[1].size() != 32) return std::nullopt;
     JournalRow jr;
+    if (!v1 && !from_hex(f[9], jr.row.record)) return std::nullopt;
     std::string token_bytes;
     if (!from_hex(f[1], token_bytes) || !from_hex(f[2], jr.row.digest) || jr.row.digest.size() != 32) {
         return std::nullopt;

@@ -4,8 +4,10 @@
 //
 // What is stored, and why nothing in it identifies a person:
 //   messages  one row per message that passed the milter: the keyed digest of its
-//             Message-ID (32 raw bytes of HMAC-SHA-256; NULL once erased), the MTA queue id
-//             (NULL once erased), line tags, direction, policy, dates, state. No address,
+//             Message-ID (32 raw bytes of HMAC-SHA-256; NULL once erased), the keyed
+//             digest of its stamped copies' record token (NULL when not stamped, or once
+//             erased), the MTA queue id (NULL once erased), line tags, direction, policy,
+//             dates, state, and whether a sweep has claimed it for destruction. No address,
 //             subject, client IP, hostname or clear Message-ID: there is no column for them.
 //   holds     safeguarding/legal holds by digest, with reason, case reference, who and when.
 //   receipts  one per sweep: counts and a hash chain over destroyed digests, no digest itself.
@@ -14,7 +16,8 @@
 //             sweep reads only the files it has not seen before: a 16-byte key (the file's
 //             inode number, then 8 bytes of a keyed hash of its device, inode, size, mtime
 //             and ctime to the nanosecond; not its path or name), the digest read from it,
-//             and the date it was read. The inode comes first so that the files of a folder,
+//             and the date it was read (since step 4: the Message-ID digest and the
+//             record digest read from it, either may be NULL). The inode comes first so that the files of a folder,
 //             read together, are written to neighbouring pages. Rows go a month after they
 //             were added, and with their message's digest (digest_grace after it is
 //             destroyed), so a digest never outlives its message's rows here either.
@@ -27,7 +30,7 @@
 
 namespace rm::dbdetail {
 
-inline constexpr std::array<std::string_view, 3> kMigrations = {
+inline constexpr std::array<std::string_view, 4> kMigrations = {
     // 1: the tables of the brief.
     R"sql(
 CREATE TABLE messages (
@@ -90,6 +93,24 @@ CREATE UNIQUE INDEX messages_journal_token ON messages (journal_token);
 CREATE TABLE scan_cache (
     file_key BLOB PRIMARY KEY CHECK (length(file_key) = 16),
     digest   BLOB NOT NULL CHECK (length(digest) = 32),
+    added_on TEXT NOT NULL
+) WITHOUT ROWID;
+)sql",
+    // 4: a stamped copy names its own row. `record` is the keyed digest of the random
+    // token in the copy's X-Retention-Record header (erased with the digest), so that a
+    // sender who reuses a Message-ID cannot tie one copy's fate to another message's.
+    // `claimed_at`: a sweep is destroying the message; holds placed from then on are
+    // refused instead of being silently outrun. The scan cache now remembers both keys
+    // a file can match by; it is a cache, so it starts again empty.
+    R"sql(
+ALTER TABLE messages ADD COLUMN record BLOB CHECK (record IS NULL OR length(record) = 32);
+CREATE INDEX messages_record ON messages (record) WHERE record IS NOT NULL;
+ALTER TABLE messages ADD COLUMN claimed_at INTEGER;
+DROP TABLE scan_cache;
+CREATE TABLE scan_cache (
+    file_key BLOB PRIMARY KEY CHECK (length(file_key) = 16),
+    digest   BLOB CHECK (digest IS NULL OR length(digest) = 32),
+    record   BLOB CHECK (record IS NULL OR length(record) = 32),
     added_on TEXT NOT NULL
 ) WITHOUT ROWID;
 )sql",

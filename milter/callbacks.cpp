@@ -227,6 +227,7 @@ bool apply_edits(SMFICTX* ctx, const MessagePlan& plan) {
 MessageRow row_for(const MessagePlan& plan, const std::string& queue_id) {
     MessageRow row;
     row.digest = runtime().key().digest(plan.message_id);
+    if (!plan.record_token.empty()) row.record = runtime().key().record_digest(plan.record_token);
     row.queue_id = queue_id;
     row.lines = plan.decision.line_tags();
     row.direction = to_string(plan.decision.direction);

@@ -179,10 +179,7 @@ Digest digest_of(int dirfd, const std::string& name, const DigestKey& key) {
     const UniqueFd fd = open_file_at(dirfd, name, nullptr);
     if (!fd) return {};
     try {
-        const HeaderBlock h = read_header_block(fd.get());
-        const std::string* id = first_field(h.fields, "Message-ID");
-        const std::string k = id ? message_id_key(*id) : std::string();
-        return k.empty() ? Digest() : key.digest(k);
+        return match_keys(read_header_block(fd.get()), key).digest;
     } catch (const std::system_error&) {
         return {};
     }

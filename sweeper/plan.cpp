@@ -58,11 +58,44 @@ std::string sent_folder_of(int rootfd, const SweepMailbox& entry) {
     return first.empty() ? ".Sent" : first;
 }
 
+Index::FileKeys match_keys(const HeaderBlock& header, const DigestKey& key) {
+    Index::FileKeys keys;
+    for (const std::string_view value : field_values(header.fields, kHdrRecord)) {
+        if (auto token = record_token_of(up_to_nul(value))) {
+            keys.record = key.record_digest(*token);
+            break;
+        }
+    }
+    const std::string id = indexed_message_id(field_values(header.fields, "Message-ID"));
+    if (!id.empty()) keys.digest = key.digest(id);
+    return keys;
+}
+
 namespace {
 
 using std::chrono::system_clock;
 
 enum class Scope { Shared, PersonalSent, PersonalDeleted };
+
+// The rows a copy without a record token of ours can be a copy of, among those that share
+// its Message-ID. In a staff member's own folders: only mail the helpline sent (outbound or
+// internal), which no outsider can make, so an outsider who reuses the Message-ID of a
+// staff member's private mail cannot make that mail ours. Elsewhere: not inbound mail that
+// was stamped (every copy of it delivered carries its token), unless nothing else is left
+// (a copy that lost its header); so a sender reusing a reply's Message-ID cannot postpone
+// the reply.
+std::vector<MessageRow> rows_of_unstamped_copy(std::vector<MessageRow> rows, Scope scope) {
+    const auto drop = [&](auto pred) {
+        std::vector<MessageRow> kept;
+        for (auto& r : rows)
+            if (!pred(r)) kept.push_back(std::move(r));
+        return kept;
+    };
+    if (scope != Scope::Shared)
+        return drop([](const MessageRow& r) { return r.direction != "outbound" && r.direction != "internal"; });
+    auto unstamped = drop([](const MessageRow& r) { return r.direction == "inbound" && !r.record.empty(); });
+    return unstamped.empty() ? rows : unstamped;
+}
 
 bool has_glob(std::string_view p) { return p.find_first_of("*?[") != std::string_view::npos; }
 
@@ -148,7 +181,11 @@ private:
     Date today_;
     Summary& s_;
     Plan plan_;
-    std::unordered_map<Digest, bool> expired_;  // digests with present rows past their date: seen?
+    struct Expired {
+        Digest digest;
+        bool seen = false;
+    };
+    std::unordered_map<std::int64_t, Expired> expired_;  // present rows past their date, by id
     std::unordered_set<Digest> held_;           // digests on hold when the scan began
     std::set<std::pair<dev_t, ino_t>> scanned_roots_;
     std::map<std::string, std::optional<std::pair<size_t, std::string>>> destinations_;
@@ -204,12 +241,12 @@ private:
     bool classify_known(FileRef& f, int dfd, const MaildirName& mn, Scope scope) {
         struct stat st {};
         if (::fstatat(dfd, f.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return false;
-        const auto digest = lookups().known_file(file_key(key_, st));
-        if (!digest) return false;
+        const auto keys = lookups().known_file(file_key(key_, st));
+        if (!keys) return false;
         ++s_.messages_scanned;
         ++s_.messages_known;
         f.take(st);
-        classify(f, *digest, mn, st, scope);
+        classify(f, *keys, mn, st, scope);
         return true;
     }
 
@@ -222,9 +259,7 @@ private:
     }
 
     void load_expired() {
-        for (const auto& row : index_.expired(today_)) {
-            if (!row.digest.empty()) expired_.emplace(row.digest, false);
-        }
+        for (const auto& row : index_.expired(today_)) expired_.emplace(row.id, Expired{row.digest, false});
     }
 
     void expand_mailboxes() {
@@ -479,13 +514,11 @@ private:
             case HeaderBlock::Status::Ok: break;
         }
         f.take(st);
-        const std::string* id = first_field(h.fields, "Message-ID");
-        const std::string key = id ? message_id_key(*id) : std::string();
-        const Digest digest = key.empty() ? Digest() : key_.digest(key);
-        classify(f, digest, mn, st, scope);
-        if (!digest.empty() && cache_.learn_into &&
+        const Index::FileKeys keys = match_keys(h, key_);
+        classify(f, keys, mn, st, scope);
+        if ((!keys.digest.empty() || !keys.record.empty()) && cache_.learn_into &&
             std::int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec < settled_before_ns_)
-            learnt_.push_back({file_key(key_, st), digest});
+            learnt_.push_back({file_key(key_, st), keys});
         return Read::Done;
     }
 
@@ -512,29 +545,46 @@ private:
         return facts;
     }
 
-    // `digest`: of the file's Message-ID, empty when it has none.
-    void classify(const FileRef& f, const Digest& digest, const MaildirName& mn, const struct stat& st, Scope scope) {
+    // A copy the milter stamped is its record's alone; any other copy is matched by its
+    // Message-ID digest (see rows_of_unstamped_copy).
+    std::vector<MessageRow> rows_matching(const Index::FileKeys& keys, Scope scope) {
+        if (!keys.record.empty()) {
+            auto rows = lookups().rows_for_record(keys.record);
+            if (!rows.empty()) return rows;
+        }
+        if (keys.digest.empty()) return {};
+        return rows_of_unstamped_copy(lookups().rows_for(keys.digest), scope);
+    }
+
+    void classify(const FileRef& f, const Index::FileKeys& keys, const MaildirName& mn, const struct stat& st,
+                  Scope scope) {
         const Root& root = plan_.roots[f.root];
-        std::vector<MessageRow> rows;
-        if (!digest.empty()) rows = lookups().rows_for(digest);
+        const std::vector<MessageRow> rows = rows_matching(keys, scope);
         if (rows.empty()) {
             // In a personal mailbox, a message the index does not know is the staff
             // member's own mail: never touched.
             if (scope == Scope::Shared) plan_orphan(f, mn, st);
             return;
         }
-        if (auto it = expired_.find(digest); it != expired_.end()) it->second = true;
+        std::vector<std::int64_t> present;
+        for (const auto& row : rows) {
+            if (auto it = expired_.find(row.id); it != expired_.end()) it->second.seen = true;
+            if (row.state == RowState::Present) present.push_back(row.id);
+        }
+        // Holds are placed by Message-ID digest: the rows' own (a stamped copy's record
+        // may belong to a message whose copies carry several ids).
+        const Digest& digest = rows.front().digest.empty() ? keys.digest : rows.front().digest;
         const RowFacts facts = facts_of(rows);
         const bool held = held_.count(digest) > 0;
         const std::string line =
             scope == Scope::Shared ? root.line : (facts.tags.empty() ? std::string("unknown") : facts.tags.front());
         LineCounts& counts = s_.lines[line];
         if (facts.due && !held) {
-            plan_.destroys.push_back({f, DestroyKind::Message, digest, line});
+            plan_.destroys.push_back({f, DestroyKind::Message, digest, std::move(present), line});
             ++counts.destroyed;
             s_.listed("destroy", path_of(f));
         } else if (scope == Scope::PersonalSent) {
-            plan_move(f, digest, facts, line);
+            plan_move(f, keys.digest, facts, line);
         } else if (held) {
             ++counts.held;
         } else {
@@ -552,7 +602,7 @@ private:
             if (!delivered) delivered = date_of_seconds(st.st_mtime);
             const Line* line = c_.find_line(root.line);
             if (delivered && line && add_period(*delivered, c_.policy_of(*line).retain) <= today_) {
-                plan_.destroys.push_back({f, DestroyKind::Orphan, {}, root.line});
+                plan_.destroys.push_back({f, DestroyKind::Orphan, {}, {}, root.line});
                 ++counts.orphans_destroyed;
                 s_.listed("destroy", path_of(f), "orphan");
                 return;
@@ -617,7 +667,7 @@ private:
         FileRef f{r, folder, sub, name};
         f.take(st);
         s_.listed("residue", path_of(f), "finishing an interrupted destruction");
-        plan_.destroys.push_back({std::move(f), DestroyKind::Residue, {}, {}});
+        plan_.destroys.push_back({std::move(f), DestroyKind::Residue, {}, {}, {}});
         ++s_.residues.interrupted_finished;
     }
 
@@ -686,7 +736,7 @@ private:
             FileRef f{r, rel, "", name};
             f.take(st);
             s_.listed("destroy", path_of(r, child));
-            plan_.destroys.push_back({std::move(f), DestroyKind::File, {}, policy});
+            plan_.destroys.push_back({std::move(f), DestroyKind::File, {}, {}, policy});
             ++s_.files[policy].destroyed;
         } else {
             ++s_.files[policy].kept;
@@ -701,15 +751,17 @@ private:
 
     // --- rows past their date that no store holds --------------------------------------
 
+    // A message that moved between folders while the scan ran (a staff member filing it)
+    // can be missed by both listings: then "seen nowhere" is not proof, and those rows
+    // wait for the next run, as they do when a location could not be read.
     void find_unseen() {
-        for (const auto& [digest, seen] : expired_) {
-            if (seen) continue;
-            const auto rows = lookups().rows_for(digest);
-            if (rows.empty() || !facts_of(rows).due || held_.count(digest)) continue;
-            if (plan_.scope_incomplete) {
+        const bool proof = !plan_.scope_incomplete && s_.vanished == 0;
+        for (const auto& [id, row] : expired_) {
+            if (row.seen || held_.count(row.digest)) continue;
+            if (!proof) {
                 ++s_.rows_unseen_deferred;
             } else {
-                plan_.unseen.push_back(digest);
+                plan_.unseen.push_back({id, row.digest});
                 ++s_.rows_marked_unseen;
             }
         }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/maildir.hpp"
 #include "db/index.hpp"
 #include "sweeper/summary.hpp"
 
@@ -82,7 +83,8 @@ enum class DestroyKind {
 struct DestroyItem {
     FileRef file;
     DestroyKind kind = DestroyKind::Message;
-    Digest digest;      // Message only
+    Digest digest;      // Message only: the Message-ID digest its holds are placed by
+    std::vector<std::int64_t> rows;  // Message only: the present index rows it is a copy of
     std::string label;  // the line tag (messages, orphans) or the policy (files)
 };
 
@@ -95,13 +97,25 @@ struct MoveItem {
     std::string dest_folder;  // ".Sent"; created if missing
 };
 
+// An expired row whose message no store held: marked destroyed with 0 copies.
+struct UnseenRow {
+    std::int64_t id = 0;
+    Digest digest;
+};
+
 struct Plan {
     std::vector<Root> roots;
     std::vector<DestroyItem> destroys;
     std::vector<MoveItem> moves;
-    std::vector<Digest> unseen;  // expired rows whose message no store held: mark with 0 copies
+    std::vector<UnseenRow> unseen;
     bool scope_incomplete = false;  // some mailbox or folder could not be read
 };
+
+// What a copy is matched to index rows by: the keyed digest of its record token (the
+// first well-formed X-Retention-Record header: a copy the milter stamped), and of the
+// Message-ID it is indexed by (indexed_message_id over every Message-ID header, each read
+// up to a NUL as libmilter reads it). Either may be empty.
+Index::FileKeys match_keys(const HeaderBlock& header, const DigestKey& key);
 
 // How the scan uses the index's scan cache. A file whose identity (device, inode, size,
 // mtime and ctime to the nanosecond) is in the cache is not read again: its digest comes

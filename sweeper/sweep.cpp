@@ -50,13 +50,14 @@ std::optional<Digest> from_hex(std::string_view hex) {
     return out;
 }
 
-// How far one digest's copies have got in phase 2: its rows are marked destroyed only
-// when every copy is gone.
-struct DigestProgress {
+// How far one index row's copies have got in phase 2: it is marked destroyed only when
+// every copy planned is gone (a copy that moved away meanwhile is not gone: the next run
+// finds it, or finds it nowhere).
+struct RowProgress {
     int pending = 0;  // inode groups still to destroy
     int copies = 0;
     bool failed = false;
-    bool held = false;  // a hold placed after the scan: no copy is destroyed
+    bool held = false;  // held before the claim: no copy is destroyed
 };
 
 class Sweeper {
@@ -105,11 +106,7 @@ private:
     steady_clock::time_point started_;
     std::optional<DigestKey> key_;
     std::unique_ptr<Index> index_;
-    // The holds in force, read again every kHoldRereadEvery messages of phase 2 (one query
-    // per message was a tenth of a sweep's time).
-    std::unordered_set<Digest> holds_now_;
-    size_t holds_read_ago_ = 0;
-    static constexpr size_t kHoldRereadEvery = 64;
+    std::optional<Config> no_expiry_config_;  // the config without orphan expiry, when needed
     std::vector<Digest> receipt_digests_;
     std::set<Digest> receipt_seen_;
     bool acting_ = false;
@@ -141,7 +138,8 @@ private:
         spdlog::info("sweep started: today {}{}{}", s_.today, o_.now_date ? " (--now what-if)" : "",
                      o_.dry_run ? ", dry run" : "");
         const auto last_run = parse_int(index_->get_meta(kMetaLastRun));
-        Plan plan = make_plan(c_, *index_, *key_, today_, s_,
+        const Config& config = take_in_pending_journal() ? c_ : without_orphan_expiry();
+        Plan plan = make_plan(config, *index_, *key_, today_, s_,
                               ScanCache{.look_up = !o_.read_all,
                                         .learn_into = o_.dry_run ? nullptr : index_.get(),
                                         .settle = o_.scan_cache_settle});
@@ -157,6 +155,45 @@ private:
         execute(plan);
         const int rc = s_.skip_count() ? kExitSkipped : kExitOk;
         return record_run(rc);
+    }
+
+    // --- the pending journal -----------------------------------------------------------
+
+    // Rows the milter journalled (on_index_error = "accept") are records like any other: a
+    // message known only there must not look like an orphan. A real run imports them
+    // first; a dry run, which writes nothing, says so when there are some. Returns false
+    // when journalled rows remain unread: then no orphan is expired in this run.
+    bool take_in_pending_journal() {
+        PendingJournal journal(c_.index.path);
+        if (o_.dry_run) {
+            if (!journal_has_rows(journal.path())) return true;
+            s_.warn("rows wait in the pending journal " + journal.path() +
+                    " (a dry run does not import them): orphans are not expired in this what-if");
+            return false;
+        }
+        try {
+            if (const int n = journal.import_into(*index_); n > 0)
+                spdlog::info("imported {} row(s) from the pending journal before the sweep", n);
+            return true;
+        } catch (const IndexError& e) {
+            s_.warn(std::string("the pending journal could not be imported, so orphans are not expired in this run: ") +
+                    e.what());
+            spdlog::error("pending journal: {}", e.what());
+            return false;
+        }
+    }
+
+    static bool journal_has_rows(const std::string& path) {
+        struct stat st {};
+        for (const std::string& p : {path, path + ".importing"})
+            if (::stat(p.c_str(), &st) == 0 && st.st_size > 0) return true;
+        return false;
+    }
+
+    const Config& without_orphan_expiry() {
+        no_expiry_config_ = c_;
+        if (no_expiry_config_->sweep.orphans == Orphans::Expire) no_expiry_config_->sweep.orphans = Orphans::Report;
+        return *no_expiry_config_;
     }
 
     // --- safety ------------------------------------------------------------------------
@@ -190,12 +227,15 @@ private:
 
     void execute(Plan& plan) {
         const auto started = recover_interrupted_receipt();
+        // Claims a killed run left: this run claims again what it destroys.
+        index_->release_claims();
         write_in_progress(plan, started);
         Dirs dirs(plan);
         std::set<std::pair<size_t, std::string>> touched;
         destroy_all(plan, dirs, touched);
         move_all(plan, dirs, touched);
         mark_unseen(plan);
+        index_->release_claims();  // what could not be destroyed may be held again
         report_index_caches(plan, dirs, touched);
         run_after_mailbox(plan);
     }
@@ -218,14 +258,20 @@ private:
         return groups;
     }
 
-    static std::vector<Digest> digests_of(const Plan& plan, const std::vector<size_t>& group) {
-        std::vector<Digest> out;
+    static std::vector<std::int64_t> rows_of(const Plan& plan, const std::vector<size_t>& group) {
+        std::vector<std::int64_t> out;
         for (const size_t i : group) {
             const auto& d = plan.destroys[i];
-            if (d.kind == DestroyKind::Message && std::find(out.begin(), out.end(), d.digest) == out.end())
-                out.push_back(d.digest);
+            if (d.kind != DestroyKind::Message) continue;
+            for (const auto id : d.rows)
+                if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
         }
         return out;
+    }
+
+    static bool has_message(const Plan& plan, const std::vector<size_t>& group) {
+        return std::any_of(group.begin(), group.end(),
+                           [&](size_t i) { return plan.destroys[i].kind == DestroyKind::Message; });
     }
 
     // Files are destroyed in batches: each batch's folders are synced once; the rows of
@@ -240,11 +286,11 @@ private:
 
     void destroy_all(Plan& plan, Dirs& dirs, std::set<std::pair<size_t, std::string>>& touched) {
         const Groups groups = inode_groups(plan);
-        std::unordered_map<Digest, DigestProgress> progress;
+        std::unordered_map<std::int64_t, RowProgress> progress;
         for (const auto& g : groups)
-            for (const auto& d : digests_of(plan, g)) ++progress[d].pending;
+            for (const auto id : rows_of(plan, g)) ++progress[id].pending;
         DirSyncs unsynced;
-        std::vector<Index::DestroyedCopies> done, synced;
+        std::vector<Index::DestroyedRow> done, synced;
         size_t files = 0;
         const auto flush = [&](bool last) {
             unsynced.sync_all();
@@ -256,49 +302,74 @@ private:
                 synced.clear();
             }
         };
-        for (const auto& g : groups) {
-            if (held_since_the_scan(plan, g, progress)) continue;
-            std::vector<FileRef> names;
-            for (const size_t i : g) names.push_back(plan.destroys[i].file);
-            const DestroyOutcome out = destroy_file(dirs, names, c_.sweep.secure_delete, &unsynced);
-            account_destroy(plan, g, out, touched);
-            const bool all_gone = static_cast<size_t>(out.removed + out.vanished) == names.size();
-            for (const auto& d : digests_of(plan, g)) {
-                DigestProgress& p = progress[d];
-                p.copies += out.removed;
-                p.failed = p.failed || !all_gone;
-                if (--p.pending == 0 && !p.failed && !p.held) done.push_back({d, p.copies});
+        for (size_t start = 0; start < groups.size(); start += kBatchFiles) {
+            const size_t end = std::min(groups.size(), start + kBatchFiles);
+            const std::unordered_set<Digest> held = claim(plan, groups, start, end);
+            for (size_t gi = start; gi < end; ++gi) {
+                const auto& g = groups[gi];
+                if (is_held(plan, g, held)) {
+                    count_held(plan, g, progress);
+                    continue;
+                }
+                std::vector<FileRef> names;
+                for (const size_t i : g) names.push_back(plan.destroys[i].file);
+                const DestroyOutcome out = destroy_file(dirs, names, c_.sweep.secure_delete, &unsynced);
+                account_destroy(plan, g, out, touched);
+                const bool all_gone = static_cast<size_t>(out.removed) == names.size();
+                for (const auto id : rows_of(plan, g)) {
+                    RowProgress& p = progress[id];
+                    p.copies += out.removed;
+                    p.failed = p.failed || !all_gone;
+                    if (--p.pending == 0 && !p.failed && !p.held) done.push_back({id, p.copies});
+                }
+                files += names.size();
+                if (files >= kBatchFiles || unsynced.size() >= kBatchFolders) flush(false);
             }
-            files += names.size();
-            if (files >= kBatchFiles || unsynced.size() >= kBatchFolders) flush(false);
         }
         flush(true);
     }
 
-    // A hold placed while the sweep scanned (a long scan of a big store takes minutes)
-    // still wins: the file is kept, counted held, and its message's rows stay present.
-    bool held_since_the_scan(Plan& plan, const std::vector<size_t>& g,
-                             std::unordered_map<Digest, DigestProgress>& progress) {
-        const auto digests = digests_of(plan, g);
-        if (holds_read_ago_++ % kHoldRereadEvery == 0) {
-            holds_now_.clear();
-            for (auto& d : index_->held_digests()) holds_now_.insert(std::move(d));
+    // Claims the messages of groups [start, end) just before they are destroyed, in the
+    // transaction that checks their holds: a hold placed before the claim wins (the files
+    // are kept, counted held, their rows stay present); one placed after is refused
+    // ("being destroyed"). Returns the digests found held.
+    std::unordered_set<Digest> claim(const Plan& plan, const Groups& groups, size_t start, size_t end) {
+        std::map<Digest, std::vector<std::int64_t>> rows_by_digest;
+        for (size_t gi = start; gi < end; ++gi) {
+            for (const size_t i : groups[gi]) {
+                const DestroyItem& d = plan.destroys[i];
+                if (d.kind != DestroyKind::Message) continue;
+                auto& rows = rows_by_digest[d.digest];
+                rows.insert(rows.end(), d.rows.begin(), d.rows.end());
+            }
         }
-        const bool held = std::any_of(digests.begin(), digests.end(), [&](const Digest& d) {
-            DigestProgress& p = progress[d];
-            return p.held || (p.held = holds_now_.count(d) > 0);
+        std::vector<Index::Claim> claims;
+        for (auto& [digest, rows] : rows_by_digest) claims.push_back({digest, std::move(rows)});
+        const std::vector<bool> claimed = index_->claim(claims, now_);
+        std::unordered_set<Digest> held;
+        for (size_t i = 0; i < claims.size(); ++i)
+            if (!claimed[i]) held.insert(claims[i].digest);
+        return held;
+    }
+
+    static bool is_held(const Plan& plan, const std::vector<size_t>& g, const std::unordered_set<Digest>& held) {
+        if (held.empty() || !has_message(plan, g)) return false;
+        return std::any_of(g.begin(), g.end(), [&](size_t i) {
+            const DestroyItem& d = plan.destroys[i];
+            return d.kind == DestroyKind::Message && held.count(d.digest) > 0;
         });
-        if (!held) return false;
-        for (const auto& d : digests) {
-            progress[d].held = true;
-            --progress[d].pending;
+    }
+
+    void count_held(const Plan& plan, const std::vector<size_t>& g, std::unordered_map<std::int64_t, RowProgress>& progress) {
+        for (const auto id : rows_of(plan, g)) {
+            progress[id].held = true;
+            --progress[id].pending;
         }
         for (const size_t i : g) {
             const DestroyItem& d = plan.destroys[i];
             --s_.lines[d.label].destroyed;
             ++s_.lines[d.label].held;
         }
-        return true;
     }
 
     void account_destroy(Plan& plan, const std::vector<size_t>& g, const DestroyOutcome& out,
@@ -330,8 +401,8 @@ private:
         }
     }
 
-    void mark_destroyed(const std::vector<Index::DestroyedCopies>& batch) {
-        for (const auto& d : index_->mark_destroyed(batch, now_))
+    void mark_destroyed(const std::vector<Index::DestroyedRow>& batch, Index::Unless unless = Index::Unless::Nothing) {
+        for (const auto& d : index_->mark_destroyed(batch, now_, unless))
             if (receipt_seen_.insert(d).second) receipt_digests_.push_back(d);
     }
 
@@ -368,17 +439,17 @@ private:
 
     // Rows past their date whose message no store holds (destroyed by hand, or by a run
     // killed after the files went and before the rows were marked): marked with 0 copies.
-    // The plan knew the holds of when the scan began: one placed since still wins.
+    // The plan knew the holds of when the scan began: one placed since still wins, checked
+    // in the statement that marks.
     void mark_unseen(const Plan& plan) {
-        std::vector<Index::DestroyedCopies> batch;
-        for (const auto& d : plan.unseen) {
-            if (index_->is_held(d)) {
-                --s_.rows_marked_unseen;
-                continue;
-            }
-            batch.push_back({d, 0});
-        }
-        mark_destroyed(batch);
+        std::vector<Index::DestroyedRow> batch;
+        for (const auto& u : plan.unseen) batch.push_back({u.id, 0});
+        const auto marked = index_->mark_destroyed(batch, now_, Index::Unless::Held);
+        const std::set<Digest> marked_set(marked.begin(), marked.end());
+        for (const auto& d : marked)
+            if (receipt_seen_.insert(d).second) receipt_digests_.push_back(d);
+        for (const auto& u : plan.unseen)
+            if (!marked_set.count(u.digest)) --s_.rows_marked_unseen;  // held since the scan
     }
 
     void report_index_caches(const Plan& plan, Dirs& dirs, const std::set<std::pair<size_t, std::string>>& touched) {
@@ -442,7 +513,7 @@ private:
         for (const auto& d : receipt_digests_) hex.insert(to_hex(d));
         for (const auto& d : plan.destroys)
             if (d.kind == DestroyKind::Message) hex.insert(to_hex(d.digest));
-        for (const auto& d : plan.unseen) hex.insert(to_hex(d));
+        for (const auto& u : plan.unseen) hex.insert(to_hex(u.digest));
         j["digests"] = hex;
         index_->set_meta(kMetaInProgress, j.dump());
     }

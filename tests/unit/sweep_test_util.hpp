@@ -26,6 +26,7 @@
 #include "core/config.hpp"
 #include "core/maildir.hpp"
 #include "core/plan.hpp"
+#include "core/strings.hpp"
 #include "db/index.hpp"
 #include "sweeper/sweep.hpp"
 
@@ -150,11 +151,21 @@ public:
 
     rm::Digest digest(const std::string& message_id) const { return key->digest(rm::message_id_key("<" + message_id + ">")); }
 
-    // An index row as the milter writes it.
+    // The record token the milter would stamp on a message (`n` tells apart messages that
+    // share a Message-ID), and the header line that carries it.
+    static std::string token(const std::string& message_id, int n = 0) {
+        std::string t = rm::to_hex(std::to_string(std::hash<std::string>{}(message_id + "#" + std::to_string(n))));
+        t.resize(32, '0');
+        return t;
+    }
+    static std::string record_header(const std::string& token) { return "X-Retention-Record: " + token + "\n"; }
+
+    // An index row as the milter writes it; with `record_token`, one whose copies were stamped.
     void row(const std::string& message_id, const char* retain_until, const std::string& lines = "respect-phoneline",
-             const std::string& direction = "inbound") {
+             const std::string& direction = "inbound", const std::string& record_token = "") {
         rm::MessageRow r;
         r.digest = digest(message_id);
+        if (!record_token.empty()) r.record = key->record_digest(record_token);
         r.queue_id = "Q" + std::to_string(++serial_);
         r.lines = lines;
         r.direction = direction;

@@ -4,6 +4,7 @@
 
 using namespace rm;
 using namespace std::chrono;
+using namespace std::string_literals;
 
 TEST(Headers, OurHeadersInAnyCase) {
     EXPECT_EQ(our_header_slot("X-Helpline-Line"), 0u);
@@ -83,10 +84,77 @@ TEST(Plan, ForgedCopiesRemovedHighestFirstThenOursAdded) {
         {HeaderEdit::Kind::Add, "X-Helpline-Direction", 0, "inbound"},
         {HeaderEdit::Kind::Add, "X-Retain-Until", 0, "2027-05-28"},
         {HeaderEdit::Kind::Add, "X-Retention-Policy", 0, "email"},
+        {HeaderEdit::Kind::Add, "X-Retention-Record", 0, plan.record_token},
     };
     EXPECT_EQ(plan.edits, want);
     EXPECT_EQ(plan.message_id, "m1@example.net");
     EXPECT_FALSE(plan.added_message_id);
+    EXPECT_TRUE(record_token_of(plan.record_token)) << plan.record_token;
+}
+
+TEST(Plan, EachStampedMessageGetsARecordTokenOfItsOwnAndForgedOnesGo) {
+    const Config c = parse_config(kConfig, "t");
+    HeaderTracker h;
+    h.add("Message-ID", "<same@example.net>");
+    h.add("x-retention-record", "0123456789abcdef0123456789abcdef");
+    h.add("X-Retention-Record", "forged");
+    const auto a = plan_message(c, inbound(), h, "mx");
+    const auto b = plan_message(c, inbound(), h, "mx");
+    EXPECT_EQ(a.message_id, b.message_id);
+    EXPECT_NE(a.record_token, b.record_token) << "a reused Message-ID must not share a record";
+    const std::vector<HeaderEdit> deletes = {{HeaderEdit::Kind::Delete, "X-Retention-Record", 2, ""},
+                                             {HeaderEdit::Kind::Delete, "X-Retention-Record", 1, ""}};
+    EXPECT_EQ(std::vector<HeaderEdit>(a.edits.begin(), a.edits.begin() + 2), deletes);
+    EXPECT_EQ(a.edits.back(), (HeaderEdit{HeaderEdit::Kind::Add, "X-Retention-Record", 0, a.record_token}));
+}
+
+// Clients show the first Message-ID header: the one indexed must be the first one left.
+TEST(Plan, UnusableMessageIdsBeforeAUsableOneAreDeletedNotJoined) {
+    const Config c = parse_config(kConfig, "t");
+    HeaderTracker h;
+    h.add("Message-ID", "");
+    h.add("Message-ID", " <>");
+    h.add("Message-ID", " <");
+    h.add("Message-ID", " <real@example.net>");
+    h.add("Message-ID", " <second@example.net>");
+    const auto plan = plan_message(c, inbound(), h, "mx");
+    EXPECT_EQ(plan.message_id, "real@example.net");
+    EXPECT_FALSE(plan.added_message_id);
+    const std::vector<HeaderEdit> deletes = {{HeaderEdit::Kind::Delete, "Message-ID", 3, ""},
+                                             {HeaderEdit::Kind::Delete, "Message-ID", 2, ""},
+                                             {HeaderEdit::Kind::Delete, "Message-ID", 1, ""}};
+    EXPECT_EQ(std::vector<HeaderEdit>(plan.edits.begin(), plan.edits.begin() + 3), deletes);
+    for (const auto& e : plan.edits) EXPECT_FALSE(e.kind == HeaderEdit::Kind::Add && e.name == "Message-ID");
+}
+
+TEST(Plan, NoUsableMessageIdAtAllMeansEveryOneIsReplacedByOurs) {
+    const Config c = parse_config(kConfig, "t");
+    for (const std::vector<std::string>& values : std::vector<std::vector<std::string>>{
+             {"", ""}, {"<>"}, {"<"}, {"not an id"}, {"<a\0b@example.net>"s}}) {
+        HeaderTracker h;
+        for (const auto& v : values) h.add("Message-ID", v);
+        const auto plan = plan_message(c, inbound(), h, "mx");
+        EXPECT_TRUE(plan.added_message_id);
+        int deleted = 0;
+        for (const auto& e : plan.edits) deleted += e.kind == HeaderEdit::Kind::Delete && e.name == "Message-ID";
+        EXPECT_EQ(deleted, static_cast<int>(values.size()));
+        EXPECT_EQ(plan.edits.back().name, "Message-ID");
+        EXPECT_EQ(normalise_message_id(plan.edits.back().value), plan.message_id);
+    }
+}
+
+// libmilter hands a header value over as a C string: the sweeper, reading the file's
+// bytes, must key the same text, and so must retentionctl for what staff see.
+TEST(Plan, AMessageIdIsReadUpToANulAsLibmilterReadsIt) {
+    using V = std::vector<std::string_view>;
+    const std::string nul_after = "<kept@example.net>\0<tail@x>"s;
+    const std::string nul_inside = "<cut\0here@example.net>"s;
+    EXPECT_EQ(indexed_message_id(V{nul_after}), "kept@example.net");
+    EXPECT_EQ(indexed_message_id(V{nul_inside, "<real@example.net>"}), "real@example.net");
+    EXPECT_EQ(message_id_key(nul_after), "kept@example.net");
+    EXPECT_EQ(indexed_message_id(V{}), "");
+    // With none usable: how such copies were keyed before (white space removed).
+    EXPECT_EQ(indexed_message_id(V{" <> ", "<"}), "<>");
 }
 
 TEST(Plan, MailOfNoLineOnlyLosesForgedHeaders) {
@@ -107,7 +175,7 @@ TEST(Plan, MissingMessageIdIsAdded) {
     const Config c = parse_config(kConfig, "t");
     const auto plan = plan_message(c, inbound(), HeaderTracker{}, "mx.respect.test");
     EXPECT_TRUE(plan.added_message_id);
-    ASSERT_EQ(plan.edits.size(), 5u);
+    ASSERT_EQ(plan.edits.size(), 6u);
     EXPECT_EQ(plan.edits.back().name, "Message-ID");
     EXPECT_EQ(normalise_message_id(plan.edits.back().value), plan.message_id);
 }
@@ -119,8 +187,9 @@ TEST(Plan, EmptyMessageIdIsReplaced) {
     const auto plan = plan_message(c, inbound(), h, "mx");
     EXPECT_TRUE(plan.added_message_id);
     ASSERT_GE(plan.edits.size(), 2u);
-    EXPECT_EQ(plan.edits[plan.edits.size() - 2], (HeaderEdit{HeaderEdit::Kind::Delete, "Message-ID", 1, ""}));
+    EXPECT_EQ(plan.edits.front(), (HeaderEdit{HeaderEdit::Kind::Delete, "Message-ID", 1, ""}));
     EXPECT_EQ(plan.edits.back().kind, HeaderEdit::Kind::Add);
+    EXPECT_EQ(plan.edits.back().name, "Message-ID");
 }
 
 TEST(Plan, OutboundCarriesNoHeadersButIsIndexed) {
@@ -137,6 +206,7 @@ TEST(Plan, OutboundCarriesNoHeadersButIsIndexed) {
     const auto plan = plan_message(c, f, h, "mx");
     EXPECT_EQ(plan.decision.direction, Direction::Outbound);
     EXPECT_EQ(plan.message_id, "reply1@respect.org.uk");
+    EXPECT_TRUE(plan.record_token.empty()) << "no record header leaves for outside recipients";
     ASSERT_EQ(plan.edits.size(), 1u);
     EXPECT_EQ(plan.edits[0].kind, HeaderEdit::Kind::Delete);
 }

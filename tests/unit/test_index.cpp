@@ -165,11 +165,12 @@ TEST_F(IndexTest, HasNoColumnThatCouldIdentifyAPerson) {
     const std::vector<std::string> expected = {
         "messages.id", "messages.digest", "messages.queue_id", "messages.lines", "messages.direction",
         "messages.policy", "messages.passed_on", "messages.retain_until", "messages.state",
-        "messages.destroyed_at", "messages.copies", "messages.erased_at", "messages.journal_token",
+        "messages.destroyed_at", "messages.copies", "messages.erased_at", "messages.journal_token", "messages.record",
+        "messages.claimed_at",
         "holds.id", "holds.digest", "holds.reason", "holds.ref", "holds.placed_at", "holds.placed_by",
         "holds.released_at", "holds.released_by", "receipts.id", "receipts.run_at", "receipts.counts_json",
         "receipts.destroyed", "receipts.chain", "receipts.exit_code", "meta.key", "meta.value",
-        "scan_cache.file_key", "scan_cache.digest", "scan_cache.added_on"};
+        "scan_cache.file_key", "scan_cache.digest", "scan_cache.record", "scan_cache.added_on"};
     EXPECT_EQ(columns, expected);
 }
 
@@ -363,20 +364,45 @@ TEST_F(IndexTest, MarksEveryPresentCopyDestroyed) {
     EXPECT_EQ(index->rows_for(dig(2)).at(0).state, RowState::Present);
 }
 
-TEST_F(IndexTest, MarksABatchDestroyedAndNamesWhatChanged) {
+TEST_F(IndexTest, MarksABatchOfRowsDestroyedAndNamesWhatChanged) {
     auto index = open();
-    index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1)),
-                   make_row(dig(3), d(2026, 1, 1), d(2026, 7, 1))});
+    const auto ids =
+        index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1)),
+                       make_row(dig(3), d(2026, 1, 1), d(2026, 7, 1)), make_row(dig(1), d(2026, 3, 1), d(2026, 9, 1))});
     const auto when = at(d(2026, 7, 2), 3);
     ASSERT_EQ(index->mark_destroyed(dig(2), when, 1), 1);
-    // dig(2) is already destroyed and dig(9) unknown: only dig(1) changes.
-    const auto changed = index->mark_destroyed({{dig(1), 2}, {dig(2), 5}, {dig(9), 1}}, when + 24h);
+    // Row 2 is already destroyed and 999 unknown: only the first row of dig(1) changes,
+    // not the later message that reused its Message-ID.
+    const auto changed = index->mark_destroyed({{ids[0], 2}, {ids[1], 5}, {999, 1}}, when + 24h);
     ASSERT_EQ(changed.size(), 1u);
     EXPECT_EQ(changed[0], dig(1));
-    EXPECT_EQ(index->rows_for(dig(1)).at(0).copies, 2);
+    EXPECT_EQ(index->row(ids[0])->copies, 2);
+    EXPECT_EQ(index->row(ids[3])->state, RowState::Present);
     EXPECT_EQ(index->rows_for(dig(2)).at(0).copies, 1);  // the earlier mark stands
     EXPECT_EQ(index->rows_for(dig(3)).at(0).state, RowState::Present);
-    EXPECT_TRUE(index->mark_destroyed(std::vector<Index::DestroyedCopies>{}, when).empty());
+    EXPECT_TRUE(index->mark_destroyed(std::vector<Index::DestroyedRow>{}, when).empty());
+}
+
+TEST_F(IndexTest, AHoldPlacedBeforeTheClaimWinsAndOneAfterIsRefused) {
+    auto index = open();
+    const auto ids = index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)),
+                                    make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1))});
+    const auto now = at(d(2026, 7, 2));
+    index->hold(dig(1), "legal", "", "alice", now);
+    const auto claimed = index->claim({{dig(1), {ids[0]}}, {dig(2), {ids[1]}}}, now);
+    EXPECT_EQ(claimed, (std::vector<bool>{false, true}));
+    EXPECT_FALSE(index->row(ids[0])->claimed);
+    EXPECT_TRUE(index->row(ids[1])->claimed);
+    try {
+        index->hold(dig(2), "legal", "", "bob", now);
+        FAIL() << "a hold on a claimed message must be refused";
+    } catch (const IndexError& e) {
+        EXPECT_NE(std::string(e.what()).find("being destroyed"), std::string::npos) << e.what();
+    }
+    // Marking with Unless::Held leaves a held row present in the same statement.
+    EXPECT_TRUE(index->mark_destroyed({{ids[0], 0}}, now, Index::Unless::Held).empty());
+    EXPECT_EQ(index->release_claims(), 1);
+    EXPECT_NO_THROW(index->hold(dig(2), "legal", "", "bob", now));
 }
 
 // --- holds ----------------------------------------------------------------------------
@@ -469,6 +495,7 @@ TEST_F(IndexTest, ErasingOldDigestsLeavesNoTraceInTheFiles) {
     for (int i = 0; i < 300; ++i) rows.push_back(make_row(dig(i), d(2026, 1, 1), d(2026, 7, 1)));
     MessageRow target = make_row(dig(1000), d(2026, 1, 1), d(2026, 7, 1));
     target.queue_id = "QID7TARGET";
+    target.record = dig(2000);
     rows.push_back(target);
     rows.push_back(target);
     const auto ids = index->insert(rows);
@@ -479,7 +506,8 @@ TEST_F(IndexTest, ErasingOldDigestsLeavesNoTraceInTheFiles) {
     index->mark_destroyed(dig(5), destroyed + 24h * 40, 1);  // destroyed after the cutoff: kept for now
     // A copy read again after its message was destroyed (restored from a backup, say):
     // the scan cache's digest must go with the rows' digests.
-    index->remember_files({{std::string(16, 'r'), dig(1000)}}, d(2026, 7, 3));
+    index->remember_files({{std::string(16, 'r'), {dig(1000), {}}}, {std::string(16, 's'), {{}, dig(2000)}}},
+                          d(2026, 7, 3));
     ASSERT_NE(raw_files().find(dig(1000)), std::string::npos) << "the test must see the digest before erasure";
 
     EXPECT_EQ(index->erase_old_digests(destroyed + 24h * 31), 2);
@@ -495,6 +523,8 @@ TEST_F(IndexTest, ErasingOldDigestsLeavesNoTraceInTheFiles) {
 
     const std::string raw = raw_files();
     EXPECT_EQ(raw.find(dig(1000)), std::string::npos) << "digest bytes still in the database or its WAL";
+    EXPECT_EQ(raw.find(dig(2000)), std::string::npos) << "record digest still in the database or its WAL";
+    EXPECT_FALSE(index->known_file(std::string(16, 's'))) << "the scan cache's record digest goes too";
     EXPECT_EQ(raw.find("QID7TARGET"), std::string::npos) << "queue id still in the database or its WAL";
     EXPECT_NE(raw.find(dig(5)), std::string::npos);
     EXPECT_EQ(index->erase_old_digests(destroyed + 24h * 31), 0);
@@ -504,21 +534,22 @@ TEST_F(IndexTest, TheScanCacheForgetsAFileWithItsMessagesDigestAndAfterAMonth) {
     auto index = open();
     index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1))});
     const std::string a(16, 'a'), b(16, 'b'), c(16, 'c');
-    index->remember_files({{a, dig(1)}, {b, dig(2)}, {c, dig(3)}}, d(2026, 1, 10));
-    EXPECT_EQ(index->known_file(a), dig(1));
+    const auto keys = [](std::string digest) { return Index::FileKeys{std::move(digest), {}}; };
+    index->remember_files({{a, keys(dig(1))}, {b, keys(dig(2))}, {c, keys(dig(3))}}, d(2026, 1, 10));
+    EXPECT_EQ(index->known_file(a), keys(dig(1)));
     EXPECT_FALSE(index->known_file(std::string(16, 'z')));
-    EXPECT_THROW(index->remember_files({{"short", dig(1)}}, d(2026, 1, 10)), IndexError);
+    EXPECT_THROW(index->remember_files({{"short", keys(dig(1))}}, d(2026, 1, 10)), IndexError);
 
     index->mark_destroyed(dig(1), at(d(2026, 7, 2)), 1);
-    EXPECT_EQ(index->known_file(a), dig(1)) << "kept while the row keeps its digest";
+    EXPECT_EQ(index->known_file(a), keys(dig(1))) << "kept while the row keeps its digest";
     index->erase_old_digests(at(d(2026, 8, 2)));
     EXPECT_FALSE(index->known_file(a)) << "erased with the row's digest";
-    EXPECT_EQ(index->known_file(b), dig(2));
-    index->remember_files({{b, dig(2)}}, d(2026, 1, 20));  // read again: dated anew
+    EXPECT_EQ(index->known_file(b), keys(dig(2)));
+    index->remember_files({{b, keys(dig(2))}}, d(2026, 1, 20));  // read again: dated anew
     EXPECT_EQ(index->forget_files_before(d(2026, 1, 10)), 0);
     EXPECT_EQ(index->forget_files_before(d(2026, 1, 11)), 1);  // c
     EXPECT_FALSE(index->known_file(c));
-    EXPECT_EQ(index->known_file(b), dig(2));
+    EXPECT_EQ(index->known_file(b), keys(dig(2)));
 }
 
 TEST_F(IndexTest, ReceiptsChainToThePreviousOne) {

@@ -422,13 +422,16 @@ TEST(Sweep, AnExpiredPersonalSentCopyIsDestroyedInPlace) {
 TEST(Sweep, PersonalDeletedFoldersLoseHelplineCopiesOnTheirDate) {
     World w;
     make_maildir(w.shared_a);
-    const auto due = w.deliver(w.staff / "alice" / ".Deleted Items", "gone@x");
+    // A stamped copy staff received, and a mail client's copy of a reply, both deleted.
+    const auto due = w.deliver(w.staff / "alice" / ".Deleted Items", "gone@x", "cur",
+                               World::record_header(World::token("gone@x")));
     const auto nested = w.deliver(w.staff / "alice" / ".Deleted Items.Old folder", "gone2@x");
-    const auto young = w.deliver(w.staff / "alice" / ".Trash", "notyet@x");
+    const auto young = w.deliver(w.staff / "alice" / ".Trash", "notyet@x", "cur",
+                                 World::record_header(World::token("notyet@x")));
     const auto own = w.deliver(w.staff / "alice" / ".Trash", "mine@x", "cur", "", 1000000000);
-    w.row("gone@x", kPast);
-    w.row("gone2@x", kPast);
-    w.row("notyet@x", kFuture);
+    w.row("gone@x", kPast, "respect-phoneline", "inbound", World::token("gone@x"));
+    w.row("gone2@x", kPast, "respect-phoneline", "outbound");
+    w.row("notyet@x", kFuture, "respect-phoneline", "inbound", World::token("notyet@x"));
     const Summary s = w.sweep(kNow);
     EXPECT_EQ(s.exit_code, 0);
     EXPECT_FALSE(fs::exists(due));

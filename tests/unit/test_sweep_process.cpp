@@ -225,10 +225,12 @@ Store generate(World& w, int n, std::mt19937& rng) {
         } else if (e.where == Expect::PersonalSent) {
             e.paths.push_back(w.deliver(w.staff / person / (i % 3 ? ".Sent" : ".Sent Items"), e.id, sub));
         } else {
-            e.paths.push_back(w.deliver(w.staff / person / ".Trash", e.id, sub));
+            // A stamped copy a staff member received and deleted: it carries its record token.
+            e.paths.push_back(w.deliver(w.staff / person / ".Trash", e.id, sub, World::record_header(World::token(e.id))));
         }
         const int days_off = expired ? -age(rng) : 1 + age(rng);
-        w.row(e.id, today_plus(days_off).c_str(), line, e.where == Expect::PersonalSent ? "outbound" : "inbound");
+        w.row(e.id, today_plus(days_off).c_str(), line, e.where == Expect::PersonalSent ? "outbound" : "inbound",
+              e.where == Expect::PersonalTrash ? World::token(e.id) : "");
         if (held) w.index->hold(w.digest(e.id), "safeguarding", "CASE-" + std::to_string(i), "tester", system_clock::now());
         store.messages.push_back(std::move(e));
     }
