@@ -447,8 +447,17 @@ test_mta_drops() {
 }
 
 test_signal_under_load() {
-  local sig=$1 n=80 par=8
-  (sleep 0.7; kill "-$sig" "$RM_MILTER_PID") &
+  local sig=$1 n=80 par=8 before
+  # The signal lands once the load is under way (the first of its messages delivered),
+  # not after a fixed time: on a loaded machine the first delivery can take seconds.
+  before=$(delivered_count)
+  (
+    for _ in $(seq 600); do
+      [ "$(delivered_count)" -gt "$before" ] && break
+      sleep 0.05
+    done
+    kill "-$sig" "$RM_MILTER_PID"
+  ) &
   send_batch "$(tr '[:upper:]' '[:lower:]' <<<"$sig")" "$n" "$par"
   wait "$RM_MILTER_PID" 2>/dev/null || true
   RM_MILTER_PID=""
