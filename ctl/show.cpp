@@ -23,6 +23,7 @@ const Hold* active_hold(const MessageView& v) {
 
 const char* state_word(const MessageRow& row, bool held) {
     if (row.state == RowState::Destroyed) return "destroyed";
+    if (row.claimed) return "being-destroyed";
     return held ? "held" : "present";
 }
 
@@ -78,6 +79,7 @@ std::string describe_state(const MessageRow& row, Date today, bool held) {
         if (row.destroyed_at) s += " " + format_utc(*row.destroyed_at);
         return s + " (" + std::to_string(row.copies) + (row.copies == 1 ? " copy)" : " copies)");
     }
+    if (row.claimed) return "being destroyed: a sweep claimed it past its date (a hold can no longer stop it)";
     if (held) return "held: kept past its date until the hold is released";
     if (row.retain_until <= today)
         return "due: may be destroyed since " + format_date(row.retain_until) + " (at the next sweep)";
@@ -89,6 +91,9 @@ std::string render_show_text(const Config& config, const MessageView& view, Date
     const Hold* active = active_hold(view);
     out << (view.rows.size() == 1 ? "1 record" : std::to_string(view.rows.size()) + " records")
         << " of this message in the index:\n";
+    if (view.rows.size() > 1)
+        out << "(one Message-ID, several messages: each copy the milter stamped goes on its own record's date, "
+               "an unstamped copy on the latest of them; a hold keeps them all)\n";
     for (size_t i = 0; i < view.rows.size(); ++i) {
         out << "record " << (i + 1) << ":\n";
         write_row(out, config, view.rows[i], today, active != nullptr);

@@ -198,8 +198,8 @@ private:
 
     // Lookups share a read transaction, renewed every few thousand so that the milter's
     // WAL can still be checkpointed during a long scan. The plan needs no single snapshot:
-    // phase 2 acts only on files that are still what the scan read, and looks again for
-    // holds (every 64 messages it destroys). What the scan learnt for the scan cache is
+    // phase 2 acts only on files that are still what the scan read, and claims each batch
+    // of messages in the transaction that checks their holds. What the scan learnt for the scan cache is
     // written between two read transactions, never inside one.
     const Index& lookups() {
         if (lookups_++ % 4096 == 0) {
