@@ -55,11 +55,21 @@ assert_stamped() {  # FILE LINES DIRECTION
   assert_header "$1" X-Helpline-Direction "$3" "$3 copy: X-Helpline-Direction is exactly '$3'"
   assert_header "$1" X-Retain-Until "$RETAIN" "$3 copy: X-Retain-Until is exactly $RETAIN"
   assert_header "$1" X-Retention-Policy email "$3 copy: X-Retention-Policy is exactly 'email'"
+  # One record token, and it names this copy's own index row.
+  local token
+  token=$(mail_header "$1" X-Retention-Record)
+  if [[ $token =~ ^[0-9a-f]{32}$ ]]; then
+    pass "$3 copy: one X-Retention-Record token"
+    assert_eq 1 "$(rm_sql "SELECT count(*) FROM messages WHERE hex(record) = '$(rm_record_digest "$token")'")" \
+      "$3 copy: its record token names one index row"
+  else
+    fail "$3 copy: one X-Retention-Record token" "got: $token"
+  fi
 }
 
 assert_unstamped() {  # FILE WHAT
   local h
-  for h in X-Helpline-Line X-Helpline-Direction X-Retain-Until X-Retention-Policy; do
+  for h in X-Helpline-Line X-Helpline-Direction X-Retain-Until X-Retention-Policy X-Retention-Record; do
     assert_no_header "$1" "$h" "$2: no $h"
   done
 }

@@ -49,10 +49,12 @@ function expect_stamp(conn, line, direction, until_date)
     check(mt.eom_check(conn, MT_HDRADD, "X-Helpline-Direction", direction), "X-Helpline-Direction " .. direction .. " not added")
     check(mt.eom_check(conn, MT_HDRADD, "X-Retain-Until", until_date), "X-Retain-Until " .. until_date .. " not added")
     check(mt.eom_check(conn, MT_HDRADD, "X-Retention-Policy", "email"), "X-Retention-Policy not added")
+    check(mt.eom_check(conn, MT_HDRADD, "X-Retention-Record"), "X-Retention-Record not added")
 end
 
 function expect_no_stamp(conn)
-    for _, h in ipairs({"X-Helpline-Line", "X-Helpline-Direction", "X-Retain-Until", "X-Retention-Policy"}) do
+    for _, h in ipairs({"X-Helpline-Line", "X-Helpline-Direction", "X-Retain-Until", "X-Retention-Policy",
+                        "X-Retention-Record"}) do
         check(not mt.eom_check(conn, MT_HDRADD, h), h .. " was added but should not be")
     end
 end

@@ -134,6 +134,15 @@ print(hmac.new(key, ident.encode(), hashlib.sha256).hexdigest().upper())
 PY
 }
 
+# The keyed digest an index row keeps of a record token (X-Retention-Record), in hex.
+rm_record_digest() {
+  python3 - "$RM_KEY" "$1" <<'PY'
+import hashlib, hmac, sys
+key = open(sys.argv[1], "rb").read()
+print(hmac.new(key, b"retention-milter record token v1\0" + sys.argv[2].encode(), hashlib.sha256).hexdigest().upper())
+PY
+}
+
 rm_retain_date() {
   python3 - "$1" <<'PY'
 import calendar, datetime, sys
