@@ -503,6 +503,12 @@ private:
             return Read::Done;
         }
         ++s_.messages_scanned;
+        // In a staff member's own folders, a file without a header block has neither a
+        // Message-ID nor a record token: it cannot be a copy of helpline mail, so it is
+        // their own and no concern of this run (in a shared mailbox it is reported).
+        if (scope != Scope::Shared &&
+            (h.status == HeaderBlock::Status::Empty || h.status == HeaderBlock::Status::NoHeaders))
+            return Read::Done;
         switch (h.status) {
             case HeaderBlock::Status::Foreign:
                 throw StoreError(mailbox_label(root) + " holds " + h.foreign +

@@ -662,6 +662,22 @@ TEST(Sweep, BadFilesAreReportedSkippedAndLeftAlone) {
     EXPECT_EQ(s.lines.at("respect-phoneline").skipped, 4);
 }
 
+// A staff member's Sent copy of a message a client wrote without any header: nothing could
+// tie it to helpline mail, so it is their own file, as a message the index does not know.
+TEST(Sweep, AHeaderlessFileInAPersonalFolderIsTheStaffMembersOwnNotASkip) {
+    World w;
+    make_maildir(w.staff / "alice" / ".Sent");
+    const fs::path body_only = w.staff / "alice" / ".Sent" / "cur" / "1700000000.M1P1.host:2,S";
+    spit(body_only, "just a body, no header at all\n\nsecond paragraph\n");
+    const fs::path empty = w.staff / "alice" / ".Sent" / "cur" / "1700000000.M2P1.host:2,S";
+    spit(empty, "");
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_EQ(s.skip_count(), 0);
+    EXPECT_TRUE(fs::exists(body_only));
+    EXPECT_TRUE(fs::exists(empty));
+}
+
 TEST(Sweep, AMissingSharedMailboxIsASkipAnEmptyGlobIsNot) {
     World w;
     fs::remove_all(w.shared_b);
