@@ -95,6 +95,13 @@ int cmd_hold(const Options& o) {
     auto index = open_existing_index(c, true);
     const Digest digest = load_key(c, *index).digest(id.key);
     const std::string user = invoking_user();
+    // A message recorded only in the pending journal (on_index_error = "accept") can be
+    // held too: its row is taken in first. If that fails, the hold is still tried.
+    try {
+        PendingJournal(c.index.path).import_into(*index);
+    } catch (const IndexError& e) {
+        std::cerr << "retentionctl: note: the pending journal could not be imported: " << e.what() << "\n";
+    }
     place_hold(*index, digest, {o.reason, o.ref, user, Clock::now()}, id.well_formed);
     const auto rows = index->rows_for(digest);
     std::cout << "held: every copy of this message (" << rows.size() << (rows.size() == 1 ? " record" : " records")

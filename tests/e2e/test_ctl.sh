@@ -149,6 +149,20 @@ run 1 "show refuses a key that is not the index's" show "$MID" && has "restore t
 mv "$T/etc/index.key.right" "$T/etc/index.key"
 run 0 "show works again with the right key" show "$MID"
 
+# A message recorded only in the pending journal (on_index_error = "accept") can be held:
+# hold takes the journal in first.
+JMID='<journal-only.e2e@sender-host.example>'
+jdigest=$(python3 - "$T/etc/index.key" "journal-only.e2e@sender-host.example" <<'PY'
+import hashlib, hmac, sys
+print(hmac.new(open(sys.argv[1], "rb").read(), sys.argv[2].encode(), hashlib.sha256).hexdigest())
+PY
+)
+printf 'rm2\t%s\t%s\tJQID1\trespect-phoneline\tinbound\temail\t%s\t%s\t\n' \
+    "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" "$jdigest" "$(d '-1 day')" "$(d '+6 days')" \
+    > "$T/state/index.sqlite3.pending"
+run 0 "hold a message known only to the pending journal" hold "$JMID" --reason legal && has "held"
+run 0 "show the journalled message" show "$JMID" && has "legal"
+
 # --- the command line -----------------------------------------------------------------------
 run 0 "--help" --help && { has "check"; has "statement"; has "Exit status"; }
 run 0 "hold --help" hold --help && { has "--reason"; has "SUDO_USER"; }

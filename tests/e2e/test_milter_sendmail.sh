@@ -481,6 +481,31 @@ else
   not_ok "(g) Sendmail accepts a message without Message-ID" "$OUT"
 fi
 
+# --- (g2) an empty Message-ID before a real one: the empty one goes, the real one is first --
+# Mail clients show the first Message-ID; it must be the one the index knows. The copy also
+# carries one record token, naming this message's own row.
+G2_MID="<case-g2.$TAG@outside.example>"
+msg "$WORK/g2.eml" "From: caller-g2@outside.example" "To: info@mensadviceline.test" \
+  "Subject: case-g2 $TAG" "Message-ID:" "Message-ID: $G2_MID"
+if send 127.0.0.2 --from caller-g2@outside.example --to info@mensadviceline.test --data "@$WORK/g2.eml"; then
+  QID_G2=$QID
+  HELPLINE_SENT=$((HELPLINE_SENT + 1))
+  ACCEPTED_IDS+=("$QID_G2")
+  if FG2=$(delivered "$MAD/info/new" "case-g2 $TAG"); then
+    mids=$(hdr "$FG2" Message-ID | paste -sd'|')
+    check "(g2) the delivered copy has one Message-ID, the real one" test "$mids" = "$G2_MID"
+    got=$(q "SELECT hex(digest) FROM messages WHERE queue_id = '$QID_G2'")
+    check "(g2) the row is keyed by that Message-ID" test "$got" = "$(digest_of "$G2_MID")"
+    token=$(hdr "$FG2" X-Retention-Record)
+    rec=$(q "SELECT count(*) FROM messages WHERE queue_id = '$QID_G2' AND hex(record) = '$(RM_KEY=$KEY rm_record_digest "$token")'")
+    check "(g2) one X-Retention-Record, naming the message's own row" test "$(hdr_count "$FG2" X-Retention-Record)/$rec" = "1/1"
+  else
+    not_ok "(g2) message with an empty Message-ID first delivered" "$(sm_log 15)"
+  fi
+else
+  not_ok "(g2) Sendmail accepts a message with an empty Message-ID first" "$OUT"
+fi
+
 # --- (i) confidentiality: distinctive values through Sendmail -----------------------------
 # Mixed case, so that a lower-cased copy is a different string to look for.
 ZQ_IP=127.0.0.77
