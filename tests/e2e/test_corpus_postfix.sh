@@ -127,7 +127,7 @@ echo "# ${#CASES[@]} cases: ${CASES[*]}"
 
 # --- per-case bookkeeping -------------------------------------------------------------------
 
-declare -A FAILED_AT   # case -> the steps it failed, in order
+declare -A FAILED_AT=()   # case -> the steps it failed, in order
 declare -A IN_QID RE_QID IN_FILE SENT_NAME LINKABLE
 
 case_check() {  # case_check CASE STEP ok|fail [DETAIL]: one result, named for its case
@@ -213,28 +213,47 @@ save_in_sent() {  # save_in_sent FILE: the name it got in SAVED
   chown "$PF_MAIL_UID:$PF_MAIL_GID" "$ALICE_SENT/cur/$SAVED"
 }
 
-# Whether a saved copy names any Message-ID at all: a file with no header block, no
-# Message-ID field or only empty ones cannot be told from the staff member's own mail by
-# anything in it, so the sweeper must leave it where it is.
+# Whether a saved copy names a usable Message-ID: a file with no header block, no
+# Message-ID field, or only unusable ones (empty, "<>", a lone "<", white space inside a
+# bare id; each value read up to a NUL) cannot be told from the staff member's own mail by
+# anything in it: the milter gave the sent message an id of its own, which this copy lacks.
+# So the sweeper must leave it where it is.
 names_an_id() {
   python3 - "$1" <<'PY'
 import re, sys
-name = None
+
+def usable(value):
+    v = value.split(b"\0", 1)[0].strip()
+    lt = v.find(b"<")
+    if lt >= 0:
+        gt = v.find(b">", lt + 1)
+        if gt < 0:
+            return False
+        ident = re.sub(rb"\s", b"", v[lt + 1:gt])
+    else:
+        if re.search(rb"\s", v):
+            return False
+        ident = v
+    return bool(ident) and all(0x21 <= c < 0x7f and c not in b"<>" for c in ident)
+
+fields, name, value = [], None, b""
 for line in open(sys.argv[1], "rb").read().split(b"\n"):
     line = line.rstrip(b"\r")
     if not line:
         break
-    if line[:1] in (b" ", b"\t"):
-        if name == b"message-id" and line.strip():
-            sys.exit(0)
+    if line[:1] in (b" ", b"\t") and name is not None:
+        value += line
         continue
+    if name is not None:
+        fields.append((name, value))
     m = re.match(rb"([!-9;-~]+)[ \t]*:(.*)", line)
     if not m:
+        name = None
         break
-    name = m.group(1).lower()
-    if name == b"message-id" and m.group(2).strip():
-        sys.exit(0)
-sys.exit(1)
+    name, value = m.group(1).lower(), m.group(2)
+if name is not None:
+    fields.append((name, value))
+sys.exit(0 if any(n == b"message-id" and usable(v) for n, v in fields) else 1)
 PY
 }
 
@@ -259,7 +278,7 @@ for c in "${CASES[@]}"; do
   LINKABLE[$c]=yes
   names_an_id "$W/cases/$c.re" || LINKABLE[$c]=""
 done
-echo "# Sent copies naming no Message-ID (the sweeper must leave them as alice's own mail):" \
+echo "# Sent copies naming no usable Message-ID (the sweeper must leave them as alice's own mail):" \
   "$(for c in "${CASES[@]}"; do [ -n "${LINKABLE[$c]}" ] || printf '%s ' "$c"; done)"
 
 # Alice's own mail in her Sent folder: a private message, and the one whose Message-ID an
