@@ -68,6 +68,16 @@ bool has_glob(std::string_view p) { return p.find_first_of("*?[") != std::string
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
+// glob(3) reports a folder it cannot read through its error callback only, then goes on
+// and may return "no match": the callback keeps the errors for expand_mailboxes. A missing
+// folder is no error: a staff domain with nobody in it yet.
+thread_local std::vector<int>* glob_errors = nullptr;
+
+int note_glob_error(const char*, int err) {
+    if (glob_errors && err != ENOENT) glob_errors->push_back(err);
+    return 0;
+}
+
 // {name} in `user`: the path component that the pattern's first wildcard matched.
 std::string glob_name(const std::string& pattern, const std::string& match) {
     const auto pc = split(pattern, '/');
@@ -158,6 +168,9 @@ private:
     ScanCache cache_;
     std::int64_t settled_before_ns_;  // files whose ctime is earlier may be remembered
     std::vector<Index::KnownFile> learnt_;  // read since the last renewal of reads_
+    std::map<size_t, long> read_in_root_;  // message files whose header was read, by root
+    std::map<size_t, long> foreign_in_root_;  // of those, compressed or encrypted ones
+    std::map<size_t, std::string> foreign_format_;
 
     // Lookups share a read transaction, renewed every few thousand so that the milter's
     // WAL can still be checkpointed during a long scan. The plan needs no single snapshot:
@@ -208,6 +221,7 @@ private:
         if (!digest) return false;
         ++s_.messages_scanned;
         ++s_.messages_known;
+        ++read_in_root_[f.root];
         f.take(st);
         classify(f, *digest, mn, st, scope);
         return true;
@@ -235,14 +249,18 @@ private:
                 continue;
             }
             glob_t g{};
-            const int rc = ::glob(box.path.c_str(), GLOB_NOSORT | GLOB_ONLYDIR, nullptr, &g);
+            std::vector<int> errors;
+            glob_errors = &errors;
+            const int rc = ::glob(box.path.c_str(), GLOB_NOSORT | GLOB_ONLYDIR, note_glob_error, &g);
+            glob_errors = nullptr;
             std::vector<std::string> matches;
             if (rc == 0) {
                 for (size_t i = 0; i < g.gl_pathc; ++i) matches.emplace_back(g.gl_pathv[i]);
-            } else if (rc != GLOB_NOMATCH) {
-                // A glob that matches nothing is normal (no staff yet); one that cannot be read is not.
-                skip_mailbox(Skip::MailboxUnreadable, box.line, box.path);
             }
+            // A glob that matches nothing is normal (no staff yet); one whose folders
+            // cannot all be read is not, even when it matched some.
+            if (!errors.empty() || (rc != 0 && rc != GLOB_NOMATCH))
+                skip_mailbox(Skip::MailboxUnreadable, static_cast<int>(e), box.line, box.path);
             ::globfree(&g);
             std::sort(matches.begin(), matches.end());
             for (const auto& m : matches) add_root(e, m, glob_name(box.path, m));
@@ -269,9 +287,19 @@ private:
         return label;
     }
 
-    void skip_mailbox(Skip why, const std::string& line, const std::string& path) {
+    // A location of a [[sweep.mailbox]] entry that could not be read: named in the
+    // summary by the entry, never by the path (a glob's match names a staff member).
+    void skip_mailbox(Skip why, int entry, const std::string& line, const std::string& path) {
         s_.skip(why, line, path);
         plan_.scope_incomplete = true;
+        plan_.rows_frozen = true;
+        const SweepMailbox& box = c_.sweep.mailboxes.at(static_cast<size_t>(entry));
+        const bool names_someone = box.kind == MailboxKind::Personal && !has_glob(box.path);
+        s_.mailbox_not_read(entry + 1, names_someone ? std::string() : box.path);
+    }
+
+    void skip_mailbox(Skip why, size_t r, const std::string& path) {
+        skip_mailbox(why, plan_.roots[r].entry, line_of(r), path);
     }
 
     void skip_file(Skip why, const Root& root, const std::string& path) {
@@ -279,6 +307,24 @@ private:
         // A file we could not read may be a copy of an expired message: its rows must not
         // be marked "found nowhere" in this run.
         plan_.scope_incomplete = true;
+    }
+
+    // One compressed or encrypted file among plain ones (a user's upload, a restore gone
+    // wrong) is a skip for that file. A mailbox whose every file read is one, at least two
+    // of them, is a store in a format retention-sweep cannot read: a config error, found
+    // here in phase 1 so that nothing is changed (see check_store_format).
+    void foreign_file(size_t r, const std::string& format, const std::string& path) {
+        ++foreign_in_root_[r];
+        foreign_format_[r] = format;
+        skip_file(Skip::ForeignFile, plan_.roots[r], path);
+    }
+
+    void check_store_format(size_t r) {
+        const long foreign = foreign_in_root_[r];
+        if (foreign < 2 || foreign != read_in_root_[r]) return;
+        throw StoreError(mailbox_label(plan_.roots[r]) + " holds " + foreign_format_[r] +
+                         " files only (Dovecot's zlib or mail_crypt plugin?): retention-sweep cannot read "
+                         "their headers, so it reads plain Maildir++ only");
     }
 
     static std::optional<Scope> scope_of(const Root& root, const SweepMailbox& box, const MaildirFolder& f) {
@@ -297,11 +343,11 @@ private:
         const SweepMailbox& box = c_.sweep.mailboxes.at(static_cast<size_t>(root.entry));
         const UniqueFd fd = open_dir_at(AT_FDCWD, root.path);
         if (!fd) {
-            skip_mailbox(open_failure(root.path, errno), root.line, root.path);
+            skip_mailbox(open_failure(root.path, errno), r, root.path);
             return;
         }
         struct stat st {};
-        if (::fstat(fd.get(), &st) != 0) return;
+        if (::fstat(fd.get(), &st) != 0) return skip_mailbox(Skip::MailboxUnreadable, r, root.path);
         root.dev = st.st_dev;
         root.ino = st.st_ino;
         if (!scanned_roots_.insert({st.st_dev, st.st_ino}).second) {
@@ -311,21 +357,24 @@ private:
         int err = 0;
         const MaildirLayout lay = inspect_maildir(fd.get(), &err);
         if (err) {
-            skip_mailbox(Skip::MailboxUnreadable, root.line, root.path);
+            skip_mailbox(Skip::MailboxUnreadable, r, root.path);
             return;
         }
         if (!lay.not_maildirpp.empty())
             throw StoreError(mailbox_label(root) + " is " + lay.not_maildirpp +
                              ": retention-sweep reads Maildir++ only (Dovecot: mail_location = maildir:...)");
-        if (lay.folders.empty()) {
+        for (const auto& dir : lay.unreadable) {
+            if (scope_of(root, box, {dir, dir.substr(1)})) skip_mailbox(Skip::FolderUnreadable, r, root.path + "/" + dir);
+        }
+        if (lay.folders.empty() && lay.unreadable.empty()) {
             // An empty directory is a mailbox nothing was delivered to yet.
-            if (lay.entries > 0) skip_mailbox(Skip::NotAMaildir, root.line, root.path);
+            if (lay.entries > 0) skip_mailbox(Skip::NotAMaildir, r, root.path);
             root.usable = lay.entries == 0;
             return;
         }
         root.usable = true;
         for (const auto& link : lay.linked_folders) {
-            if (scope_of(root, box, {link, link.substr(1)})) skip_mailbox(Skip::FolderIsLink, root.line, root.path + "/" + link);
+            if (scope_of(root, box, {link, link.substr(1)})) skip_mailbox(Skip::FolderIsLink, r, root.path + "/" + link);
         }
         for (const auto& dir : lay.lazy_expunge) {
             ++s_.residues.lazy_expunge_folders;
@@ -334,6 +383,7 @@ private:
         for (const auto& folder : lay.folders) {
             if (auto scope = scope_of(root, box, folder)) scan_folder(r, fd.get(), folder.dir, *scope);
         }
+        check_store_format(r);
     }
 
     static Skip open_failure(const std::string& path, int err) {
@@ -352,7 +402,7 @@ private:
     void scan_folder(size_t r, int rootfd, const std::string& folder, Scope scope) {
         const UniqueFd ffd = open_dir_at(rootfd, folder.empty() ? "." : folder);
         if (!ffd) {
-            skip_mailbox(Skip::FolderUnreadable, line_of(r), path_of(r, folder));
+            skip_mailbox(Skip::FolderUnreadable, r, path_of(r, folder));
             return;
         }
         // cur/ before new/: a message moved from new/ to cur/ while we read cur/ is then
@@ -365,14 +415,14 @@ private:
     void scan_sub(size_t r, int ffd, const std::string& folder, const std::string& sub, Scope scope) {
         const UniqueFd sfd = open_dir_at(ffd, sub);
         if (!sfd) {
-            if (errno != ENOENT) skip_mailbox(Skip::FolderUnreadable, line_of(r), path_of(r, folder + "/" + sub));
+            if (errno != ENOENT) skip_mailbox(Skip::FolderUnreadable, r, path_of(r, folder + "/" + sub));
             return;
         }
         std::unordered_set<std::string> relocated;
         const int err = for_each_entry(sfd.get(), [&](const std::string& name, unsigned char type) {
             scan_entry(r, ffd, sfd.get(), folder, sub, name, type, scope, relocated);
         });
-        if (err) skip_mailbox(Skip::FolderUnreadable, line_of(r), path_of(r, folder + "/" + sub));
+        if (err) skip_mailbox(Skip::FolderUnreadable, r, path_of(r, folder + "/" + sub));
     }
 
     // Only our own leftovers are ever touched in tmp/: a copy a killed run was writing.
@@ -449,6 +499,9 @@ private:
 
     enum class Read { Done, Gone };
 
+    // The header fields a file is matched by.
+    inline static const std::vector<std::string_view> kFieldsRead = {"Message-ID"};
+
     // Gone: no file by that name any more (expunged or renamed since the directory was read).
     Read read_message(FileRef f, int dfd, const MaildirName& mn, Scope scope) {
         const Root& root = plan_.roots[f.root];
@@ -460,19 +513,17 @@ private:
             skip_file(errno == ELOOP ? Skip::Symlink : errno == EINVAL ? Skip::NotRegular : Skip::Unreadable, root, path);
             return Read::Done;
         }
-        HeaderBlock h;
+        HeaderFields h;
         try {
-            h = read_header_block(fd.get());
+            h = read_header_fields(fd.get(), kFieldsRead);
         } catch (const std::system_error&) {
             skip_file(Skip::Unreadable, root, path);
             return Read::Done;
         }
         ++s_.messages_scanned;
+        ++read_in_root_[f.root];
         switch (h.status) {
-            case HeaderBlock::Status::Foreign:
-                throw StoreError(mailbox_label(root) + " holds " + h.foreign +
-                                 " files (Dovecot's zlib or mail_crypt plugin?): retention-sweep cannot read "
-                                 "their headers, so it reads plain Maildir++ only");
+            case HeaderBlock::Status::Foreign: foreign_file(f.root, h.foreign, path); return Read::Done;
             case HeaderBlock::Status::Empty: skip_file(Skip::Empty, root, path); return Read::Done;
             case HeaderBlock::Status::NoHeaders: skip_file(Skip::NoHeaderBlock, root, path); return Read::Done;
             case HeaderBlock::Status::TooLarge: skip_file(Skip::HeaderTooLarge, root, path); return Read::Done;

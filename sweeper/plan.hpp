@@ -100,7 +100,12 @@ struct Plan {
     std::vector<DestroyItem> destroys;
     std::vector<MoveItem> moves;
     std::vector<Digest> unseen;  // expired rows whose message no store held: mark with 0 copies
-    bool scope_incomplete = false;  // some mailbox or folder could not be read
+    bool scope_incomplete = false;  // some mailbox, folder or file could not be read
+    // Some location of a [[sweep.mailbox]] entry (its root, a glob's parent, a folder)
+    // could not be read: a copy of any message may be there, so no row is marked
+    // destroyed this run (its digest would be erased after digest_grace, and that copy
+    // never found again). The expired copies found are still destroyed.
+    bool rows_frozen = false;
 };
 
 // How the scan uses the index's scan cache. A file whose identity (device, inode, size,

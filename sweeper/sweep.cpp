@@ -113,6 +113,7 @@ private:
     std::vector<Digest> receipt_digests_;
     std::set<Digest> receipt_seen_;
     bool acting_ = false;
+    bool rows_frozen_ = false;  // see Plan::rows_frozen
 
     int take_lock(SweepLock& lock) {
         const std::string path = lock_path_for(c_.index.path);
@@ -191,6 +192,7 @@ private:
     void execute(Plan& plan) {
         const auto started = recover_interrupted_receipt();
         write_in_progress(plan, started);
+        rows_frozen_ = plan.rows_frozen;
         Dirs dirs(plan);
         std::set<std::pair<size_t, std::string>> touched;
         destroy_all(plan, dirs, touched);
@@ -331,6 +333,10 @@ private:
     }
 
     void mark_destroyed(const std::vector<Index::DestroyedCopies>& batch) {
+        if (rows_frozen_) {
+            s_.rows_mark_deferred += static_cast<long>(batch.size());
+            return;
+        }
         for (const auto& d : index_->mark_destroyed(batch, now_))
             if (receipt_seen_.insert(d).second) receipt_digests_.push_back(d);
     }
@@ -562,6 +568,9 @@ private:
         long files = 0;
         for (const auto& [p, c] : s_.files) files += c.destroyed;
         for (const auto& [why, n] : s_.skips) spdlog::warn("skipped {} x {}", n, skip_text(why));
+        for (const auto& [number, pattern] : s_.mailboxes_not_read)
+            spdlog::warn("not read completely: {}; no index row marked destroyed in this run",
+                         mailbox_entry_text(number, pattern));
         spdlog::info("sweep finished with exit code {}: destroyed {} message copies, {} orphans, {} files; moved {}; "
                      "kept {}; held {}; orphans left {}; skipped {}",
                      s_.exit_code, total.destroyed, total.orphans_destroyed, files, total.moved, total.kept, total.held,

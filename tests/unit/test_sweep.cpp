@@ -704,8 +704,15 @@ TEST(Sweep, StoresThatAreNotMaildirPlusPlusAreConfigErrors) {
              make_maildir(w.shared_b);
              make_maildir(w.shared_b / "Sent");
          }},
-        {"gzip", [](World& w) { spit(w.shared_b / "cur" / "1700000000.M1P1.h:2,S", std::string("\x1f\x8b\x08\0\0", 5)); }},
-        {"mail_crypt", [](World& w) { spit(w.staff / "bob" / ".Sent" / "cur" / "1700000000.M1P1.h:2,S", "CRYPTED\x03\x07..."); }},
+        // Every file read compressed or encrypted, two or more: the store's format, not an odd file.
+        {"gzip", [](World& w) {
+             spit(w.shared_b / "cur" / "1700000000.M1P1.h:2,S", std::string("\x1f\x8b\x08\0\0", 5));
+             spit(w.shared_b / "new" / "1700000001.M2P1.h", std::string("\x1f\x8b\x08\0\1", 5));
+         }},
+        {"mail_crypt", [](World& w) {
+             spit(w.staff / "bob" / ".Sent" / "cur" / "1700000000.M1P1.h:2,S", "CRYPTED\x03\x07...");
+             spit(w.staff / "bob" / ".Sent" / "cur" / "1700000001.M2P1.h:2,S", "CRYPTED\x03\x07,,,");
+         }},
     };
     for (const auto& c : cases) {
         World w;
