@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <spdlog/spdlog.h>
@@ -18,6 +19,7 @@
 #include "core/maildir.hpp"
 #include "core/plan.hpp"
 #include "core/strings.hpp"
+#include "sweeper/sweep.hpp"
 
 namespace rm::sweep {
 
@@ -26,6 +28,29 @@ std::string marker_name(const std::string& name) {
     // NAME_MAX is 255 bytes; the marker only has to be ours and unique within the folder.
     if (m.size() > 255) m.resize(255);
     return m;
+}
+
+std::string OwnFiles::tmp_key(const DigestKey& key, std::string_view name) {
+    return to_hex(key.file_hash(name).substr(0, 8));
+}
+
+void OwnFiles::merge(const std::optional<std::string>& record) {
+    if (!record || record->empty()) return;
+    const auto j = nlohmann::json::parse(*record, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("own") || !j["own"].is_object()) return;
+    const auto& own = j["own"];
+    for (const auto& i : own.value("inodes", nlohmann::json::array())) {
+        if (i.is_array() && i.size() == 2 && i[0].is_number_unsigned() && i[1].is_number_unsigned())
+            inodes.insert({i[0].get<dev_t>(), i[1].get<ino_t>()});
+    }
+    for (const auto& t : own.value("tmp", nlohmann::json::array()))
+        if (t.is_string()) tmp_names.insert(t.get<std::string>());
+}
+
+std::string OwnFiles::to_json() const {
+    nlohmann::json j = {{"inodes", nlohmann::json::array()}, {"tmp", tmp_names}};
+    for (const auto& [dev, ino] : inodes) j["inodes"].push_back({dev, ino});
+    return j.dump();
 }
 
 std::string FileRef::dir() const {
@@ -133,6 +158,9 @@ public:
                                  .count()) {}
 
     Plan run() {
+        // A killed run's record, and what finished runs could not remove.
+        own_.merge(index_.get_meta(kMetaInProgress));
+        own_.merge(index_.get_meta(kMetaLeftovers));
         load_expired();
         load_holds();
         expand_mailboxes();
@@ -168,6 +196,7 @@ private:
     ScanCache cache_;
     std::int64_t settled_before_ns_;  // files whose ctime is earlier may be remembered
     std::vector<Index::KnownFile> learnt_;  // read since the last renewal of reads_
+    OwnFiles own_;  // files earlier runs named with kMarkerPrefix
     std::map<size_t, long> read_in_root_;  // message files whose header was read, by root
     std::map<size_t, long> foreign_in_root_;  // of those, compressed or encrypted ones
     std::map<size_t, std::string> foreign_format_;
@@ -667,6 +696,9 @@ private:
         if (!open_file_at(dfd, name, &st)) return;  // not a regular file: never one of ours
         FileRef f{r, folder, sub, name};
         f.take(st);
+        const bool ours = own_.inodes.count({st.st_dev, st.st_ino}) > 0 ||
+                          (sub == "tmp" && own_.tmp_names.count(OwnFiles::tmp_key(key_, name)) > 0);
+        if (!ours) return s_.skip(Skip::NotOurLeftover, line_of(r), path_of(f));
         s_.listed("residue", path_of(f), "finishing an interrupted destruction");
         plan_.destroys.push_back({std::move(f), DestroyKind::Residue, {}, {}});
         ++s_.residues.interrupted_finished;

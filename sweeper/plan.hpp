@@ -12,6 +12,8 @@
 
 #include <array>
 #include <chrono>
+#include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -36,6 +38,20 @@ public:
 // ignore names that start with a dot.
 inline constexpr std::string_view kMarkerPrefix = ".retention-sweep.";
 std::string marker_name(const std::string& name);
+
+// The files a run renames to a marker name or writes under one, recorded in the index
+// before it does (and, for those a finished run could not remove, after it): a later run
+// destroys a file of such a name only when it is one of these. Anything else so named (a
+// user's ".retention-sweep.notes") is reported and left alone.
+struct OwnFiles {
+    std::set<std::pair<dev_t, ino_t>> inodes;  // a marker keeps the inode of the file renamed
+    std::set<std::string> tmp_names;  // keyed hashes (hex) of the names of copies written in tmp/
+    static std::string tmp_key(const DigestKey& key, std::string_view name);
+    // Adds what a record made by to_json() holds (inside a JSON object, as its "own").
+    void merge(const std::optional<std::string>& record);
+    std::string to_json() const;
+    bool empty() const { return inodes.empty() && tmp_names.empty(); }
+};
 
 // One directory the sweep works in: a mailbox (a glob match) or a [[sweep.files]] folder.
 struct Root {

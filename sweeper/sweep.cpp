@@ -114,6 +114,9 @@ private:
     std::set<Digest> receipt_seen_;
     bool acting_ = false;
     bool rows_frozen_ = false;  // see Plan::rows_frozen
+    // Marker-named files (OwnFiles): recorded by earlier runs, left by this one, gone for good.
+    OwnFiles carried_, left_behind_;
+    std::set<std::pair<dev_t, ino_t>> removed_;
 
     int take_lock(SweepLock& lock) {
         const std::string path = lock_path_for(c_.index.path);
@@ -191,6 +194,8 @@ private:
 
     void execute(Plan& plan) {
         const auto started = recover_interrupted_receipt();
+        carried_.merge(index_->get_meta(kMetaInProgress));
+        carried_.merge(index_->get_meta(kMetaLeftovers));
         write_in_progress(plan, started);
         rows_frozen_ = plan.rows_frozen;
         Dirs dirs(plan);
@@ -312,6 +317,9 @@ private:
             plan.roots[f.first].changed = true;
         }
         for (const Skip why : out.skips) s_.skip(why, first.kind == DestroyKind::File ? "" : first.label, path);
+        const std::pair<dev_t, ino_t> inode{first.file.dev, first.file.ino};
+        if (static_cast<size_t>(out.removed + out.vanished) == g.size()) removed_.insert(inode);
+        else left_behind_.inodes.insert(inode);
         // What did not happen comes off the counts phase 1 made.
         long undone = static_cast<long>(g.size()) - out.removed;
         s_.vanished += out.vanished;
@@ -346,6 +354,10 @@ private:
         for (const MoveItem& m : plan.moves) {
             const MoveOutcome out = move_copy(dirs, dests, m, *key_, c_.sweep.secure_delete);
             const std::string path = path_of(plan, m.source);
+            if (out.result == MoveOutcome::Result::Failed || !out.source.skips.empty()) {
+                left_behind_.inodes.insert({m.source.dev, m.source.ino});
+                left_behind_.tmp_names.insert(own_tmp_key(m));
+            }
             switch (out.result) {
                 case MoveOutcome::Result::Moved:
                 case MoveOutcome::Result::AlreadyThere:
@@ -450,7 +462,37 @@ private:
             if (d.kind == DestroyKind::Message) hex.insert(to_hex(d.digest));
         for (const auto& d : plan.unseen) hex.insert(to_hex(d));
         j["digests"] = hex;
+        j["own"] = nlohmann::json::parse(own_files(plan).to_json());
         index_->set_meta(kMetaInProgress, j.dump());
+    }
+
+    // Every file this run may rename to a marker name, and the tmp/ names of its move copies.
+    OwnFiles own_files(const Plan& plan) const {
+        OwnFiles own;
+        for (const auto& d : plan.destroys) own.inodes.insert({d.file.dev, d.file.ino});
+        for (const auto& m : plan.moves) {
+            own.inodes.insert({m.source.dev, m.source.ino});
+            own.tmp_names.insert(own_tmp_key(m));
+        }
+        return own;
+    }
+
+    std::string own_tmp_key(const MoveItem& m) const {
+        const auto name = parse_maildir_name(m.source.name);
+        return OwnFiles::tmp_key(*key_, marker_name(name ? name->unique : m.source.name));
+    }
+
+    // What a finished run hands on: the marker files it could not remove and, when it
+    // skipped something (a folder it could not read may hold older ones), what earlier
+    // runs recorded, less what is gone for good.
+    void record_leftovers(int rc) {
+        OwnFiles left = left_behind_;
+        if (rc != kExitOk) {
+            left.inodes.insert(carried_.inodes.begin(), carried_.inodes.end());
+            left.tmp_names.insert(carried_.tmp_names.begin(), carried_.tmp_names.end());
+        }
+        for (const auto& i : removed_) left.inodes.erase(i);
+        index_->set_meta(kMetaLeftovers, left.empty() ? std::string() : "{\"own\":" + left.to_json() + "}");
     }
 
     // Returns when the earliest run whose digests are still to be receipted started.
@@ -490,6 +532,7 @@ private:
             r.exit_code = rc;
             index_->add_receipt(r, receipt_digests_);
             if (rc == kExitOk || rc == kExitSkipped) {
+                record_leftovers(rc);
                 erase_old_digests();
                 destroy_old_rejected_journal();
                 const std::string t = std::to_string(epoch_seconds(now_));

@@ -43,6 +43,19 @@ long skips(const Summary& s, Skip why) {
     return it == s.skips.end() ? 0 : it->second;
 }
 
+// The record a run writes before it renames anything, as a run killed then leaves it:
+// the marker files that are its own.
+void record_as_a_killed_run(World& w, const std::vector<fs::path>& markers, const std::vector<std::string>& tmp_names = {}) {
+    rm::sweep::OwnFiles own;
+    for (const auto& p : markers) {
+        struct stat st {};
+        ASSERT_EQ(::stat(p.c_str(), &st), 0);
+        own.inodes.insert({st.st_dev, st.st_ino});
+    }
+    for (const auto& n : tmp_names) own.tmp_names.insert(rm::sweep::OwnFiles::tmp_key(*w.key, n));
+    w.index->set_meta(rm::sweep::kMetaInProgress, "{\"own\":" + own.to_json() + "}");
+}
+
 }  // namespace
 
 // --- the destroy rule ----------------------------------------------------------------
@@ -448,6 +461,7 @@ TEST(Sweep, AMoveKilledAfterItsRenameIsFinishedNotDoubled) {
          "X-Helpline-Line: respect-phoneline\nMessage-ID: <half@x>\n\nbody\n");
     // And a leftover of an even earlier attempt in tmp/.
     spit(w.shared_a / ".Sent" / "tmp" / ".retention-sweep.1760000000.M9P9.client,S=1", "Message-ID: <half@x>\n\n");
+    record_as_a_killed_run(w, {}, {".retention-sweep.1760000000.M9P9.client,S=1"});
     w.row("half@x", kFuture, "respect-phoneline", "outbound");
     const Summary s = w.sweep(kNow);
     EXPECT_EQ(s.exit_code, 0) << w.last_error;
@@ -895,6 +909,7 @@ TEST(Sweep, ADestructionAKilledRunBeganIsFinished) {
     // Renamed, half overwritten, not yet unlinked: unreadable, but named by us.
     const fs::path marker = w.shared_a / "cur" / ".retention-sweep.1700000000.M1P1.host:2,S";
     spit(marker, std::string(20, '\0') + "tail of the message\n");
+    record_as_a_killed_run(w, {marker});
     w.row("half@x", kPast);
     const Summary s = w.sweep(kNow);
     EXPECT_EQ(s.exit_code, 0);
