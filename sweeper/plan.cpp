@@ -149,18 +149,44 @@ std::string file_key(const DigestKey& key, const struct stat& st) {
     return out;
 }
 
+}  // namespace
+
+std::string files_seen_key(const DigestKey& key, const FileRef& f) {
+    const std::array<std::int64_t, 5> parts = {static_cast<std::int64_t>(f.dev), static_cast<std::int64_t>(f.ino),
+                                               static_cast<std::int64_t>(f.size), f.mtime.tv_sec, f.mtime.tv_nsec};
+    std::string identity("files_seen", 10);
+    identity.push_back('\0');
+    identity.append(reinterpret_cast<const char*>(parts.data()), sizeof parts);
+    std::string out(8, '\0');
+    auto ino = static_cast<std::uint64_t>(f.ino);
+    for (int i = 7; i >= 0; --i, ino >>= 8) out[static_cast<size_t>(i)] = static_cast<char>(ino & 0xff);
+    return out + key.file_hash(identity).substr(0, 8);
+}
+
+namespace {
+
+// The file's birth time, where the file system records one.
+std::optional<std::int64_t> birth_time(int fd) {
+    struct statx sx {};
+    if (::statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BTIME, &sx) != 0) return std::nullopt;
+    if (!(sx.stx_mask & STATX_BTIME)) return std::nullopt;
+    return sx.stx_btime.tv_sec;
+}
+
 class Planner {
 public:
     Planner(const Config& c, const Index& index, const DigestKey& key, Date today, Summary& s, ScanCache cache)
         : c_(c), index_(index), key_(key), today_(today), s_(s), cache_(cache),
           settled_before_ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                  (system_clock::now() - cache.settle).time_since_epoch())
-                                 .count()) {}
+                                 .count()),
+          writable_(cache.learn_into) {}
 
     Plan run() {
         // A killed run's record, and what finished runs could not remove.
         own_.merge(index_.get_meta(kMetaInProgress));
         own_.merge(index_.get_meta(kMetaLeftovers));
+        if (const auto since = index_.get_meta(kMetaFilesSeenSince)) files_seen_since_ = parse_date(*since);
         load_expired();
         load_holds();
         expand_mailboxes();
@@ -175,6 +201,7 @@ public:
         find_unseen();
         reads_.reset();
         learn_and_forget();
+        note_files_seen();
         warn_about_orphans();
         return std::move(plan_);
     }
@@ -197,6 +224,9 @@ private:
     std::int64_t settled_before_ns_;  // files whose ctime is earlier may be remembered
     std::vector<Index::KnownFile> learnt_;  // read since the last renewal of reads_
     OwnFiles own_;  // files earlier runs named with kMarkerPrefix
+    Index* writable_;  // the index when this run may write it (not a dry run)
+    std::vector<std::string> files_seen_;  // keys of the [[sweep.files]] files seen
+    std::optional<Date> files_seen_since_;
     std::map<size_t, long> read_in_root_;  // message files whose header was read, by root
     std::map<size_t, long> foreign_in_root_;  // of those, compressed or encrypted ones
     std::map<size_t, std::string> foreign_format_;
@@ -755,7 +785,8 @@ private:
         if (!S_ISREG(st.st_mode)) return s_.skip(Skip::NotRegular, {}, path_of(r, child));
         if (starts_with(name, kMarkerPrefix)) return plan_residue(r, dirfd, rel, "", name);
         // Identity and times as fstat on the open file gives them, as phase 2 checks them.
-        if (!open_file_at(dirfd, name, &st)) {
+        const UniqueFd fd = open_file_at(dirfd, name, &st);
+        if (!fd) {
             if (errno != ENOENT) s_.skip(Skip::Unreadable, {}, path_of(r, child));
             return;
         }
@@ -763,16 +794,45 @@ private:
             ++s_.others_access_files;
             s_.listed("warning", path_of(r, child), "file open to others (mode " + mode_text(st.st_mode) + ")");
         }
-        const auto modified = date_of_seconds(st.st_mtime);
+        FileRef f{r, rel, "", name};
+        f.take(st);
+        const auto arrived = arrival_of(f, fd.get());
         const Period& period = c_.policies.at(policy).retain;
-        if (modified && add_period(*modified, period) <= today_) {
-            FileRef f{r, rel, "", name};
-            f.take(st);
+        if (arrived && add_period(*arrived, period) <= today_) {
             s_.listed("destroy", path_of(r, child));
             plan_.destroys.push_back({std::move(f), DestroyKind::File, {}, policy});
             ++s_.files[policy].destroyed;
         } else {
             ++s_.files[policy].kept;
+        }
+    }
+
+    // When a letter file came into the folder: the latest of its modification time, its
+    // birth time and the day a sweep first saw it. A copy made with its old mtime kept
+    // (cp -p, rsync -t, a file share) is then kept its full period from its arrival.
+    std::optional<Date> arrival_of(const FileRef& f, int fd) {
+        auto arrived = date_of_seconds(f.mtime.tv_sec);
+        if (!arrived) return std::nullopt;
+        if (const auto born = birth_time(fd)) {
+            if (const auto d = date_of_seconds(*born)) arrived = std::max(*arrived, *d);
+        }
+        const std::string key = files_seen_key(key_, f);
+        files_seen_.push_back(key);
+        const Date first = lookups().file_first_seen(key).value_or(today_);
+        // Files first seen by the first sweep that counted were there before it did.
+        if (files_seen_since_ && first > *files_seen_since_) arrived = std::max(*arrived, first);
+        return arrived;
+    }
+
+    void note_files_seen() {
+        if (!writable_ || files_seen_.empty()) return;
+        try {
+            if (!files_seen_since_) writable_->set_meta(kMetaFilesSeenSince, format_date(today_));
+            writable_->note_files_seen(files_seen_, today_);
+            writable_->forget_files_seen_before(Date(std::chrono::sys_days(today_) - kFilesSeenDays));
+        } catch (const IndexError& e) {
+            // The next run sees these files as new arrivals: kept longer, never shorter.
+            s_.warn(std::string("could not note the [[sweep.files]] files seen: ") + e.what());
         }
     }
 

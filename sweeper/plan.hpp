@@ -88,6 +88,15 @@ struct FileRef {
     bool in_maildir() const { return sub == "cur" || sub == "new"; }
 };
 
+// What the index knows a [[sweep.files]] file by (files_seen): its inode, then 8 bytes of
+// a keyed hash of its device, inode, size and mtime, as the scan saw them.
+std::string files_seen_key(const DigestKey& key, const FileRef& f);
+// How long a file no sweep has seen stays in files_seen.
+inline constexpr std::chrono::days kFilesSeenDays{31};
+// Meta key: the date of the first sweep that noted files in files_seen. A file first seen
+// then was there before the sweep kept count: its first sighting says nothing of its arrival.
+inline constexpr const char* kMetaFilesSeenSince = "sweep.files_seen_since";
+
 enum class DestroyKind {
     Message,  // a helpline message: every index row past its date, no hold
     Orphan,   // a shared-mailbox message without a row, orphans = "expire"

@@ -117,6 +117,7 @@ private:
     // Marker-named files (OwnFiles): recorded by earlier runs, left by this one, gone for good.
     OwnFiles carried_, left_behind_;
     std::set<std::pair<dev_t, ino_t>> removed_;
+    std::vector<std::string> files_gone_;  // files_seen keys of [[sweep.files]] files destroyed
 
     int take_lock(SweepLock& lock) {
         const std::string path = lock_path_for(c_.index.path);
@@ -201,6 +202,7 @@ private:
         Dirs dirs(plan);
         std::set<std::pair<size_t, std::string>> touched;
         destroy_all(plan, dirs, touched);
+        forget_files_gone();
         move_all(plan, dirs, touched);
         mark_unseen(plan);
         report_index_caches(plan, dirs, touched);
@@ -318,8 +320,12 @@ private:
         }
         for (const Skip why : out.skips) s_.skip(why, first.kind == DestroyKind::File ? "" : first.label, path);
         const std::pair<dev_t, ino_t> inode{first.file.dev, first.file.ino};
-        if (static_cast<size_t>(out.removed + out.vanished) == g.size()) removed_.insert(inode);
-        else left_behind_.inodes.insert(inode);
+        if (static_cast<size_t>(out.removed + out.vanished) == g.size()) {
+            removed_.insert(inode);
+            if (first.kind == DestroyKind::File) files_gone_.push_back(files_seen_key(*key_, first.file));
+        } else {
+            left_behind_.inodes.insert(inode);
+        }
         // What did not happen comes off the counts phase 1 made.
         long undone = static_cast<long>(g.size()) - out.removed;
         s_.vanished += out.vanished;
@@ -337,6 +343,15 @@ private:
                     break;
                 case DestroyKind::Residue: --s_.residues.interrupted_finished; break;
             }
+        }
+    }
+
+    // A destroyed letter file is not remembered (its row would only wait for kFilesSeenDays).
+    void forget_files_gone() {
+        try {
+            index_->forget_files_seen(files_gone_);
+        } catch (const IndexError& e) {
+            s_.warn(std::string("could not forget destroyed [[sweep.files]] files in the index: ") + e.what());
         }
     }
 

@@ -1045,21 +1045,25 @@ TEST(Sweep, LetterCopiesExpireByModificationTimeAndOpenFoldersAreReported) {
     w.with_files = true;
     make_maildir(w.shared_a);
     make_maildir(w.shared_b);
-    auto set_mtime = [](const fs::path& p, const char* day) {
-        const timespec ts[2] = {{0, UTIME_OMIT}, {sys_seconds(sys_days{date(day)}).time_since_epoch().count(), 0}};
+    // Files born today (the real clock) looked at half a year later, so that their
+    // modification time is what decides.
+    const sys_days today = sys_days{year_month_day{floor<days>(system_clock::now())} + months{6}};
+    auto set_mtime = [](const fs::path& p, sys_days day) {
+        const timespec ts[2] = {{0, UTIME_OMIT}, {sys_seconds(day).time_since_epoch().count(), 0}};
         ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW), 0);
     };
     const fs::path old_letter = w.letters / "2026" / "reply-to-letter.odt";
     const fs::path young_letter = w.letters / "reply-new.odt";
     spit(old_letter, "dear ...");
     spit(young_letter, "dear ...");
-    set_mtime(old_letter, "2026-04-15");   // + 2 months = today
-    set_mtime(young_letter, "2026-04-16");
+    const sys_days two_months_ago = sys_days{year_month_day{today} - months{2}};
+    set_mtime(old_letter, two_months_ago);  // + 2 months = today
+    set_mtime(young_letter, two_months_ago + days(1));
     fs::create_symlink("/etc/passwd", w.letters / "link");
     fs::permissions(w.letters, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
     fs::permissions(w.letters / "2026", fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
 
-    const Summary s = w.sweep(kNow);
+    const Summary s = w.sweep(today + hours(3));
     EXPECT_EQ(s.exit_code, 4);  // the symlink
     EXPECT_EQ(skips(s, Skip::Symlink), 1);
     EXPECT_FALSE(fs::exists(old_letter));
