@@ -273,6 +273,147 @@ HeaderBlock read_header_block(int fd, size_t cap) {
     return parse_header_block(buf, eof, cap);
 }
 
+namespace {
+
+// Splits the header into lines as split_fields does, fed in chunks of any size, keeping of
+// each line only as much as a wanted field may hold.
+class FieldScanner {
+public:
+    FieldScanner(const std::vector<std::string_view>& wanted, size_t field_cap, size_t total_cap)
+        : wanted_(wanted), field_cap_(field_cap), total_cap_(total_cap) {}
+
+    // False once the header has ended (or the scan gave up): no more bytes are needed.
+    bool feed(std::string_view bytes) {
+        while (!done_ && !bytes.empty()) {
+            const auto nl = bytes.find('\n');
+            const std::string_view part = bytes.substr(0, nl);
+            keep(part);
+            if (nl == std::string_view::npos) break;
+            end_line();
+            bytes.remove_prefix(nl + 1);
+        }
+        return !done_;
+    }
+
+    HeaderFields finish(bool empty_file) {
+        if (!done_ && (!line_.empty() || overflow_)) end_line();  // a last line without its newline
+        if (empty_file) out_.status = HeaderBlock::Status::Empty;
+        else if (out_.status != HeaderBlock::Status::TooLarge)
+            out_.status = any_field_ ? HeaderBlock::Status::Ok : HeaderBlock::Status::NoHeaders;
+        return std::move(out_);
+    }
+
+private:
+    const std::vector<std::string_view>& wanted_;
+    size_t field_cap_, total_cap_;
+    size_t kept_ = 0;
+    std::string line_;
+    bool overflow_ = false;  // line_ holds only the start of the line
+    bool any_field_ = false;
+    bool in_wanted_ = false;  // continuation lines belong to a kept field
+    bool done_ = false;
+    HeaderFields out_;
+
+    void keep(std::string_view part) {
+        const size_t room = field_cap_ + 2 > line_.size() ? field_cap_ + 2 - line_.size() : 0;
+        if (part.size() > room) overflow_ = true;
+        line_.append(part.substr(0, room));
+    }
+
+    void give_up() {
+        out_.status = HeaderBlock::Status::TooLarge;
+        done_ = true;
+    }
+
+    void add_to_kept(std::string_view text) {
+        HeaderField& f = out_.fields.back();
+        kept_ += text.size();
+        if (overflow_ || f.value.size() + text.size() > field_cap_ || kept_ > total_cap_) return give_up();
+        f.value += text;
+    }
+
+    bool is_wanted(std::string_view name) const {
+        return std::any_of(wanted_.begin(), wanted_.end(), [&](std::string_view w) { return iequals(w, name); });
+    }
+
+    void end_line() {
+        std::string_view line = line_;
+        if (!overflow_) line = without_cr(line);
+        take_line(line);
+        line_.clear();
+        overflow_ = false;
+    }
+
+    void take_line(std::string_view line) {
+        if (line.empty() && !overflow_) {
+            done_ = true;  // the empty line that ends the header
+            return;
+        }
+        if (line.front() == ' ' || line.front() == '\t') {
+            if (!any_field_) done_ = true;
+            else if (in_wanted_) add_to_kept(std::string("\n") + std::string(line));
+            return;
+        }
+        const auto colon = line.find(':');
+        std::string_view name = line.substr(0, colon);
+        while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+        if (colon == std::string_view::npos || !is_field_name(name)) {
+            done_ = true;  // not a field: the body starts here, as an MTA would read it
+            return;
+        }
+        any_field_ = true;
+        in_wanted_ = is_wanted(name);
+        if (!in_wanted_) return;
+        std::string_view value = line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+        out_.fields.push_back({std::string(name), {}});
+        add_to_kept(value);
+    }
+};
+
+}  // namespace
+
+HeaderFields parse_header_fields(std::string_view bytes, const std::vector<std::string_view>& wanted,
+                                 size_t field_cap, size_t total_cap) {
+    if (auto f = foreign_format(bytes)) {
+        HeaderFields h;
+        h.status = HeaderBlock::Status::Foreign;
+        h.foreign = *f;
+        return h;
+    }
+    FieldScanner scan(wanted, field_cap, total_cap);
+    scan.feed(bytes);
+    return scan.finish(bytes.empty());
+}
+
+HeaderFields read_header_fields(int fd, const std::vector<std::string_view>& wanted, size_t field_cap,
+                                size_t total_cap) {
+    std::string buf;
+    off_t offset = 0;
+    bool eof = false;
+    const auto read_more = [&] {
+        char chunk[65536];
+        while (true) {
+            const ssize_t n = ::pread(fd, chunk, sizeof chunk, offset);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throw std::system_error(errno, std::generic_category(), "read");
+            eof = n == 0;
+            buf.append(chunk, static_cast<size_t>(n));
+            offset += n;
+            return;
+        }
+    };
+    // Enough of the start to tell a compressed or encrypted file, then the rest as a stream.
+    while (buf.size() < 8 && !eof) read_more();
+    if (foreign_format(buf) || buf.empty()) return parse_header_fields(buf, wanted, field_cap, total_cap);
+    FieldScanner scan(wanted, field_cap, total_cap);
+    while (scan.feed(buf) && !eof) {
+        buf.clear();
+        read_more();
+    }
+    return scan.finish(false);
+}
+
 const std::string* first_field(const std::vector<HeaderField>& fields, std::string_view name) {
     for (const auto& f : fields) {
         if (iequals(f.name, name)) return &f.value;
@@ -302,6 +443,17 @@ bool holds_maildir(int parentfd, const std::string& name) {
     return fd && (is_dir_at(fd.get(), "cur") || is_dir_at(fd.get(), "new"));
 }
 
+// A ".Name" directory that cannot be opened, or whose cur/ or new/ cannot be looked at.
+bool folder_unreadable(int parentfd, const std::string& name) {
+    const UniqueFd fd = open_dir_at(parentfd, name);
+    if (!fd) return errno != ENOENT;
+    for (const char* sub : {"cur", "new"}) {
+        struct stat st {};
+        if (::fstatat(fd.get(), sub, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno != ENOENT) return true;
+    }
+    return false;
+}
+
 // Directories that say the mailbox is Dovecot's sdbox or mdbox, not Maildir.
 bool is_dbox_marker(const std::string& name) {
     return name == "dbox-Mails" || name == "storage" || name == "mailboxes";
@@ -310,7 +462,10 @@ bool is_dbox_marker(const std::string& name) {
 void inspect_entry(int rootfd, const std::string& name, MaildirLayout& out) {
     ++out.entries;
     struct stat st {};
-    if (::fstatat(rootfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+    if (::fstatat(rootfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno != ENOENT && name.front() == '.') out.unreadable.push_back(name);
+        return;
+    }
     if (name == "cur" || name == "new") {
         if (S_ISDIR(st.st_mode)) out.root_has_maildir = true;
         return;
@@ -324,6 +479,7 @@ void inspect_entry(int rootfd, const std::string& name, MaildirLayout& out) {
         if (!S_ISDIR(st.st_mode)) return;
         if (looks_like_lazy_expunge(name)) out.lazy_expunge.push_back(name);
         if (holds_maildir(rootfd, name)) out.folders.push_back({name, name.substr(1)});
+        else if (folder_unreadable(rootfd, name)) out.unreadable.push_back(name);
         return;
     }
     if (!S_ISDIR(st.st_mode) || !out.not_maildirpp.empty()) return;
@@ -346,6 +502,7 @@ MaildirLayout inspect_maildir(int rootfd, int* err) {
               [](const MaildirFolder& a, const MaildirFolder& b) { return a.dir < b.dir; });
     std::sort(out.linked_folders.begin(), out.linked_folders.end());
     std::sort(out.lazy_expunge.begin(), out.lazy_expunge.end());
+    std::sort(out.unreadable.begin(), out.unreadable.end());
     if (out.root_has_maildir) out.folders.insert(out.folders.begin(), MaildirFolder{"", "INBOX"});
     return out;
 }

@@ -148,6 +148,26 @@ HeaderBlock read_header_block(int fd, size_t cap = kHeaderBlockCap);
 // `at_eof` saying whether the file ends there).
 HeaderBlock parse_header_block(std::string_view bytes, bool at_eof, size_t cap = kHeaderBlockCap);
 
+// Only some fields of a message's header, read as a stream: a header block of any size
+// (MTAs limit each field, not the block) is read through, and what is kept is bounded per
+// field. Every instance of each wanted name (any case) is kept, in file order.
+inline constexpr size_t kWantedFieldCap = 128 * 1024;    // one field; Postfix's header_size_limit is 100 KB
+inline constexpr size_t kWantedFieldsCap = 1024 * 1024;  // all the fields kept from one file
+
+struct HeaderFields {
+    // Ok: the header was read to its end (fields may still hold no wanted one); TooLarge:
+    // a wanted field is longer than its cap, or all of them together than theirs.
+    HeaderBlock::Status status = HeaderBlock::Status::NoHeaders;
+    std::vector<HeaderField> fields;  // the wanted ones, as HeaderBlock::fields has them
+    std::string foreign;              // as HeaderBlock::foreign
+};
+
+HeaderFields read_header_fields(int fd, const std::vector<std::string_view>& wanted,
+                                size_t field_cap = kWantedFieldCap, size_t total_cap = kWantedFieldsCap);
+// The same on bytes in memory (a whole file).
+HeaderFields parse_header_fields(std::string_view bytes, const std::vector<std::string_view>& wanted,
+                                 size_t field_cap = kWantedFieldCap, size_t total_cap = kWantedFieldsCap);
+
 // The value of the first field named `name` (any case), if any.
 const std::string* first_field(const std::vector<HeaderField>& fields, std::string_view name);
 // Every value of the fields named `name` (any case), in order.
@@ -167,6 +187,9 @@ struct MaildirLayout {
     std::vector<MaildirFolder> folders;       // the root (when it has cur/new) and every .Folder
     std::vector<std::string> linked_folders;  // ".Name" entries that are symlinks: never followed
     std::vector<std::string> lazy_expunge;    // folders that look like lazy_expunge's (".EXPUNGED")
+    // ".Name" entries that could not be looked at or opened (a permission change, a folder
+    // restored as another user): a folder whose messages nobody has seen, never "no folder".
+    std::vector<std::string> unreadable;
     std::string not_maildirpp;                // why this is not Maildir++ (dbox, LAYOUT=fs), or empty
     size_t entries = 0;                       // entries at the top (0: an empty directory)
 };

@@ -549,6 +549,50 @@ int Index::forget_files_before(Date cutoff) {
     return n;
 }
 
+std::optional<Date> Index::file_first_seen(const std::string& file_key) const {
+    Stmt s(db_, path_, cached("SELECT first_seen FROM files_seen WHERE file_key = ?1"));
+    s.bind_blob(1, file_key);
+    if (!s.step()) return std::nullopt;
+    return parse_date(s.text(0));
+}
+
+void Index::note_files_seen(const std::vector<std::string>& file_keys, Date today) {
+    if (file_keys.empty()) return;
+    Transaction tx(db_, path_);
+    Stmt s(db_, path_,
+           "INSERT INTO files_seen (file_key, first_seen, last_seen) VALUES (?1, ?2, ?2) "
+           "ON CONFLICT (file_key) DO UPDATE SET last_seen = excluded.last_seen");
+    const std::string on = format_date(today);
+    for (const auto& k : file_keys) {
+        s.reset();
+        s.bind_blob(1, k).bind_text(2, on);
+        s.run();
+    }
+    tx.commit();
+}
+
+void Index::forget_files_seen(const std::vector<std::string>& file_keys) {
+    if (file_keys.empty()) return;
+    Transaction tx(db_, path_);
+    Stmt s(db_, path_, "DELETE FROM files_seen WHERE file_key = ?1");
+    for (const auto& k : file_keys) {
+        s.reset();
+        s.bind_blob(1, k);
+        s.run();
+    }
+    tx.commit();
+}
+
+int Index::forget_files_seen_before(Date cutoff) {
+    Transaction tx(db_, path_);
+    Stmt s(db_, path_, "DELETE FROM files_seen WHERE last_seen < ?1");
+    s.bind_text(1, format_date(cutoff));
+    s.run();
+    const int n = sqlite3_changes(db_);
+    tx.commit();
+    return n;
+}
+
 std::vector<Digest> Index::mark_destroyed(const std::vector<DestroyedRow>& batch,
                                           std::chrono::system_clock::time_point when, Unless unless) {
     std::vector<Digest> changed;

@@ -227,6 +227,14 @@ public:
     // Forgets files remembered before `cutoff` (they are read again next time). Returns how many.
     int forget_files_before(Date cutoff);
 
+    // --- when a sweep first saw each [[sweep.files]] file (see db/schema.hpp) ---------
+    std::optional<Date> file_first_seen(const std::string& file_key) const;
+    // Notes the files seen on `today`: first seen today unless known, last seen today.
+    void note_files_seen(const std::vector<std::string>& file_keys, Date today);
+    // Forgets destroyed files, and files last seen before `cutoff`.
+    void forget_files_seen(const std::vector<std::string>& file_keys);
+    int forget_files_seen_before(Date cutoff);
+
     // Erases digest, record digest and queue id of rows destroyed before `cutoff` (digest_grace after
     // destruction), the scan cache's entries with those digests, and the digest of
     // released holds no row shares any more; then

@@ -21,6 +21,10 @@
 //             read together, are written to neighbouring pages. Rows go a month after they
 //             were added, and with their message's digest (digest_grace after it is
 //             destroyed), so a digest never outlives its message's rows here either.
+//   files_seen  the date a sweep first saw each file of a [[sweep.files]] folder, and last
+//             saw it: a 16-byte key made as scan_cache's (the inode number, then 8 bytes of
+//             a keyed hash of device, inode, size and mtime; never its path or name). Rows go
+//             when their file is destroyed, or a month after a sweep last saw it.
 // Dates ('YYYY-MM-DD', UTC calendar dates) are text, so they compare as strings. Times
 // (placed_at, destroyed_at, erased_at, run_at...) are Unix seconds, UTC.
 #pragma once
@@ -30,7 +34,7 @@
 
 namespace rm::dbdetail {
 
-inline constexpr std::array<std::string_view, 4> kMigrations = {
+inline constexpr std::array<std::string_view, 5> kMigrations = {
     // 1: the tables of the brief.
     R"sql(
 CREATE TABLE messages (
@@ -112,6 +116,15 @@ CREATE TABLE scan_cache (
     digest   BLOB CHECK (digest IS NULL OR length(digest) = 32),
     record   BLOB CHECK (record IS NULL OR length(record) = 32),
     added_on TEXT NOT NULL
+) WITHOUT ROWID;
+)sql",
+    // 5: when a sweep first saw each [[sweep.files]] file, so that a letter copied in with
+    // its old modification time kept is kept its full period from when it arrived.
+    R"sql(
+CREATE TABLE files_seen (
+    file_key   BLOB PRIMARY KEY CHECK (length(file_key) = 16),
+    first_seen TEXT NOT NULL,
+    last_seen  TEXT NOT NULL
 ) WITHOUT ROWID;
 )sql",
 };

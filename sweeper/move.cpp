@@ -179,7 +179,7 @@ Digest digest_of(int dirfd, const std::string& name, const DigestKey& key) {
     const UniqueFd fd = open_file_at(dirfd, name, nullptr);
     if (!fd) return {};
     try {
-        return match_keys(read_header_block(fd.get()), key).digest;
+        return match_keys(read_header_fields(fd.get(), kMatchFields).fields, key).digest;
     } catch (const std::system_error&) {
         return {};
     }
@@ -192,6 +192,11 @@ struct Source {
     HeaderBlock header;
     MaildirName name;
 };
+
+// A moved copy is written as our headers, its header block without ours, then its body:
+// the whole block is read, however large (the MTAs limit each header, not the block; a
+// message as large as Postfix's default message_size_limit fits well inside this).
+constexpr size_t kMoveHeaderCap = 64 * 1024 * 1024;
 
 // Opens the source where it is now and reads its header block.
 std::optional<Result> open_source(Dirs& dirs, Source& src) {
@@ -212,7 +217,7 @@ std::optional<Result> open_source(Dirs& dirs, Source& src) {
     if (!src.fd) return errno == ENOENT ? Result::Vanished : Result::Failed;
     if (!src.ref.same_file(src.st)) return Result::Failed;
     try {
-        src.header = read_header_block(src.fd.get());
+        src.header = read_header_block(src.fd.get(), kMoveHeaderCap);
     } catch (const std::system_error&) {
         return Result::Failed;
     }

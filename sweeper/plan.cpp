@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <spdlog/spdlog.h>
@@ -18,6 +19,7 @@
 #include "core/maildir.hpp"
 #include "core/plan.hpp"
 #include "core/strings.hpp"
+#include "sweeper/sweep.hpp"
 
 namespace rm::sweep {
 
@@ -26,6 +28,29 @@ std::string marker_name(const std::string& name) {
     // NAME_MAX is 255 bytes; the marker only has to be ours and unique within the folder.
     if (m.size() > 255) m.resize(255);
     return m;
+}
+
+std::string OwnFiles::tmp_key(const DigestKey& key, std::string_view name) {
+    return to_hex(key.file_hash(name).substr(0, 8));
+}
+
+void OwnFiles::merge(const std::optional<std::string>& record) {
+    if (!record || record->empty()) return;
+    const auto j = nlohmann::json::parse(*record, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("own") || !j["own"].is_object()) return;
+    const auto& own = j["own"];
+    for (const auto& i : own.value("inodes", nlohmann::json::array())) {
+        if (i.is_array() && i.size() == 2 && i[0].is_number_unsigned() && i[1].is_number_unsigned())
+            inodes.insert({i[0].get<dev_t>(), i[1].get<ino_t>()});
+    }
+    for (const auto& t : own.value("tmp", nlohmann::json::array()))
+        if (t.is_string()) tmp_names.insert(t.get<std::string>());
+}
+
+std::string OwnFiles::to_json() const {
+    nlohmann::json j = {{"inodes", nlohmann::json::array()}, {"tmp", tmp_names}};
+    for (const auto& [dev, ino] : inodes) j["inodes"].push_back({dev, ino});
+    return j.dump();
 }
 
 std::string FileRef::dir() const {
@@ -58,15 +83,15 @@ std::string sent_folder_of(int rootfd, const SweepMailbox& entry) {
     return first.empty() ? ".Sent" : first;
 }
 
-Index::FileKeys match_keys(const HeaderBlock& header, const DigestKey& key) {
+Index::FileKeys match_keys(const std::vector<HeaderField>& fields, const DigestKey& key) {
     Index::FileKeys keys;
-    for (const std::string_view value : field_values(header.fields, kHdrRecord)) {
+    for (const std::string_view value : field_values(fields, kHdrRecord)) {
         if (auto token = record_token_of(up_to_nul(value))) {
             keys.record = key.record_digest(*token);
             break;
         }
     }
-    const std::string id = indexed_message_id(field_values(header.fields, "Message-ID"));
+    const std::string id = indexed_message_id(field_values(fields, "Message-ID"));
     if (!id.empty()) keys.digest = key.digest(id);
     return keys;
 }
@@ -100,6 +125,16 @@ std::vector<MessageRow> rows_of_unstamped_copy(std::vector<MessageRow> rows, Sco
 bool has_glob(std::string_view p) { return p.find_first_of("*?[") != std::string_view::npos; }
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+// glob(3) reports a folder it cannot read through its error callback only, then goes on
+// and may return "no match": the callback keeps the errors for expand_mailboxes. A missing
+// folder is no error: a staff domain with nobody in it yet.
+thread_local std::vector<int>* glob_errors = nullptr;
+
+int note_glob_error(const char*, int err) {
+    if (glob_errors && err != ENOENT) glob_errors->push_back(err);
+    return 0;
+}
 
 // {name} in `user`: the path component that the pattern's first wildcard matched.
 std::string glob_name(const std::string& pattern, const std::string& match) {
@@ -147,15 +182,44 @@ std::string file_key(const DigestKey& key, const struct stat& st) {
     return out;
 }
 
+}  // namespace
+
+std::string files_seen_key(const DigestKey& key, const FileRef& f) {
+    const std::array<std::int64_t, 5> parts = {static_cast<std::int64_t>(f.dev), static_cast<std::int64_t>(f.ino),
+                                               static_cast<std::int64_t>(f.size), f.mtime.tv_sec, f.mtime.tv_nsec};
+    std::string identity("files_seen", 10);
+    identity.push_back('\0');
+    identity.append(reinterpret_cast<const char*>(parts.data()), sizeof parts);
+    std::string out(8, '\0');
+    auto ino = static_cast<std::uint64_t>(f.ino);
+    for (int i = 7; i >= 0; --i, ino >>= 8) out[static_cast<size_t>(i)] = static_cast<char>(ino & 0xff);
+    return out + key.file_hash(identity).substr(0, 8);
+}
+
+namespace {
+
+// The file's birth time, where the file system records one.
+std::optional<std::int64_t> birth_time(int fd) {
+    struct statx sx {};
+    if (::statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BTIME, &sx) != 0) return std::nullopt;
+    if (!(sx.stx_mask & STATX_BTIME)) return std::nullopt;
+    return sx.stx_btime.tv_sec;
+}
+
 class Planner {
 public:
     Planner(const Config& c, const Index& index, const DigestKey& key, Date today, Summary& s, ScanCache cache)
         : c_(c), index_(index), key_(key), today_(today), s_(s), cache_(cache),
           settled_before_ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                  (system_clock::now() - cache.settle).time_since_epoch())
-                                 .count()) {}
+                                 .count()),
+          writable_(cache.learn_into) {}
 
     Plan run() {
+        // A killed run's record, and what finished runs could not remove.
+        own_.merge(index_.get_meta(kMetaInProgress));
+        own_.merge(index_.get_meta(kMetaLeftovers));
+        if (const auto since = index_.get_meta(kMetaFilesSeenSince)) files_seen_since_ = parse_date(*since);
         load_expired();
         load_holds();
         expand_mailboxes();
@@ -170,6 +234,7 @@ public:
         find_unseen();
         reads_.reset();
         learn_and_forget();
+        note_files_seen();
         warn_about_orphans();
         return std::move(plan_);
     }
@@ -195,6 +260,13 @@ private:
     ScanCache cache_;
     std::int64_t settled_before_ns_;  // files whose ctime is earlier may be remembered
     std::vector<Index::KnownFile> learnt_;  // read since the last renewal of reads_
+    OwnFiles own_;  // files earlier runs named with kMarkerPrefix
+    Index* writable_;  // the index when this run may write it (not a dry run)
+    std::vector<std::string> files_seen_;  // keys of the [[sweep.files]] files seen
+    std::optional<Date> files_seen_since_;
+    std::map<size_t, long> read_in_root_;  // message files whose header was read, by root
+    std::map<size_t, long> foreign_in_root_;  // of those, compressed or encrypted ones
+    std::map<size_t, std::string> foreign_format_;
 
     // Lookups share a read transaction, renewed every few thousand so that the milter's
     // WAL can still be checkpointed during a long scan. The plan needs no single snapshot:
@@ -245,6 +317,7 @@ private:
         if (!keys) return false;
         ++s_.messages_scanned;
         ++s_.messages_known;
+        ++read_in_root_[f.root];
         f.take(st);
         classify(f, *keys, mn, st, scope);
         return true;
@@ -270,14 +343,18 @@ private:
                 continue;
             }
             glob_t g{};
-            const int rc = ::glob(box.path.c_str(), GLOB_NOSORT | GLOB_ONLYDIR, nullptr, &g);
+            std::vector<int> errors;
+            glob_errors = &errors;
+            const int rc = ::glob(box.path.c_str(), GLOB_NOSORT | GLOB_ONLYDIR, note_glob_error, &g);
+            glob_errors = nullptr;
             std::vector<std::string> matches;
             if (rc == 0) {
                 for (size_t i = 0; i < g.gl_pathc; ++i) matches.emplace_back(g.gl_pathv[i]);
-            } else if (rc != GLOB_NOMATCH) {
-                // A glob that matches nothing is normal (no staff yet); one that cannot be read is not.
-                skip_mailbox(Skip::MailboxUnreadable, box.line, box.path);
             }
+            // A glob that matches nothing is normal (no staff yet); one whose folders
+            // cannot all be read is not, even when it matched some.
+            if (!errors.empty() || (rc != 0 && rc != GLOB_NOMATCH))
+                skip_mailbox(Skip::MailboxUnreadable, static_cast<int>(e), box.line, box.path);
             ::globfree(&g);
             std::sort(matches.begin(), matches.end());
             for (const auto& m : matches) add_root(e, m, glob_name(box.path, m));
@@ -304,9 +381,19 @@ private:
         return label;
     }
 
-    void skip_mailbox(Skip why, const std::string& line, const std::string& path) {
+    // A location of a [[sweep.mailbox]] entry that could not be read: named in the
+    // summary by the entry, never by the path (a glob's match names a staff member).
+    void skip_mailbox(Skip why, int entry, const std::string& line, const std::string& path) {
         s_.skip(why, line, path);
         plan_.scope_incomplete = true;
+        plan_.rows_frozen = true;
+        const SweepMailbox& box = c_.sweep.mailboxes.at(static_cast<size_t>(entry));
+        const bool names_someone = box.kind == MailboxKind::Personal && !has_glob(box.path);
+        s_.mailbox_not_read(entry + 1, names_someone ? std::string() : box.path);
+    }
+
+    void skip_mailbox(Skip why, size_t r, const std::string& path) {
+        skip_mailbox(why, plan_.roots[r].entry, line_of(r), path);
     }
 
     void skip_file(Skip why, const Root& root, const std::string& path) {
@@ -314,6 +401,24 @@ private:
         // A file we could not read may be a copy of an expired message: its rows must not
         // be marked "found nowhere" in this run.
         plan_.scope_incomplete = true;
+    }
+
+    // One compressed or encrypted file among plain ones (a user's upload, a restore gone
+    // wrong) is a skip for that file. A mailbox whose every file read is one, at least two
+    // of them, is a store in a format retention-sweep cannot read: a config error, found
+    // here in phase 1 so that nothing is changed (see check_store_format).
+    void foreign_file(size_t r, const std::string& format, const std::string& path) {
+        ++foreign_in_root_[r];
+        foreign_format_[r] = format;
+        skip_file(Skip::ForeignFile, plan_.roots[r], path);
+    }
+
+    void check_store_format(size_t r) {
+        const long foreign = foreign_in_root_[r];
+        if (foreign < 2 || foreign != read_in_root_[r]) return;
+        throw StoreError(mailbox_label(plan_.roots[r]) + " holds " + foreign_format_[r] +
+                         " files only (Dovecot's zlib or mail_crypt plugin?): retention-sweep cannot read "
+                         "their headers, so it reads plain Maildir++ only");
     }
 
     static std::optional<Scope> scope_of(const Root& root, const SweepMailbox& box, const MaildirFolder& f) {
@@ -332,11 +437,11 @@ private:
         const SweepMailbox& box = c_.sweep.mailboxes.at(static_cast<size_t>(root.entry));
         const UniqueFd fd = open_dir_at(AT_FDCWD, root.path);
         if (!fd) {
-            skip_mailbox(open_failure(root.path, errno), root.line, root.path);
+            skip_mailbox(open_failure(root.path, errno), r, root.path);
             return;
         }
         struct stat st {};
-        if (::fstat(fd.get(), &st) != 0) return;
+        if (::fstat(fd.get(), &st) != 0) return skip_mailbox(Skip::MailboxUnreadable, r, root.path);
         root.dev = st.st_dev;
         root.ino = st.st_ino;
         if (!scanned_roots_.insert({st.st_dev, st.st_ino}).second) {
@@ -346,21 +451,24 @@ private:
         int err = 0;
         const MaildirLayout lay = inspect_maildir(fd.get(), &err);
         if (err) {
-            skip_mailbox(Skip::MailboxUnreadable, root.line, root.path);
+            skip_mailbox(Skip::MailboxUnreadable, r, root.path);
             return;
         }
         if (!lay.not_maildirpp.empty())
             throw StoreError(mailbox_label(root) + " is " + lay.not_maildirpp +
                              ": retention-sweep reads Maildir++ only (Dovecot: mail_location = maildir:...)");
-        if (lay.folders.empty()) {
+        for (const auto& dir : lay.unreadable) {
+            if (scope_of(root, box, {dir, dir.substr(1)})) skip_mailbox(Skip::FolderUnreadable, r, root.path + "/" + dir);
+        }
+        if (lay.folders.empty() && lay.unreadable.empty()) {
             // An empty directory is a mailbox nothing was delivered to yet.
-            if (lay.entries > 0) skip_mailbox(Skip::NotAMaildir, root.line, root.path);
+            if (lay.entries > 0) skip_mailbox(Skip::NotAMaildir, r, root.path);
             root.usable = lay.entries == 0;
             return;
         }
         root.usable = true;
         for (const auto& link : lay.linked_folders) {
-            if (scope_of(root, box, {link, link.substr(1)})) skip_mailbox(Skip::FolderIsLink, root.line, root.path + "/" + link);
+            if (scope_of(root, box, {link, link.substr(1)})) skip_mailbox(Skip::FolderIsLink, r, root.path + "/" + link);
         }
         for (const auto& dir : lay.lazy_expunge) {
             ++s_.residues.lazy_expunge_folders;
@@ -369,6 +477,7 @@ private:
         for (const auto& folder : lay.folders) {
             if (auto scope = scope_of(root, box, folder)) scan_folder(r, fd.get(), folder.dir, *scope);
         }
+        check_store_format(r);
     }
 
     static Skip open_failure(const std::string& path, int err) {
@@ -387,7 +496,7 @@ private:
     void scan_folder(size_t r, int rootfd, const std::string& folder, Scope scope) {
         const UniqueFd ffd = open_dir_at(rootfd, folder.empty() ? "." : folder);
         if (!ffd) {
-            skip_mailbox(Skip::FolderUnreadable, line_of(r), path_of(r, folder));
+            skip_mailbox(Skip::FolderUnreadable, r, path_of(r, folder));
             return;
         }
         // cur/ before new/: a message moved from new/ to cur/ while we read cur/ is then
@@ -400,14 +509,14 @@ private:
     void scan_sub(size_t r, int ffd, const std::string& folder, const std::string& sub, Scope scope) {
         const UniqueFd sfd = open_dir_at(ffd, sub);
         if (!sfd) {
-            if (errno != ENOENT) skip_mailbox(Skip::FolderUnreadable, line_of(r), path_of(r, folder + "/" + sub));
+            if (errno != ENOENT) skip_mailbox(Skip::FolderUnreadable, r, path_of(r, folder + "/" + sub));
             return;
         }
         std::unordered_set<std::string> relocated;
         const int err = for_each_entry(sfd.get(), [&](const std::string& name, unsigned char type) {
             scan_entry(r, ffd, sfd.get(), folder, sub, name, type, scope, relocated);
         });
-        if (err) skip_mailbox(Skip::FolderUnreadable, line_of(r), path_of(r, folder + "/" + sub));
+        if (err) skip_mailbox(Skip::FolderUnreadable, r, path_of(r, folder + "/" + sub));
     }
 
     // Only our own leftovers are ever touched in tmp/: a copy a killed run was writing.
@@ -495,14 +604,15 @@ private:
             skip_file(errno == ELOOP ? Skip::Symlink : errno == EINVAL ? Skip::NotRegular : Skip::Unreadable, root, path);
             return Read::Done;
         }
-        HeaderBlock h;
+        HeaderFields h;
         try {
-            h = read_header_block(fd.get());
+            h = read_header_fields(fd.get(), kMatchFields);
         } catch (const std::system_error&) {
             skip_file(Skip::Unreadable, root, path);
             return Read::Done;
         }
         ++s_.messages_scanned;
+        ++read_in_root_[f.root];
         // In a staff member's own folders, a file without a header block has neither a
         // Message-ID nor a record token: it cannot be a copy of helpline mail, so it is
         // their own and no concern of this run (in a shared mailbox it is reported).
@@ -510,17 +620,14 @@ private:
             (h.status == HeaderBlock::Status::Empty || h.status == HeaderBlock::Status::NoHeaders))
             return Read::Done;
         switch (h.status) {
-            case HeaderBlock::Status::Foreign:
-                throw StoreError(mailbox_label(root) + " holds " + h.foreign +
-                                 " files (Dovecot's zlib or mail_crypt plugin?): retention-sweep cannot read "
-                                 "their headers, so it reads plain Maildir++ only");
+            case HeaderBlock::Status::Foreign: foreign_file(f.root, h.foreign, path); return Read::Done;
             case HeaderBlock::Status::Empty: skip_file(Skip::Empty, root, path); return Read::Done;
             case HeaderBlock::Status::NoHeaders: skip_file(Skip::NoHeaderBlock, root, path); return Read::Done;
             case HeaderBlock::Status::TooLarge: skip_file(Skip::HeaderTooLarge, root, path); return Read::Done;
             case HeaderBlock::Status::Ok: break;
         }
         f.take(st);
-        const Index::FileKeys keys = match_keys(h, key_);
+        const Index::FileKeys keys = match_keys(h.fields, key_);
         classify(f, keys, mn, st, scope);
         if ((!keys.digest.empty() || !keys.record.empty()) && cache_.learn_into &&
             std::int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec < settled_before_ns_)
@@ -672,6 +779,9 @@ private:
         if (!open_file_at(dfd, name, &st)) return;  // not a regular file: never one of ours
         FileRef f{r, folder, sub, name};
         f.take(st);
+        const bool ours = own_.inodes.count({st.st_dev, st.st_ino}) > 0 ||
+                          (sub == "tmp" && own_.tmp_names.count(OwnFiles::tmp_key(key_, name)) > 0);
+        if (!ours) return s_.skip(Skip::NotOurLeftover, line_of(r), path_of(f));
         s_.listed("residue", path_of(f), "finishing an interrupted destruction");
         plan_.destroys.push_back({std::move(f), DestroyKind::Residue, {}, {}, {}});
         ++s_.residues.interrupted_finished;
@@ -728,7 +838,8 @@ private:
         if (!S_ISREG(st.st_mode)) return s_.skip(Skip::NotRegular, {}, path_of(r, child));
         if (starts_with(name, kMarkerPrefix)) return plan_residue(r, dirfd, rel, "", name);
         // Identity and times as fstat on the open file gives them, as phase 2 checks them.
-        if (!open_file_at(dirfd, name, &st)) {
+        const UniqueFd fd = open_file_at(dirfd, name, &st);
+        if (!fd) {
             if (errno != ENOENT) s_.skip(Skip::Unreadable, {}, path_of(r, child));
             return;
         }
@@ -736,16 +847,45 @@ private:
             ++s_.others_access_files;
             s_.listed("warning", path_of(r, child), "file open to others (mode " + mode_text(st.st_mode) + ")");
         }
-        const auto modified = date_of_seconds(st.st_mtime);
+        FileRef f{r, rel, "", name};
+        f.take(st);
+        const auto arrived = arrival_of(f, fd.get());
         const Period& period = c_.policies.at(policy).retain;
-        if (modified && add_period(*modified, period) <= today_) {
-            FileRef f{r, rel, "", name};
-            f.take(st);
+        if (arrived && add_period(*arrived, period) <= today_) {
             s_.listed("destroy", path_of(r, child));
             plan_.destroys.push_back({std::move(f), DestroyKind::File, {}, {}, policy});
             ++s_.files[policy].destroyed;
         } else {
             ++s_.files[policy].kept;
+        }
+    }
+
+    // When a letter file came into the folder: the latest of its modification time, its
+    // birth time and the day a sweep first saw it. A copy made with its old mtime kept
+    // (cp -p, rsync -t, a file share) is then kept its full period from its arrival.
+    std::optional<Date> arrival_of(const FileRef& f, int fd) {
+        auto arrived = date_of_seconds(f.mtime.tv_sec);
+        if (!arrived) return std::nullopt;
+        if (const auto born = birth_time(fd)) {
+            if (const auto d = date_of_seconds(*born)) arrived = std::max(*arrived, *d);
+        }
+        const std::string key = files_seen_key(key_, f);
+        files_seen_.push_back(key);
+        const Date first = lookups().file_first_seen(key).value_or(today_);
+        // Files first seen by the first sweep that counted were there before it did.
+        if (files_seen_since_ && first > *files_seen_since_) arrived = std::max(*arrived, first);
+        return arrived;
+    }
+
+    void note_files_seen() {
+        if (!writable_ || files_seen_.empty()) return;
+        try {
+            if (!files_seen_since_) writable_->set_meta(kMetaFilesSeenSince, format_date(today_));
+            writable_->note_files_seen(files_seen_, today_);
+            writable_->forget_files_seen_before(Date(std::chrono::sys_days(today_) - kFilesSeenDays));
+        } catch (const IndexError& e) {
+            // The next run sees these files as new arrivals: kept longer, never shorter.
+            s_.warn(std::string("could not note the [[sweep.files]] files seen: ") + e.what());
         }
     }
 

@@ -12,6 +12,8 @@
 
 #include <array>
 #include <chrono>
+#include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -37,6 +39,20 @@ public:
 // ignore names that start with a dot.
 inline constexpr std::string_view kMarkerPrefix = ".retention-sweep.";
 std::string marker_name(const std::string& name);
+
+// The files a run renames to a marker name or writes under one, recorded in the index
+// before it does (and, for those a finished run could not remove, after it): a later run
+// destroys a file of such a name only when it is one of these. Anything else so named (a
+// user's ".retention-sweep.notes") is reported and left alone.
+struct OwnFiles {
+    std::set<std::pair<dev_t, ino_t>> inodes;  // a marker keeps the inode of the file renamed
+    std::set<std::string> tmp_names;  // keyed hashes (hex) of the names of copies written in tmp/
+    static std::string tmp_key(const DigestKey& key, std::string_view name);
+    // Adds what a record made by to_json() holds (inside a JSON object, as its "own").
+    void merge(const std::optional<std::string>& record);
+    std::string to_json() const;
+    bool empty() const { return inodes.empty() && tmp_names.empty(); }
+};
 
 // One directory the sweep works in: a mailbox (a glob match) or a [[sweep.files]] folder.
 struct Root {
@@ -73,6 +89,15 @@ struct FileRef {
     bool in_maildir() const { return sub == "cur" || sub == "new"; }
 };
 
+// What the index knows a [[sweep.files]] file by (files_seen): its inode, then 8 bytes of
+// a keyed hash of its device, inode, size and mtime, as the scan saw them.
+std::string files_seen_key(const DigestKey& key, const FileRef& f);
+// How long a file no sweep has seen stays in files_seen.
+inline constexpr std::chrono::days kFilesSeenDays{31};
+// Meta key: the date of the first sweep that noted files in files_seen. A file first seen
+// then was there before the sweep kept count: its first sighting says nothing of its arrival.
+inline constexpr const char* kMetaFilesSeenSince = "sweep.files_seen_since";
+
 enum class DestroyKind {
     Message,  // a helpline message: every index row past its date, no hold
     Orphan,   // a shared-mailbox message without a row, orphans = "expire"
@@ -108,14 +133,21 @@ struct Plan {
     std::vector<DestroyItem> destroys;
     std::vector<MoveItem> moves;
     std::vector<UnseenRow> unseen;
-    bool scope_incomplete = false;  // some mailbox or folder could not be read
+    bool scope_incomplete = false;  // some mailbox, folder or file could not be read
+    // Some location of a [[sweep.mailbox]] entry (its root, a glob's parent, a folder)
+    // could not be read: a copy of any message may be there, so no row is marked
+    // destroyed this run (its digest would be erased after digest_grace, and that copy
+    // never found again). The expired copies found are still destroyed.
+    bool rows_frozen = false;
 };
 
 // What a copy is matched to index rows by: the keyed digest of its record token (the
 // first well-formed X-Retention-Record header: a copy the milter stamped), and of the
 // Message-ID it is indexed by (indexed_message_id over every Message-ID header, each read
 // up to a NUL as libmilter reads it). Either may be empty.
-Index::FileKeys match_keys(const HeaderBlock& header, const DigestKey& key);
+Index::FileKeys match_keys(const std::vector<HeaderField>& fields, const DigestKey& key);
+// The header fields match_keys reads (read_header_fields keeps only these).
+inline const std::vector<std::string_view> kMatchFields = {"Message-ID", "X-Retention-Record"};
 
 // How the scan uses the index's scan cache. A file whose identity (device, inode, size,
 // mtime and ctime to the nanosecond) is in the cache is not read again: its digest comes

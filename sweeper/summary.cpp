@@ -26,7 +26,8 @@ SkipInfo info(Skip s) {
         case Skip::Unreadable: return {"unreadable", "file could not be read"};
         case Skip::Empty: return {"empty", "empty file"};
         case Skip::NoHeaderBlock: return {"no_header_block", "file without a header block"};
-        case Skip::HeaderTooLarge: return {"header_too_large", "header block larger than 256 KB"};
+        case Skip::HeaderTooLarge:
+            return {"header_too_large", "a header field the sweeper reads (Message-ID) is longer than 128 KB"};
         case Skip::NotMaildirName: return {"not_maildir_name", "file name is not a Maildir name"};
         case Skip::HardLink:
             return {"hard_link", "hard link to a file outside the swept folders: name removed, content not overwritten"};
@@ -47,6 +48,11 @@ SkipInfo info(Skip s) {
         case Skip::TooDeep: return {"too_deep", "folder nested too deep (over 64 levels)"};
         case Skip::AfterMailboxFailed: return {"after_mailbox_failed", "after_mailbox command failed"};
         case Skip::NoUserForCommand: return {"no_user", "after_mailbox uses %u but the mailbox has no user"};
+        case Skip::ForeignFile:
+            return {"foreign_format", "message file compressed or encrypted (gzip, bzip2, xz, zstd, mail_crypt): not read"};
+        case Skip::NotOurLeftover:
+            return {"not_our_leftover",
+                    "file named like a leftover of retention-sweep that no run of it left: left alone (rename it)"};
     }
     return {"unknown", "unknown"};
 }
@@ -79,6 +85,10 @@ nlohmann::json counts_json(const Summary& s) {
     j["vanished"] = s.vanished;
     j["rows_marked_unseen"] = s.rows_marked_unseen;
     j["rows_unseen_deferred"] = s.rows_unseen_deferred;
+    j["mailboxes_not_read"] = nlohmann::json::array();
+    for (const auto& [number, pattern] : s.mailboxes_not_read)
+        j["mailboxes_not_read"].push_back({{"entry", number}, {"path", pattern.empty() ? nlohmann::json(nullptr) : nlohmann::json(pattern)}});
+    j["rows_mark_deferred"] = s.rows_mark_deferred;
     j["folders_created"] = s.folders_created;
     j["others_access"] = {{"folders", s.others_access_folders}, {"files", s.others_access_files}};
     j["after_mailbox_ran"] = s.after_mailbox_ran;
@@ -113,6 +123,15 @@ void print_skips(std::ostream& out, const Summary& s) {
     for (const auto& [why, n] : s.skips) out << "  " << n << " x " << skip_text(why) << "\n";
 }
 
+void print_mailboxes_not_read(std::ostream& out, const Summary& s) {
+    if (s.mailboxes_not_read.empty()) return;
+    out << "not read completely (--list names the locations):\n";
+    for (const auto& [number, pattern] : s.mailboxes_not_read) out << "  " << mailbox_entry_text(number, pattern) << "\n";
+    out << "so no index row was marked destroyed in this run";
+    if (s.rows_mark_deferred) out << " (" << s.rows_mark_deferred << " message(s) whose copies found were destroyed)";
+    out << "; the next run that reads every location marks them\n";
+}
+
 void print_residues(std::ostream& out, const Summary& s) {
     const Residues& r = s.residues;
     if (r.interrupted_finished)
@@ -140,6 +159,13 @@ void Summary::skip(Skip why, const std::string& line, const std::string& path) {
 void Summary::listed(const std::string& action, const std::string& path, const std::string& detail) {
     if (list && !path.empty()) list_entries.push_back({action, path, detail});
 }
+
+std::string mailbox_entry_text(int number, const std::string& pattern) {
+    std::string t = "[[sweep.mailbox]] number " + std::to_string(number);
+    return t + (pattern.empty() ? " (kind = \"personal\")" : " (path = \"" + pattern + "\")");
+}
+
+void Summary::mailbox_not_read(int number, const std::string& pattern) { mailboxes_not_read.emplace(number, pattern); }
 
 void Summary::warn(const std::string& text) {
     for (const auto& w : warnings) {
@@ -181,6 +207,7 @@ void print_text(std::ostream& out, const Summary& s) {
     if (s.folders_created) out << "created " << s.folders_created << " Sent folder(s) in shared mailboxes\n";
     if (s.after_mailbox_ran) out << "after_mailbox ran for " << s.after_mailbox_ran << " mailbox(es)\n";
     print_skips(out, s);
+    print_mailboxes_not_read(out, s);
     print_residues(out, s);
     for (const auto& w : s.warnings) out << "warning: " << w << "\n";
     for (const auto& e : s.list_entries) {

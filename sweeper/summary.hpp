@@ -38,6 +38,8 @@ enum class Skip {
     TooDeep,
     AfterMailboxFailed,
     NoUserForCommand,
+    ForeignFile,
+    NotOurLeftover,
 };
 // A stable key for JSON and metrics ("symlink", "hard_link", ...).
 const char* skip_key(Skip s);
@@ -89,6 +91,11 @@ struct Summary {
     long vanished = 0;            // gone before we got to them (expunged meanwhile): fine
     long rows_marked_unseen = 0;  // expired rows whose message was in no store: marked, copies 0
     long rows_unseen_deferred = 0;  // the same, left for a run that can read every store
+    // [[sweep.mailbox]] entries (by number, from 1) some location of which could not be
+    // read, with their path pattern (empty for a personal entry without a glob: its path
+    // names someone). While there are any, no row is marked destroyed.
+    std::map<int, std::string> mailboxes_not_read;
+    long rows_mark_deferred = 0;  // messages whose copies were destroyed but rows left present
     long folders_created = 0;
     long others_access_folders = 0;  // [[sweep.files]] folders open to others
     long others_access_files = 0;
@@ -100,9 +107,13 @@ struct Summary {
     void skip(Skip why, const std::string& line, const std::string& path);
     void listed(const std::string& action, const std::string& path, const std::string& detail = {});
     void warn(const std::string& text);
+    void mailbox_not_read(int number, const std::string& pattern);
     long skip_count() const;
     long planned_destroys() const;  // messages, orphans and files (the max_destroy_per_run count)
 };
+
+// "[[sweep.mailbox]] number 3 (path = \"/var/vmail/example.org/*\")", as summary and log say it.
+std::string mailbox_entry_text(int number, const std::string& pattern);
 
 // The human summary (stdout).
 void print_text(std::ostream& out, const Summary& s);

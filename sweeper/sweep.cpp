@@ -110,6 +110,11 @@ private:
     std::vector<Digest> receipt_digests_;
     std::set<Digest> receipt_seen_;
     bool acting_ = false;
+    bool rows_frozen_ = false;  // see Plan::rows_frozen
+    // Marker-named files (OwnFiles): recorded by earlier runs, left by this one, gone for good.
+    OwnFiles carried_, left_behind_;
+    std::set<std::pair<dev_t, ino_t>> removed_;
+    std::vector<std::string> files_gone_;  // files_seen keys of [[sweep.files]] files destroyed
 
     int take_lock(SweepLock& lock) {
         const std::string path = lock_path_for(c_.index.path);
@@ -229,10 +234,14 @@ private:
         const auto started = recover_interrupted_receipt();
         // Claims a killed run left: this run claims again what it destroys.
         index_->release_claims();
+        carried_.merge(index_->get_meta(kMetaInProgress));
+        carried_.merge(index_->get_meta(kMetaLeftovers));
         write_in_progress(plan, started);
+        rows_frozen_ = plan.rows_frozen;
         Dirs dirs(plan);
         std::set<std::pair<size_t, std::string>> touched;
         destroy_all(plan, dirs, touched);
+        forget_files_gone();
         move_all(plan, dirs, touched);
         mark_unseen(plan);
         index_->release_claims();  // what could not be destroyed may be held again
@@ -381,6 +390,13 @@ private:
             plan.roots[f.first].changed = true;
         }
         for (const Skip why : out.skips) s_.skip(why, first.kind == DestroyKind::File ? "" : first.label, path);
+        const std::pair<dev_t, ino_t> inode{first.file.dev, first.file.ino};
+        if (static_cast<size_t>(out.removed + out.vanished) == g.size()) {
+            removed_.insert(inode);
+            if (first.kind == DestroyKind::File) files_gone_.push_back(files_seen_key(*key_, first.file));
+        } else {
+            left_behind_.inodes.insert(inode);
+        }
         // What did not happen comes off the counts phase 1 made.
         long undone = static_cast<long>(g.size()) - out.removed;
         s_.vanished += out.vanished;
@@ -401,7 +417,20 @@ private:
         }
     }
 
+    // A destroyed letter file is not remembered (its row would only wait for kFilesSeenDays).
+    void forget_files_gone() {
+        try {
+            index_->forget_files_seen(files_gone_);
+        } catch (const IndexError& e) {
+            s_.warn(std::string("could not forget destroyed [[sweep.files]] files in the index: ") + e.what());
+        }
+    }
+
     void mark_destroyed(const std::vector<Index::DestroyedRow>& batch, Index::Unless unless = Index::Unless::Nothing) {
+        if (rows_frozen_) {
+            s_.rows_mark_deferred += static_cast<long>(batch.size());
+            return;
+        }
         for (const auto& d : index_->mark_destroyed(batch, now_, unless))
             if (receipt_seen_.insert(d).second) receipt_digests_.push_back(d);
     }
@@ -411,6 +440,10 @@ private:
         for (const MoveItem& m : plan.moves) {
             const MoveOutcome out = move_copy(dirs, dests, m, *key_, c_.sweep.secure_delete);
             const std::string path = path_of(plan, m.source);
+            if (out.result == MoveOutcome::Result::Failed || !out.source.skips.empty()) {
+                left_behind_.inodes.insert({m.source.dev, m.source.ino});
+                left_behind_.tmp_names.insert(own_tmp_key(m));
+            }
             switch (out.result) {
                 case MoveOutcome::Result::Moved:
                 case MoveOutcome::Result::AlreadyThere:
@@ -442,6 +475,7 @@ private:
     // The plan knew the holds of when the scan began: one placed since still wins, checked
     // in the statement that marks.
     void mark_unseen(const Plan& plan) {
+        if (rows_frozen_) return;  // the plan deferred them already; never marked now
         std::vector<Index::DestroyedRow> batch;
         for (const auto& u : plan.unseen) batch.push_back({u.id, 0});
         const auto marked = index_->mark_destroyed(batch, now_, Index::Unless::Held);
@@ -515,7 +549,37 @@ private:
             if (d.kind == DestroyKind::Message) hex.insert(to_hex(d.digest));
         for (const auto& u : plan.unseen) hex.insert(to_hex(u.digest));
         j["digests"] = hex;
+        j["own"] = nlohmann::json::parse(own_files(plan).to_json());
         index_->set_meta(kMetaInProgress, j.dump());
+    }
+
+    // Every file this run may rename to a marker name, and the tmp/ names of its move copies.
+    OwnFiles own_files(const Plan& plan) const {
+        OwnFiles own;
+        for (const auto& d : plan.destroys) own.inodes.insert({d.file.dev, d.file.ino});
+        for (const auto& m : plan.moves) {
+            own.inodes.insert({m.source.dev, m.source.ino});
+            own.tmp_names.insert(own_tmp_key(m));
+        }
+        return own;
+    }
+
+    std::string own_tmp_key(const MoveItem& m) const {
+        const auto name = parse_maildir_name(m.source.name);
+        return OwnFiles::tmp_key(*key_, marker_name(name ? name->unique : m.source.name));
+    }
+
+    // What a finished run hands on: the marker files it could not remove and, when it
+    // skipped something (a folder it could not read may hold older ones), what earlier
+    // runs recorded, less what is gone for good.
+    void record_leftovers(int rc) {
+        OwnFiles left = left_behind_;
+        if (rc != kExitOk) {
+            left.inodes.insert(carried_.inodes.begin(), carried_.inodes.end());
+            left.tmp_names.insert(carried_.tmp_names.begin(), carried_.tmp_names.end());
+        }
+        for (const auto& i : removed_) left.inodes.erase(i);
+        index_->set_meta(kMetaLeftovers, left.empty() ? std::string() : "{\"own\":" + left.to_json() + "}");
     }
 
     // Returns when the earliest run whose digests are still to be receipted started.
@@ -555,6 +619,7 @@ private:
             r.exit_code = rc;
             index_->add_receipt(r, receipt_digests_);
             if (rc == kExitOk || rc == kExitSkipped) {
+                record_leftovers(rc);
                 erase_old_digests();
                 destroy_old_rejected_journal();
                 const std::string t = std::to_string(epoch_seconds(now_));
@@ -633,6 +698,9 @@ private:
         long files = 0;
         for (const auto& [p, c] : s_.files) files += c.destroyed;
         for (const auto& [why, n] : s_.skips) spdlog::warn("skipped {} x {}", n, skip_text(why));
+        for (const auto& [number, pattern] : s_.mailboxes_not_read)
+            spdlog::warn("not read completely: {}; no index row marked destroyed in this run",
+                         mailbox_entry_text(number, pattern));
         spdlog::info("sweep finished with exit code {}: destroyed {} message copies, {} orphans, {} files; moved {}; "
                      "kept {}; held {}; orphans left {}; skipped {}",
                      s_.exit_code, total.destroyed, total.orphans_destroyed, files, total.moved, total.kept, total.held,

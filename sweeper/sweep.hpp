@@ -29,6 +29,7 @@ struct SweepOptions {
 inline constexpr const char* kMetaLastRun = "sweep.last_run";          // seconds; end of each completed run
 inline constexpr const char* kMetaLastSuccess = "sweep.last_success";  // seconds; runs ending 0 or 4
 inline constexpr const char* kMetaInProgress = "sweep.in_progress";    // JSON; cleared at the end of a run
+inline constexpr const char* kMetaLeftovers = "sweep.own_leftovers";   // JSON; marker files a run left (OwnFiles)
 
 // Runs one sweep as of `now` (main passes the system clock; tests their own). The exit
 // code is in the summary; `error` says what went wrong for exit codes 1 and 2 (and why

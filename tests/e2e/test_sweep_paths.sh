@@ -146,11 +146,23 @@ assert_eq "$((${#HOSTILE_IDS[@]} + 1))" "$(json 'd["lines"]["respect-phoneline"]
   "on the date: every hostile message and the moved reply are destroyed"
 assert_eq "" "$(find "$SHARED/cur" "$SHARED/new" "$SHARED/.Sent/cur" "$SHARED/.Sent/new" -type f)" \
   "no message file is left in the helpline's mailbox"
+# The folder that is a link was not read: a copy may be there, so no row is marked yet.
+for id in "${HOSTILE_IDS[@]}" "$REPLY_ID"; do
+  assert_eq "present" "$(rm_sql "SELECT state FROM messages WHERE hex(digest) = '$(rm_digest "<$id>")'")" \
+    "row left present while a folder was not read: <${id:0:40}>"
+done
+assert_eq "1" "$(json 'd["mailboxes_not_read"][0]["entry"]')" "the summary names the entry with the linked folder"
+assert_cmd "the symlinks themselves are left in place" test -L "$SHARED/.Evil"
+
+# The admin removes the links the summary reported; the next run marks the rows.
+rm "$SHARED/.Evil" "$SHARED/cur/1500000001.M1P1.link,S=60:2,S"
+sweep_at "$(date -d "$RETAIN +1 day" +%F) 03:00:00"
+assert_eq 0 "$SWEEP_RC" "the day after, without the links: exit 0"
+last_assert_ok || cat "$W/sweep/err" "$W/sweep/out.json" >&2
 for id in "${HOSTILE_IDS[@]}" "$REPLY_ID"; do
   assert_eq "destroyed" "$(rm_sql "SELECT state FROM messages WHERE hex(digest) = '$(rm_digest "<$id>")'")" \
     "row destroyed: <${id:0:40}>"
 done
-assert_cmd "the symlinks themselves are left in place" test -L "$SHARED/.Evil"
 
 canary_state >"$W/outside-state.after"
 assert_cmd "outside the roots nothing changed: same files, bytes, modes, owners, links, mtimes, ctimes" \

@@ -61,6 +61,33 @@ void same(const rm::HeaderBlock& a, const rm::HeaderBlock& b) {
     }
 }
 
+// The streamed reader keeps of the fields the block parser finds exactly the wanted ones,
+// every instance in order, from a file as from memory.
+void check_fields(std::string_view bytes, int fd) {
+    const std::vector<std::string_view> wanted = {"Message-ID", "X-Retention-Record"};
+    const rm::HeaderFields streamed = rm::read_header_fields(fd, wanted);
+    const rm::HeaderFields in_memory = rm::parse_header_fields(bytes, wanted);
+    FUZZ_CHECK(streamed.status == in_memory.status);
+    FUZZ_CHECK(streamed.foreign == in_memory.foreign);
+    FUZZ_CHECK(streamed.fields.size() == in_memory.fields.size());
+    for (size_t i = 0; i < streamed.fields.size(); ++i) {
+        FUZZ_CHECK(streamed.fields[i].name == in_memory.fields[i].name);
+        FUZZ_CHECK(streamed.fields[i].value == in_memory.fields[i].value);
+    }
+    if (bytes.size() >= rm::kWantedFieldCap) return;
+    const rm::HeaderBlock whole = rm::parse_header_block(bytes, true, bytes.size() + 3);
+    FUZZ_CHECK(whole.status == streamed.status);
+    std::vector<rm::HeaderField> kept;
+    for (const auto& f : whole.fields) {
+        if (rm::first_field({f}, "Message-ID") || rm::first_field({f}, "X-Retention-Record")) kept.push_back(f);
+    }
+    FUZZ_CHECK(kept.size() == streamed.fields.size());
+    for (size_t i = 0; i < kept.size() && i < streamed.fields.size(); ++i) {
+        FUZZ_CHECK(kept[i].name == streamed.fields[i].name);
+        FUZZ_CHECK(kept[i].value == streamed.fields[i].value);
+    }
+}
+
 void check_block(std::string_view bytes, size_t cap) {
     const rm::HeaderBlock h = rm::parse_header_block(bytes, true, cap);
     if (h.status == rm::HeaderBlock::Status::Ok || h.status == rm::HeaderBlock::Status::NoHeaders) {
@@ -86,6 +113,7 @@ void check_block(std::string_view bytes, size_t cap) {
         off += static_cast<size_t>(n);
     }
     same(h, rm::read_header_block(fd, cap));
+    check_fields(bytes, fd);
     ::close(fd);
 }
 

@@ -170,7 +170,8 @@ TEST_F(IndexTest, HasNoColumnThatCouldIdentifyAPerson) {
         "holds.id", "holds.digest", "holds.reason", "holds.ref", "holds.placed_at", "holds.placed_by",
         "holds.released_at", "holds.released_by", "receipts.id", "receipts.run_at", "receipts.counts_json",
         "receipts.destroyed", "receipts.chain", "receipts.exit_code", "meta.key", "meta.value",
-        "scan_cache.file_key", "scan_cache.digest", "scan_cache.record", "scan_cache.added_on"};
+        "scan_cache.file_key", "scan_cache.digest", "scan_cache.record", "scan_cache.added_on",
+        "files_seen.file_key", "files_seen.first_seen", "files_seen.last_seen"};
     EXPECT_EQ(columns, expected);
 }
 

@@ -304,3 +304,59 @@ TEST(MaildirFiles, OpenFileRefusesLinksAndFifos) {
     EXPECT_FALSE(open_file_at(dir.get(), "fifo", &st));  // and it did not hang
     EXPECT_EQ(errno, EINVAL);
 }
+
+namespace {
+
+HeaderFields read_fields(const fs::path& p, const std::vector<std::string_view>& wanted) {
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(fd, 0);
+    HeaderFields h = read_header_fields(fd, wanted);
+    ::close(fd);
+    return h;
+}
+
+}  // namespace
+
+TEST(HeaderFields, AHeaderOfAnySizeIsReadThroughKeepingOnlyWhatIsWanted) {
+    TempDir t;
+    // A long relay chain: each field under Postfix's 100 KB limit, the block far over 256 KB.
+    std::string head = "Received: from a\nMessage-ID: <first@x>\n";
+    while (head.size() < 3 * kHeaderBlockCap)
+        head += "Received: from relay.example.org by mx.example.org; " + std::string(90 * 1024, 'r') + "\n";
+    head += "X-Retention-Record: one\n\tfolded\r\nMESSAGE-ID:   <second@x>\n";
+    write(t.path() / "long", head + "\nbody\n");
+    const auto h = read_fields(t.path() / "long", {"Message-ID", "X-Retention-Record"});
+    ASSERT_EQ(h.status, HeaderBlock::Status::Ok);
+    ASSERT_EQ(h.fields.size(), 3u);
+    EXPECT_EQ(h.fields[0].value, "<first@x>");
+    EXPECT_EQ(h.fields[1].name, "X-Retention-Record");
+    EXPECT_EQ(h.fields[1].value, "one\n\tfolded");
+    EXPECT_EQ(h.fields[2].name, "MESSAGE-ID");
+    EXPECT_EQ(h.fields[2].value, "<second@x>");
+    // The old reader gives up on the same file.
+    EXPECT_EQ(read_file(t.path() / "long").status, HeaderBlock::Status::TooLarge);
+}
+
+TEST(HeaderFields, StopsAtTheBodyAndBoundsEachKeptField) {
+    TempDir t;
+    write(t.path() / "body", "Subject: s\n\nMessage-ID: <in-the-body@x>\n");
+    auto h = read_fields(t.path() / "body", {"Message-ID"});
+    EXPECT_EQ(h.status, HeaderBlock::Status::Ok);
+    EXPECT_TRUE(h.fields.empty());
+
+    write(t.path() / "huge-id", "Message-ID: <" + std::string(kWantedFieldCap + 10, 'i') + "@x>\n\nbody");
+    EXPECT_EQ(read_fields(t.path() / "huge-id", {"Message-ID"}).status, HeaderBlock::Status::TooLarge);
+    // The same length in a field nobody wants costs nothing.
+    write(t.path() / "huge-other", "X-Junk: " + std::string(kWantedFieldCap + 10, 'j') + "\nMessage-ID: <m@x>\n\n");
+    h = read_fields(t.path() / "huge-other", {"Message-ID"});
+    ASSERT_EQ(h.status, HeaderBlock::Status::Ok);
+    ASSERT_EQ(h.fields.size(), 1u);
+    EXPECT_EQ(h.fields[0].value, "<m@x>");
+
+    write(t.path() / "empty", "");
+    EXPECT_EQ(read_fields(t.path() / "empty", {"Message-ID"}).status, HeaderBlock::Status::Empty);
+    write(t.path() / "gz", std::string("\x1f\x8b\x08\0\0\0", 6));
+    EXPECT_EQ(read_fields(t.path() / "gz", {"Message-ID"}).foreign, "gzip");
+    write(t.path() / "garbage", "no field here\n\n");
+    EXPECT_EQ(read_fields(t.path() / "garbage", {"Message-ID"}).status, HeaderBlock::Status::NoHeaders);
+}

@@ -43,6 +43,19 @@ long skips(const Summary& s, Skip why) {
     return it == s.skips.end() ? 0 : it->second;
 }
 
+// The record a run writes before it renames anything, as a run killed then leaves it:
+// the marker files that are its own.
+void record_as_a_killed_run(World& w, const std::vector<fs::path>& markers, const std::vector<std::string>& tmp_names = {}) {
+    rm::sweep::OwnFiles own;
+    for (const auto& p : markers) {
+        struct stat st {};
+        ASSERT_EQ(::stat(p.c_str(), &st), 0);
+        own.inodes.insert({st.st_dev, st.st_ino});
+    }
+    for (const auto& n : tmp_names) own.tmp_names.insert(rm::sweep::OwnFiles::tmp_key(*w.key, n));
+    w.index->set_meta(rm::sweep::kMetaInProgress, "{\"own\":" + own.to_json() + "}");
+}
+
 }  // namespace
 
 // --- the destroy rule ----------------------------------------------------------------
@@ -451,6 +464,7 @@ TEST(Sweep, AMoveKilledAfterItsRenameIsFinishedNotDoubled) {
          "X-Helpline-Line: respect-phoneline\nMessage-ID: <half@x>\n\nbody\n");
     // And a leftover of an even earlier attempt in tmp/.
     spit(w.shared_a / ".Sent" / "tmp" / ".retention-sweep.1760000000.M9P9.client,S=1", "Message-ID: <half@x>\n\n");
+    record_as_a_killed_run(w, {}, {".retention-sweep.1760000000.M9P9.client,S=1"});
     w.row("half@x", kFuture, "respect-phoneline", "outbound");
     const Summary s = w.sweep(kNow);
     EXPECT_EQ(s.exit_code, 0) << w.last_error;
@@ -723,8 +737,15 @@ TEST(Sweep, StoresThatAreNotMaildirPlusPlusAreConfigErrors) {
              make_maildir(w.shared_b);
              make_maildir(w.shared_b / "Sent");
          }},
-        {"gzip", [](World& w) { spit(w.shared_b / "cur" / "1700000000.M1P1.h:2,S", std::string("\x1f\x8b\x08\0\0", 5)); }},
-        {"mail_crypt", [](World& w) { spit(w.staff / "bob" / ".Sent" / "cur" / "1700000000.M1P1.h:2,S", "CRYPTED\x03\x07..."); }},
+        // Every file read compressed or encrypted, two or more: the store's format, not an odd file.
+        {"gzip", [](World& w) {
+             spit(w.shared_b / "cur" / "1700000000.M1P1.h:2,S", std::string("\x1f\x8b\x08\0\0", 5));
+             spit(w.shared_b / "new" / "1700000001.M2P1.h", std::string("\x1f\x8b\x08\0\1", 5));
+         }},
+        {"mail_crypt", [](World& w) {
+             spit(w.staff / "bob" / ".Sent" / "cur" / "1700000000.M1P1.h:2,S", "CRYPTED\x03\x07...");
+             spit(w.staff / "bob" / ".Sent" / "cur" / "1700000001.M2P1.h:2,S", "CRYPTED\x03\x07,,,");
+         }},
     };
     for (const auto& c : cases) {
         World w;
@@ -907,6 +928,7 @@ TEST(Sweep, ADestructionAKilledRunBeganIsFinished) {
     // Renamed, half overwritten, not yet unlinked: unreadable, but named by us.
     const fs::path marker = w.shared_a / "cur" / ".retention-sweep.1700000000.M1P1.host:2,S";
     spit(marker, std::string(20, '\0') + "tail of the message\n");
+    record_as_a_killed_run(w, {marker});
     w.row("half@x", kPast);
     const Summary s = w.sweep(kNow);
     EXPECT_EQ(s.exit_code, 0);
@@ -1042,21 +1064,25 @@ TEST(Sweep, LetterCopiesExpireByModificationTimeAndOpenFoldersAreReported) {
     w.with_files = true;
     make_maildir(w.shared_a);
     make_maildir(w.shared_b);
-    auto set_mtime = [](const fs::path& p, const char* day) {
-        const timespec ts[2] = {{0, UTIME_OMIT}, {sys_seconds(sys_days{date(day)}).time_since_epoch().count(), 0}};
+    // Files born today (the real clock) looked at half a year later, so that their
+    // modification time is what decides.
+    const sys_days today = sys_days{year_month_day{floor<days>(system_clock::now())} + months{6}};
+    auto set_mtime = [](const fs::path& p, sys_days day) {
+        const timespec ts[2] = {{0, UTIME_OMIT}, {sys_seconds(day).time_since_epoch().count(), 0}};
         ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW), 0);
     };
     const fs::path old_letter = w.letters / "2026" / "reply-to-letter.odt";
     const fs::path young_letter = w.letters / "reply-new.odt";
     spit(old_letter, "dear ...");
     spit(young_letter, "dear ...");
-    set_mtime(old_letter, "2026-04-15");   // + 2 months = today
-    set_mtime(young_letter, "2026-04-16");
+    const sys_days two_months_ago = sys_days{year_month_day{today} - months{2}};
+    set_mtime(old_letter, two_months_ago);  // + 2 months = today
+    set_mtime(young_letter, two_months_ago + days(1));
     fs::create_symlink("/etc/passwd", w.letters / "link");
     fs::permissions(w.letters, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
     fs::permissions(w.letters / "2026", fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
 
-    const Summary s = w.sweep(kNow);
+    const Summary s = w.sweep(today + hours(3));
     EXPECT_EQ(s.exit_code, 4);  // the symlink
     EXPECT_EQ(skips(s, Skip::Symlink), 1);
     EXPECT_FALSE(fs::exists(old_letter));
