@@ -79,6 +79,12 @@ void HeaderTracker::add(std::string_view name, std::string_view value) {
     if (!message_id_ && iequals(n, "Message-ID")) message_id_ = std::string(value);
 }
 
+int HeaderTracker::ours_total() const {
+    int n = 0;
+    for (const int c : ours_) n += c;
+    return n;
+}
+
 std::array<std::string, 4> our_header_values(const Decision& d) {
     return {d.line_tags(), to_string(d.direction), format_date(d.retain_until), d.policy};
 }
