@@ -103,6 +103,12 @@ void HeaderTracker::add(std::string_view name, std::string_view value) {
     }
 }
 
+int HeaderTracker::ours_total() const {
+    int n = records_;
+    for (const int c : ours_) n += c;
+    return n;
+}
+
 std::array<std::string, 4> our_header_values(const Decision& d) {
     return {d.line_tags(), to_string(d.direction), format_date(d.retain_until), d.policy};
 }

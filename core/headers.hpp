@@ -19,6 +19,11 @@ inline constexpr std::string_view kHdrPolicy = "X-Retention-Policy";
 inline constexpr std::array<std::string_view, 4> kOurHeaders = {kHdrLine, kHdrDirection, kHdrRetainUntil,
                                                                  kHdrPolicy};
 
+// A message arriving with more copies of our headers than this, all of them counted
+// together, is refused for good (5.7.1): no mail client or list server writes them, so
+// only forgery gets there, and each copy would cost the MTA a header deletion.
+inline constexpr int kMaxForgedCopies = 20;
+
 // Which of our headers `name` is (any case, surrounding space ignored), if any.
 std::optional<size_t> our_header_slot(std::string_view name);
 
@@ -52,6 +57,9 @@ public:
     void add(std::string_view name, std::string_view value);
     int count(size_t slot) const { return ours_[slot]; }
     int record_count() const { return records_; }  // incoming copies of kHdrRecord
+    // Copies of all of our headers together (the four and kHdrRecord).
+    int ours_total() const;
+    bool too_many_forged() const { return ours_total() > kMaxForgedCopies; }
     const std::optional<std::string>& from() const { return from_; }
     // Every Message-ID value, in order (the first kMaxMessageIds).
     const std::vector<std::string>& message_ids() const { return message_ids_; }

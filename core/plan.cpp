@@ -89,6 +89,10 @@ IdentityEdits settle_identity(const HeaderTracker& headers, const std::string& h
 MessagePlan plan_message(const Config& config, const MessageFacts& facts, const HeaderTracker& headers,
                          const std::string& host, const UniformRandom& uniform) {
     MessagePlan plan;
+    if (headers.too_many_forged()) {
+        plan.refuse_forged = true;
+        return plan;
+    }
     MessageFacts f = facts;
     f.header_from = headers.from();
     plan.decision = decide(config, f);

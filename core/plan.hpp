@@ -21,6 +21,9 @@ struct MessagePlan {
     std::string record_token;
     // Review mailboxes to add as blind recipients: managers' occasional sample of replies.
     std::vector<std::string> review_recipients;
+    // More than kMaxForgedCopies copies of our headers: the message is refused for good,
+    // nothing is recorded or edited (the other fields are left empty).
+    bool refuse_forged = false;
 };
 
 // A uniform random number in [0, 1), for sampling replies. Injected so tests can choose.

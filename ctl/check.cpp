@@ -1,6 +1,9 @@
 #include "ctl/check.hpp"
 
 #include <algorithm>
+#include <array>
+#include <utility>
+#include <vector>
 
 #include "ctl/fs_facts.hpp"
 #include "ctl/words.hpp"
@@ -204,6 +207,32 @@ namespace {
 
 constexpr std::string_view kRuntimeDir = "/run/retention-milter";   // systemd's RuntimeDirectory
 constexpr std::string_view kPostfixSpool = "/var/spool/postfix";  // Debian's chroot for smtpd
+// The MTAs' users on Debian. They face the internet: they get the milter's socket, never
+// the index or the key.
+constexpr std::array<std::string_view, 2> kMtaUsers = {"postfix", "smmsp"};
+
+std::string install_socket_folder(const Config& c, const std::string& dir) {
+    return "install -d -m 0750 -o " + (c.milter.user.empty() ? std::string("retention") : c.milter.user) + " -g " +
+           (c.milter.socket_group.empty() ? std::string("postfix") : c.milter.socket_group) + " " + dir;
+}
+
+bool inside(const std::string& path, const std::string& dir) {
+    return path == dir || path.rfind(dir + "/", 0) == 0;
+}
+
+// The socket's folder belongs to the milter's user (so the milter can remove its socket
+// when it stops) and lets the MTA's group in.
+void check_socket_folder(const Config& c, const std::string& dir, const struct stat& st, Findings& f) {
+    const auto uid = c.milter.user.empty() ? std::nullopt : user_uid(c.milter.user);
+    if (uid && st.st_uid != *uid)
+        warn(f, "milter.socket: the folder " + dir + " does not belong to the milter's user " + c.milter.user +
+                    ", so the milter cannot remove its socket when it stops: run chown " + c.milter.user + " " + dir);
+    const auto gid = c.milter.socket_group.empty() ? std::nullopt : group_gid(c.milter.socket_group);
+    if (gid && st.st_gid != *gid && !(st.st_mode & S_IXOTH))
+        warn(f, "milter.socket: the MTA's group " + c.milter.socket_group + " cannot enter the folder " + dir +
+                    " (group " + group_name(st.st_gid) + ", mode " + mode_text(st.st_mode) + "): run chgrp " +
+                    c.milter.socket_group + " " + dir);
+}
 
 void check_unix_socket(const Config& c, Findings& f) {
     const std::string& path = c.milter.socket.path;
@@ -212,11 +241,17 @@ void check_unix_socket(const Config& c, Findings& f) {
         ok(f, "milter.socket: " + path + " (its folder is made by systemd at each start)");
     } else if (const auto st = stat_of(dir); !st || !S_ISDIR(st->st_mode)) {
         fail(f, "milter.socket: the folder " + dir + " does not exist, so the milter cannot create its socket: "
-                "run install -d -m 0750 -o " + (c.milter.user.empty() ? std::string("retention") : c.milter.user) +
-                " -g " + (c.milter.socket_group.empty() ? std::string("postfix") : c.milter.socket_group) + " " + dir);
+                "run " + install_socket_folder(c, dir));
     } else {
         ok(f, "milter.socket: " + path + " (folder " + dir + ", group " + group_name(st->st_gid) + ")");
+        check_socket_folder(c, dir, *st, f);
     }
+    if (inside(dir, parent_of(c.index.path)))
+        warn(f, "milter.socket: " + path + " is in the index's folder, so the MTA must be let into the folder "
+                "that holds the index. Give the socket a folder of its own, e.g. " +
+                install_socket_folder(c, std::string(kPostfixSpool) + "/retention-milter") +
+                " with socket = \"unix:" + std::string(kPostfixSpool) +
+                "/retention-milter/milter.sock\" and socket_group = \"postfix\"");
     if (path.rfind(std::string(kPostfixSpool) + "/", 0) == 0)
         ok(f, "Postfix's chrooted smtpd sees this socket as unix:" + path.substr(kPostfixSpool.size()) +
                   ": write that in main.cf (smtpd_milters)");
@@ -238,6 +273,27 @@ void check_user_and_group(const Config& c, Findings& f) {
                     ": name the MTA's group (postfix, or smmsp for Sendmail), or create it");
 }
 
+// An MTA user in the group that owns the index or the key can read both (the key lets
+// anyone test whether a Message-ID passed). Older installs put postfix there to reach
+// the socket; the socket's own folder makes that unneeded.
+void check_mta_users(const Config& c, Findings& f) {
+    std::vector<std::pair<std::string, gid_t>> owned;
+    if (const auto st = stat_of(parent_of(c.index.path))) owned.emplace_back("index folder", st->st_gid);
+    if (const auto st = stat_of(c.index.key_file)) owned.emplace_back("key", st->st_gid);
+    for (const std::string_view mta : kMtaUsers) {
+        const std::string user(mta);
+        if (user == c.milter.user || !user_exists(user)) continue;
+        for (const auto& [what, gid] : owned) {
+            if (gid == 0 || !user_in_group(user, gid)) continue;
+            warn(f, "the MTA's user " + user + " is in the group " + group_name(gid) + " of the " + what +
+                        ", so it can read the index and the key. The MTA needs only the milter's socket, in a "
+                        "folder of its own with socket_group = \"" + user + "\": run deluser " + user + " " +
+                        group_name(gid) + " (create-user.sh does it), then restart the MTA");
+            break;
+        }
+    }
+}
+
 void check_log_sink(const Config& c, Findings& f) {
     if (c.log.sink.rfind("file:", 0) != 0) return;
     const std::string dir = parent_of(c.log.sink.substr(5));
@@ -254,6 +310,7 @@ void check_milter(const Config& c, Findings& f) {
     else
         ok(f, "milter.socket: " + s.text + " (TCP; when the MTA runs on this host a unix socket is faster)");
     check_user_and_group(c, f);
+    check_mta_users(c, f);
     check_log_sink(c, f);
 }
 

@@ -40,6 +40,16 @@ bool user_exists(const std::string& name) { return ::getpwnam(name.c_str()) != n
 
 bool group_exists(const std::string& name) { return ::getgrnam(name.c_str()) != nullptr; }
 
+std::optional<uid_t> user_uid(const std::string& name) {
+    if (const passwd* pw = ::getpwnam(name.c_str())) return pw->pw_uid;
+    return std::nullopt;
+}
+
+std::optional<gid_t> group_gid(const std::string& name) {
+    if (const group* g = ::getgrnam(name.c_str())) return g->gr_gid;
+    return std::nullopt;
+}
+
 bool user_in_group(const std::string& user, gid_t gid) {
     const passwd* pw = ::getpwnam(user.c_str());
     if (pw == nullptr) return false;

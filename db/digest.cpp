@@ -80,6 +80,22 @@ bool from_hex(std::string_view hex, std::string& out) {
 
 }  // namespace dbdetail
 
+void give_index_owner(int fd, const std::string& file, const std::string& index_path) {
+    if (::geteuid() != 0) {
+        dbdetail::give_folder_group(fd, file);
+        return;
+    }
+    struct stat st {};
+    if (::stat(index_path.c_str(), &st) != 0 && ::stat(dbdetail::parent_dir(index_path).c_str(), &st) != 0) {
+        throw IndexError("cannot find the owner for " + file + ": neither the index " + index_path +
+                         " nor its folder can be reached: " + dbdetail::errno_text(errno));
+    }
+    if (::fchown(fd, st.st_uid, st.st_gid) != 0) {
+        throw IndexError("cannot give " + file + " the owner and group of the index " + index_path + ": " +
+                         dbdetail::errno_text(errno));
+    }
+}
+
 namespace {
 
 using dbdetail::errno_text;

@@ -28,6 +28,14 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// Gives a file just made beside the index (a lock, the pending journal, its rejected
+// lines) to whoever must open it next. Run as root (retentionctl by an admin, a sweep by
+// hand), the file gets the index's owner and group, or its folder's when there is no
+// index yet: the milter and the sweeper never run as root, and a root-owned lock or
+// journal would lock them out. Otherwise it gets the folder's group (EPERM is fine: a
+// setgid folder gave it already). Throws IndexError when root cannot change the owner.
+void give_index_owner(int fd, const std::string& file, const std::string& index_path);
+
 // A digest is 32 raw bytes of HMAC-SHA-256.
 using Digest = std::string;
 
@@ -308,6 +316,7 @@ public:
 
 private:
     int import_file(Index& index, const std::string& file);
+    std::string index_path_;
     std::string path_;
     int skipped_ = 0;
 };

@@ -87,8 +87,8 @@ bool still_named(int fd, const std::string& path) {
     return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-// Opens the journal for appending, locked, and (when new) mode 0660 with the folder's group.
-int open_locked_for_append(const std::string& path, bool& created) {
+// Opens the journal for appending, locked, and (when new) mode 0660 with the index's group.
+int open_locked_for_append(const std::string& path, const std::string& index_path, bool& created) {
     for (int attempt = 0; attempt < 100; ++attempt) {
         const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
         if (fd < 0) throw IndexError("cannot open the pending journal " + path + ": " + errno_text(errno));
@@ -102,7 +102,12 @@ int open_locked_for_append(const std::string& path, bool& created) {
             created = ::fstat(fd, &st) == 0 && st.st_size == 0;
             if (created) {
                 ::fchmod(fd, 0660);  // whatever the umask; failure leaves the create mode
-                give_folder_group(fd, path);
+                try {
+                    give_index_owner(fd, path, index_path);
+                } catch (...) {
+                    ::close(fd);
+                    throw;
+                }
             }
             return fd;
         }
@@ -124,27 +129,28 @@ std::string read_all(int fd, const std::string& path) {
 }
 
 // Keeps malformed lines for the admin instead of dropping rows silently.
-void keep_rejected(const std::string& path, const std::vector<std::string>& lines) {
+void keep_rejected(const std::string& path, const std::string& index_path, const std::vector<std::string>& lines) {
     if (lines.empty()) return;
     std::string data;
     for (const auto& l : lines) data += l + "\n";
-    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
-    if (fd < 0) return;
-    ::fchmod(fd, 0660);
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    ::fsync(fd);
-    ::close(fd);
+    Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660));
+    if (fd.get() < 0) return;
+    ::fchmod(fd.get(), 0660);
+    give_index_owner(fd.get(), path, index_path);
+    const ssize_t n = ::write(fd.get(), data.data(), data.size());
+    ::fsync(fd.get());
     if (n != static_cast<ssize_t>(data.size())) spdlog::warn("could not keep every malformed line in {}", path);
 }
 
 }  // namespace
 
-PendingJournal::PendingJournal(std::string index_path) : path_(std::move(index_path) + ".pending") {}
+PendingJournal::PendingJournal(std::string index_path)
+    : index_path_(std::move(index_path)), path_(index_path_ + ".pending") {}
 
 void PendingJournal::append(const MessageRow& row) {
     const std::string line = journal_line(row, path_);
     bool created = false;
-    Fd fd(open_locked_for_append(path_, created));
+    Fd fd(open_locked_for_append(path_, index_path_, created));
     struct stat st {};
     const off_t before = ::fstat(fd.get(), &st) == 0 ? st.st_size : -1;
     // One write() for the whole line: a torn line can only be the last, and is cut off below.
@@ -195,7 +201,7 @@ int PendingJournal::import_file(Index& index, const std::string& file) {
     }
     // Only after the rows are committed: a crash before this line imports the same file
     // again next time, and the tokens keep that from adding anything twice.
-    keep_rejected(path_ + ".rejected", rejected);
+    keep_rejected(path_ + ".rejected", index_path_, rejected);
     skipped_ += static_cast<int>(rejected.size());
     if (::unlink(file.c_str()) != 0) throw IndexError("cannot remove " + file + ": " + errno_text(errno));
     sync_dir(parent_dir(file));
@@ -212,7 +218,7 @@ int PendingJournal::import_into(Index& index) {
     Fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660));
     if (lock.get() < 0) throw IndexError("cannot open " + lock_path + ": " + errno_text(errno));
     ::fchmod(lock.get(), 0660);
-    give_folder_group(lock.get(), lock_path);
+    give_index_owner(lock.get(), lock_path, index_path_);
     if (::flock(lock.get(), LOCK_EX) != 0) throw IndexError("cannot lock " + lock_path + ": " + errno_text(errno));
     int imported = import_file(index, aside);  // left over by an import that was interrupted
     if (::rename(path_.c_str(), aside.c_str()) == 0) {

@@ -247,6 +247,22 @@ void log_decision(const std::string& qid, const MessagePlan& plan) {
                  plan.added_message_id ? " message-id=added" : "");
 }
 
+// A permanent refusal: the same message would be refused at every retry.
+sfsistat refuse_forged(SMFICTX* ctx, Connection& c, const std::string& qid) {
+    spdlog::warn("{}: refused: {} copies of the retention headers (more than {}); forged", qid,
+                 c.msg->headers.ours_total(), kMaxForgedCopies);
+    static const std::string text = [] {
+        std::string names;
+        for (const std::string_view n : kOurHeaders) names += (names.empty() ? "" : ", ") + std::string(n);
+        names += ", " + std::string(kHdrRecord);
+        return "Message refused: it carries more than " + std::to_string(kMaxForgedCopies) +
+               " copies of headers this server sets itself (" + names + "); remove them and send it again";
+    }();
+    smfi_setreply(ctx, const_cast<char*>("550"), const_cast<char*>("5.7.1"), const_cast<char*>(text.c_str()));
+    c.end_message();
+    return SMFIS_REJECT;
+}
+
 sfsistat on_eom(SMFICTX* ctx) {
     return guarded(ctx, "eom", 0, [&] {
         Connection& c = ensure_conn(ctx);
@@ -268,6 +284,7 @@ sfsistat on_eom(SMFICTX* ctx) {
                                           c.client_addr, daemon.empty() ? c.daemon_name : daemon);
         facts.passed_at = std::chrono::system_clock::now();
         const MessagePlan plan = plan_message(*c.config, facts, c.msg->headers, c.host);
+        if (plan.refuse_forged) return refuse_forged(ctx, c, qid);
 
         if (plan.decision.helpline()) {
             // The row is durable before the message is accepted, or the message waits.

@@ -50,6 +50,16 @@ void remove_stale_socket(const SocketSpec& spec) {
     spdlog::info("removed a stale socket left by a previous run: {}", spec.path);
 }
 
+void remove_own_socket(const SocketSpec& spec) {
+    if (spec.kind != SocketSpec::Kind::Unix) return;
+    struct stat st {};
+    if (::lstat(spec.path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) return;
+    // Not an error: systemd's RuntimeDirectory (root's) goes away with its socket anyway,
+    // and the next start clears a stale one; retentionctl check names a folder not ours.
+    if (::unlink(spec.path.c_str()) != 0 && errno != ENOENT)
+        spdlog::info("left the socket {} in place at exit: {}", spec.path, std::strerror(errno));
+}
+
 void finish_socket(const MilterSection& m) {
     if (m.socket.kind == SocketSpec::Kind::Unix) {
         gid_t gid = static_cast<gid_t>(-1);

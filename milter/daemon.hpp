@@ -16,6 +16,10 @@ void remove_stale_socket(const SocketSpec& spec);
 // TCP listener (accepted connections inherit it), since libmilter answers in several
 // small writes that Nagle's algorithm would hold back for a delayed ACK.
 void finish_socket(const MilterSection& m);
+// Removes our unix socket at a clean stop (its folder is the milter's own), so the MTA
+// finds no socket rather than one nobody answers. A folder that is not ours is logged,
+// not fatal: the next start clears a stale socket anyway.
+void remove_own_socket(const SocketSpec& spec);
 
 // Detaches from the terminal (fork, setsid). The parent exits 0.
 void daemonise();

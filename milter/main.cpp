@@ -104,6 +104,7 @@ int run(const Options& o) {
         const int rc = smfi_main();
         spdlog::info("stopping: waiting for messages in flight");
         wait_for_in_flight();
+        rm::remove_own_socket(config->milter.socket);
         rm::remove_pid_file(config->milter.pid_file);
         spdlog::info("stopped");
         return rc == MI_SUCCESS ? rm::kExitOk : rm::kExitRuntime;

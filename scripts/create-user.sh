@@ -7,7 +7,9 @@
 #   - /etc/retention-milter: root, group retention, mode 0750; the config 0640;
 #   - the digest key, when there is neither key nor index yet (see below);
 #   - Postfix's socket folder /var/spool/postfix/retention-milter (retention:postfix
-#     0750) when Postfix is installed, and adds postfix to the group retention;
+#     0750) when Postfix is installed: the milter's socket lives there (socket_group =
+#     "postfix"), so Postfix reaches it without being in the group retention, which owns
+#     the index and the key. An older install put postfix in that group: it is taken out;
 #   - with --sweeper-user USER (the mail store's owner, e.g. vmail), adds USER to the group,
 #     so the sweeper can mark rows destroyed.
 # Usage: create-user.sh [--sweeper-user USER] [--admin USER]...   (as root)
@@ -25,7 +27,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --sweeper-user|--admin) [ $# -ge 2 ] || { echo "$1 needs a user name" >&2; exit 2; }
                                 members="$members $2"; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "create-user.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -66,19 +68,41 @@ elif [ -e "$KEY" ]; then
     chmod 0640 "$KEY"
 fi
 
+in_group() { id -nG "$1" | tr ' ' '\n' | grep -qx "$NAME"; }
+
+# The internet-facing MTA gets the socket's folder, never the group that reads the index
+# and the key. The folder belongs to the milter's user, so the milter can remove its
+# socket when it stops.
 if getent passwd postfix >/dev/null; then
     if [ -d "$SPOOL" ]; then
         install -d -m 0750 -o "$NAME" -g postfix "$SPOOL/retention-milter"
     fi
-    members="$members postfix"
+    if in_group postfix && [ "$(id -gn postfix)" != "$NAME" ]; then
+        deluser --quiet postfix "$NAME"
+        echo "took postfix out of the group $NAME (it could read the index and the key): Postfix"
+        echo "  reaches the milter through $SPOOL/retention-milter with socket_group = \"postfix\"."
+        echo "  Check that retention.toml says so, then restart Postfix (systemctl restart postfix):"
+        echo "  its running processes keep the group until then."
+    fi
+fi
+
+conf="$ETC/retention.toml"
+if [ -f "$conf" ] && grep -Eq "^socket *= *\"(unix|local):$SPOOL/" "$conf" &&
+    ! grep -Eq '^socket_group *= *"postfix"' "$conf"; then
+    echo "warning: $conf puts the socket in Postfix's spool but does not say" >&2
+    echo "  socket_group = \"postfix\": Postfix cannot connect to it. Set it, and socket_mode = \"0660\"." >&2
 fi
 
 for user in $members; do
+    if [ "$user" = postfix ]; then
+        echo "create-user.sh: postfix is the MTA's user: it must not read the index or the key" >&2
+        exit 1
+    fi
     if ! getent passwd "$user" >/dev/null; then
         echo "create-user.sh: there is no user $user" >&2
         exit 1
     fi
-    if ! id -nG "$user" | tr ' ' '\n' | grep -qx "$NAME"; then
+    if ! in_group "$user"; then
         adduser "$user" "$NAME"
     fi
 done

@@ -6,7 +6,9 @@
 #
 # Usage: scripts/fetch-sendmail.sh [CACHE_DIR]
 #   CACHE_DIR defaults to $SM_CACHE or /var/cache/retention-milter-tests/sendmail.
-#   Prints the cache folder on stdout. Idempotent: a complete cache is left alone.
+#   Prints the cache folder on stdout, and nothing else there: callers capture it with
+#   $(...). apt-get's and dpkg's own output goes to stderr. Idempotent: a complete cache is
+#   left alone.
 #
 # Needs root only to write the default cache folder and to run `apt-get update` when the
 # download fails because apt's lists are missing or stale (a fresh machine or container).
@@ -35,8 +37,11 @@ download() {
 }
 
 main() {
+  # Every tool below writes progress to stdout ("Get:1 ..."); only the path may reach the
+  # caller's $(...). fd 3 is the real stdout, everything else goes to stderr.
+  exec 3>&1 1>&2
   if complete; then
-    echo "$CACHE"
+    echo "$CACHE" >&3
     return 0
   fi
   for tool in apt-get dpkg; do
@@ -47,7 +52,7 @@ main() {
   exec 9>"$CACHE/.lock"
   flock 9
   if complete; then
-    echo "$CACHE"
+    echo "$CACHE" >&3
     return 0
   fi
   rm -f "$CACHE"/debs/*.deb
@@ -74,7 +79,7 @@ main() {
   touch "$STAMP"
   complete || { log "unpacked tree is incomplete under $CACHE/root"; exit 1; }
   log "unpacked ${PKGS[*]} into $CACHE/root"
-  echo "$CACHE"
+  echo "$CACHE" >&3
 }
 
 main "$@"

@@ -60,5 +60,6 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ "$made_policy" = 1 ] && rm -f "$policy"' EXIT
 
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Progress goes to stderr: stdout is left to whoever runs this for an answer.
+apt-get update -qq >&2
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

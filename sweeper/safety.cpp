@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,16 +12,27 @@
 #include <thread>
 #include <vector>
 
+#include "db/index.hpp"
+
 namespace rm::sweep {
 
 using namespace std::chrono;
 
 std::string lock_path_for(const std::string& index_path) { return index_path + ".sweep.lock"; }
 
-SweepLock::Status SweepLock::acquire(const std::string& path, SweepLock& lock, int& err) {
+SweepLock::Status SweepLock::acquire(const std::string& path, const std::string& index_path, SweepLock& lock,
+                                     int& err) {
     // 0660: the sweeper and retentionctl share the index's group, like the index itself.
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660));
     if (!fd) {
+        err = errno;
+        return Status::Failed;
+    }
+    // Whatever the umask of whoever made it: the sweeper's user is in the group, not the owner.
+    ::fchmod(fd.get(), 0660);
+    try {
+        give_index_owner(fd.get(), path, index_path);
+    } catch (const IndexError&) {
         err = errno;
         return Status::Failed;
     }

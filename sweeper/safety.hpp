@@ -15,8 +15,9 @@ namespace rm::sweep {
 class SweepLock {
 public:
     enum class Status { Held, Busy, Failed };
-    // Busy when another sweeper holds it; Failed (errno in `err`) when the file cannot be opened.
-    static Status acquire(const std::string& path, SweepLock& lock, int& err);
+    // Busy when another sweeper holds it; Failed (errno in `err`) when the file cannot be
+    // opened. A lock file made by root is given the index's owner (see give_index_owner).
+    static Status acquire(const std::string& path, const std::string& index_path, SweepLock& lock, int& err);
     bool held() const { return fd_.valid(); }
 
 private:

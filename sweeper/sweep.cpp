@@ -119,7 +119,7 @@ private:
     int take_lock(SweepLock& lock) {
         const std::string path = lock_path_for(c_.index.path);
         int err = 0;
-        switch (SweepLock::acquire(path, lock, err)) {
+        switch (SweepLock::acquire(path, c_.index.path, lock, err)) {
             case SweepLock::Status::Held: return 0;
             case SweepLock::Status::Busy:
                 s_.stop = "another retention-sweep is running (it holds " + path + "); nothing was done";

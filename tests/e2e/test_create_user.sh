@@ -28,9 +28,25 @@ check "the state folder is 2770 $RM_USER:$RM_USER" test "$(mode_owner "$T/state"
 check "the config folder is 750 root:$RM_USER" test "$(mode_owner "$T/etc")" = "750 root:$RM_USER"
 check "the key is 640 root:$RM_USER" test "$(mode_owner "$T/etc/index.key")" = "640 root:$RM_USER"
 check "the key is 32 bytes" test "$(stat -c %s "$T/etc/index.key")" = 32
+in_group() { id -nG "$1" | tr ' ' '\n' | grep -qx "$RM_USER"; }
+not_in_group() { ! in_group "$1"; }
 if getent passwd postfix >/dev/null; then
-    check "Postfix's socket folder" test "$(mode_owner "$T/spool/retention-milter")" = "750 $RM_USER:postfix"
-    check "postfix is in the group" bash -c "id -nG postfix | tr ' ' '\n' | grep -qx '$RM_USER'"
+    check "Postfix's socket folder is 750 $RM_USER:postfix" test "$(mode_owner "$T/spool/retention-milter")" = "750 $RM_USER:postfix"
+    check "postfix is not in the group that reads the index and the key" not_in_group postfix
+    # An install made by an older create-user.sh: postfix in the group.
+    adduser --quiet postfix "$RM_USER"
+    "$SCRIPT" > "$T/run-old.log" 2>&1 || { cat "$T/run-old.log"; fail "run over an older install"; }
+    check "a run over an older install takes postfix out of the group" not_in_group postfix
+    check "and says so, with the restart Postfix needs" grep -q "took postfix out of the group $RM_USER.*" "$T/run-old.log"
+    check "the restart is named" grep -q "systemctl restart postfix" "$T/run-old.log"
+    "$SCRIPT" --admin postfix > "$T/run-admin.log" 2>&1
+    check "postfix cannot be added with --admin" test $? -ne 0
+    check "postfix is still not in the group" not_in_group postfix
+    # A config whose socket is in Postfix's spool without socket_group = "postfix".
+    printf '[milter]\nsocket = "unix:%s/retention-milter/milter.sock"\nsocket_group = "%s"\n' "$T/spool" "$RM_USER" >"$T/etc/retention.toml"
+    "$SCRIPT" > "$T/run-conf.log" 2>&1 || { cat "$T/run-conf.log"; fail "run with a config"; }
+    check "a socket in the spool without socket_group = postfix is warned about" grep -q 'socket_group = "postfix"' "$T/run-conf.log"
+    rm "$T/etc/retention.toml"
 fi
 
 cp -p "$T/etc/index.key" "$T/key.before"

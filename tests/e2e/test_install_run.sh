@@ -2,7 +2,8 @@
 # Issue 5's "done when": what `cmake --install` lays out in a scratch root, set up as the
 # README says (create-user.sh, the config edited for this host), started the way the
 # installed systemd unit starts it, passes mail through the test Postfix, and
-# `retentionctl check` passes on that install.
+# `retentionctl check` passes on that install. Postfix reaches the milter through the
+# socket's own folder and cannot read the index or the key.
 # Usage: test_install_run.sh BUILD-DIR
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -65,7 +66,7 @@ start=$(exec_line ExecStart)
 assert_cmd "ExecStartPre (the config check) passes" $pre
 $start &
 MILTER_PID=$!
-at_exit kill "$MILTER_PID"
+at_exit sh -c "kill $MILTER_PID 2>/dev/null; true"
 wait_for 10 test -S "$T/spool/retention-milter/milter.sock" || fail "the installed milter listens" "$(cat "$T/milter.log")"
 
 swaks --silent 2 --server "127.0.0.1:$PF_PORT" --local-interface 127.0.0.2 --from caller@example.net \
@@ -81,4 +82,23 @@ out=$("$R$PREFIX/sbin/retentionctl" -c "$R$CONFIG" check 2>&1) && rc=0 || rc=$?
 assert_eq 0 "$rc" "retentionctl check passes on the install"
 last_assert_ok || printf '%s\n' "$out" >&2
 if grep -q "check passed" <<<"$out"; then pass "retentionctl check says so"; else fail "retentionctl check says so" "$out"; fi
+assert_eq "" "$(grep -E "warning: (milter.socket|the MTA's user)" <<<"$out" || true)" \
+  "retentionctl check finds nothing to say about the socket's folder or the MTA's user"
+
+# Postfix reached the milter through the socket's own folder, and nothing else of ours:
+# its user is not in the group that owns the index and the key, and cannot read them.
+sock=$T/spool/retention-milter/milter.sock
+assert_eq "750 $USER_NAME:postfix" "$(stat -c '%a %U:%G' "$(dirname "$sock")")" "the socket's folder is 0750, the milter's user, group postfix"
+assert_eq "660 postfix" "$(stat -c '%a %G' "$sock")" "the socket is 0660, group postfix"
+assert_not_cmd "postfix is not in the group $USER_NAME" bash -c "id -nG postfix | tr ' ' '\n' | grep -qx $USER_NAME"
+assert_not_cmd "the postfix user cannot read the index" runuser -u postfix -- head -c 16 "$R$STATE/index.sqlite3"
+assert_not_cmd "the postfix user cannot read the key" runuser -u postfix -- head -c 16 "$ETC/index.key"
+# shellcheck disable=SC2016 # $1 and $2 are the inner script's arguments
+assert_cmd "(root can read both: the two checks above can fail)" \
+  bash -c 'head -c 16 "$1" "$2" >/dev/null' _ "$R$STATE/index.sqlite3" "$ETC/index.key"
+
+# A clean stop removes the socket from its folder (the folder is the milter's own).
+kill -TERM "$MILTER_PID"
+wait "$MILTER_PID" 2>/dev/null || true
+assert_cmd "the milter removes its socket when it stops" test ! -e "$sock"
 e2e_finish

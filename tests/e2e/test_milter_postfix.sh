@@ -222,6 +222,34 @@ test_milter_down_means_retry() {
   assert_stamped "$f" mens-advice-line inbound
 }
 
+# Thousands of forged copies of our headers: refused for good at the end of DATA (a 5xx
+# the sender's MTA will not retry), nothing delivered or recorded, the refusal logged by
+# queue id. Every one of our headers is forged in turn.
+test_flood_of_forged_headers() {
+  local msg=$W/flood.eml out qid i names=(X-Helpline-Line X-Helpline-Direction X-Retain-Until X-Retention-Policy X-Retention-Record)
+  {
+    printf '%s\r\n' "From: Caller <caller@example.net>" "To: info@mensadviceline.test" \
+      "Subject: flood" "Message-ID: <e2e-flood@example.net>"
+    for ((i = 0; i < 3000; i++)); do printf "%s: forged-%d\r\n" "${names[i % 5]}" "$i"; done
+    printf '\r\nHello.\r\n'
+  } >"$msg"
+  out=$(send "$PF_PORT" $OUTSIDER --from caller@example.net --to info@mensadviceline.test --data "@$msg" 2>&1 || true)
+  if grep -qE '^<\*\* +550[ -]5\.7\.1 .*more than 20 copies of headers this server sets itself' <<<"$out"; then
+    pass "a flood of forged headers is refused for good (550 5.7.1, says why)"
+  else
+    fail "a flood of forged headers is refused for good (550 5.7.1, says why)" "$(tail -5 <<<"$out")"
+  fi
+  assert_not_cmd "the flood is not delivered" delivered "$(inbox mensadviceline.test info)" "e2e-flood@example.net"
+  assert_eq "" "$(row_of "<e2e-flood@example.net>")" "the flood has no index row"
+  qid=$(pf_log_ids 'milter-reject: END-OF-MESSAGE.*5\.7\.1' | tail -n 1)
+  if [ -n "$qid" ] && wait_for 10 grep -q "$qid: refused: 3000 copies of the retention headers" "$RM_LOG"; then
+    pass "the milter logs the refusal with the queue id $qid"
+  else
+    fail "the milter logs the refusal with the queue id" "qid '$qid'; $(tail -3 "$RM_LOG")"
+  fi
+  assert_file_not_contains "$RM_LOG" "caller@example.net" "the refusal's log names no address"
+}
+
 # The brief's confidentiality test: distinctive values are in the delivered mail (so the
 # test can fail), and none of them is in the index, its WAL and shm, or the milter's log.
 test_confidentiality() {
@@ -290,6 +318,7 @@ test_no_line
 test_missing_message_id
 test_bad_input
 test_several_per_connection
+test_flood_of_forged_headers
 test_confidentiality
 test_milter_down_means_retry
 test_tcp_socket

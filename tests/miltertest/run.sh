@@ -75,7 +75,8 @@ expect_rows() {
     want=$(printf '%s\n' \
         "QBAD001|mens-advice-line|inbound" "QBAD002|respect-phoneline|inbound" \
         "QBAD003|mens-advice-line|inbound" "QBAD004|mens-advice-line|inbound" \
-        "QFORG01|mens-advice-line|inbound" "QIN0001|mens-advice-line|inbound" \
+        "QFLOOD20|mens-advice-line|inbound" "QFORG01|mens-advice-line|inbound" \
+        "QIN0001|mens-advice-line|inbound" \
         "QINT001|respect-phoneline,mens-advice-line|internal" "QNOID01|mens-advice-line|inbound" \
         "QOUT001|mens-advice-line|outbound" "QOUT002|mens-advice-line|outbound" \
         "QSES001|mens-advice-line|inbound" "QSES003|mens-advice-line|inbound")
@@ -104,6 +105,8 @@ expect_nothing_identifying() {
         && ok "the log names queue id, line and direction" || not_ok "the log lacks the decision line"
     grep -q "QFORG01" "$WORK/milter.log" && ! grep -q "spoof" "$WORK/milter.log" \
         && ok "no spoof warning for an honest sender" || not_ok "spoof logging"
+    grep -q "QFLOOD21: refused: 2000 copies of the retention headers" "$WORK/milter.log" \
+        && ok "a refused flood of forged headers is logged with its queue id" || not_ok "the flood's refusal is not logged"
 }
 
 test_locked_index() {
@@ -142,7 +145,7 @@ test_stop() {
 RETAIN6=$(rm_retain_date 6)
 write_config
 start_milter || { not_ok "milter start"; echo "$PASS passed, $FAIL failed"; exit 1; }
-for s in inbound outbound internal noline forged nomsgid session badinput; do
+for s in inbound outbound internal noline forged forgedflood nomsgid session badinput; do
     run_script "$HERE/t-$s.lua"
 done
 expect_rows

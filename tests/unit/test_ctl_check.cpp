@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "ctl/check.hpp"
+#include "ctl/fs_facts.hpp"
 #include "ctl/mail_logs.hpp"
 #include "ctl_test_util.hpp"
 
@@ -226,6 +227,55 @@ TEST(CtlCheck, ALineWithoutSharedMailboxIsAWarning) {
     const CheckResult r = check(s);
     EXPECT_EQ(r.exit_code, kExitOk) << all_text(r);
     EXPECT_TRUE(has_warning(r, "line mens-advice-line has no [[sweep.mailbox]]")) << all_text(r);
+}
+
+// The layout an older install had: the socket beside the index, so the MTA had to be let
+// into the index's folder.
+TEST(CtlCheck, ASocketInTheIndexFolderIsAWarning) {
+    Scene s;
+    s.values["socket"] = "unix:" + s.state() + "/milter.sock";
+    const CheckResult r = check(s);
+    EXPECT_EQ(r.exit_code, kExitOk) << all_text(r);
+    EXPECT_TRUE(has_warning(r, "is in the index's folder")) << all_text(r);
+    EXPECT_TRUE(has_warning(r, "a folder of its own")) << all_text(r);
+}
+
+TEST(CtlCheck, ASocketInAFolderOfItsOwnIsNotWarnedAbout) {
+    Scene s;
+    s.values["socket_group"] = group_name(::getegid());  // the socket folder's group
+    const CheckResult r = check(s);
+    EXPECT_FALSE(has_warning(r, "milter.socket")) << all_text(r);
+    EXPECT_FALSE(has_warning(r, "the MTA's user")) << all_text(r);
+}
+
+// The other layout an older install had: postfix in the group that owns the index and the
+// key. Here the index folder is given postfix's own group, which postfix is in.
+TEST(CtlCheck, TheMtaUserInTheIndexGroupIsAWarning) {
+    const auto pf = group_gid("postfix");
+    if (::geteuid() != 0 || !pf || !user_exists("postfix")) GTEST_SKIP() << "needs root and a postfix user";
+    Scene s;
+    ASSERT_EQ(::chown(s.state().c_str(), static_cast<uid_t>(-1), *pf), 0);
+    const CheckResult r = check(s);
+    EXPECT_TRUE(has_warning(r, "the MTA's user postfix is in the group postfix of the index folder")) << all_text(r);
+    EXPECT_TRUE(has_warning(r, "deluser postfix postfix")) << all_text(r);
+}
+
+TEST(CtlCheck, ASocketFolderTheMilterDoesNotOwnIsAWarning) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the folder away";
+    Scene s;
+    ASSERT_EQ(::chown((s.dir / "sock").c_str(), *user_uid("nobody"), static_cast<gid_t>(-1)), 0);
+    const CheckResult r = check(s);
+    EXPECT_EQ(r.exit_code, kExitOk) << all_text(r);
+    EXPECT_TRUE(has_warning(r, "cannot remove its socket when it stops")) << all_text(r);
+}
+
+TEST(CtlCheck, ASocketFolderTheMtaCannotEnterIsAWarning) {
+    if (!group_exists("nogroup")) GTEST_SKIP() << "needs the group nogroup";
+    Scene s;
+    s.values["socket_group"] = "nogroup";
+    const CheckResult r = check(s);
+    EXPECT_EQ(r.exit_code, kExitOk) << all_text(r);
+    EXPECT_TRUE(has_warning(r, "the MTA's group nogroup cannot enter the folder")) << all_text(r);
 }
 
 TEST(CtlCheck, NothingIdentifyingIsPrinted) {

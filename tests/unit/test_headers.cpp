@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/plan.hpp"
 
 using namespace rm;
@@ -272,4 +274,45 @@ TEST(Review, SecureUniformIsInRangeAndVaries) {
     }
     EXPECT_LT(lo, 0.05);
     EXPECT_GT(hi, 0.95);
+}
+
+namespace {
+
+// Copies spread over every one of our headers, in turn: `n` in all.
+HeaderTracker with_forged_copies(int n) {
+    HeaderTracker h;
+    h.add("From", "a@example.net");
+    h.add("Message-ID", "<m1@example.net>");
+    for (int i = 0; i < n; ++i) h.add(kOurHeaders[static_cast<size_t>(i) % kOurHeaders.size()], "forged");
+    return h;
+}
+
+}  // namespace
+
+TEST(Plan, UpToTheLimitForgedCopiesAreEachRemoved) {
+    const Config c = parse_config(kConfig, "t");
+    const HeaderTracker h = with_forged_copies(kMaxForgedCopies);
+    EXPECT_EQ(h.ours_total(), kMaxForgedCopies);
+    const auto plan = plan_message(c, inbound(), h, "mx");
+    EXPECT_FALSE(plan.refuse_forged);
+    const auto deletions = std::count_if(plan.edits.begin(), plan.edits.end(),
+                                         [](const HeaderEdit& e) { return e.kind == HeaderEdit::Kind::Delete; });
+    EXPECT_EQ(deletions, kMaxForgedCopies);
+}
+
+TEST(Plan, MoreForgedCopiesThanTheLimitRefuseTheMessageWithoutEdits) {
+    const Config c = parse_config(kConfig, "t");
+    for (const int n : {kMaxForgedCopies + 1, 5000}) {
+        const auto plan = plan_message(c, inbound(), with_forged_copies(n), "mx");
+        EXPECT_TRUE(plan.refuse_forged) << n;
+        EXPECT_TRUE(plan.edits.empty()) << n;
+        EXPECT_TRUE(plan.message_id.empty()) << n;  // nothing is recorded
+    }
+}
+
+TEST(Plan, ForgedCopiesOfOneHeaderCountTowardsTheLimit) {
+    const Config c = parse_config(kConfig, "t");
+    HeaderTracker h;
+    for (int i = 0; i <= kMaxForgedCopies; ++i) h.add(kOurHeaders.back(), "forged");
+    EXPECT_TRUE(plan_message(c, inbound(), h, "mx").refuse_forged);
 }

@@ -161,15 +161,18 @@ assert_no_header() {
   fi
 }
 
+# The deadline is wall-clock time (not a count of tries, which a loaded machine stretches
+# or shrinks), and CMD is tried once more when it has passed.
 wait_for() {
   local timeout=$1 deadline
   shift
-  deadline=$(($(date +%s%N) + timeout * 1000000000))
+  deadline=$((${EPOCHREALTIME/./} + timeout * 1000000))
   while :; do
     "$@" >/dev/null 2>&1 && return 0
-    [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+    [ "${EPOCHREALTIME/./}" -lt "$deadline" ] || break
     sleep 0.1
   done
+  "$@" >/dev/null 2>&1
 }
 
 # wait_until TIMEOUT 'TEST': like wait_for, for a test with command substitutions in it. It

@@ -141,15 +141,20 @@ _pf_free_ports() {
 
 _pf_port_listening() { _pf_listening_ports | grep -qx "$1"; }
 
-# Polls CMD every 0.05 s for up to TIMEOUT seconds.
+# Polls CMD every 0.05 s until it succeeds or TIMEOUT seconds (a whole number) of wall-clock
+# time have passed; it is always tried once more at the deadline. Counting tries instead
+# would stretch or shrink the wait with the machine's load; every wait in this file is a
+# condition polled this way, with a deadline generous enough for a loaded 2-core machine.
 _pf_poll() {
-  local timeout=$1 i
+  local timeout=$1 deadline
   shift
-  for ((i = 0; i < timeout * 20; i++)); do
+  deadline=$((${EPOCHREALTIME/./} + timeout * 1000000))
+  while :; do
     "$@" && return 0
+    [ "${EPOCHREALTIME/./}" -lt "$deadline" ] || break
     sleep 0.05
   done
-  return 1
+  "$@"
 }
 
 # The owner of delivered mail. Postfix's virtual(8) refuses uid 0, and a user of our own
@@ -198,7 +203,7 @@ _pf_start_sink() {
   (bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PF_DIR/sink.pid" \
     smtp-sink -u "$PF_MAIL_USER" -d "$SINK_DIR/%Y%m%d%H%M%S." \
     "127.0.0.1:$PF_SINK_PORT" 64 </dev/null >>"$PF_DIR/sink.out" 2>&1 &)
-  _pf_poll 10 _pf_port_listening "$PF_SINK_PORT" || {
+  _pf_poll 30 _pf_port_listening "$PF_SINK_PORT" || {
     _pf_say "smtp-sink did not start on port $PF_SINK_PORT: $(cat "$PF_DIR/sink.out" 2>/dev/null)"
     return 1
   }
@@ -217,11 +222,14 @@ _pf_live_pid() {
 # Status 0 when PID has exited (a zombie waiting for its parent counts as gone).
 _pf_gone() { [ ! -e "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 
-# Ends PID (TERM, then KILL after TIMEOUT seconds).
+# Ends PID (TERM, then KILL after TIMEOUT seconds) and returns once it is gone: a process
+# just sent KILL is still there for a moment, longer on a loaded machine.
 _pf_kill_wait() {
-  local pid=$1 timeout=${2:-5}
+  local pid=$1 timeout=${2:-15}
   kill -TERM "$pid" 2>/dev/null || return 0
-  _pf_poll "$timeout" _pf_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+  _pf_poll "$timeout" _pf_gone "$pid" && return 0
+  kill -KILL "$pid" 2>/dev/null || true
+  _pf_poll 15 _pf_gone "$pid" || _pf_say "process $pid did not end after KILL"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -305,7 +313,7 @@ _pf_start_dovecot() {
     _pf_say "dovecot did not start: $(cat "$PF_DOVECOT_DIR/start.out" "$PF_DOVECOT_LOG" 2>/dev/null)"
     return 1
   }
-  if ! _pf_poll 10 test -S "$PF_AUTH_SOCKET" || ! _pf_poll 10 _pf_port_listening "$PF_IMAP_PORT"; then
+  if ! _pf_poll 30 test -S "$PF_AUTH_SOCKET" || ! _pf_poll 30 _pf_port_listening "$PF_IMAP_PORT"; then
     _pf_say "dovecot's auth socket or IMAP port did not appear: $(cat "$PF_DOVECOT_LOG" 2>/dev/null)"
     return 1
   fi
@@ -541,7 +549,7 @@ pf_start() {
     return 1
   fi
   # master binds the smtpd ports before `postfix start` returns; check rather than trust.
-  if ! _pf_poll 10 _pf_port_listening "$PF_PORT" || ! _pf_poll 5 _pf_port_listening "$PF_SUBMISSION_PORT"; then
+  if ! _pf_poll 30 _pf_port_listening "$PF_PORT" || ! _pf_poll 30 _pf_port_listening "$PF_SUBMISSION_PORT"; then
     _pf_say "Postfix does not listen on $PF_PORT/$PF_SUBMISSION_PORT; log: $(tail -n 20 "$PF_LOG")"
     pf_stop "$dir"
     return 1
@@ -576,28 +584,43 @@ pf_stop() {
   if sink=$(_pf_live_pid "$PF_DIR/sink.pid" "$SINK_DIR/"); then
     kill -TERM "$sink" 2>/dev/null || true
   fi
-  # master leads its process group: if it hangs, KILL the group (as `postfix stop` does).
-  [ -z "$master" ] || _pf_poll 5 _pf_gone "$master" || kill -KILL -- "-$master" 2>/dev/null || true
-  [ -z "$dove" ] || _pf_kill_wait "$dove" 5
-  [ -z "$sink" ] || _pf_kill_wait "$sink" 3
+  # master leads its process group: if it hangs, KILL the group (as `postfix stop` does),
+  # then wait until it is gone, so that pf_stop returning means the instance has ended.
+  if [ -n "$master" ] && ! _pf_poll 20 _pf_gone "$master"; then
+    kill -KILL -- "-$master" 2>/dev/null || true
+    _pf_poll 15 _pf_gone "$master" || _pf_say "Postfix's master $master did not end after KILL"
+  fi
+  [ -z "$dove" ] || _pf_kill_wait "$dove" 20
+  [ -z "$sink" ] || _pf_kill_wait "$sink" 10
   # Whatever outlived its master, ended by pid: this instance's Postfix processes (they all
   # carry MAIL_CONFIG=<its config dir>) and Dovecot's children.
   for p in $(_pf_instance_pids "$PF_CONFIG_DIR"); do
-    _pf_kill_wait "$p" 2
+    _pf_kill_wait "$p" 5
   done
   for p in $kids; do
     if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -q '^dovecot'; then
-      _pf_kill_wait "$p" 2
+      _pf_kill_wait "$p" 5
     fi
   done
   return 0
 }
 
+# Count of master's "reload" lines in the log (one per reload it has carried out).
+_pf_reload_count() { grep -cE 'postfix[^ ]*/master\[[0-9]+\]: reload ' "$PF_LOG" 2>/dev/null || true; }
+_pf_reloaded_since() { [ "$(_pf_reload_count)" -gt "$1" ]; }
+
 pf_reload() {
+  local before
+  before=$(_pf_reload_count)
   postfix -c "$PF_CONFIG_DIR" reload >/dev/null 2>&1 || return 1
-  # master re-reads main.cf on HUP and new processes start with it; idle smtpd processes
-  # keep the old settings until they exit, which they do on the reload signal.
-  sleep 0.5
+  # master re-reads main.cf on HUP and logs it; new processes start with the new settings.
+  if ! _pf_poll 30 _pf_reloaded_since "$before"; then
+    _pf_say "pf_reload: master did not log the reload within 30 s"
+    return 1
+  fi
+  # Idle smtpd processes keep the old settings until they exit, which they do on the
+  # reload signal: a moment for them to go.
+  sleep 0.3
 }
 
 pf_set() {

@@ -520,6 +520,11 @@ sm_start() {
   # A test killed before its trap ran may have left an instance in this folder.
   sm_stop "$dir"
   cache=$("$SM_REPO_ROOT/scripts/fetch-sendmail.sh" "$SM_CACHE") || return 1
+  # The script's stdout is the path alone; anything else there is a bug to name, not a path.
+  if [ ! -x "$cache/root/usr/libexec/sendmail/sendmail" ]; then
+    _sm_say "scripts/fetch-sendmail.sh printed something that is not the unpacked cache: $cache"
+    return 1
+  fi
   root="$cache/root"
   py=$(_sm_python)
 
