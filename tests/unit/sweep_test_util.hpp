@@ -70,6 +70,17 @@ inline std::map<std::string, std::string> tree(const fs::path& root) {
     return out;
 }
 
+// The sweeper tests' fixed clock: rows dated kPast are due at kNow, rows dated kFuture not yet.
+inline const auto kNow = at("2026-06-15");
+inline constexpr const char* kPast = "2026-06-01";
+inline constexpr const char* kFuture = "2026-07-01";
+
+// How many files a sweep skipped for that reason.
+inline long skips(const rm::sweep::Summary& s, rm::sweep::Skip why) {
+    const auto it = s.skips.find(why);
+    return it == s.skips.end() ? 0 : it->second;
+}
+
 class World {
 public:
     World() {

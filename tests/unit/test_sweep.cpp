@@ -21,10 +21,7 @@ using rm::sweep::Summary;
 
 namespace {
 
-const auto kNow = at("2026-06-15");
-constexpr const char* kPast = "2026-06-01";
-constexpr const char* kToday = "2026-06-15";
-constexpr const char* kFuture = "2026-07-01";
+constexpr const char* kToday = "2026-06-15";  // kNow's date
 
 SweepOptions dry() {
     SweepOptions o;
@@ -38,10 +35,6 @@ SweepOptions forced() {
     return o;
 }
 
-long skips(const Summary& s, Skip why) {
-    const auto it = s.skips.find(why);
-    return it == s.skips.end() ? 0 : it->second;
-}
 
 // The record a run writes before it renames anything, as a run killed then leaves it:
 // the marker files that are its own.

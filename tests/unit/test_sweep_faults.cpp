@@ -15,11 +15,6 @@ using rm::sweep::Summary;
 
 namespace {
 
-long skips(const Summary& s, Skip why) {
-    const auto it = s.skips.find(why);
-    return it == s.skips.end() ? 0 : it->second;
-}
-
 // A tmpfs mounted on `where` for the test's lifetime (unmounted before the World goes).
 class Tmpfs {
 public:

@@ -6,18 +6,6 @@ using namespace sweeptest;
 using rm::sweep::Skip;
 using rm::sweep::Summary;
 
-namespace {
-
-const auto kNow = at("2026-06-15");
-constexpr const char* kPast = "2026-06-01";
-
-long skips(const Summary& s, Skip why) {
-    const auto it = s.skips.find(why);
-    return it == s.skips.end() ? 0 : it->second;
-}
-
-}  // namespace
-
 TEST(SweepHeaders, AMessageWithAHugeHeaderBlockIsFoundAndDestroyed) {
     World w;
     // A long relay chain, each field under Postfix's header_size_limit, the block ~1 MB.

@@ -8,18 +8,6 @@ using rm::sweep::Skip;
 using rm::sweep::Summary;
 using rm::sweep::SweepOptions;
 
-namespace {
-
-const auto kNow = at("2026-06-15");
-constexpr const char* kPast = "2026-06-01";
-
-long skips(const Summary& s, Skip why) {
-    const auto it = s.skips.find(why);
-    return it == s.skips.end() ? 0 : it->second;
-}
-
-}  // namespace
-
 TEST(SweepLeftovers, AUsersFileNamedLikeOurMarkerIsKeptAndReported) {
     World w;
     w.with_files = true;

@@ -12,14 +12,6 @@ using namespace sweeptest;
 using rm::sweep::SweepOptions;
 using rm::sweep::Summary;
 
-namespace {
-
-const auto kNow = at("2026-06-15");
-constexpr const char* kPast = "2026-06-01";
-constexpr const char* kFuture = "2026-07-01";
-
-}  // namespace
-
 // A web contact form that gives every message one Message-ID: each stamped copy goes on
 // its own date, not on the date of the newest message that shares its ID.
 TEST(Matching, EachStampedCopyOfAReusedMessageIdIsDestroyedOnItsOwnDate) {

@@ -12,14 +12,6 @@ using rm::sweep::SweepOptions;
 
 namespace {
 
-const auto kNow = at("2026-06-15");
-constexpr const char* kPast = "2026-06-01";
-
-long skips(const Summary& s, Skip why) {
-    const auto it = s.skips.find(why);
-    return it == s.skips.end() ? 0 : it->second;
-}
-
 std::string text_of(const Summary& s) {
     std::ostringstream out;
     rm::sweep::print_text(out, s);
