@@ -121,7 +121,8 @@ std::vector<HeaderEdit> plan_header_edits(const HeaderTracker& seen, const Decis
     };
     for (size_t slot = 0; slot < kOurHeaders.size(); ++slot) delete_all(kOurHeaders[slot], seen.count(slot));
     delete_all(kHdrRecord, seen.record_count());
-    delete_all("Message-ID", identity.drop_message_ids);
+    for (int i = identity.message_ids; i >= 1; --i)
+        if (i != identity.keep_message_id) edits.push_back({HeaderEdit::Kind::Delete, "Message-ID", i, {}});
     if (decision.helpline() && decision.stamp) {
         const auto values = our_header_values(decision);
         for (size_t slot = 0; slot < kOurHeaders.size(); ++slot) {

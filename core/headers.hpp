@@ -60,6 +60,9 @@ public:
     // Copies of all of our headers together (the four and kHdrRecord).
     int ours_total() const;
     bool too_many_forged() const { return ours_total() > kMaxForgedCopies; }
+    // More Message-ID headers than any honest message has (it has one): each but one would
+    // cost the MTA a header deletion.
+    bool too_many_message_ids() const { return message_id_count_ > kMaxForgedCopies; }
     const std::optional<std::string>& from() const { return from_; }
     // Every Message-ID value, in order (the first kMaxMessageIds).
     const std::vector<std::string>& message_ids() const { return message_ids_; }
@@ -87,14 +90,15 @@ struct HeaderEdit {
 // How the milter settles a helpline message's identity (see plan_message).
 struct IdentityEdits {
     std::optional<std::string> record_token;    // stamped mail: the kHdrRecord value to add
-    int drop_message_ids = 0;                   // delete Message-ID instances 1..N (unusable ones)
+    int message_ids = 0;                        // Message-ID instances in the message
+    int keep_message_id = 0;                    // the instance kept (1-based); every other is deleted
     std::optional<std::string> new_message_id;  // a Message-ID to add
 };
 
 // The edits that make a message carry exactly our headers (when `stamp`) or none of
 // them: every incoming copy (ours and kHdrRecord) deleted, highest instance first (Postfix
-// shifts later instances after a deletion), unusable Message-IDs deleted likewise, then
-// ours added, then a Message-ID if one is needed.
+// shifts later instances after a deletion), every Message-ID but the one kept deleted
+// likewise, then ours added, then a Message-ID if one is needed.
 std::vector<HeaderEdit> plan_header_edits(const HeaderTracker& seen, const Decision& decision,
                                           const IdentityEdits& identity);
 

@@ -298,15 +298,15 @@ public:
     HeaderFields finish(bool empty_file) {
         if (!done_ && (!line_.empty() || overflow_)) end_line();  // a last line without its newline
         if (empty_file) out_.status = HeaderBlock::Status::Empty;
-        else if (out_.status != HeaderBlock::Status::TooLarge)
-            out_.status = any_field_ ? HeaderBlock::Status::Ok : HeaderBlock::Status::NoHeaders;
+        else out_.status = any_field_ ? HeaderBlock::Status::Ok : HeaderBlock::Status::NoHeaders;
         return std::move(out_);
     }
 
 private:
     const std::vector<std::string_view>& wanted_;
     size_t field_cap_, total_cap_;
-    size_t kept_ = 0;
+    std::vector<size_t> kept_ = std::vector<size_t>(wanted_.size(), 0);  // bytes kept, per wanted name
+    size_t name_ = 0;  // which wanted name the field being kept has
     std::string line_;
     bool overflow_ = false;  // line_ holds only the start of the line
     bool any_field_ = false;
@@ -320,20 +320,24 @@ private:
         line_.append(part.substr(0, room));
     }
 
-    void give_up() {
-        out_.status = HeaderBlock::Status::TooLarge;
-        done_ = true;
-    }
-
+    // A field longer than any MTA passes cannot be what a milter read, and instances of a
+    // name past its share are more than any honest message has: either is dropped, and the
+    // scan goes on, so that a sender who pads a header cannot hide the fields after it.
     void add_to_kept(std::string_view text) {
         HeaderField& f = out_.fields.back();
-        kept_ += text.size();
-        if (overflow_ || f.value.size() + text.size() > field_cap_ || kept_ > total_cap_) return give_up();
+        kept_[name_] += text.size();
+        if (overflow_ || f.value.size() + text.size() > field_cap_ || kept_[name_] > total_cap_) {
+            out_.fields.pop_back();
+            in_wanted_ = false;
+            return;
+        }
         f.value += text;
     }
 
-    bool is_wanted(std::string_view name) const {
-        return std::any_of(wanted_.begin(), wanted_.end(), [&](std::string_view w) { return iequals(w, name); });
+    std::optional<size_t> wanted_index(std::string_view name) const {
+        for (size_t i = 0; i < wanted_.size(); ++i)
+            if (iequals(wanted_[i], name)) return i;
+        return std::nullopt;
     }
 
     void end_line() {
@@ -362,8 +366,10 @@ private:
             return;
         }
         any_field_ = true;
-        in_wanted_ = is_wanted(name);
+        const auto index = wanted_index(name);
+        in_wanted_ = index && kept_[*index] <= total_cap_;
         if (!in_wanted_) return;
+        name_ = *index;
         std::string_view value = line.substr(colon + 1);
         while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
         out_.fields.push_back({std::string(name), {}});

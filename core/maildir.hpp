@@ -149,14 +149,15 @@ HeaderBlock read_header_block(int fd, size_t cap = kHeaderBlockCap);
 HeaderBlock parse_header_block(std::string_view bytes, bool at_eof, size_t cap = kHeaderBlockCap);
 
 // Only some fields of a message's header, read as a stream: a header block of any size
-// (MTAs limit each field, not the block) is read through, and what is kept is bounded per
-// field. Every instance of each wanted name (any case) is kept, in file order.
-inline constexpr size_t kWantedFieldCap = 128 * 1024;    // one field; Postfix's header_size_limit is 100 KB
-inline constexpr size_t kWantedFieldsCap = 1024 * 1024;  // all the fields kept from one file
+// (MTAs limit each field, not the block) is read through, and what is kept is bounded.
+// The instances of each wanted name (any case) are kept in file order, except that a field
+// longer than kWantedFieldCap is dropped, and so is every instance of a name once those
+// kept of it reach kWantedFieldsCap bytes: neither can stop the scan.
+inline constexpr size_t kWantedFieldCap = 128 * 1024;   // one field; Postfix's header_size_limit is 100 KB
+inline constexpr size_t kWantedFieldsCap = 512 * 1024;  // the instances kept of one name
 
 struct HeaderFields {
-    // Ok: the header was read to its end (fields may still hold no wanted one); TooLarge:
-    // a wanted field is longer than its cap, or all of them together than theirs.
+    // Ok: the header was read to its end (fields may still hold no wanted one).
     HeaderBlock::Status status = HeaderBlock::Status::NoHeaders;
     std::vector<HeaderField> fields;  // the wanted ones, as HeaderBlock::fields has them
     std::string foreign;              // as HeaderBlock::foreign

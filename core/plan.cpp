@@ -61,21 +61,22 @@ std::vector<std::string> review_recipients(const Decision& decision, const Unifo
 
 namespace {
 
-// A helpline message keeps the first usable Message-ID it came with; unusable ones before
-// it are deleted, not joined by another (clients show the first). One with none gets one
-// of ours, so every copy can be found later. Stamped mail also gets a record token.
+// A helpline message keeps the first usable Message-ID it came with and no other: unusable
+// ones are deleted, not joined by another (clients show the first), and so are later ones
+// (a copy then has one id, the one indexed). One with none usable gets one of ours, so
+// every copy can be found later. Stamped mail also gets a record token.
 IdentityEdits settle_identity(const HeaderTracker& headers, const std::string& host, MessagePlan& plan) {
     IdentityEdits identity;
+    identity.message_ids = headers.message_id_count();
     const std::vector<std::string_view> ids(headers.message_ids().begin(), headers.message_ids().end());
     const size_t unusable = unusable_message_ids_first(ids);
     if (unusable < ids.size()) {
         plan.message_id = *usable_message_id(ids[unusable]);
-        identity.drop_message_ids = static_cast<int>(unusable);
+        identity.keep_message_id = static_cast<int>(unusable) + 1;
     } else {
         identity.new_message_id = make_message_id(host);
         plan.message_id = *normalise_message_id(*identity.new_message_id);
         plan.added_message_id = true;
-        identity.drop_message_ids = headers.message_id_count();
     }
     if (plan.decision.stamp) {
         plan.record_token = make_record_token();
@@ -96,6 +97,10 @@ MessagePlan plan_message(const Config& config, const MessageFacts& facts, const 
     MessageFacts f = facts;
     f.header_from = headers.from();
     plan.decision = decide(config, f);
+    if (plan.decision.helpline() && headers.too_many_message_ids()) {
+        plan.refuse_message_ids = true;
+        return plan;
+    }
     IdentityEdits identity;
     if (plan.decision.helpline()) identity = settle_identity(headers, host, plan);
     plan.edits = plan_header_edits(headers, plan.decision, identity);

@@ -24,6 +24,9 @@ struct MessagePlan {
     // More than kMaxForgedCopies copies of our headers: the message is refused for good,
     // nothing is recorded or edited (the other fields are left empty).
     bool refuse_forged = false;
+    // Helpline mail with more than kMaxForgedCopies Message-ID headers: refused for good
+    // likewise (all but one would have to be deleted).
+    bool refuse_message_ids = false;
 };
 
 // A uniform random number in [0, 1), for sampling replies. Injected so tests can choose.

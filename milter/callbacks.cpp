@@ -263,6 +263,16 @@ sfsistat refuse_forged(SMFICTX* ctx, Connection& c, const std::string& qid) {
     return SMFIS_REJECT;
 }
 
+sfsistat refuse_message_ids(SMFICTX* ctx, Connection& c, const std::string& qid) {
+    spdlog::warn("{}: refused: {} Message-ID headers (more than {})", qid, c.msg->headers.message_id_count(),
+                 kMaxForgedCopies);
+    static const std::string text = "Message refused: it carries more than " + std::to_string(kMaxForgedCopies) +
+                                    " Message-ID headers (a message has one); send it again with one";
+    smfi_setreply(ctx, const_cast<char*>("550"), const_cast<char*>("5.7.1"), const_cast<char*>(text.c_str()));
+    c.end_message();
+    return SMFIS_REJECT;
+}
+
 sfsistat on_eom(SMFICTX* ctx) {
     return guarded(ctx, "eom", 0, [&] {
         Connection& c = ensure_conn(ctx);
@@ -285,6 +295,7 @@ sfsistat on_eom(SMFICTX* ctx) {
         facts.passed_at = std::chrono::system_clock::now();
         const MessagePlan plan = plan_message(*c.config, facts, c.msg->headers, c.host);
         if (plan.refuse_forged) return refuse_forged(ctx, c, qid);
+        if (plan.refuse_message_ids) return refuse_message_ids(ctx, c, qid);
 
         if (plan.decision.helpline()) {
             // The row is durable before the message is accepted, or the message waits.

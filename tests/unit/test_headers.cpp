@@ -122,11 +122,27 @@ TEST(Plan, UnusableMessageIdsBeforeAUsableOneAreDeletedNotJoined) {
     const auto plan = plan_message(c, inbound(), h, "mx");
     EXPECT_EQ(plan.message_id, "real@example.net");
     EXPECT_FALSE(plan.added_message_id);
-    const std::vector<HeaderEdit> deletes = {{HeaderEdit::Kind::Delete, "Message-ID", 3, ""},
+    // Every other one goes, the later usable one too: a copy has the one id it is indexed by.
+    const std::vector<HeaderEdit> deletes = {{HeaderEdit::Kind::Delete, "Message-ID", 5, ""},
+                                             {HeaderEdit::Kind::Delete, "Message-ID", 3, ""},
                                              {HeaderEdit::Kind::Delete, "Message-ID", 2, ""},
                                              {HeaderEdit::Kind::Delete, "Message-ID", 1, ""}};
-    EXPECT_EQ(std::vector<HeaderEdit>(plan.edits.begin(), plan.edits.begin() + 3), deletes);
+    EXPECT_EQ(std::vector<HeaderEdit>(plan.edits.begin(), plan.edits.begin() + 4), deletes);
     for (const auto& e : plan.edits) EXPECT_FALSE(e.kind == HeaderEdit::Kind::Add && e.name == "Message-ID");
+}
+
+TEST(Plan, HelplineMailWithAFloodOfMessageIdsIsRefusedForGood) {
+    const Config c = parse_config(kConfig, "t");
+    HeaderTracker h;
+    for (int i = 0; i < kMaxForgedCopies; ++i) h.add("Message-ID", "");
+    EXPECT_FALSE(plan_message(c, inbound(), h, "mx").refuse_message_ids);
+    h.add("Message-ID", "");
+    const auto plan = plan_message(c, inbound(), h, "mx");
+    EXPECT_TRUE(plan.refuse_message_ids);
+    EXPECT_TRUE(plan.edits.empty());
+    auto other = inbound();
+    other.recipients = {"<x@example.org>"};
+    EXPECT_FALSE(plan_message(c, other, h, "mx").refuse_message_ids) << "mail of no line is not edited, so not refused";
 }
 
 TEST(Plan, NoUsableMessageIdAtAllMeansEveryOneIsReplacedByOurs) {
