@@ -136,6 +136,17 @@ int note_glob_error(const char*, int err) {
     return 0;
 }
 
+// The folder a glob's matches live in: its components before the first with a wildcard.
+std::string glob_parent(const std::string& pattern) {
+    std::vector<std::string> fixed;
+    for (const auto& c : split(pattern, '/')) {
+        if (has_glob(c)) break;
+        fixed.push_back(c);
+    }
+    const std::string p = join(fixed, "/");
+    return p.empty() ? std::string("/") : p;
+}
+
 // {name} in `user`: the path component that the pattern's first wildcard matched.
 std::string glob_name(const std::string& pattern, const std::string& match) {
     const auto pc = split(pattern, '/');
@@ -352,8 +363,12 @@ private:
                 for (size_t i = 0; i < g.gl_pathc; ++i) matches.emplace_back(g.gl_pathv[i]);
             }
             // A glob that matches nothing is normal (no staff yet); one whose folders
-            // cannot all be read is not, even when it matched some.
-            if (!errors.empty() || (rc != 0 && rc != GLOB_NOMATCH))
+            // cannot all be read is not, even when it matched some; nor is one whose
+            // folder is missing (a store not mounted): then rows wait, never written off.
+            struct stat pst {};
+            if (::stat(glob_parent(box.path).c_str(), &pst) != 0 && errno == ENOENT)
+                skip_mailbox(Skip::MailboxMissing, static_cast<int>(e), box.line, box.path);
+            else if (!errors.empty() || (rc != 0 && rc != GLOB_NOMATCH))
                 skip_mailbox(Skip::MailboxUnreadable, static_cast<int>(e), box.line, box.path);
             ::globfree(&g);
             std::sort(matches.begin(), matches.end());
@@ -375,9 +390,10 @@ private:
 
     std::string mailbox_label(const Root& root) const {
         const SweepMailbox& box = c_.sweep.mailboxes.at(static_cast<size_t>(root.entry));
+        // Never the match of a personal glob: it names a staff member.
         std::string label = c_.source + ": [[sweep.mailbox]] number " + std::to_string(root.entry + 1) + " (path = \"" +
                             box.path + "\")";
-        if (root.path != box.path) label += ", its match " + root.path + ",";
+        if (root.path != box.path && box.kind == MailboxKind::Shared) label += ", its match " + root.path + ",";
         return label;
     }
 
@@ -461,9 +477,13 @@ private:
             if (scope_of(root, box, {dir, dir.substr(1)})) skip_mailbox(Skip::FolderUnreadable, r, root.path + "/" + dir);
         }
         if (lay.folders.empty() && lay.unreadable.empty()) {
-            // An empty directory is a mailbox nothing was delivered to yet.
+            // A staff member's empty folder is a mailbox nothing was delivered to yet. A
+            // shared mailbox is where helpline mail has been arriving: empty, it is more
+            // likely a mount point whose store is not mounted, so its rows wait and no
+            // copy is moved onto the file system beneath.
             if (lay.entries > 0) skip_mailbox(Skip::NotAMaildir, r, root.path);
-            root.usable = lay.entries == 0;
+            else if (root.kind == MailboxKind::Shared) skip_mailbox(Skip::MailboxEmpty, r, root.path);
+            root.usable = lay.entries == 0 && root.kind == MailboxKind::Personal;
             return;
         }
         root.usable = true;

@@ -50,6 +50,9 @@ SkipInfo info(Skip s) {
         case Skip::NoUserForCommand: return {"no_user", "after_mailbox uses %u but the mailbox has no user"};
         case Skip::ForeignFile:
             return {"foreign_format", "message file compressed or encrypted (gzip, bzip2, xz, zstd, mail_crypt): not read"};
+        case Skip::MailboxEmpty:
+            return {"mailbox_empty",
+                    "shared mailbox folder is empty (its store not mounted?): nothing in it read, nothing moved there"};
         case Skip::NotOurLeftover:
             return {"not_our_leftover",
                     "file named like a leftover of retention-sweep that no run of it left: left alone (rename it)"};

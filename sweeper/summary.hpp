@@ -40,6 +40,7 @@ enum class Skip {
     NoUserForCommand,
     ForeignFile,
     NotOurLeftover,
+    MailboxEmpty,
 };
 // A stable key for JSON and metrics ("symlink", "hard_link", ...).
 const char* skip_key(Skip s);

@@ -102,6 +102,7 @@ public:
         // Both lines' shared mailboxes exist, empty; tests remove one to see it missing.
         make_maildir(shared_a);
         make_maildir(shared_b);
+        fs::create_directories(staff);  // the staff domain's folder, no mailbox in it yet
     }
     ~World() {
         index.reset();

@@ -699,6 +699,33 @@ TEST(Sweep, AMissingSharedMailboxIsASkipAnEmptyGlobIsNot) {
     EXPECT_EQ(s.exit_code, 0);  // no staff folders yet, no Sent anywhere: all normal
 }
 
+// An unmounted store leaves an empty mount point, or no folder at all where a glob's
+// matches should be: its messages' rows must wait, not be marked "seen nowhere".
+TEST(Sweep, AStoreThatIsNotMountedWritesNothingOff) {
+    World w;
+    w.row("reply@x", kPast, "respect-phoneline", "outbound");  // its copies live in staff folders
+    w.row("inbound@x", kPast);                                 // its copies live in the shared mailbox
+    fs::remove_all(w.shared_a);
+    fs::create_directories(w.shared_a);  // the mount point, empty
+    fs::remove_all(w.staff);             // and the staff glob's folder is gone
+    Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 4);
+    EXPECT_EQ(skips(s, Skip::MailboxEmpty), 1);
+    EXPECT_EQ(skips(s, Skip::MailboxMissing), 1);
+    EXPECT_FALSE(w.destroyed("reply@x"));
+    EXPECT_FALSE(w.destroyed("inbound@x"));
+
+    // Mounted again: the copies are found and destroyed, the rows marked.
+    const auto copy = w.deliver(w.shared_a, "inbound@x");
+    const auto sent = w.deliver(w.staff / "alice" / ".Sent", "reply@x");
+    s = w.sweep(kNow + hours(1));
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_FALSE(fs::exists(copy));
+    EXPECT_FALSE(fs::exists(sent));
+    EXPECT_TRUE(w.destroyed("reply@x"));
+    EXPECT_TRUE(w.destroyed("inbound@x"));
+}
+
 TEST(Sweep, AFolderItMayNotWriteIsReportedAndTheRunGoesOn) {
     World w;
     const auto stuck = w.deliver(w.shared_a / ".Locked", "stuck@x");
