@@ -143,6 +143,9 @@ private:
         spdlog::info("sweep started: today {}{}{}", s_.today, o_.now_date ? " (--now what-if)" : "",
                      o_.dry_run ? ", dry run" : "");
         const auto last_run = parse_int(index_->get_meta(kMetaLastRun));
+        // Claims a killed run left (it holds no lock now): lifted before anything else, so
+        // that a run which then stops for safety does not keep holds refused.
+        if (!o_.dry_run) index_->release_claims();
         const Config& config = take_in_pending_journal() ? c_ : without_orphan_expiry();
         Plan plan = make_plan(config, *index_, *key_, today_, s_,
                               ScanCache{.look_up = !o_.read_all,
@@ -232,8 +235,6 @@ private:
 
     void execute(Plan& plan) {
         const auto started = recover_interrupted_receipt();
-        // Claims a killed run left: this run claims again what it destroys.
-        index_->release_claims();
         carried_.merge(index_->get_meta(kMetaInProgress));
         carried_.merge(index_->get_meta(kMetaLeftovers));
         write_in_progress(plan, started);

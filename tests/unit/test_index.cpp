@@ -804,6 +804,56 @@ TEST_F(PendingJournalTest, SkipsAndKeepsMalformedLines) {
     EXPECT_FALSE(fs::exists(journal.path()));
 }
 
+// A journal the previous release wrote (lines "rm1", no record digest) still imports after
+// an upgrade; lines of this release carry the record digest.
+TEST_F(PendingJournalTest, ImportsTheOlderLinesAndKeepsTheRecordDigestOfTheNewOnes) {
+    auto index = open();
+    PendingJournal journal(path_);
+    MessageRow stamped = make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1));
+    stamped.record = dig(22);
+    journal.append(stamped);
+    std::ofstream(journal.path(), std::ios::app | std::ios::binary)
+        << "rm1\t" << std::string(32, 'a') << "\t" << to_hex(dig(1)) << "\tQOLD1\tmens-advice-line\tinbound\temail\t"
+        << "2026-01-01\t2026-07-01\n";
+    EXPECT_EQ(journal.import_into(*index), 2);
+    EXPECT_EQ(journal.skipped(), 0);
+    ASSERT_EQ(index->rows_for(dig(1)).size(), 1u);
+    EXPECT_EQ(index->rows_for(dig(1)).at(0).queue_id, "QOLD1");
+    EXPECT_TRUE(index->rows_for(dig(1)).at(0).record.empty());
+    ASSERT_EQ(index->rows_for_record(dig(22)).size(), 1u);
+    EXPECT_EQ(index->rows_for_record(dig(22)).at(0).digest, dig(2));
+}
+
+// An index the previous release made (schema 3) with rows in it: opened for writing, it
+// gains the new columns and tables, and every row reads back unchanged.
+TEST_F(IndexTest, AnIndexOfThePreviousReleaseIsUpgradedWithItsRows) {
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+        for (size_t step = 0; step < 3; ++step)
+            ASSERT_EQ(sqlite3_exec(db, std::string(rm::dbdetail::kMigrations[step]).c_str(), nullptr, nullptr, nullptr),
+                      SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(db,
+                               "PRAGMA user_version = 3; INSERT INTO messages (digest, queue_id, lines, direction, "
+                               "policy, passed_on, retain_until) VALUES (zeroblob(32), 'Q1', 'respect-phoneline', "
+                               "'inbound', 'email', '2026-01-01', '2026-07-01'); INSERT INTO scan_cache VALUES "
+                               "(zeroblob(16), zeroblob(32), '2026-01-02');",
+                               nullptr, nullptr, nullptr),
+                  SQLITE_OK);
+        sqlite3_close(db);
+    }
+    EXPECT_THROW(Index::open(path_, {.create = false, .read_only = true}), IndexError)
+        << "a read-only open cannot upgrade: it says to start the milter";
+    auto index = open(false);
+    EXPECT_EQ(index->schema_version(), rm::dbdetail::kSchemaVersion);
+    const auto rows = index->rows_for(std::string(32, '\0'));
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].queue_id, "Q1");
+    EXPECT_TRUE(rows[0].record.empty());
+    EXPECT_FALSE(rows[0].claimed);
+    EXPECT_FALSE(index->known_file(std::string(16, '\0'))) << "the scan cache starts again";
+}
+
 TEST_F(PendingJournalTest, AppendsWhileAnotherImportsLoseNothing) {
     auto index = open();
     constexpr int kThreads = 4, kEach = 50;
