@@ -77,15 +77,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         facts.trusted = variant != 0;
         facts.passed_at = std::chrono::system_clock::time_point{} + std::chrono::hours(24 * 20000);
         const rm::MessagePlan plan = rm::plan_message(config, facts, tracker, "mx.example.org", [] { return 0.25; });
+        // A refusal for good edits and records nothing; it comes only for a flood.
+        FUZZ_CHECK(plan.refuse_forged == tracker.too_many_forged());
+        if (plan.refuse_forged || plan.refuse_message_ids) {
+            FUZZ_CHECK(tracker.too_many_forged() || tracker.too_many_message_ids());
+            FUZZ_CHECK(plan.edits.empty() && plan.review_recipients.empty() && plan.message_id.empty());
+            continue;
+        }
         if (plan.decision.helpline()) FUZZ_CHECK(!plan.message_id.empty());
         // Every incoming copy of our headers is deleted, helpline mail or not, and only
-        // those (and, in helpline mail, unusable Message-IDs before the first usable one).
+        // those (and, in helpline mail, every Message-ID but the one kept: a bounded number).
         int deletes = 0;
         for (const auto& e : plan.edits) {
             if (e.kind != rm::HeaderEdit::Kind::Delete) continue;
             if (rm::our_header_slot(e.name) || rm::is_record_header(e.name)) ++deletes;
             else FUZZ_CHECK(e.name == "Message-ID" && plan.decision.helpline());
         }
+        int id_deletes = 0;
+        for (const auto& e : plan.edits) id_deletes += e.kind == rm::HeaderEdit::Kind::Delete && e.name == "Message-ID";
+        FUZZ_CHECK(id_deletes <= rm::kMaxForgedCopies);
         int forged = tracker.record_count();
         for (size_t s = 0; s < rm::kOurHeaders.size(); ++s) forged += tracker.count(s);
         FUZZ_CHECK(deletes == forged);
