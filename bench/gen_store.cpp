@@ -10,11 +10,13 @@
 //   expired.list                                                   every file the sweep will destroy
 //
 // What each message is (about --expired of them expire):
-//   shared mailboxes, every folder: a helpline message with a row; expired or not
-//   personal Sent: a helpline copy with an expired row (destroyed), or the member's own
-//                  mail (no row, never touched); never a live helpline copy, which would
-//                  be moved and so change the store between the sweep and the floor
-//   personal Trash: a helpline copy with a row, expired or not (kept)
+//   shared mailboxes, every folder: a helpline message with a row, stamped with its record
+//                  token as the milter stamps it; expired or not
+//   personal Sent: a mail client's copy of a reply with an expired outbound row (destroyed),
+//                  or the member's own mail (no row, never touched); never a live helpline
+//                  copy, which would be moved and so change the store between the sweep and
+//                  the floor
+//   personal Trash: a stamped helpline copy with a row, expired or not (kept)
 //   personal INBOX: own mail (not looked at: personal mailboxes are swept in Sent and Trash)
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -160,9 +162,15 @@ int main(int argc, char** argv) {
                               "Subject: bench message " + std::to_string(i) + "\n"
                               "Date: Mon, 1 Jan 2024 10:00:00 +0000\n"
                               "Message-ID: " + mid + "\n";
-            if (has_row) {
+            // A copy the milter stamped carries its record token; a personal Sent copy is the
+            // one a mail client saved of a reply, without our headers.
+            const bool reply = f->kind == Folder::PersonalSent;
+            char token[33];
+            std::snprintf(token, sizeof token, "%016llx%016llx", static_cast<unsigned long long>(o.seed),
+                          static_cast<unsigned long long>(i));
+            if (has_row && !reply) {
                 msg += "X-Helpline-Line: " + tags[static_cast<size_t>(line)] + "\nX-Helpline-Direction: inbound\n"
-                       "X-Retention-Policy: email\n";
+                       "X-Retention-Policy: email\nX-Retention-Record: " + std::string(token) + "\n";
             }
             msg += "\n" + body + "\n";
             const bool in_new = f->kind == Folder::Shared && f->path.find("/.") == std::string::npos && u(rng) < 0.2;
@@ -180,7 +188,8 @@ int main(int argc, char** argv) {
                 r.digest = key.digest(rm::message_id_key(mid));
                 r.queue_id = "4Q" + std::to_string(i);
                 r.lines = tags[static_cast<size_t>(line)];
-                r.direction = "inbound";
+                r.direction = reply ? "outbound" : "inbound";
+                if (!reply) r.record = key.record_digest(token);
                 r.policy = "email";
                 r.passed_on = expired ? days(-200) : days(-10);
                 r.retain_until = expired ? days(-17) : days(170);
