@@ -539,14 +539,23 @@ void Index::remember_files(const std::vector<KnownFile>& files, Date today) {
     tx.commit();
 }
 
-int Index::forget_files_before(Date cutoff) {
-    Transaction tx(db_, path_);
-    Stmt s(db_, path_, "DELETE FROM scan_cache WHERE added_on < ?1");
+namespace {
+
+// Runs a DELETE whose one parameter is a cutoff date, in a transaction; returns how many rows went.
+int delete_before(sqlite3* db, const std::string& path, std::string_view sql, Date cutoff) {
+    Transaction tx(db, path);
+    Stmt s(db, path, sql);
     s.bind_text(1, format_date(cutoff));
     s.run();
-    const int n = sqlite3_changes(db_);
+    const int n = sqlite3_changes(db);
     tx.commit();
     return n;
+}
+
+}  // namespace
+
+int Index::forget_files_before(Date cutoff) {
+    return delete_before(db_, path_, "DELETE FROM scan_cache WHERE added_on < ?1", cutoff);
 }
 
 std::optional<Date> Index::file_first_seen(const std::string& file_key) const {
@@ -584,13 +593,7 @@ void Index::forget_files_seen(const std::vector<std::string>& file_keys) {
 }
 
 int Index::forget_files_seen_before(Date cutoff) {
-    Transaction tx(db_, path_);
-    Stmt s(db_, path_, "DELETE FROM files_seen WHERE last_seen < ?1");
-    s.bind_text(1, format_date(cutoff));
-    s.run();
-    const int n = sqlite3_changes(db_);
-    tx.commit();
-    return n;
+    return delete_before(db_, path_, "DELETE FROM files_seen WHERE last_seen < ?1", cutoff);
 }
 
 std::vector<Digest> Index::mark_destroyed(const std::vector<DestroyedRow>& batch,
