@@ -7,13 +7,12 @@ set -uo pipefail
 
 CTL=$1
 SEED=$2
-SRC=$(cd "$(dirname "$0")/../.." && pwd)
-T=$(mktemp -d /tmp/rm-ctl-e2e.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib/common.sh"
+. "$HERE/lib/milter.sh"
 
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-pass() { echo "ok: $*"; }
+e2e_begin
+e2e_workdir T rm-ctl-e2e
 
 # run EXPECTED-EXIT DESCRIPTION ARGS...: runs retentionctl, keeps stdout+stderr in $out.
 run() {
@@ -21,27 +20,16 @@ run() {
     shift 2
     out=$("$CTL" -c "$T/retention.toml" "$@" 2>&1)
     local rc=$?
-    if [ "$rc" -ne "$want" ]; then fail "$what: exit $rc, wanted $want; output:"; echo "$out" | sed 's/^/    /'; return 1; fi
+    if [ "$rc" -ne "$want" ]; then fail "$what: exit $rc, wanted $want" "$out"; return 1; fi
     pass "$what (exit $rc)"
 }
 has() { grep -qF -- "$1" <<<"$out" || fail "output lacks '$1': $(head -c 600 <<<"$out")"; }
 lacks() { ! grep -qF -- "$1" <<<"$out" || fail "output shows '$1'"; }
 
 # --- a scratch install: the example config with every path moved under $T ----------------
-mkdir -p "$T/state" "$T/etc" "$T/sock" "$T/letters" "$T/vmail/staff/alice"/{cur,new,tmp} \
-         "$T/vmail/respect/info"/{cur,new,tmp} "$T/vmail/mens/info"/{cur,new,tmp}
+e2e_scratch_install "$T" -e 's|^user = "retention"|user = "root"|' \
+    -e 's|^socket_group = "postfix"|socket_group = "root"|'
 chmod 2770 "$T/state" "$T/letters"
-sed -e "s|unix:/var/spool/postfix/retention-milter/milter.sock|unix:$T/sock/milter.sock|" \
-    -e "s|/var/lib/retention-milter|$T/state|" \
-    -e "s|/etc/retention-milter|$T/etc|" \
-    -e "s|/var/mail/vmail/respectphoneline.org.uk/info|$T/vmail/respect/info|" \
-    -e "s|/var/mail/vmail/mensadviceline.org.uk/info|$T/vmail/mens/info|" \
-    -e "s|/var/mail/vmail/respect.org.uk/\*|$T/vmail/staff/*|" \
-    -e "s|/srv/helpline/letter-responses|$T/letters|" \
-    -e "s|^user = \"retention\"|user = \"root\"|" \
-    -e "s|^socket_group = \"postfix\"|socket_group = \"root\"|" \
-    -e "s|^sink = \"syslog\"|sink = \"stderr\"|" \
-    "$SRC/conf/retention.toml" > "$T/retention.toml"
 
 MID='<20260301.e2e-distinctive-7f3a@sender-host.example>'
 CLEAR='e2e-distinctive-7f3a'
@@ -152,11 +140,7 @@ run 0 "show works again with the right key" show "$MID"
 # A message recorded only in the pending journal (on_index_error = "accept") can be held:
 # hold takes the journal in first.
 JMID='<journal-only.e2e@sender-host.example>'
-jdigest=$(python3 - "$T/etc/index.key" "journal-only.e2e@sender-host.example" <<'PY'
-import hashlib, hmac, sys
-print(hmac.new(open(sys.argv[1], "rb").read(), sys.argv[2].encode(), hashlib.sha256).hexdigest())
-PY
-)
+jdigest=$(RM_KEY=$T/etc/index.key rm_digest "$JMID" | tr 'A-F' 'a-f')
 printf 'rm2\t%s\t%s\tJQID1\trespect-phoneline\tinbound\temail\t%s\t%s\t\n' \
     "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" "$jdigest" "$(d '-1 day')" "$(d '+6 days')" \
     > "$T/state/index.sqlite3.pending"
@@ -174,5 +158,4 @@ printf '[milter]\nsockt = "x"\n' > "$T/bad.toml"
 out=$("$CTL" -c "$T/bad.toml" check 2>&1); [ $? -eq 2 ] && grep -qF "bad.toml:2: milter.sockt: unknown key" <<<"$out" \
     && pass "check names file, line and key (exit 2)" || fail "check on a bad key: $out"
 
-if [ "$fails" -ne 0 ]; then echo "$fails failures"; exit 1; fi
-echo "all retentionctl end-to-end checks passed"
+e2e_finish

@@ -28,21 +28,11 @@ as_milter() { setpriv --reuid="$MILTER_UID" --regid="$GID" --clear-groups "$@"; 
 as_sweeper() { setpriv --reuid="$SWEEPER_UID" --regid="$GID" --clear-groups "$@"; }
 
 e2e_workdir T rm-root-files
-mkdir -p "$T/state" "$T/etc" "$T/sock" "$T/letters" "$T/vmail/staff/alice"/{cur,new,tmp} \
-  "$T/vmail/respect/info"/{cur,new,tmp} "$T/vmail/mens/info"/{cur,new,tmp}
+e2e_scratch_install "$T"
 chown "$MILTER_UID:$GID" "$T/state" "$T/etc"
 chmod 2770 "$T/state"
 chmod 0750 "$T/etc"
 chown -R "$SWEEPER_UID:$GID" "$T/vmail" "$T/letters"
-sed -e "s|unix:/var/spool/postfix/retention-milter/milter.sock|unix:$T/sock/milter.sock|" \
-  -e "s|/var/lib/retention-milter|$T/state|" \
-  -e "s|/etc/retention-milter|$T/etc|" \
-  -e "s|/var/mail/vmail/respectphoneline.org.uk/info|$T/vmail/respect/info|" \
-  -e "s|/var/mail/vmail/mensadviceline.org.uk/info|$T/vmail/mens/info|" \
-  -e "s|/var/mail/vmail/respect.org.uk/\*|$T/vmail/staff/*|" \
-  -e "s|/srv/helpline/letter-responses|$T/letters|" \
-  -e "s|^sink = \"syslog\"|sink = \"stderr\"|" \
-  "$SRC/conf/retention.toml" >"$T/retention.toml"
 chmod 0644 "$T/retention.toml"
 INDEX=$T/state/index.sqlite3
 d() { date -u -d "$1" +%F; }

@@ -12,62 +12,22 @@ WORKERS=${2:-12}
 MESSAGES=${3:-25}
 PER_CONN=5
 HERE=$(cd "$(dirname "$0")" && pwd)
-# rm_line_toml (the two test helplines) and rm_retain_date, shared with the e2e tests.
+. "$HERE/../e2e/lib/common.sh"
 . "$HERE/../e2e/lib/milter.sh"
-WORK=$(mktemp -d /tmp/rm-concurrency.XXXXXX)
-chmod 755 "$WORK"
-PASS=0
-FAIL=0
-MILTER_PID=
 
-cleanup() {
-    [ -n "$MILTER_PID" ] && kill "$MILTER_PID" 2>/dev/null && wait "$MILTER_PID" 2>/dev/null
-    if [ "$FAIL" = 0 ]; then rm -rf "$WORK"; else echo "test folder kept: $WORK"; fi
-}
-trap cleanup EXIT
-
-ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
-not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/    /'; }
+e2e_begin
+require_tools miltertest sqlite3
+e2e_workdir WORK rm-concurrency
+at_exit rm_milter_stop
 
 RETAIN6=$(rm_retain_date 6)
-
-mkdir -p "$WORK/state"
-user_line=""
-if [ "$(id -u)" = 0 ]; then
-    user_line='user = "nobody"'
-    chown nobody "$WORK/state"
-    touch "$WORK/milter.log"
-    chown nobody "$WORK/milter.log"
-fi
-cat >"$WORK/retention.toml" <<CONF
-[milter]
-socket = "unix:$WORK/milter.sock"
-$user_line
-internal_hosts = ["127.0.0.1/32"]
-[index]
-path = "$WORK/state/index.sqlite3"
-key_file = "$WORK/state/index.key"
-[log]
-sink = "file:$WORK/milter.log"
-level = "info"
-$(rm_line_toml)
-CONF
-
-"$MILTER" -f -c "$WORK/retention.toml" 2>"$WORK/stderr" &
-MILTER_PID=$!
-for _ in $(seq 300); do
-    [ -S "$WORK/milter.sock" ] && [ -e "$WORK/state/index.sqlite3" ] && break
-    sleep 0.1
-done
-if ! [ -S "$WORK/milter.sock" ]; then
-    not_ok "the milter started" "$(cat "$WORK/stderr" "$WORK/milter.log" 2>/dev/null | tail -30)"
-    exit 1
-fi
+# Info, not debug: a debug line per message would make the log the bottleneck.
+RM_LOG_LEVEL=info rm_milter_start "$WORK" "$MILTER" || e2e_finish
 
 start=$(date +%s%N)
 pids=()
 for w in $(seq "$WORKERS"); do
-    miltertest -D sock="unix:$WORK/milter.sock" -D libdir="$HERE" -D retain6="$RETAIN6" \
+    miltertest -D sock="$RM_SOCKET" -D libdir="$HERE" -D retain6="$RETAIN6" \
         -D worker="$w" -D count="$MESSAGES" -D per_conn="$PER_CONN" -s "$HERE/t-load.lua" \
         >"$WORK/worker-$w.out" 2>&1 &
     pids+=($!)
@@ -78,21 +38,22 @@ for i in "${!pids[@]}"; do
 done
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 total=$((WORKERS * MESSAGES))
-[ "$failed" = 0 ] && ok "$WORKERS concurrent clients: all $total messages accepted and stamped (${elapsed_ms} ms)" \
-    || not_ok "$failed of $WORKERS clients failed"
+assert_eq 0 "$failed" "$WORKERS concurrent clients: all $total messages accepted and stamped (${elapsed_ms} ms)"
 
-rows=$(sqlite3 "$WORK/state/index.sqlite3" "SELECT count(*), count(DISTINCT queue_id) FROM messages WHERE queue_id LIKE 'QL%'")
-[ "$rows" = "$total|$total" ] && ok "one index row per message ($total)" || not_ok "index rows: $rows, want $total|$total"
-dirs=$(sqlite3 "$WORK/state/index.sqlite3" "SELECT direction || ':' || count(*) FROM messages GROUP BY direction ORDER BY direction" | tr '\n' ' ')
-ok "rows by direction: $dirs"
+assert_eq "$total|$total" \
+    "$(sqlite3 "$RM_INDEX" "SELECT count(*), count(DISTINCT queue_id) FROM messages WHERE queue_id LIKE 'QL%'")" \
+    "one index row per message ($total)"
+echo "# rows by direction: $(sqlite3 "$RM_INDEX" "SELECT direction || ':' || count(*) FROM messages GROUP BY direction ORDER BY direction" | tr '\n' ' ')"
 
-kill -TERM "$MILTER_PID"
-if wait "$MILTER_PID"; then ok "SIGTERM stops the milter cleanly"; else not_ok "exit status after SIGTERM: $?" "$(tail -40 "$WORK/stderr")"; fi
-MILTER_PID=
-if grep -qE "Sanitizer|runtime error" "$WORK/stderr"; then
-    not_ok "a sanitizer reported something" "$(head -80 "$WORK/stderr")"
+rc=0
+kill -TERM "$RM_MILTER_PID"
+wait "$RM_MILTER_PID" || rc=$?
+RM_MILTER_PID=
+assert_eq 0 "$rc" "SIGTERM stops the milter cleanly"
+last_assert_ok || tail -40 "$RM_LOG.stderr" >&2
+if grep -qE "Sanitizer|runtime error" "$RM_LOG.stderr"; then
+    fail "a sanitizer reported something" "$(head -80 "$RM_LOG.stderr")"
 else
-    ok "nothing on the milter's stderr from a sanitizer"
+    pass "nothing on the milter's stderr from a sanitizer"
 fi
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_finish

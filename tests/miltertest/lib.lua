@@ -68,3 +68,10 @@ function basic_headers(msgid)
     if msgid then table.insert(h, {"Message-ID", msgid}) end
     return h
 end
+
+-- A caller's message to the Men's Advice Line: accepted and stamped inbound.
+function send_inbound(conn, qid, msgid, what)
+    local r = send(conn, qid, "<caller@example.net>", {"<info@mensadviceline.test>"}, basic_headers(msgid))
+    check(accepted(r), what .. " not accepted")
+    expect_stamp(conn, "mens-advice-line", "inbound", retain6)
+end

@@ -5,70 +5,25 @@ set -uo pipefail
 
 MILTER=${1:?usage: run.sh PATH/TO/retention-milter}
 HERE=$(cd "$(dirname "$0")" && pwd)
-# rm_line_toml (the two test helplines) and rm_retain_date, shared with the e2e tests.
+. "$HERE/../e2e/lib/common.sh"
 . "$HERE/../e2e/lib/milter.sh"
-WORK=$(mktemp -d /tmp/rm-miltertest.XXXXXX)
-chmod 755 "$WORK"
-PASS=0
-FAIL=0
-MILTER_PID=
 
-cleanup() {
-    [ -n "$MILTER_PID" ] && kill "$MILTER_PID" 2>/dev/null && wait "$MILTER_PID" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
-not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $1"; }
-
-write_config() {
-    mkdir -p "$WORK/state"
-    local user_line=""
-    if [ "$(id -u)" = 0 ]; then
-        user_line='user = "nobody"'
-        chown nobody "$WORK/state"
-    fi
-    cat >"$WORK/retention.toml" <<CONF
-[milter]
-socket = "unix:$WORK/milter.sock"
-$user_line
-internal_hosts = ["127.0.0.1/32"]
-originating_daemons = ["ORIGINATING"]
-[index]
-path = "$WORK/state/index.sqlite3"
-key_file = "$WORK/state/index.key"
-[log]
-sink = "file:$WORK/milter.log"
-level = "debug"
-$(rm_line_toml)
-CONF
-    [ "$(id -u)" = 0 ] && touch "$WORK/milter.log" && chown nobody "$WORK/milter.log"
-}
-
-start_milter() {
-    "$MILTER" -f -c "$WORK/retention.toml" &
-    MILTER_PID=$!
-    for _ in $(seq 50); do
-        [ -S "$WORK/milter.sock" ] && [ -e "$WORK/state/index.sqlite3" ] && return 0
-        sleep 0.1
-    done
-    echo "the milter did not start; its log:"; cat "$WORK/milter.log"
-    return 1
-}
+e2e_begin
+require_tools miltertest sqlite3
+e2e_workdir WORK rm-miltertest
+at_exit rm_milter_stop
 
 run_script() {
     local script=$1
-    if miltertest -D sock="unix:$WORK/milter.sock" -D libdir="$HERE" -D retain6="$RETAIN6" -s "$script" \
+    if miltertest -D sock="$RM_SOCKET" -D libdir="$HERE" -D retain6="$RETAIN6" -s "$script" \
         >"$WORK/out.txt" 2>&1; then
-        ok "$(basename "$script")"
+        pass "$(basename "$script")"
     else
-        not_ok "$(basename "$script")"
-        sed 's/^/    /' "$WORK/out.txt"
+        fail "$(basename "$script")" "$(cat "$WORK/out.txt")"
     fi
 }
 
-rows() { sqlite3 "$WORK/state/index.sqlite3" "$1"; }
+rows() { sqlite3 "$RM_INDEX" "$1"; }
 
 expect_rows() {
     local want
@@ -80,71 +35,66 @@ expect_rows() {
         "QINT001|respect-phoneline,mens-advice-line|internal" "QNOID01|mens-advice-line|inbound" \
         "QOUT001|mens-advice-line|outbound" "QOUT002|mens-advice-line|outbound" \
         "QSES001|mens-advice-line|inbound" "QSES003|mens-advice-line|inbound")
-    local got
-    got=$(rows "SELECT queue_id, lines, direction FROM messages ORDER BY queue_id")
-    if [ "$got" = "$want" ]; then
-        ok "index rows: one per helpline message, none for others or aborted ones"
-    else
-        not_ok "index rows"
-        diff <(echo "$want") <(echo "$got") | sed 's/^/    /'
-    fi
-    local dates
-    dates=$(rows "SELECT DISTINCT retain_until FROM messages")
-    [ "$dates" = "$RETAIN6" ] && ok "retention dates are $RETAIN6" || not_ok "retention dates: $dates"
+    assert_eq "$want" "$(rows "SELECT queue_id, lines, direction FROM messages ORDER BY queue_id")" \
+        "index rows: one per helpline message, none for others or aborted ones"
+    assert_eq "$RETAIN6" "$(rows "SELECT DISTINCT retain_until FROM messages")" "retention dates are $RETAIN6"
 }
 
 expect_nothing_identifying() {
-    local leaks=""
+    local leaks="" s f
     for s in caller@example.net advisor@respect.test example.net "in-1@example.net" "Re: hello" 192.0.2.10 127.0.0.2; do
-        for f in "$WORK"/state/index.sqlite3* "$WORK/milter.log"; do
+        for f in "$RM_INDEX"* "$RM_LOG"; do
             grep -aqF "$s" "$f" && leaks+=" '$s' in $(basename "$f")"
         done
     done
-    [ -z "$leaks" ] && ok "no address, subject, IP or Message-ID in the index or the log" || not_ok "leaks:$leaks"
-    grep -q "QIN0001: line=mens-advice-line direction=inbound" "$WORK/milter.log" \
-        && ok "the log names queue id, line and direction" || not_ok "the log lacks the decision line"
-    grep -q "QFORG01" "$WORK/milter.log" && ! grep -q "spoof" "$WORK/milter.log" \
-        && ok "no spoof warning for an honest sender" || not_ok "spoof logging"
-    grep -q "QFLOOD21: refused: 2000 copies of the retention headers" "$WORK/milter.log" \
-        && ok "a refused flood of forged headers is logged with its queue id" || not_ok "the flood's refusal is not logged"
+    assert_eq "" "$leaks" "no address, subject, IP or Message-ID in the index or the log"
+    assert_file_contains "$RM_LOG" "QIN0001: line=mens-advice-line direction=inbound" \
+        "the log names queue id, line and direction"
+    assert_cmd "no spoof warning for an honest sender" \
+        bash -c 'grep -q QFORG01 "$1" && ! grep -q spoof "$1"' _ "$RM_LOG"
+    assert_file_contains "$RM_LOG" "QFLOOD21: refused: 2000 copies of the retention headers" \
+        "a refused flood of forged headers is logged with its queue id"
 }
+
+# Status 0 once a SQLite session holds the index's write lock.
+index_locked() { ! sqlite3 "$RM_INDEX" 'PRAGMA busy_timeout = 0; BEGIN IMMEDIATE; ROLLBACK;' 2>/dev/null; }
 
 test_locked_index() {
     # Hold the write lock past the milter's 5 s busy timeout.
-    (echo "BEGIN EXCLUSIVE;"; sleep 9; echo "ROLLBACK;") | sqlite3 "$WORK/state/index.sqlite3" &
+    (echo "BEGIN EXCLUSIVE;"; echo "SELECT 'locked';"; sleep 9; echo "ROLLBACK;") | sqlite3 "$RM_INDEX" >/dev/null &
     local locker=$!
-    sleep 0.5
-    local before
-    before=$(rows "SELECT count(*) FROM messages" 2>/dev/null || echo "?")
+    wait_for 10 index_locked || fail "a second session holds the index's write lock"
     run_script "$HERE/t-locked.lua"
     wait "$locker"
-    local after
-    after=$(rows "SELECT count(*) FROM messages WHERE queue_id = 'QLOCK01'")
-    [ "$after" = 0 ] && ok "no row for the refused message (before: $before)" || not_ok "a row for a refused message"
+    assert_eq 0 "$(rows "SELECT count(*) FROM messages WHERE queue_id = 'QLOCK01'")" "no row for the refused message"
 }
 
+# Status 0 once the log has N or more lines containing TEXT.
+log_count_at_least() { [ "$(grep -cF -- "$2" "$RM_LOG")" -ge "$1" ]; }
+
 test_reload() {
-    sed -i 's/^level = "debug"/level = "info"/' "$WORK/retention.toml"
-    kill -USR1 "$MILTER_PID"
-    sleep 0.5
-    grep -q "configuration reloaded" "$WORK/milter.log" && ok "SIGUSR1 reloads the config" || not_ok "reload"
-    echo "this is [not toml" >>"$WORK/retention.toml"
-    kill -USR1 "$MILTER_PID"
-    sleep 0.5
-    grep -q "reload failed, keeping the previous configuration" "$WORK/milter.log" \
-        && ok "a broken config on reload is refused and logged" || not_ok "broken reload"
+    sed -i 's/^level = "debug"/level = "info"/' "$RM_CONF"
+    kill -USR1 "$RM_MILTER_PID"
+    wait_for 10 log_count_at_least 1 "configuration reloaded"
+    assert_file_contains "$RM_LOG" "configuration reloaded" "SIGUSR1 reloads the config"
+    echo "this is [not toml" >>"$RM_CONF"
+    kill -USR1 "$RM_MILTER_PID"
+    wait_for 10 log_count_at_least 1 "reload failed, keeping the previous configuration"
+    assert_file_contains "$RM_LOG" "reload failed, keeping the previous configuration" \
+        "a broken config on reload is refused and logged"
     run_script "$HERE/t-inbound.lua"
 }
 
 test_stop() {
-    kill -TERM "$MILTER_PID"
-    if wait "$MILTER_PID"; then ok "SIGTERM stops the milter cleanly"; else not_ok "exit status after SIGTERM: $?"; fi
-    MILTER_PID=
+    local rc=0
+    kill -TERM "$RM_MILTER_PID"
+    wait "$RM_MILTER_PID" || rc=$?
+    RM_MILTER_PID=
+    assert_eq 0 "$rc" "SIGTERM stops the milter cleanly"
 }
 
 RETAIN6=$(rm_retain_date 6)
-write_config
-start_milter || { not_ok "milter start"; echo "$PASS passed, $FAIL failed"; exit 1; }
+rm_milter_start "$WORK" "$MILTER" || e2e_finish
 for s in inbound outbound internal noline forged forgedflood nomsgid session badinput; do
     run_script "$HERE/t-$s.lua"
 done
@@ -153,5 +103,4 @@ expect_nothing_identifying
 test_locked_index
 test_reload
 test_stop
-echo "$PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+e2e_finish

@@ -28,7 +28,15 @@
 #   mail_header FILE NAME          prints each value of header NAME (case-insensitive,
 #                                  unfolded, leading blanks and CR dropped), header block only
 #   wait_for TIMEOUT CMD [ARG...]  polls CMD every 0.1 s until it succeeds (0) or TIMEOUT
-#                                  seconds pass (1); not an assertion
+#                                  seconds pass (1); not an assertion. The one way the tests
+#                                  wait for something: no fixed sleeps
+#   wait_until TIMEOUT 'TEST'      wait_for for a test string with $(...) in it
+#   free_ports N                   N distinct TCP ports nothing listens on, one a line
+#   port_listening PORT            status 0 when something listens on TCP PORT
+#   e2e_python                     the python3 to run the helper programs in this folder with
+#
+# The milter with extra TOML is started by rm_milter_start (milter.sh); the Message-ID
+# digest the index keys is rm_digest (milter.sh), one oracle for every test.
 #
 # Assertions never return non-zero, so a failing check does not end a `set -e` script: the
 # script goes on, and the summary counts it. Use `last_assert_ok` (or the wait_for status)
@@ -36,6 +44,7 @@
 # error, the exit trap counts that as a failure, says where, runs the cleanups, and still
 # prints "N passed, N failed" last.
 
+E2E_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 E2E_PASSED=0
 E2E_FAILED=0
 E2E_LAST=0
@@ -87,38 +96,26 @@ assert_exists() {
   if [ -e "$1" ]; then pass "${2:-$1 exists}"; else fail "${2:-$1 exists}" "no such file"; fi
 }
 
-assert_file_contains() {
-  local file=$1 str=$2 msg=${3:-"$1 contains '$2'"}
+# MSG FILE WANT OPTION PATTERN: WANT is "found" or "absent"; OPTION is grep's -F or -E.
+_assert_file_grep() {
+  local msg=$1 file=$2 want=$3 opt=$4 pat=$5 got=absent
   if [ ! -f "$file" ]; then
     fail "$msg" "no such file: $file"
-  elif grep -qF -- "$str" "$file"; then
+    return 0
+  fi
+  if grep -q "$opt" -- "$pat" "$file"; then got=found; fi
+  if [ "$got" = "$want" ]; then
     pass "$msg"
+  elif [ "$want" = absent ]; then
+    fail "$msg" "found in $file: $(grep -n -m 3 "$opt" -- "$pat" "$file")"
   else
-    fail "$msg" "'$str' not found in $file; its first lines:"$'\n'"$(head -n 20 "$file")"
+    fail "$msg" "'$pat' not found in $file; its first lines:"$'\n'"$(head -n 20 "$file")"
   fi
 }
 
-assert_file_not_contains() {
-  local file=$1 str=$2 msg=${3:-"$1 does not contain '$2'"}
-  if [ ! -f "$file" ]; then
-    fail "$msg" "no such file: $file"
-  elif grep -qF -- "$str" "$file"; then
-    fail "$msg" "found in $file: $(grep -nF -m 3 -- "$str" "$file")"
-  else
-    pass "$msg"
-  fi
-}
-
-assert_file_matches() {
-  local file=$1 re=$2 msg=${3:-"$1 matches /$2/"}
-  if [ ! -f "$file" ]; then
-    fail "$msg" "no such file: $file"
-  elif grep -qE -- "$re" "$file"; then
-    pass "$msg"
-  else
-    fail "$msg" "/$re/ not found in $file; its first lines:"$'\n'"$(head -n 20 "$file")"
-  fi
-}
+assert_file_contains() { _assert_file_grep "${3:-"$1 contains '$2'"}" "$1" found -F "$2"; }
+assert_file_not_contains() { _assert_file_grep "${3:-"$1 does not contain '$2'"}" "$1" absent -F "$2"; }
+assert_file_matches() { _assert_file_grep "${3:-"$1 matches /$2/"}" "$1" found -E "$2"; }
 
 # The header block ends at the first empty line (CRLF files too: smtp-sink keeps what the
 # client sent). Folded lines (starting with a blank) continue the previous header.
@@ -267,4 +264,59 @@ e2e_workdir() {
   chmod 0755 "$_dir"
   at_exit _e2e_remove_workdir "$_dir"
   printf -v "$1" '%s' "$_dir"
+}
+
+
+# Debian's interpreter when present: a pyenv shim in PATH is slow and may be another version.
+e2e_python() {
+  if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3; fi
+}
+
+# Ports listening on TCP now, in decimal, from /proc (no ss/netstat needed).
+listening_ports() {
+  # Plain awk (Debian's mawk has no strtonum): state 0A is LISTEN, the port is in hex.
+  awk 'function hex(s,  i, n) {
+         n = 0
+         for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1
+         return n
+       }
+       FNR > 1 && $4 == "0A" { split($2, a, ":"); print hex(a[2]) }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -un
+}
+
+port_listening() { listening_ports | grep -qx "$1"; }
+
+# N distinct TCP ports that nothing listens on, one a line. They are drawn below the kernel's
+# ephemeral range (32768+) so outgoing connections do not take them before a daemon binds.
+free_ports() {
+  local n=${1:-1} used port picked=" "
+  used=" $(listening_ports | tr '\n' ' ') "
+  while [ "$n" -gt 0 ]; do
+    port=$((20000 + RANDOM % 12000))
+    case "$used$picked" in *" $port "*) continue ;; esac
+    picked+="$port "
+    echo "$port"
+    n=$((n - 1))
+  done
+}
+
+# e2e_scratch_install DIR [SED-ARG...]: the folders of an install under DIR (state, etc,
+# sock, letters, and Maildirs vmail/staff/alice, vmail/respect/info, vmail/mens/info) and
+# DIR/retention.toml: the example config with every path moved under DIR and its log on
+# stderr; the SED-ARGs (-e EXPR...) edit it further.
+e2e_scratch_install() {
+  local dir=$1 repo
+  shift
+  repo=$(cd "$E2E_LIB_DIR/../../.." && pwd)
+  mkdir -p "$dir/state" "$dir/etc" "$dir/sock" "$dir/letters" "$dir/vmail/staff/alice"/{cur,new,tmp} \
+    "$dir/vmail/respect/info"/{cur,new,tmp} "$dir/vmail/mens/info"/{cur,new,tmp}
+  sed -e "s|unix:/var/spool/postfix/retention-milter/milter.sock|unix:$dir/sock/milter.sock|" \
+    -e "s|/var/lib/retention-milter|$dir/state|" \
+    -e "s|/etc/retention-milter|$dir/etc|" \
+    -e "s|/var/mail/vmail/respectphoneline.org.uk/info|$dir/vmail/respect/info|" \
+    -e "s|/var/mail/vmail/mensadviceline.org.uk/info|$dir/vmail/mens/info|" \
+    -e "s|/var/mail/vmail/respect.org.uk/\*|$dir/vmail/staff/*|" \
+    -e "s|/srv/helpline/letter-responses|$dir/letters|" \
+    -e "s|^sink = \"syslog\"|sink = \"stderr\"|" \
+    "$@" "$repo/conf/retention.toml" >"$dir/retention.toml"
 }

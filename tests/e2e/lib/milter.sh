@@ -5,43 +5,37 @@
 #   rm_milter_start DIR BIN [TOML...]   write DIR/milter/retention.toml (unix socket, index,
 #                        key and a debug log under DIR/milter; the two test helplines) with
 #                        the extra TOML lines appended to [milter], then start BIN -f.
+#                        RM_LOG_LEVEL (default debug) is the log's level; its stderr goes
+#                        to RM_LOG.stderr.
 #                        Runs as user nobody when root. Exports RM_CONF, RM_SOCKET (libmilter
 #                        spec), RM_SOCKET_PATH, RM_INDEX, RM_KEY, RM_LOG, RM_MILTER_PID.
 #   rm_milter_restart    stop and start again with the same config
 #   rm_milter_stop       SIGTERM, wait; idempotent, safe in a cleanup
 #   rm_sql SQL           run SQL on the index (sqlite3, read-only)
-#   rm_digest ID         hex HMAC-SHA-256 of a Message-ID as the index keys it (brackets and
-#                        white space removed), computed here independently of the product
+#   rm_digest ID         hex HMAC-SHA-256 of a Message-ID as the index keys it, computed
+#                        independently of the product (index_digest.py: the one oracle)
 #   rm_retain_date N     today (UTC) plus N calendar months, clamped, as YYYY-MM-DD
 #   rm_line_toml         the [policy]/[[line]] part of the config; RM_REVIEW_TOML (TOML lines)
 #                        is added to the respect-phoneline line
 #   rm_share_index GID   restart the milter with its index folder shared with group GID
 #                        (setgid, group read-write), as in production: the sweeper, run as
 #                        the mail store's user, marks rows in the index the milter writes
-# The miltertest scripts source this file for rm_line_toml and rm_retain_date alone.
 
 RM_MILTER_PID=""
 
+# One [[line]] of the config: TAG NAME DOMAIN [TOML...]
+_rm_line() {
+  printf '[[line]]\ntag = "%s"\nname = "%s"\naddresses = ["info@%s"]\ndomains = ["%s"]\npolicy = "email"\n' \
+    "$1" "$2" "$3" "$3"
+  shift 3
+  [ "$#" -eq 0 ] || printf '%s\n' "$@"
+  echo
+}
+
 rm_line_toml() {
-  cat <<TOML
-[policy.email]
-retain = "6 months"
-
-[[line]]
-tag = "respect-phoneline"
-name = "Respect Phoneline"
-addresses = ["info@respectphoneline.test"]
-domains = ["respectphoneline.test"]
-policy = "email"
-${RM_REVIEW_TOML:-}
-
-[[line]]
-tag = "mens-advice-line"
-name = "Men's Advice Line"
-addresses = ["info@mensadviceline.test"]
-domains = ["mensadviceline.test"]
-policy = "email"
-TOML
+  printf '[policy.email]\nretain = "6 months"\n\n'
+  _rm_line respect-phoneline "Respect Phoneline" respectphoneline.test ${RM_REVIEW_TOML:+"$RM_REVIEW_TOML"}
+  _rm_line mens-advice-line "Men's Advice Line" mensadviceline.test
 }
 
 rm_milter_start() {
@@ -78,7 +72,7 @@ rm_milter_start() {
     echo
     echo "[log]"
     echo "sink = \"file:$RM_LOG\""
-    echo 'level = "debug"'
+    echo "level = \"${RM_LOG_LEVEL:-debug}\""
     echo
     rm_line_toml
   } >"$RM_CONF"
@@ -88,14 +82,21 @@ rm_milter_start() {
 _rm_milter_launch() {
   "$RM_MILTER_BIN" -f -c "$RM_CONF" 2>>"$RM_LOG.stderr" &
   RM_MILTER_PID=$!
-  if ! wait_for 10 test -S "$RM_SOCKET_PATH"; then
+  # 30 s: a sanitizer build on a loaded machine starts slowly; a healthy start takes less.
+  if ! wait_for 30 test -S "$RM_SOCKET_PATH"; then
     fail "the milter started" "$(cat "$RM_LOG" "$RM_LOG.stderr" 2>/dev/null | tail -20)"
     return 1
   fi
   # libmilter binds the socket before the index is opened and the pending journal imported:
   # wait for this process's "listening" line, which comes after both, so tests see the
   # rows' file and the import's log line.
-  wait_for 10 grep -q "retention-milter\[$RM_MILTER_PID\] info: listening on" "$RM_LOG" || true
+  wait_for 30 rm_milter_settled || true
+}
+
+# Status 0 once the milter started last logged "listening on" (its index open, the journal
+# imported), or is gone (it refused to start).
+rm_milter_settled() {
+  grep -q "retention-milter\[$RM_MILTER_PID\] info: listening on" "$RM_LOG" || ! kill -0 "$RM_MILTER_PID" 2>/dev/null
 }
 
 rm_milter_stop() {
@@ -123,31 +124,9 @@ rm_share_index() {
 
 rm_sql() { sqlite3 -readonly "$RM_INDEX" "$1"; }
 
-rm_digest() {
-  python3 - "$RM_KEY" "$1" <<'PY'
-import hashlib, hmac, re, sys
-key = open(sys.argv[1], "rb").read()
-v = sys.argv[2]
-m = re.search(r"<([^<>]*)>", v)
-ident = re.sub(r"\s", "", m.group(1) if m else v)
-print(hmac.new(key, ident.encode(), hashlib.sha256).hexdigest().upper())
-PY
-}
+rm_digest() { "$(e2e_python)" "$E2E_LIB_DIR/index_digest.py" "$RM_KEY" message-id "$1"; }
 
 # The keyed digest an index row keeps of a record token (X-Retention-Record), in hex.
-rm_record_digest() {
-  python3 - "$RM_KEY" "$1" <<'PY'
-import hashlib, hmac, sys
-key = open(sys.argv[1], "rb").read()
-print(hmac.new(key, b"retention-milter record token v1\0" + sys.argv[2].encode(), hashlib.sha256).hexdigest().upper())
-PY
-}
+rm_record_digest() { "$(e2e_python)" "$E2E_LIB_DIR/index_digest.py" "$RM_KEY" record "$1"; }
 
-rm_retain_date() {
-  python3 - "$1" <<'PY'
-import calendar, datetime, sys
-n = int(sys.argv[1]); t = datetime.datetime.now(datetime.timezone.utc).date()
-m = t.month - 1 + n; y = t.year + m // 12; m = m % 12 + 1
-print(datetime.date(y, m, min(t.day, calendar.monthrange(y, m)[1])).isoformat())
-PY
-}
+rm_retain_date() { "$(e2e_python)" "$E2E_LIB_DIR/retain_date.py" "$1"; }

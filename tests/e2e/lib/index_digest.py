@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""The keyed digests the index holds, computed independently of the product.
+
+  index_digest.py KEY-FILE message-id VALUE   the digest of a Message-ID header value
+  index_digest.py KEY-FILE record TOKEN       the digest of a record token (X-Retention-Record)
+
+Printed as upper-case hex HMAC-SHA-256 keyed by the bytes of KEY-FILE.
+
+A Message-ID is keyed as the milter reads it: the text between the first '<' and the next
+'>' with spaces, tabs, CRs and LFs removed, when that is a usable id (not empty, no control
+characters, no DEL, no '<' or '>'); a bare value without blanks as it stands; anything else
+(an unusable value) with its blanks removed. Bytes are taken as they are, never re-encoded.
+"""
+import hashlib
+import hmac
+import os
+import sys
+
+BLANKS = b" \t\r\n"
+RECORD_PREFIX = b"retention-milter record token v1\0"
+
+
+def without_blanks(value):
+    return bytes(c for c in value if c not in BLANKS)
+
+
+def usable(ident):
+    return bool(ident) and all(0x21 <= c != 0x7F and c not in b"<>" for c in ident)
+
+
+def normalised(value):
+    """The id the index keys, or None when the value holds no usable id."""
+    value = value.split(b"\0", 1)[0].strip(BLANKS)
+    lt = value.find(b"<")
+    if lt >= 0:
+        gt = value.find(b">", lt + 1)
+        if gt < 0:
+            return None
+        ident = without_blanks(value[lt + 1:gt])
+        return ident if usable(ident) else None
+    if any(c in BLANKS for c in value):
+        return None
+    return value if usable(value) else None
+
+
+def message_id_key(value):
+    ident = normalised(value)
+    return ident if ident is not None else without_blanks(value.split(b"\0", 1)[0])
+
+
+def main():
+    key_file, kind, value = sys.argv[1], sys.argv[2], os.fsencode(sys.argv[3])
+    with open(key_file, "rb") as f:
+        key = f.read()
+    data = message_id_key(value) if kind == "message-id" else RECORD_PREFIX + value
+    print(hmac.new(key, data, hashlib.sha256).hexdigest().upper())
+
+
+if __name__ == "__main__":
+    main()
