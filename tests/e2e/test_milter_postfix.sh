@@ -286,7 +286,7 @@ test_confidentiality() {
 # indexed, several messages on one connection included.
 test_tcp_socket() {
   local port before after f
-  port=$(_pf_free_ports 1)
+  port=$(free_ports 1)
   rm_milter_stop
   sed -i "s|^socket = .*|socket = \"inet:$port@127.0.0.1\"|" "$RM_CONF"
   "$RM_MILTER_BIN" -f -c "$RM_CONF" 2>>"$RM_LOG.stderr" &

@@ -41,7 +41,7 @@ else
   e2e_finish
 fi
 for v in PF_PORT PF_SUBMISSION_PORT PF_SINK_PORT PF_IMAP_PORT; do
-  assert_cmd "$v (${!v}) is listening" _pf_port_listening "${!v}"
+  assert_cmd "$v (${!v}) is listening" port_listening "${!v}"
 done
 assert_file_contains "$PF_LOG" "configuration $PF_CONFIG_DIR" "Postfix logs to PF_LOG, and runs on the private config"
 assert_eq "" "$(pf_postconf -h smtpd_milters)" "no milter without MILTER_SPEC"
@@ -172,12 +172,12 @@ for p in "$master_pid" "$dovecot_pid" "$sink_pid"; do
 done
 assert_eq "" "$(_pf_instance_pids "$PF_CONFIG_DIR" | tr '\n' ' ')" "no Postfix process of this instance is left"
 for v in PF_PORT PF_SUBMISSION_PORT PF_SINK_PORT PF_IMAP_PORT; do
-  assert_not_cmd "$v is closed" _pf_port_listening "${!v}"
+  assert_not_cmd "$v is closed" port_listening "${!v}"
 done
 assert_cmd "pf_stop again is harmless" pf_stop "$WORK"
 
 # --- MILTER_SPEC is wired in: with nothing listening there, mail is tempfailed ------------
-dead_port=$(_pf_free_ports 1)
+dead_port=$(free_ports 1)
 if pf_start "$WORK" "inet:127.0.0.1:$dead_port" milter_connect_timeout=2s; then
   pass "pf_start again in the same folder, with a MILTER_SPEC and a main.cf setting"
   assert_eq "inet:127.0.0.1:$dead_port" "$(pf_postconf -h smtpd_milters)" "smtpd_milters is MILTER_SPEC"

@@ -113,50 +113,6 @@ PF_HOSTNAME=mx.respect.test
 
 _pf_say() { echo "postfix.sh: $*" >&2; }
 
-# Ports listening on TCP now, in decimal, from /proc (no ss/netstat needed).
-_pf_listening_ports() {
-  # Plain awk (Debian's mawk has no strtonum): state 0A is LISTEN, the port is in hex.
-  awk 'function hex(s,  i, n) {
-         n = 0
-         for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1
-         return n
-       }
-       FNR > 1 && $4 == "0A" { split($2, a, ":"); print hex(a[2]) }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -un
-}
-
-# N distinct TCP ports that nothing listens on, one a line. They are drawn below the kernel's
-# ephemeral range (32768+) so outgoing connections do not take them before Postfix binds.
-_pf_free_ports() {
-  local n=$1 used port picked=" "
-  used=" $(_pf_listening_ports | tr '\n' ' ') "
-  while [ "$n" -gt 0 ]; do
-    port=$((20000 + RANDOM % 12000))
-    case "$used$picked" in *" $port "*) continue ;; esac
-    picked+="$port "
-    echo "$port"
-    n=$((n - 1))
-  done
-}
-
-_pf_port_listening() { _pf_listening_ports | grep -qx "$1"; }
-
-# Polls CMD every 0.05 s until it succeeds or TIMEOUT seconds (a whole number) of wall-clock
-# time have passed; it is always tried once more at the deadline. Counting tries instead
-# would stretch or shrink the wait with the machine's load; every wait in this file is a
-# condition polled this way, with a deadline generous enough for a loaded 2-core machine.
-_pf_poll() {
-  local timeout=$1 deadline
-  shift
-  deadline=$((${EPOCHREALTIME/./} + timeout * 1000000))
-  while :; do
-    "$@" && return 0
-    [ "${EPOCHREALTIME/./}" -lt "$deadline" ] || break
-    sleep 0.05
-  done
-  "$@"
-}
-
 # The owner of delivered mail. Postfix's virtual(8) refuses uid 0, and a user of our own
 # (rather than nobody) keeps the test mail apart from anything else nobody owns.
 _pf_mail_user() {
@@ -203,7 +159,7 @@ _pf_start_sink() {
   (bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PF_DIR/sink.pid" \
     smtp-sink -u "$PF_MAIL_USER" -d "$SINK_DIR/%Y%m%d%H%M%S." \
     "127.0.0.1:$PF_SINK_PORT" 64 </dev/null >>"$PF_DIR/sink.out" 2>&1 &)
-  _pf_poll 30 _pf_port_listening "$PF_SINK_PORT" || {
+  wait_for 30 port_listening "$PF_SINK_PORT" || {
     _pf_say "smtp-sink did not start on port $PF_SINK_PORT: $(cat "$PF_DIR/sink.out" 2>/dev/null)"
     return 1
   }
@@ -227,9 +183,9 @@ _pf_gone() { [ ! -e "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/de
 _pf_kill_wait() {
   local pid=$1 timeout=${2:-15}
   kill -TERM "$pid" 2>/dev/null || return 0
-  _pf_poll "$timeout" _pf_gone "$pid" && return 0
+  wait_for "$timeout" _pf_gone "$pid" && return 0
   kill -KILL "$pid" 2>/dev/null || true
-  _pf_poll 15 _pf_gone "$pid" || _pf_say "process $pid did not end after KILL"
+  wait_for 15 _pf_gone "$pid" || _pf_say "process $pid did not end after KILL"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -313,7 +269,7 @@ _pf_start_dovecot() {
     _pf_say "dovecot did not start: $(cat "$PF_DOVECOT_DIR/start.out" "$PF_DOVECOT_LOG" 2>/dev/null)"
     return 1
   }
-  if ! _pf_poll 30 test -S "$PF_AUTH_SOCKET" || ! _pf_poll 30 _pf_port_listening "$PF_IMAP_PORT"; then
+  if ! wait_for 30 test -S "$PF_AUTH_SOCKET" || ! wait_for 30 port_listening "$PF_IMAP_PORT"; then
     _pf_say "dovecot's auth socket or IMAP port did not appear: $(cat "$PF_DOVECOT_LOG" 2>/dev/null)"
     return 1
   fi
@@ -518,7 +474,7 @@ pf_start() {
   _pf_mail_user || return 1
 
   local ports
-  ports=$(_pf_free_ports 4 | tr '\n' ' ')
+  ports=$(free_ports 4 | tr '\n' ' ')
   read -r PF_PORT PF_SUBMISSION_PORT PF_SINK_PORT PF_IMAP_PORT <<<"$ports"
   export PF_PORT PF_SUBMISSION_PORT PF_SINK_PORT PF_IMAP_PORT PF_AUTH_USER PF_AUTH_PASS
 
@@ -549,7 +505,7 @@ pf_start() {
     return 1
   fi
   # master binds the smtpd ports before `postfix start` returns; check rather than trust.
-  if ! _pf_poll 30 _pf_port_listening "$PF_PORT" || ! _pf_poll 30 _pf_port_listening "$PF_SUBMISSION_PORT"; then
+  if ! wait_for 30 port_listening "$PF_PORT" || ! wait_for 30 port_listening "$PF_SUBMISSION_PORT"; then
     _pf_say "Postfix does not listen on $PF_PORT/$PF_SUBMISSION_PORT; log: $(tail -n 20 "$PF_LOG")"
     pf_stop "$dir"
     return 1
@@ -586,9 +542,9 @@ pf_stop() {
   fi
   # master leads its process group: if it hangs, KILL the group (as `postfix stop` does),
   # then wait until it is gone, so that pf_stop returning means the instance has ended.
-  if [ -n "$master" ] && ! _pf_poll 20 _pf_gone "$master"; then
+  if [ -n "$master" ] && ! wait_for 20 _pf_gone "$master"; then
     kill -KILL -- "-$master" 2>/dev/null || true
-    _pf_poll 15 _pf_gone "$master" || _pf_say "Postfix's master $master did not end after KILL"
+    wait_for 15 _pf_gone "$master" || _pf_say "Postfix's master $master did not end after KILL"
   fi
   [ -z "$dove" ] || _pf_kill_wait "$dove" 20
   [ -z "$sink" ] || _pf_kill_wait "$sink" 10
@@ -614,7 +570,7 @@ pf_reload() {
   before=$(_pf_reload_count)
   postfix -c "$PF_CONFIG_DIR" reload >/dev/null 2>&1 || return 1
   # master re-reads main.cf on HUP and logs it; new processes start with the new settings.
-  if ! _pf_poll 30 _pf_reloaded_since "$before"; then
+  if ! wait_for 30 _pf_reloaded_since "$before"; then
     _pf_say "pf_reload: master did not log the reload within 30 s"
     return 1
   fi
@@ -649,7 +605,7 @@ pf_queue_count() {
 
 pf_queue_empty() { [ "$(pf_queue_count)" -eq 0 ]; }
 
-pf_wait_queue_empty() { _pf_poll "${1:-10}" pf_queue_empty; }
+pf_wait_queue_empty() { wait_for "${1:-10}" pf_queue_empty; }
 
 pf_queue_ids() {
   # postqueue -j: one JSON object a line (Postfix 3.1+).
@@ -691,16 +647,12 @@ _pf_glob_count() {
   fi
 }
 
+_pf_glob_at_least() { [ "$(_pf_glob_count "$1")" -ge "$2" ]; }
+
 pf_wait_delivered() {
-  local glob=$1 want=$2 timeout=${3:-10} n deadline
-  deadline=$(($(date +%s%N) + timeout * 1000000000))
-  while :; do
-    n=$(_pf_glob_count "$glob")
-    [ "$n" -ge "$want" ] && return 0
-    [ "$(date +%s%N)" -lt "$deadline" ] || break
-    sleep 0.1
-  done
-  _pf_say "pf_wait_delivered: $n of $want files match $glob after ${timeout}s;" \
+  local glob=$1 want=$2 timeout=${3:-10}
+  wait_for "$timeout" _pf_glob_at_least "$glob" "$want" && return 0
+  _pf_say "pf_wait_delivered: $(_pf_glob_count "$glob") of $want files match $glob after ${timeout}s;" \
     "$(pf_queue_count) queued; log tail:"
   tail -n 15 "$PF_LOG" >&2 || true
   return 1

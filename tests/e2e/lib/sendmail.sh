@@ -3,7 +3,7 @@
 # unpacked by scripts/fetch-sendmail.sh (sendmail-bin conflicts with the machine's postfix,
 # so it is never installed). Everything lives under one test folder; nothing of the
 # machine's Postfix, /etc/mail or syslog is touched. Needs root (Sendmail binds and runs
-# as root; namespaces and mounts need it too). Source this file, then:
+# as root; namespaces and mounts need it too). Source common.sh and this file, then:
 #
 #   sm_start DIR [MILTER_SOCKET_SPEC]   start it (DIR: an absolute path without spaces,
 #                                       commas or quotes; it is created if missing)
@@ -81,33 +81,6 @@ SM_LOCAL_DOMAINS=(respectphoneline.test mensadviceline.test respect.test)
 
 _sm_say() { echo "sendmail.sh: $*" >&2; }
 
-_sm_python() {
-  # Debian's interpreter when present: a pyenv shim in PATH is slow and may be another version.
-  if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3; fi
-}
-
-# N (default 1) distinct free TCP ports on 127.0.0.1, one a line: the kernel's choice, all
-# held open together so they differ (a tiny race remains until Sendmail binds them).
-_sm_free_port() {
-  "$(_sm_python)" - "${1:-1}" <<'PY'
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print("\n".join(str(s.getsockname()[1]) for s in socks))
-PY
-}
-
-# Waits until FILE exists and is not empty, or TIMEOUT seconds pass.
-_sm_wait_file() {
-  local file=$1 timeout=$2 i
-  for ((i = 0; i < timeout * 20; i++)); do
-    [ -s "$file" ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
 # Starts CMD... in a session of its own (so sm_stop can end it with its children by process
 # group), with output appended to OUT. The pid is not taken from $!: with job control on,
 # setsid would fork. Each helper writes its own pid file instead.
@@ -117,211 +90,11 @@ _sm_spawn() {
   setsid "$@" </dev/null >>"$out" 2>&1 &
 }
 
-_sm_write_helpers() {
-  local dir=$1
-  # The syslog listener and the SMTP sink, in one small python program.
-  cat >"$dir/bin/smhelper.py" <<'PY'
-"""Test helpers for tests/e2e/lib/sendmail.sh: a syslog listener and an SMTP sink."""
-import os, socket, socketserver, sys, threading, time
-
-
-def write_pid(path):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(f"{os.getpid()}\n")
-    os.rename(tmp, path)
-
-
-def syslog(sock_path, log_path, pid_path):
-    """Serve a unix datagram socket like /dev/log; one text line per message."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    if os.path.exists(sock_path):
-        os.unlink(sock_path)
-    s.bind(sock_path)
-    os.chmod(sock_path, 0o666)
-    with open(log_path, "ab", buffering=0) as log:
-        write_pid(pid_path)
-        while True:
-            msg = s.recv(65536).rstrip(b"\0\r\n")
-            if msg.startswith(b"<"):  # drop the <priority> prefix
-                end = msg.find(b">")
-                if 0 < end <= 4:
-                    msg = msg[end + 1:]
-            log.write(msg.replace(b"\n", b" ") + b"\n")
-
-
-class Sink(socketserver.StreamRequestHandler):
-    """Enough SMTP to take a message from Sendmail's relay mailer and keep it."""
-    counter = 0
-    lock = threading.Lock()
-
-    def reply(self, text):
-        self.wfile.write(text.encode() + b"\r\n")
-
-    def handle(self):
-        helo, mail, rcpts = "", None, []
-        self.reply("220 sink.test ESMTP test sink")
-        while True:
-            raw = self.rfile.readline()
-            if not raw:
-                return
-            line = raw.decode("latin-1").rstrip("\r\n")
-            verb = line[:4].upper()
-            if verb in ("EHLO", "HELO"):
-                helo = line[5:].strip()
-                if verb == "EHLO":
-                    self.reply("250-sink.test")
-                    self.reply("250-8BITMIME")
-                    self.reply("250 PIPELINING")
-                else:
-                    self.reply("250 sink.test")
-            elif line.upper().startswith("MAIL FROM:"):
-                mail, rcpts = line[10:].strip(), []
-                self.reply("250 2.1.0 Ok")
-            elif line.upper().startswith("RCPT TO:"):
-                if mail is None:
-                    self.reply("503 5.5.1 MAIL first")
-                else:
-                    rcpts.append(line[8:].strip())
-                    self.reply("250 2.1.5 Ok")
-            elif verb == "DATA":
-                if not rcpts:
-                    self.reply("503 5.5.1 RCPT first")
-                    continue
-                self.reply("354 End data with <CR><LF>.<CR><LF>")
-                body = []
-                while True:
-                    raw = self.rfile.readline()
-                    if not raw:
-                        return
-                    if raw in (b".\r\n", b".\n"):
-                        break
-                    if raw.startswith(b"."):
-                        raw = raw[1:]
-                    body.append(raw.rstrip(b"\r\n") + b"\n")
-                name = self.store(helo, mail, rcpts, body)
-                self.reply(f"250 2.0.0 Ok: queued as {name}")
-                mail, rcpts = None, []
-            elif verb == "RSET":
-                mail, rcpts = None, []
-                self.reply("250 2.0.0 Ok")
-            elif verb == "NOOP":
-                self.reply("250 2.0.0 Ok")
-            elif verb == "QUIT":
-                self.reply("221 2.0.0 Bye")
-                return
-            else:
-                self.reply("502 5.5.2 Command not implemented")
-
-    def store(self, helo, mail, rcpts, body):
-        """Write to tmp/, then rename into new/: a reader never sees half a message."""
-        with Sink.lock:
-            Sink.counter += 1
-            n = Sink.counter
-        name = f"{time.time_ns()}.P{os.getpid()}Q{n}.sink"
-        top = [f"X-Sink-Client: {self.client_address[0]}\n", f"X-Sink-Helo: {helo}\n",
-               f"X-Sink-Mail-From: {mail}\n"] + [f"X-Sink-Rcpt-To: {r}\n" for r in rcpts]
-        tmp = os.path.join(self.server.dump_dir, "tmp", name)
-        with open(tmp, "wb") as f:
-            f.write("".join(top).encode("latin-1"))
-            f.writelines(body)
-        os.rename(tmp, os.path.join(self.server.dump_dir, "new", name))
-        return name
-
-
-def sink(dump_dir, port_path, pid_path):
-    for sub in ("tmp", "new"):
-        os.makedirs(os.path.join(dump_dir, sub), exist_ok=True)
-    socketserver.ThreadingTCPServer.allow_reuse_address = True
-    socketserver.ThreadingTCPServer.daemon_threads = True
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Sink)
-    server.dump_dir = dump_dir
-    with open(port_path + ".tmp", "w") as f:
-        f.write(f"{server.server_address[1]}\n")
-    os.rename(port_path + ".tmp", port_path)
-    write_pid(pid_path)
-    server.serve_forever()
-
-
-if __name__ == "__main__":
-    {"syslog": syslog, "sink": sink}[sys.argv[1]](*sys.argv[2:])
-PY
-
-  # The maildir mailer's program. Sendmail runs it as: deliver-maildir MAILROOT HOST ADDR
-  # with the message on stdin. Exit codes are sysexits, which Sendmail understands.
-  cat >"$dir/bin/deliver-maildir" <<'SH'
-#!/bin/sh
-# Delivers one message from stdin into MAILROOT/<domain>/<localpart>/new, Maildir style
-# (write in tmp/, then rename into new/), for the test Sendmail's maildir mailer.
-set -eu
-root=$1 host=$2 addr=$3
-addr=${addr#<}; addr=${addr%>}; addr=${addr%.}
-case $addr in
-  *@*) local=${addr%@*} domain=${addr##*@} ;;
-  *) local=$addr domain=$host ;;
-esac
-domain=${domain%.}
-local=$(printf '%s' "$local" | tr 'A-Z' 'a-z')
-domain=$(printf '%s' "$domain" | tr 'A-Z' 'a-z')
-# Only plain names become folders: nothing may climb out of MAILROOT.
-for part in "$local" "$domain"; do
-  case $part in
-    ''|.*|*[!a-z0-9._+-]*) echo "deliver-maildir: refusing address <$addr>" >&2; exit 67 ;;
-  esac
-done
-box=$root/$domain/$local
-mkdir -p "$box/tmp" "$box/new" "$box/cur" || exit 73
-now=$(date +%s.%N)
-name="${now%.*}.M${now#*.}P$$.$(hostname)"
-cat >"$box/tmp/$name" || { rm -f "$box/tmp/$name"; exit 74; }
-mv "$box/tmp/$name" "$box/new/$name" || exit 74
-SH
-  chmod 755 "$dir/bin/deliver-maildir"
-
-  # Runs inside `unshare --mount --uts`: makes the private view, then becomes Sendmail.
-  cat >"$dir/bin/ns-run" <<'SH'
-#!/bin/bash
-# ns-run DIR SENDMAIL HOSTNAME SASL_PLUGIN_DIR: set up the test Sendmail's private view of
-# the machine (host name, /etc/hosts, nsswitch, /dev/log, SASL folder), build the alias
-# database, then exec the daemon in the foreground.
-set -euo pipefail
-dir=$1 sm=$2 name=$3 sasl_dir=$4
-# This process becomes the daemon (exec keeps the pid): record what sm_stop needs to know it
-# by, before anything can fail. Its mount namespace is this instance's alone.
-readlink /proc/self/ns/mnt >"$dir/run/sendmail.mntns"
-echo $$ >"$dir/run/sendmail.pid"
-hostname "$name"
-mount --bind "$dir/etc/hosts" /etc/hosts
-if [ -f /etc/nsswitch.conf ]; then
-  mount --bind "$dir/etc/nsswitch.conf" /etc/nsswitch.conf
-fi
-# A private /dev: a tmpfs carrying the host's basic nodes, and our syslog socket as /dev/log.
-mkdir -p "$dir/ns/hostdev"
-mount --rbind /dev "$dir/ns/hostdev"
-mount -t tmpfs -o mode=0755,size=64k sm-test-dev /dev
-for node in null zero full random urandom tty; do
-  if [ -e "$dir/ns/hostdev/$node" ]; then
-    : >"/dev/$node"
-    mount --bind "$dir/ns/hostdev/$node" "/dev/$node"
-  fi
-done
-umount -l "$dir/ns/hostdev"
-ln -s /proc/self/fd /dev/fd
-ln -s /proc/self/fd/0 /dev/stdin
-ln -s /proc/self/fd/1 /dev/stdout
-ln -s /proc/self/fd/2 /dev/stderr
-ln -s "$dir/run/log.sock" /dev/log
-# SASL's compiled-in folder (plugins and Sendmail.conf) replaced by our copy; /etc/sasl2 and
-# /etc/sasl come first in its config path, so they are covered too when they exist.
-if [ -n "$sasl_dir" ] && [ -d "$dir/sasl2" ]; then
-  for d in "$sasl_dir" /etc/sasl2 /etc/sasl; do
-    if [ -d "$d" ]; then mount --bind "$dir/sasl2" "$d"; fi
-  done
-fi
-"$sm" -C "$dir/etc/sendmail.cf" -bi
-exec "$sm" -C "$dir/etc/sendmail.cf" -bD -L sm-mta
-SH
-  chmod 755 "$dir/bin/ns-run"
+# The maildir mailer's program (sendmail_deliver_maildir.sh), copied next to the instance:
+# Sendmail runs it as SM_MAIL_USER, as: deliver-maildir MAILROOT HOST ADDR, the message on
+# stdin; its exit codes are sysexits, which Sendmail understands.
+_sm_install_mailer() {
+  install -m 755 "$SM_LIB_DIR/sendmail_deliver_maildir.sh" "$1/bin/deliver-maildir"
 }
 
 # Cyrus SASL's compiled-in plugin folder: the multiarch one holding the system's plugins.
@@ -414,67 +187,13 @@ _sm_write_config() {
     milter=$(_sm_milter_block "$spec") || return 1
   fi
 
-  # m4 quotes (`...') around every value: a path must never be read as an m4 macro.
-  cat >"$dir/etc/sendmail.mc" <<EOF
-divert(-1)
-# Generated by tests/e2e/lib/sendmail.sh for a private test instance. Do not install.
-divert(0)dnl
-VERSIONID(\`retention-milter e2e test instance')dnl
-OSTYPE(\`linux')dnl
-dnl Every file of the instance lives under the test folder.
-define(\`confDOMAIN_NAME', \`$SM_HOSTNAME')dnl
-define(\`QUEUE_DIR', \`$dir/mqueue')dnl
-define(\`confPID_FILE', \`$dir/run/sendmail.pid')dnl
-define(\`ALIAS_FILE', \`$dir/etc/aliases')dnl
-define(\`confCW_FILE', \`-o $dir/etc/local-host-names')dnl
-define(\`confCT_FILE', \`-o $dir/etc/trusted-users')dnl
-define(\`confSTATUS_FILE', \`$dir/etc/statistics')dnl
-define(\`confHELP_FILE', \`$root/etc/mail/helpfile')dnl
-define(\`confSERVICE_SWITCH_FILE', \`$dir/etc/service.switch')dnl
-define(\`confHOSTS_FILE', \`$dir/etc/hosts')dnl
-define(\`confDEAD_LETTER_DROP', \`$dir/dead.letter')dnl
-dnl The test folder is under /tmp (sticky, world-writable): without these, Sendmail refuses
-dnl its alias database and maps as unsafe.
-define(\`confDONT_BLAME_SENDMAIL', \`GroupWritableDirPathSafe,MapInUnsafeDirPath,TrustStickyBit')dnl
-dnl A busy test machine must not make Sendmail queue or refuse mail.
-define(\`confQUEUE_LA', \`200')dnl
-define(\`confREFUSE_LA', \`400')dnl
-define(\`confDELAY_LA', \`0')dnl
-define(\`confMIN_FREE_BLOCKS', \`0')dnl
-dnl No ident lookups and no DNS: nothing may wait on a network that is not there.
-define(\`confTO_IDENT', \`0')dnl
-define(\`confBIND_OPTS', \`-DNSRCH -DEFNAMES')dnl
-dnl Interface addresses are not needed in class w, and their reverse lookups only add noise.
-define(\`confDONT_PROBE_INTERFACES', \`True')dnl
-define(\`confLOG_LEVEL', \`$SM_LOG_LEVEL')dnl
-define(\`confPRIVACY_FLAGS', \`authwarnings,novrfy,noexpn')dnl
-FEATURE(\`no_default_msa')dnl
-FEATURE(\`accept_unresolvable_domains')dnl
-FEATURE(\`nocanonify')dnl
-dnl The helpline and staff domains: accepted from anyone, delivered by the maildir mailer.
-RELAY_DOMAIN(\`${SM_LOCAL_DOMAINS[*]}')dnl
-FEATURE(\`mailertable', \`hash -o $dir/etc/mailertable')dnl
-dnl Everything else goes to the test's SMTP sink.
-define(\`SMART_HOST', \`relay:[127.0.0.1]')dnl
-define(\`RELAY_MAILER_ARGS', \`TCP \$h $sink_port')dnl
-dnl Port MTA: anyone may write to the local domains; only 127.0.0.1 and authenticated clients
-dnl may relay. Port MSA: AUTH required (M=a), as on a submission service.
-DAEMON_OPTIONS(\`Port=$SM_PORT, Addr=127.0.0.1, Name=MTA')dnl
-DAEMON_OPTIONS(\`Port=$SM_SUBMIT_PORT, Addr=127.0.0.1, Name=MSA, M=Ea')dnl
-define(\`confAUTH_MECHANISMS', \`PLAIN LOGIN')dnl
-TRUST_AUTH_MECH(\`PLAIN LOGIN')dnl
-define(\`confAUTH_REALM', \`$SM_HOSTNAME')dnl
-$milter
-dnl The local mailer (postmaster, root) writes into Maildirs too, under the host's name.
-define(\`LOCAL_MAILER_PATH', \`$dir/bin/deliver-maildir')dnl
-define(\`LOCAL_MAILER_ARGS', \`deliver-maildir $dir/mail $SM_HOSTNAME \$u')dnl
-define(\`LOCAL_MAILER_FLAGS', \`SPhn')dnl
-MAILER(\`local')dnl
-MAILER(\`smtp')dnl
-MAILER_DEFINITIONS
-\`Mmaildir,	P=$dir/bin/deliver-maildir, F=lsDFMPhnu, S=EnvFromSMTP/HdrFromSMTP, R=EnvToSMTP/HdrFromSMTP,
-		T=DNS/RFC822/X-Unix, U=$SM_MAIL_USER, A=deliver-maildir $dir/mail \$h \$u'
-EOF
+  # The values are plain (letters, digits, . _ - /: checked by sm_start), so sed can put them in.
+  printf '%s\n' "$milter" >"$dir/etc/milter.m4"
+  sed -e "s|@DIR@|$dir|g" -e "s|@ROOT@|$root|g" -e "s|@HOSTNAME@|$SM_HOSTNAME|g" \
+    -e "s|@LOG_LEVEL@|$SM_LOG_LEVEL|g" -e "s|@LOCAL_DOMAINS@|${SM_LOCAL_DOMAINS[*]}|g" \
+    -e "s|@SINK_PORT@|$sink_port|g" -e "s|@PORT@|$SM_PORT|g" -e "s|@SUBMIT_PORT@|$SM_SUBMIT_PORT|g" \
+    -e "s|@MAIL_USER@|$SM_MAIL_USER|g" -e "/^@MILTER@\$/{r $dir/etc/milter.m4" -e "d}" \
+    "$SM_LIB_DIR/sendmail_test.mc" >"$dir/etc/sendmail.mc"
   m4 -D_CF_DIR_="$cfdir/" "$cfdir/m4/cf.m4" "$dir/etc/sendmail.mc" >"$dir/etc/sendmail.cf"
   # makemap reads the .cf for its file-safety settings (DontBlameSendmail).
   # It warns that /tmp is world-writable, which TrustStickyBit accepts: only failure is shown.
@@ -502,6 +221,17 @@ _sm_ehlo() {
   printf '%s' "$out"
 }
 
+# Status 0 once the daemon of DIR answered EHLO (the answer is kept in DIR/run/ehlo), or
+# once it died: no use waiting then (no answer kept).
+_sm_greets() {
+  local dir=$1 pid ehlo
+  pid=$(head -n 1 "$dir/run/sendmail.pid" 2>/dev/null || true)
+  [ -n "$pid" ] || return 1
+  kill -0 "$pid" 2>/dev/null || return 0
+  ehlo=$(_sm_ehlo "$SM_PORT" 2>/dev/null) && [ -n "$ehlo" ] || return 1
+  printf '%s' "$ehlo" >"$dir/run/ehlo"
+}
+
 sm_start() {
   local dir=${1:?usage: sm_start DIR [MILTER_SOCKET_SPEC]} spec=${2:-}
   local root cache py i
@@ -526,7 +256,7 @@ sm_start() {
     return 1
   fi
   root="$cache/root"
-  py=$(_sm_python)
+  py=$(e2e_python)
 
   mkdir -p "$dir"/{bin,etc,run,ns,mail,sink,mqueue}
   # Sendmail insists on a private queue, and on safe paths to its files.
@@ -543,16 +273,16 @@ sm_start() {
   export SM_BIN="$root/usr/libexec/sendmail/sendmail"
   export SM_AUTH_USER="${SM_AUTH_USER:-staff}" SM_AUTH_PASS="${SM_AUTH_PASS:-helpline-test-pw}"
   : >"$SM_LOG"
-  _sm_write_helpers "$dir"
+  _sm_install_mailer "$dir"
 
   # 1. The syslog listener, before anything of Sendmail runs.
-  rm -f "$dir/run/syslog.pid" "$dir/run/sink.pid" "$dir/run/sink.port" "$dir/run/sendmail.pid"
-  _sm_spawn "$dir/helpers.out" "$py" "$dir/bin/smhelper.py" syslog \
+  rm -f "$dir/run/syslog.pid" "$dir/run/sink.pid" "$dir/run/sink.port" "$dir/run/sendmail.pid" "$dir/run/ehlo"
+  _sm_spawn "$dir/helpers.out" "$py" "$SM_LIB_DIR/sendmail_helper.py" syslog \
     "$dir/run/log.sock" "$SM_LOG" "$dir/run/syslog.pid"
   # 2. The SMTP sink for outside domains.
-  _sm_spawn "$dir/helpers.out" "$py" "$dir/bin/smhelper.py" sink \
+  _sm_spawn "$dir/helpers.out" "$py" "$SM_LIB_DIR/sendmail_helper.py" sink \
     "$SM_SINK_DIR" "$dir/run/sink.port" "$dir/run/sink.pid"
-  if ! _sm_wait_file "$dir/run/syslog.pid" 10 || ! _sm_wait_file "$dir/run/sink.pid" 10; then
+  if ! wait_for 10 test -s "$dir/run/syslog.pid" || ! wait_for 10 test -s "$dir/run/sink.pid"; then
     _sm_say "the syslog listener or the sink did not start:"
     cat "$dir/helpers.out" >&2
     sm_stop "$dir"
@@ -562,7 +292,7 @@ sm_start() {
   # 3. AUTH, then the configuration.
   export SM_AUTH=0 SM_AUTH_WHY=""
   _sm_setup_sasl "$dir" "$root" || true
-  { read -r SM_PORT; read -r SM_SUBMIT_PORT; } < <(_sm_free_port 2)
+  { read -r SM_PORT; read -r SM_SUBMIT_PORT; } < <(free_ports 2)
   export SM_PORT SM_SUBMIT_PORT
   if ! _sm_write_config "$dir" "$root" "$spec" "$(cat "$dir/run/sink.port")"; then
     _sm_say "could not build $dir/etc/sendmail.cf"
@@ -572,21 +302,12 @@ sm_start() {
 
   # 4. Sendmail, in its own mount and UTS namespaces, in the foreground (-bD) of its session.
   _sm_spawn "$dir/sendmail.out" unshare --mount --uts --propagation private -- \
-    "$dir/bin/ns-run" "$dir" "$SM_BIN" "$SM_HOSTNAME" "$_SM_SASL_SYSDIR"
+    "$SM_LIB_DIR/sendmail_ns_run.sh" "$dir" "$SM_BIN" "$SM_HOSTNAME" "$_SM_SASL_SYSDIR"
   # Ready when it greets and answers EHLO (that answer also tells whether AUTH is on). This
   # one session (EHLO, QUIT) reaches the milter too, as a connection without a message.
-  local ehlo="" pid
-  for ((i = 0; i < 200; i++)); do
-    pid=$(head -n 1 "$dir/run/sendmail.pid" 2>/dev/null || true)
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-      break # it died: no use waiting
-    fi
-    if [ -n "$pid" ] && ehlo=$(_sm_ehlo "$SM_PORT" 2>/dev/null) && [ -n "$ehlo" ]; then
-      break
-    fi
-    ehlo=""
-    sleep 0.05
-  done
+  local ehlo=""
+  wait_for 10 _sm_greets "$dir" || true
+  ehlo=$(cat "$dir/run/ehlo" 2>/dev/null || true)
   if [ -z "$ehlo" ]; then
     _sm_say "Sendmail did not answer on 127.0.0.1:$SM_PORT (10 s at most):"
     cat "$dir/sendmail.out" >&2
@@ -643,6 +364,13 @@ _sm_signal() {
   done
 }
 
+_sm_all_gone() {
+  local pid
+  for pid in "$@"; do
+    if kill -0 "$pid" 2>/dev/null; then return 1; fi
+  done
+}
+
 sm_stop() {
   local dir=${1:-${SM_DIR:-}} name pid ns="" pids=() i alive
   [ -n "$dir" ] && [ -d "$dir/run" ] || return 0
@@ -659,14 +387,8 @@ sm_stop() {
   done
   if [ "${#pids[@]}" -gt 0 ]; then
     _sm_signal TERM "${pids[@]}"
-    for ((i = 0; i < 50; i++)); do
-      alive=0
-      for pid in "${pids[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then alive=1; fi
-      done
-      [ "$alive" = 0 ] && break
-      sleep 0.1
-    done
+    alive=0
+    wait_for 5 _sm_all_gone "${pids[@]}" || alive=1
     if [ "$alive" = 1 ]; then
       _sm_signal KILL "${pids[@]}"
     fi
@@ -681,16 +403,14 @@ sm_stop() {
   return 0
 }
 
+# compgen fails when nothing matches: under pipefail that must not end the caller.
+_sm_glob_count() { (compgen -G "$1" || true) | wc -l; }
+_sm_glob_at_least() { [ "$(_sm_glob_count "$1")" -ge "$2" ]; }
+
 sm_wait_delivered() {
   local glob=${1:?usage: sm_wait_delivered GLOB N TIMEOUT} want=${2:-1} timeout=${3:-10}
-  local i n=0
-  for ((i = 0; i <= timeout * 10; i++)); do
-    # compgen fails when nothing matches: under pipefail that must not end the caller.
-    n=$( (compgen -G "$glob" || true) | wc -l)
-    [ "$n" -ge "$want" ] && return 0
-    sleep 0.1
-  done
-  _sm_say "timeout: $n of $want files match $glob after ${timeout}s; Sendmail's log ends:"
+  wait_for "$timeout" _sm_glob_at_least "$glob" "$want" && return 0
+  _sm_say "timeout: $(_sm_glob_count "$glob") of $want files match $glob after ${timeout}s; Sendmail's log ends:"
   tail -n 15 "${SM_LOG:-/dev/null}" >&2
   return 1
 }
