@@ -11,26 +11,12 @@
 # SWEEP_EXPIRED (default 4000) and SWEEP_LIVE (default 300) size the store.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/lib/common.sh"
-. "$HERE/lib/postfix.sh"
-. "$HERE/lib/milter.sh"
-MILTER=${1:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep}
-SWEEP=${2:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep}
+. "$HERE/lib/sweep.sh"
 EXPIRED=${SWEEP_EXPIRED:-4000}
 LIVE=${SWEEP_LIVE:-300}
 
-e2e_begin
-require_root
-require_tools swaks sqlite3 python3 setpriv
-e2e_workdir W rm-sweepconc
-at_exit pf_stop
-at_exit rm_milter_stop
-rm_milter_start "$W" "$MILTER"
-pf_start "$W" "$RM_SOCKET"
+sweep_e2e_begin rm-sweepconc "$@"
 
-rm_share_index "$PF_MAIL_GID"
-
-SHARED=$PF_MAIL_DIR/respectphoneline.test/info
 OTHER=$PF_MAIL_DIR/mensadviceline.test/info
 
 # --- the store: EXPIRED messages past their date, LIVE ones not, each with its row ------
@@ -68,27 +54,8 @@ pf_as_mail sqlite3 "$RM_INDEX" ".read $W/seed.sql"
 assert_eq "$((EXPIRED + LIVE))" "$(ls "$SHARED/cur" | wc -l)" "the store holds $EXPIRED expired and $LIVE live messages"
 (cd "$SHARED/cur" && sha256sum 1700000000.M*LP1.* | sort) >"$W/live.before"
 
-mkdir -p "$W/sweep" && chown "$PF_MAIL_UID:$PF_MAIL_GID" "$W/sweep"
-cat >"$W/sweep/retention.toml" <<EOF
-[index]
-path = "$RM_INDEX"
-key_file = "$RM_KEY"
-[log]
-sink = "file:$W/sweep/sweep.log"
-level = "info"
-$(rm_line_toml)
-[sweep]
-max_destroy_per_run = 100000
-[[sweep.mailbox]]
-path = "$SHARED"
-kind = "shared"
-line = "respect-phoneline"
-[[sweep.mailbox]]
-path = "$OTHER"
-kind = "shared"
-line = "mens-advice-line"
-EOF
-chmod 0644 "$W/sweep/retention.toml"
+sweep_config '[sweep]' 'max_destroy_per_run = 100000' \
+  "$(sweep_mailbox "$SHARED" shared respect-phoneline)" "$(sweep_mailbox "$OTHER" shared mens-advice-line)"
 
 # --- mail while the sweep runs --------------------------------------------------------
 # Four senders, each sending one message after another (alternating between the two
@@ -128,15 +95,15 @@ pf_as_mail "$SWEEP" -c "$W/sweep/retention.toml" --json >"$W/sweep/out.json" 2>"
 SWEEP_T1=$(date +%s%N)
 stop_load
 
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$W/sweep/out.json" "$1"; }
 assert_eq 0 "$SWEEP_RC" "the sweep completes (exit 0) while mail arrives"
-last_assert_ok || cat "$W/sweep/err" "$W/sweep/out.json" >&2
-assert_eq "$EXPIRED" "$(json 'd["lines"]["respect-phoneline"]["destroyed"]')" "the sweep destroyed the $EXPIRED expired messages"
+sweep_show_failure
+assert_eq "$EXPIRED" "$(sweep_json 'd["lines"]["respect-phoneline"]["destroyed"]')" "the sweep destroyed the $EXPIRED expired messages"
 
 cat "$W"/load/[0-9]* >"$W/load/all"
 TOTAL=$(wc -l <"$W/load/all")
 DURING=$(awk -v a="$SWEEP_T0" -v b="$SWEEP_T1" '$5 > a && $4 < b' "$W/load/all" | wc -l)
 echo "# the sweep took $(((SWEEP_T1 - SWEEP_T0) / 1000000)) ms; $TOTAL messages sent, $DURING of them during it"
+assert_cmd "each of the $SENDERS senders sent at least 5 messages ($TOTAL in all)" test "$TOTAL" -ge $((SENDERS * 5))
 if [ "$DURING" -ge "$SENDERS" ]; then pass "mail went through the milter while the sweep ran ($DURING messages)"
 else fail "mail went through the milter while the sweep ran" "only $DURING messages overlapped the sweep"; fi
 assert_eq "" "$(awk '$3 != "2xx"' "$W/load/all")" "every message sent during the sweep was accepted (no 4xx from the index's locks)"

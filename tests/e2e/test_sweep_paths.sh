@@ -12,26 +12,10 @@
 # Usage: test_sweep_paths.sh PATH/TO/retention-milter PATH/TO/retention-sweep
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/lib/common.sh"
-. "$HERE/lib/postfix.sh"
-. "$HERE/lib/milter.sh"
-MILTER=${1:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep}
-SWEEP=${2:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep}
+. "$HERE/lib/sweep.sh"
 
-e2e_begin
-require_root
-require_tools swaks sqlite3 python3 faketime setpriv
-e2e_workdir W rm-sweeppaths
-at_exit pf_stop
-at_exit rm_milter_stop
-rm_milter_start "$W" "$MILTER"
-pf_start "$W" "$RM_SOCKET"
-rm_share_index "$PF_MAIL_GID"
+sweep_e2e_begin rm-sweeppaths "$@" -- faketime
 
-RETAIN=$(rm_retain_date 6)
-DAY_BEFORE=$(date -d "$RETAIN -1 day" +%F)
-SHARED=$PF_MAIL_DIR/respectphoneline.test/info
-ALICE=$PF_MAIL_DIR/respect.test/alice
 
 # --- the canary: outside every root, beside the mail folder, writable by the sweeper ----
 # $W/mail is the mail base, so from a mailbox's cur/ "../../../../outside" is here.
@@ -102,47 +86,24 @@ ln -s "$C/cur/1500000000.M1P1.outside,S=60:2,S" "$SHARED/cur/1500000001.M1P1.lin
 ln -s "$C" "$SHARED/.Evil"
 chown -h "$PF_MAIL_UID:$PF_MAIL_GID" "$SHARED/cur/1500000001.M1P1.link,S=60:2,S" "$SHARED/.Evil"
 
-mkdir -p "$W/sweep" && chown "$PF_MAIL_UID:$PF_MAIL_GID" "$W/sweep"
-cat >"$W/sweep/retention.toml" <<EOF
-[index]
-path = "$RM_INDEX"
-key_file = "$RM_KEY"
-[log]
-sink = "file:$W/sweep/sweep.log"
-level = "debug"
-$(rm_line_toml)
-[sweep]
-orphans = "expire"
-[[sweep.mailbox]]
-path = "$SHARED"
-kind = "shared"
-line = "respect-phoneline"
-[[sweep.mailbox]]
-path = "$PF_MAIL_DIR/respect.test/*"
-kind = "personal"
-EOF
-chmod 0644 "$W/sweep/retention.toml"
+SWEEP_LOG_LEVEL=debug sweep_config '[sweep]' 'orphans = "expire"' \
+  "$(sweep_mailbox "$SHARED" shared respect-phoneline)" "$(sweep_mailbox "$PF_MAIL_DIR/respect.test/*" personal)"
 
-sweep_at() {  # run from inside the canary tree: a relative path would land in it
-  SWEEP_RC=0
-  (cd "$C/cur" && pf_as_mail faketime "$1" "$SWEEP" -c "$W/sweep/retention.toml" --json \
-    >"$W/sweep/out.json" 2>"$W/sweep/err") || SWEEP_RC=$?
-}
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$W/sweep/out.json" "$1"; }
+SWEEP_CWD=$C/cur # run from inside the canary tree: a relative path would land in it
 
 sweep_at "$DAY_BEFORE 03:00:00"
 assert_eq 4 "$SWEEP_RC" "the day before: exit 4 (the symlinks are skipped, never followed)"
-last_assert_ok || cat "$W/sweep/err" "$W/sweep/out.json" >&2
-assert_eq "1" "$(json 'd["skips"]["symlink"]')" "the symlinked message is reported"
-assert_eq "1" "$(json 'd["skips"]["folder_is_link"]')" "the symlinked folder is reported"
-assert_eq "1" "$(json 'd["lines"]["respect-phoneline"]["moved"]')" "the reply's Sent copy moved into the helpline's Sent"
+sweep_show_failure
+assert_eq "1" "$(sweep_json 'd["skips"]["symlink"]')" "the symlinked message is reported"
+assert_eq "1" "$(sweep_json 'd["skips"]["folder_is_link"]')" "the symlinked folder is reported"
+assert_eq "1" "$(sweep_json 'd["lines"]["respect-phoneline"]["moved"]')" "the reply's Sent copy moved into the helpline's Sent"
 assert_eq "1" "$(ls "$SHARED/.Sent/cur" | wc -l)" "the moved copy is in the helpline's own Sent folder"
 assert_eq "" "$(ls "$ALICE/.Sent/cur")" "alice's copy left her Sent folder"
 
 sweep_at "$RETAIN 03:00:00"
 assert_eq 4 "$SWEEP_RC" "on the date: exit 4 (the symlinks again)"
-last_assert_ok || cat "$W/sweep/err" "$W/sweep/out.json" >&2
-assert_eq "$((${#HOSTILE_IDS[@]} + 1))" "$(json 'd["lines"]["respect-phoneline"]["destroyed"]')" \
+sweep_show_failure
+assert_eq "$((${#HOSTILE_IDS[@]} + 1))" "$(sweep_json 'd["lines"]["respect-phoneline"]["destroyed"]')" \
   "on the date: every hostile message and the moved reply are destroyed"
 assert_eq "" "$(find "$SHARED/cur" "$SHARED/new" "$SHARED/.Sent/cur" "$SHARED/.Sent/new" -type f)" \
   "no message file is left in the helpline's mailbox"
@@ -151,14 +112,14 @@ for id in "${HOSTILE_IDS[@]}" "$REPLY_ID"; do
   assert_eq "present" "$(rm_sql "SELECT state FROM messages WHERE hex(digest) = '$(rm_digest "<$id>")'")" \
     "row left present while a folder was not read: <${id:0:40}>"
 done
-assert_eq "1" "$(json 'd["mailboxes_not_read"][0]["entry"]')" "the summary names the entry with the linked folder"
+assert_eq "1" "$(sweep_json 'd["mailboxes_not_read"][0]["entry"]')" "the summary names the entry with the linked folder"
 assert_cmd "the symlinks themselves are left in place" test -L "$SHARED/.Evil"
 
 # The admin removes the links the summary reported; the next run marks the rows.
 rm "$SHARED/.Evil" "$SHARED/cur/1500000001.M1P1.link,S=60:2,S"
-sweep_at "$(date -d "$RETAIN +1 day" +%F) 03:00:00"
+sweep_at "$DAY_AFTER 03:00:00"
 assert_eq 0 "$SWEEP_RC" "the day after, without the links: exit 0"
-last_assert_ok || cat "$W/sweep/err" "$W/sweep/out.json" >&2
+sweep_show_failure
 for id in "${HOSTILE_IDS[@]}" "$REPLY_ID"; do
   assert_eq "destroyed" "$(rm_sql "SELECT state FROM messages WHERE hex(digest) = '$(rm_digest "<$id>")'")" \
     "row destroyed: <${id:0:40}>"

@@ -12,27 +12,10 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # alice@respect.test logs in over IMAP to save her reply's copy in her Sent folder.
 export PF_DOVECOT_USERS="info@respectphoneline.test info@mensadviceline.test alice@respect.test"
-. "$HERE/lib/common.sh"
-. "$HERE/lib/postfix.sh"
-. "$HERE/lib/milter.sh"
-MILTER=${1:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep}
-SWEEP=${2:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep}
+. "$HERE/lib/sweep.sh"
 
-e2e_begin
-require_root
-require_tools swaks sqlite3 python3 faketime setpriv doveadm
-e2e_workdir W rm-sweep
-at_exit pf_stop
-at_exit rm_milter_stop
-rm_milter_start "$W" "$MILTER"
-pf_start "$W" "$RM_SOCKET"
+sweep_e2e_begin rm-sweep "$@" -- faketime doveadm
 
-rm_share_index "$PF_MAIL_GID"
-
-RETAIN=$(rm_retain_date 6)
-DAY_BEFORE=$(date -d "$RETAIN -1 day" +%F)
-SHARED=$PF_MAIL_DIR/respectphoneline.test/info
-ALICE=$PF_MAIL_DIR/respect.test/alice
 IN_ID="sweep-in-$$@outside.example"
 REPLY_ID="sweep-reply-$$@respectphoneline.test"
 SUBJECT="Distinctive subject $$ for the cache residue"
@@ -82,11 +65,16 @@ assert_no_header "$SENT_COPY" X-Retain-Until "the client's copy carries none of 
 SENT_NAME=$(basename "$SENT_COPY")
 
 # Staff see the date in their client; fetching headers also fills Dovecot's index cache.
-seen=$(imap info@respectphoneline.test "
-M.select('INBOX')
-t, d = M.fetch('1', '(ENVELOPE BODY.PEEK[HEADER.FIELDS (X-RETAIN-UNTIL SUBJECT)])')
-print(d[0][1].decode())")
-assert_eq "X-Retain-Until: $RETAIN" "$(printf '%s\n' "$seen" | tr -d '\r' | grep -i '^X-Retain-Until')" \
+# retain_until_seen FOLDER ITEMS: the X-Retain-Until line of the helpline's first message in
+# FOLDER, as a mail client fetching ITEMS (which also go into Dovecot's cache) sees it.
+retain_until_seen() {
+  imap info@respectphoneline.test "
+M.select('$1')
+t, d = M.fetch('1', '($2)')
+print(d[0][1].decode())" | tr -d '\r' | grep -i '^X-Retain-Until'
+}
+assert_eq "X-Retain-Until: $RETAIN" \
+  "$(retain_until_seen INBOX 'ENVELOPE BODY.PEEK[HEADER.FIELDS (X-RETAIN-UNTIL SUBJECT)]')" \
   "staff see X-Retain-Until over IMAP"
 # Reading it moved the message from new/ to cur/ (and Dovecot wrote its index cache).
 IN_FILE=$(grep -l -F "<$IN_ID>" "$SHARED"/cur/* "$SHARED"/new/* 2>/dev/null | head -1 || true)
@@ -96,7 +84,6 @@ assert_exists "$IN_FILE" "the inbound message, now seen"
 
 # after_mailbox: a copy of each changed mailbox's cache is kept first, to show the residue
 # the command then clears.
-mkdir -p "$W/sweep" && chown "$PF_MAIL_UID:$PF_MAIL_GID" "$W/sweep"
 cat >"$W/after.sh" <<EOF
 #!/bin/sh
 user=\$1
@@ -105,50 +92,19 @@ dir=$PF_MAIL_DIR/\${user#*@}/\${user%@*}
 exec doveadm -c "$PF_DOVECOT_CONF" force-resync -u "\$user" '*'
 EOF
 chmod 0755 "$W/after.sh"
-cat >"$W/sweep/retention.toml" <<EOF
-[index]
-path = "$RM_INDEX"
-key_file = "$RM_KEY"
-[log]
-sink = "file:$W/sweep/sweep.log"
-level = "info"
-$(rm_line_toml)
-[sweep]
-metrics_file = "$W/sweep/retention.prom"
-after_mailbox = ["$W/after.sh", "%u"]
-[[sweep.mailbox]]
-path = "$PF_MAIL_DIR/respectphoneline.test/info"
-kind = "shared"
-line = "respect-phoneline"
-user = "info@respectphoneline.test"
-[[sweep.mailbox]]
-path = "$PF_MAIL_DIR/mensadviceline.test/info"
-kind = "shared"
-line = "mens-advice-line"
-user = "info@mensadviceline.test"
-[[sweep.mailbox]]
-path = "$PF_MAIL_DIR/respect.test/*"
-kind = "personal"
-user = "{name}@respect.test"
-EOF
-chmod 0644 "$W/sweep/retention.toml"
+sweep_config '[sweep]' "metrics_file = \"$W/sweep/retention.prom\"" "after_mailbox = [\"$W/after.sh\", \"%u\"]" \
+  "$(sweep_mailbox "$SHARED" shared respect-phoneline)" 'user = "info@respectphoneline.test"' \
+  "$(sweep_mailbox "$PF_MAIL_DIR/mensadviceline.test/info" shared mens-advice-line)" 'user = "info@mensadviceline.test"' \
+  "$(sweep_mailbox "$PF_MAIL_DIR/respect.test/*" personal)" 'user = "{name}@respect.test"'
 
-sweep_at() {  # sweep_at "YYYY-MM-DD HH:MM:SS" ARGS...: exit code in SWEEP_RC, summary in $W/sweep/out.json
-  local when=$1
-  shift
-  SWEEP_RC=0
-  pf_as_mail faketime "$when" "$SWEEP" -c "$W/sweep/retention.toml" --json "$@" >"$W/sweep/out.json" 2>"$W/sweep/err" ||
-    SWEEP_RC=$?
-}
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$W/sweep/out.json" "$1"; }
 row_state() { rm_sql "SELECT state || '|' || copies FROM messages WHERE hex(digest) = '$(rm_digest "<$1>")'"; }
 
 # --- the day before the retention date ----------------------------------------------------
 
 sweep_at "$DAY_BEFORE 03:00:00"
 assert_eq 0 "$SWEEP_RC" "the sweep the day before ends 0"
-last_assert_ok || cat "$W/sweep/err" "$W/sweep/out.json" >&2
-assert_eq "$DAY_BEFORE" "$(json 'd["today"]')" "the sweep's today is faketime's date"
+sweep_show_failure
+assert_eq "$DAY_BEFORE" "$(sweep_json 'd["today"]')" "the sweep's today is faketime's date"
 assert_exists "$IN_FILE" "the day before: the inbound message is still there"
 # The base of the name and the flags stay; Dovecot's ,S= and ,W= follow the new size.
 MOVED=$(ls "$SHARED/.Sent/cur/${SENT_NAME%%,*},"* 2>/dev/null | head -1)
@@ -164,24 +120,20 @@ assert_header "$MOVED" X-Retention-Policy email "the moved copy: policy"
 assert_file_contains "$MOVED" "Here is our advice." "the moved copy keeps its body"
 assert_eq "$PF_MAIL_UID" "$(stat -c %u "$MOVED")" "the moved copy belongs to the mail store's user"
 for part in cur new tmp maildirfolder; do assert_exists "$SHARED/.Sent/$part"; done
-assert_eq "1" "$(json 'd["lines"]["respect-phoneline"]["moved"]')" "the summary counts the move"
-assert_eq "1" "$(json 'd["lines"]["respect-phoneline"]["kept"]')" "the day before: the inbound message is kept"
-assert_eq "1" "$(json 'd["lines"]["mens-advice-line"]["kept"]')" "the day before: the other line's message is kept"
-assert_eq "2" "$(json 'd["after_mailbox_ran"]')" "after_mailbox ran for the two mailboxes the move changed"
+assert_eq "1" "$(sweep_json 'd["lines"]["respect-phoneline"]["moved"]')" "the summary counts the move"
+assert_eq "1" "$(sweep_json 'd["lines"]["respect-phoneline"]["kept"]')" "the day before: the inbound message is kept"
+assert_eq "1" "$(sweep_json 'd["lines"]["mens-advice-line"]["kept"]')" "the day before: the other line's message is kept"
+assert_eq "2" "$(sweep_json 'd["after_mailbox_ran"]')" "after_mailbox ran for the two mailboxes the move changed"
 assert_eq "present|0" "$(row_state "$IN_ID")" "the day before: the inbound row is present"
 
-seen=$(imap info@respectphoneline.test "
-M.select('Sent')
-t, d = M.fetch('1', '(BODY.PEEK[HEADER.FIELDS (X-RETAIN-UNTIL)])')
-print(d[0][1].decode())")
-assert_eq "X-Retain-Until: $RETAIN" "$(printf '%s\n' "$seen" | tr -d '\r' | grep -i '^X-Retain-Until')" \
+assert_eq "X-Retain-Until: $RETAIN" "$(retain_until_seen Sent 'BODY.PEEK[HEADER.FIELDS (X-RETAIN-UNTIL)]')" \
   "staff see the moved copy's date in the helpline's Sent folder"
 
 # --- the retention date itself -----------------------------------------------------------
 
 sweep_at "$RETAIN 03:00:00"
 assert_eq 0 "$SWEEP_RC" "the sweep on the retention date ends 0"
-last_assert_ok || cat "$W/sweep/err" "$W/sweep/out.json" >&2
+sweep_show_failure
 assert_not_cmd "on the date: the inbound message is destroyed" test -e "$IN_FILE"
 assert_not_cmd "on the date: the moved reply is destroyed" test -e "$MOVED"
 assert_eq "" "$(ls "$SHARED/cur" "$SHARED/new" "$SHARED/.Sent/cur" "$SHARED/.Sent/new" | grep -v '^/' | grep -v '^$' || true)" \
@@ -189,11 +141,11 @@ assert_eq "" "$(ls "$SHARED/cur" "$SHARED/new" "$SHARED/.Sent/cur" "$SHARED/.Sen
 assert_eq "destroyed|1" "$(row_state "$IN_ID")" "the inbound row: destroyed, one copy"
 assert_eq "destroyed|1" "$(row_state "$REPLY_ID")" "the reply's row: destroyed, one copy"
 assert_eq "2" "$(rm_sql 'SELECT count(*) FROM receipts')" "each real run appended a receipt"
-assert_eq "2" "$(json 'd["lines"]["respect-phoneline"]["destroyed"]')" "the summary counts both"
-assert_eq "2" "$(json 'd["residues"]["index_cache_folders"]')" \
+assert_eq "2" "$(sweep_json 'd["lines"]["respect-phoneline"]["destroyed"]')" "the summary counts both"
+assert_eq "2" "$(sweep_json 'd["residues"]["index_cache_folders"]')" \
   "the summary reports the index cache residue (INBOX and Sent were read over IMAP)"
-assert_eq "1" "$(json 'd["lines"]["mens-advice-line"]["destroyed"]')" "the other line's message went on the same date"
-assert_eq "2" "$(json 'd["after_mailbox_ran"]')" "after_mailbox ran for both helplines' mailboxes"
+assert_eq "1" "$(sweep_json 'd["lines"]["mens-advice-line"]["destroyed"]')" "the other line's message went on the same date"
+assert_eq "2" "$(sweep_json 'd["after_mailbox_ran"]')" "after_mailbox ran for both helplines' mailboxes"
 assert_file_contains "$W/sweep/retention.prom" 'retention_sweep_last_exit_code 0' "the metrics file says exit 0"
 assert_file_not_contains "$W/sweep/out.json" "$PF_MAIL_DIR" "the summary names no path"
 assert_file_not_contains "$W/sweep/sweep.log" "$PF_MAIL_DIR" "the log names no path"

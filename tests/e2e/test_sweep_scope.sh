@@ -15,27 +15,11 @@
 # Usage: test_sweep_scope.sh PATH/TO/retention-milter PATH/TO/retention-sweep
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/lib/common.sh"
-. "$HERE/lib/postfix.sh"
-. "$HERE/lib/milter.sh"
-MILTER=${1:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep}
-SWEEP=${2:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep}
+. "$HERE/lib/sweep.sh"
 
-e2e_begin
-require_root
-require_tools swaks sqlite3 python3 faketime setpriv
-e2e_workdir W rm-sweepscope
-at_exit pf_stop
-at_exit rm_milter_stop
-rm_milter_start "$W" "$MILTER"
-pf_start "$W" "$RM_SOCKET"
-rm_share_index "$PF_MAIL_GID"
+sweep_e2e_begin rm-sweepscope "$@" -- faketime
 
 TODAY=$(date -u +%F)
-RETAIN=$(rm_retain_date 6)
-DAY_AFTER=$(date -d "$RETAIN +1 day" +%F)
-SHARED=$PF_MAIL_DIR/respectphoneline.test/info
-ALICE=$PF_MAIL_DIR/respect.test/alice
 LETTERS=$W/letters
 
 # --- mail through Postfix and the milter ------------------------------------------------
@@ -75,60 +59,34 @@ echo "my notes" >"$LETTERS/.retention-sweep.notes"
 chown -R "$PF_MAIL_UID:$PF_MAIL_GID" "$LETTERS"
 chmod -R o-rwx "$LETTERS"
 
-mkdir -p "$W/sweep" && chown "$PF_MAIL_UID:$PF_MAIL_GID" "$W/sweep"
-cat >"$W/sweep/retention.toml" <<EOF
-[index]
-path = "$RM_INDEX"
-key_file = "$RM_KEY"
-[log]
-sink = "file:$W/sweep/sweep.log"
-level = "debug"
-$(rm_line_toml)
-[policy.letter-response]
-retain = "2 months"
-[sweep]
-max_clock_jump = "12 months"
-[[sweep.mailbox]]
-path = "$SHARED"
-kind = "shared"
-line = "respect-phoneline"
-[[sweep.mailbox]]
-path = "$PF_MAIL_DIR/respect.test/*"
-kind = "personal"
-[[sweep.files]]
-path = "$LETTERS"
-policy = "letter-response"
-EOF
-chmod 0644 "$W/sweep/retention.toml"
+SWEEP_LOG_LEVEL=debug sweep_config '[policy.letter-response]' 'retain = "2 months"' \
+  '[sweep]' 'max_clock_jump = "12 months"' \
+  "$(sweep_mailbox "$SHARED" shared respect-phoneline)" "$(sweep_mailbox "$PF_MAIL_DIR/respect.test/*" personal)" \
+  '[[sweep.files]]' "path = \"$LETTERS\"" 'policy = "letter-response"'
 
-# NO_FAKE_STAT: libfaketime would shift every file time it reports by the faked offset.
-sweep_at() {
-  SWEEP_RC=0
-  pf_as_mail env NO_FAKE_STAT=1 faketime "$1" "$SWEEP" -c "$W/sweep/retention.toml" --json >"$W/sweep/out.json" 2>"$W/sweep/err" ||
-    SWEEP_RC=$?
-}
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$W/sweep/out.json" "$1"; }
+# File times as they are: the letters folder is judged by them.
+SWEEP_NO_FAKE_STAT=1
 
 # --- today -----------------------------------------------------------------------------
 sweep_at "$TODAY $(date -u +%T)"
 assert_eq 4 "$SWEEP_RC" "today: exit 4 (a folder not read, a file not ours)"
-last_assert_ok || cat "$W/sweep/err" "$W/sweep/out.json" >&2
+sweep_show_failure
 assert_exists "$LETTERS/reply.odt" "today: the letter copied in with an old mtime is kept"
 assert_eq "my notes" "$(cat "$LETTERS/.retention-sweep.notes")" "today: the notes file is left alone"
-assert_eq 1 "$(json 'd["skips"]["not_our_leftover"]')" "the notes file is reported"
-assert_eq 0 "$(json 'd["files"]["letter-response"]["destroyed"]')" "today: no letter destroyed"
+assert_eq 1 "$(sweep_json 'd["skips"]["not_our_leftover"]')" "the notes file is reported"
+assert_eq 0 "$(sweep_json 'd["files"]["letter-response"]["destroyed"]')" "today: no letter destroyed"
 
 # --- on the date, alice's folder still unreadable -------------------------------------
 sweep_at "$RETAIN 03:00:00"
 assert_eq 4 "$SWEEP_RC" "on the date: exit 4"
-last_assert_ok || cat "$W/sweep/err" "$W/sweep/out.json" >&2
+sweep_show_failure
 assert_not_cmd "the long-header message is destroyed" test -e "$BIG_FILE"
 assert_not_cmd "the shared copy of alice's message is destroyed" test -e "$KEPT_FILE"
-assert_eq 0 "$(json 'd["skips"].get("header_too_large", 0)')" "no header is too large"
-assert_eq 1 "$(json 'd["skips"]["folder_unreadable"]')" "alice's unreadable folder is reported"
-assert_eq "[{'entry': 2, 'path': '$PF_MAIL_DIR/respect.test/*'}]" "$(json 'd["mailboxes_not_read"]')" \
+assert_eq 0 "$(sweep_json 'd["skips"].get("header_too_large", 0)')" "no header is too large"
+assert_eq 1 "$(sweep_json 'd["skips"]["folder_unreadable"]')" "alice's unreadable folder is reported"
+assert_eq "[{'entry': 2, 'path': '$PF_MAIL_DIR/respect.test/*'}]" "$(sweep_json 'd["mailboxes_not_read"]')" \
   "the summary names the [[sweep.mailbox]] entry not read"
-assert_eq 2 "$(json 'd["rows_mark_deferred"]')" "both messages' rows are left for a complete run"
+assert_eq 2 "$(sweep_json 'd["rows_mark_deferred"]')" "both messages' rows are left for a complete run"
 assert_eq present "$(row_state "$KEPT_ID")" "alice's message is not marked destroyed"
 assert_eq present "$(row_state "$BIG_ID")" "nor is any other in this run"
 assert_cmd "alice's copy is still there" test -n "$(ls -A "$ALICE/.Deleted Items/cur")"
@@ -143,8 +101,8 @@ assert_file_contains "$W/sweep/sweep.log" "[[sweep.mailbox]] number 2" "the log 
 chown -R "$PF_MAIL_UID:$PF_MAIL_GID" "$ALICE/.Deleted Items"
 sweep_at "$DAY_AFTER 03:00:00"
 assert_eq 4 "$SWEEP_RC" "the day after: exit 4 (only the notes file)"
-last_assert_ok || cat "$W/sweep/err" "$W/sweep/out.json" >&2
-assert_eq "[]" "$(json 'd["mailboxes_not_read"]')" "every location was read"
+sweep_show_failure
+assert_eq "[]" "$(sweep_json 'd["mailboxes_not_read"]')" "every location was read"
 assert_eq "" "$(ls -A "$ALICE/.Deleted Items/cur")" "alice's copy is destroyed"
 assert_eq destroyed "$(row_state "$KEPT_ID")" "alice's message is marked destroyed"
 assert_eq destroyed "$(row_state "$BIG_ID")" "the long-header message is marked destroyed"

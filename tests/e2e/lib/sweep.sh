@@ -1,0 +1,89 @@
+# shellcheck shell=bash
+# The sweeper end to end: mail through a real Postfix and the real milter into real Maildirs,
+# then the real retention-sweep as the mail store's user. Sourcing this file sources
+# common.sh, postfix.sh and milter.sh too; the test's arguments are
+# PATH/TO/retention-milter PATH/TO/retention-sweep.
+#
+#   sweep_e2e_begin PREFIX ARGS... -- TOOL...
+#                      e2e_begin, root and the TOOLs required; MILTER and SWEEP from ARGS; a
+#                      test folder in W (/tmp/PREFIX.XXXXXX); the milter and Postfix wired to
+#                      it, stopped at exit; the index shared with the mail store's group.
+#                      Sets RETAIN (the date of mail passing today), DAY_BEFORE, DAY_AFTER,
+#                      SHARED (respect-phoneline's shared mailbox) and ALICE (a staff member's).
+#   sweep_config TOML...
+#                      writes $W/sweep/retention.toml (readable by the mail store's user): the
+#                      index, the log $W/sweep/sweep.log at SWEEP_LOG_LEVEL (default info),
+#                      the two test lines, then the TOML lines given ([sweep], mailboxes...).
+#   sweep_mailbox PATH KIND [LINE]
+#                      one [[sweep.mailbox]] for sweep_config's TOML
+#   sweep_at WHEN [ARG...]
+#                      the sweeper under faketime WHEN ("YYYY-MM-DD HH:MM:SS") with --json and
+#                      the ARGs, as the mail store's user, from SWEEP_CWD (default /): exit code
+#                      in SWEEP_RC, summary in $W/sweep/out.json, stderr in $W/sweep/err.
+#                      SWEEP_NO_FAKE_STAT=1: file times as they are (libfaketime would shift
+#                      them by the faked offset)
+#   sweep_json EXPR    a Python expression over the summary d, printed
+#   sweep_show_failure shows err and the summary when the last assertion failed
+
+_SWEEP_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=SCRIPTDIR/common.sh
+. "$_SWEEP_LIB_DIR/common.sh"
+# shellcheck source=SCRIPTDIR/postfix.sh
+. "$_SWEEP_LIB_DIR/postfix.sh"
+# shellcheck source=SCRIPTDIR/milter.sh
+. "$_SWEEP_LIB_DIR/milter.sh"
+
+sweep_e2e_begin() {
+  local prefix=$1
+  shift
+  MILTER=${1:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep}
+  SWEEP=${2:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep}
+  while [ "$#" -gt 0 ] && [ "$1" != -- ]; do shift; done
+  [ "$#" -eq 0 ] || shift
+  e2e_begin
+  require_root
+  require_tools swaks sqlite3 python3 setpriv "$@"
+  e2e_workdir W "$prefix"
+  at_exit pf_stop
+  at_exit rm_milter_stop
+  rm_milter_start "$W" "$MILTER"
+  pf_start "$W" "$RM_SOCKET"
+  rm_share_index "$PF_MAIL_GID"
+  RETAIN=$(rm_retain_date 6)
+  DAY_BEFORE=$(date -d "$RETAIN -1 day" +%F)
+  DAY_AFTER=$(date -d "$RETAIN +1 day" +%F)
+  SHARED=$PF_MAIL_DIR/respectphoneline.test/info
+  ALICE=$PF_MAIL_DIR/respect.test/alice
+}
+
+sweep_config() {
+  mkdir -p "$W/sweep"
+  chown "$PF_MAIL_UID:$PF_MAIL_GID" "$W/sweep"
+  {
+    printf '[index]\npath = "%s"\nkey_file = "%s"\n' "$RM_INDEX" "$RM_KEY"
+    printf '[log]\nsink = "file:%s"\nlevel = "%s"\n' "$W/sweep/sweep.log" "${SWEEP_LOG_LEVEL:-info}"
+    rm_line_toml
+    printf '%s\n' "$@"
+  } >"$W/sweep/retention.toml"
+  chmod 0644 "$W/sweep/retention.toml"
+}
+
+sweep_mailbox() {
+  printf '[[sweep.mailbox]]\npath = "%s"\nkind = "%s"\n' "$1" "$2"
+  [ -z "${3:-}" ] || printf 'line = "%s"\n' "$3"
+}
+
+sweep_at() {
+  local when=$1 env=()
+  shift
+  [ "${SWEEP_NO_FAKE_STAT:-0}" != 1 ] || env=(NO_FAKE_STAT=1)
+  SWEEP_RC=0
+  (cd "${SWEEP_CWD:-/}" && pf_as_mail env "${env[@]}" faketime "$when" "$SWEEP" -c "$W/sweep/retention.toml" \
+    --json "$@" >"$W/sweep/out.json" 2>"$W/sweep/err") || SWEEP_RC=$?
+}
+
+sweep_json() {
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$W/sweep/out.json" "$1"
+}
+
+sweep_show_failure() { last_assert_ok || cat "$W/sweep/err" "$W/sweep/out.json" >&2; }
