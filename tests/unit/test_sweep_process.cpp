@@ -276,6 +276,36 @@ int env_int(const char* name, int fallback) {
     return v && *v ? std::atoi(v) : fallback;
 }
 
+// The regular files below root, counted without reading them: cheap enough to poll while a
+// run changes the tree (entries that vanish meanwhile are skipped).
+size_t count_files(const fs::path& root) {
+    size_t n = 0;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+        std::error_code type_ec;
+        n += it->is_regular_file(type_ec);
+    }
+    return n;
+}
+
+// Starts a run and kills it as soon as it has changed the store, so that one kill lands in
+// the acting phase (phase 2) even when that phase is too short for random moments to hit.
+// True when the run was killed after changing the store.
+bool kill_while_acting(const fs::path& dir, const std::string& cfg) {
+    const size_t before = count_files(dir / "vmail");
+    const pid_t pid = start(dir, {"-c", cfg});
+    int status = 0;
+    while (::waitpid(pid, &status, WNOHANG) == 0) {
+        if (count_files(dir / "vmail") != before) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && count_files(dir / "vmail") != before;
+}
+
 }  // namespace
 
 // Kills `kills` runs at random moments, then checks the store and the index. The body of
@@ -297,19 +327,33 @@ static void kill_runs_and_check(const std::string& sweep_extra, int kills) {
     const int dry_ms = static_cast<int>(duration_cast<milliseconds>(steady_clock::now() - t_dry).count());
     const int max_ms = env_int("RM_SWEEP_KILL_MAX_MS", std::max(50, dry_ms * 5 / 2));
     std::uniform_int_distribution<int> delay(0, max_ms);
-    int killed = 0, progressed = 0, left_markers = 0;
+    int killed = 0, killed_acting = 0, left_markers = 0;
+    // RM_SWEEP_KILL_AIMED=0 leaves every kill to chance (with RM_SWEEP_KILL_MAX_MS=1 none
+    // lands in phase 2, and the test must say so).
+    int runs = kills;
+    if (env_int("RM_SWEEP_KILL_AIMED", 1) != 0) {
+        ++runs;
+        if (kill_while_acting(w.dir, cfg)) {
+            ++killed;
+            ++killed_acting;
+        }
+    }
     size_t files = tree(w.dir / "vmail").size();
     for (int i = 0; i < kills; ++i) {
         const pid_t pid = start(w.dir, {"-c", cfg});
         std::this_thread::sleep_for(std::chrono::microseconds(delay(rng) * 1000 + delay(rng) * 10));
-        if (::kill(pid, SIGKILL) == 0) ++killed;
+        ::kill(pid, SIGKILL);
         int status = 0;
         ::waitpid(pid, &status, 0);
-        // How far the killed runs got: a changed store, or a destruction left half-done.
+        // How far the killed runs got: a run killed after it changed the store was killed
+        // while acting (phase 2), the moment the test is for; one that left a destruction
+        // half-done was killed inside a step.
         const size_t now_files = tree(w.dir / "vmail").size();
-        progressed += now_files != files;
+        const bool was_killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+        killed += was_killed;
+        killed_acting += was_killed && now_files != files;
         files = now_files;
-        left_markers += !our_leftovers(w.dir / "vmail").empty();
+        left_markers += was_killed && !our_leftovers(w.dir / "vmail").empty();
         if (WIFEXITED(status)) {
             EXPECT_TRUE(WEXITSTATUS(status) == 0) << "run " << i << " exited " << WEXITSTATUS(status) << ": "
                                                   << slurp(w.dir / "err");
@@ -319,9 +363,13 @@ static void kill_runs_and_check(const std::string& sweep_extra, int kills) {
     const Ran last = run(w, {"-c", cfg, "--json"});
     const auto took = duration_cast<milliseconds>(steady_clock::now() - t0).count();
     ASSERT_EQ(last.code, 0) << last.err << last.out;
-    std::cout << "[ sigkill  ] " << killed << " of " << kills << " runs killed; " << progressed
-              << " changed the store, " << left_markers << " left a destruction half-done; the final run took "
-              << took << " ms (kills within " << max_ms << " ms of the start); seed " << seed << "\n";
+    std::cout << "[ sigkill  ] " << killed << " of " << runs << " runs killed; " << killed_acting
+              << " of them after changing the store, " << left_markers
+              << " left a destruction half-done; the final run took " << took << " ms (kills within " << max_ms
+              << " ms of the start); seed " << seed << "\n";
+    // A test whose kills all land before or after the acting phase proves nothing about it.
+    EXPECT_GT(killed, 0) << "no run was killed: every one ended before its kill";
+    EXPECT_GT(killed_acting, 0) << "no kill landed while a run was changing the store (phase 2)";
 
     // Nothing of ours left half-done, anywhere.
     EXPECT_TRUE(our_leftovers(w.dir / "vmail").empty());
