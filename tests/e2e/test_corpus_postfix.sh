@@ -24,28 +24,12 @@
 # Usage: test_corpus_postfix.sh PATH/TO/retention-milter PATH/TO/retention-sweep
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/lib/common.sh"
-. "$HERE/lib/postfix.sh"
-. "$HERE/lib/milter.sh"
-MILTER=${1:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep}
-SWEEP=${2:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep}
+. "$HERE/lib/sweep.sh"
 CORPUS=$HERE/corpus
 FUZZ_CORPUS=$(cd "$HERE/../fuzz/corpus" && pwd)
 
-e2e_begin
-require_root
-require_tools swaks sqlite3 python3 faketime setpriv
-e2e_workdir W rm-corpus
-at_exit pf_stop
-at_exit rm_milter_stop
-rm_milter_start "$W" "$MILTER"
-pf_start "$W" "$RM_SOCKET"
-rm_share_index "$PF_MAIL_GID"
+sweep_e2e_begin rm-corpus "$@" -- faketime
 
-RETAIN=$(rm_retain_date 6)
-DAY_BEFORE=$(date -d "$RETAIN -1 day" +%F)
-SHARED=$PF_MAIL_DIR/respectphoneline.test/info
-ALICE=$PF_MAIL_DIR/respect.test/alice
 ALICE_SENT=$ALICE/.Sent
 OUTSIDER=someone@outside.example
 HELPLINE=info@respectphoneline.test
@@ -383,50 +367,29 @@ cp "$PRIVATE_COLLIDE" "$W/private-collide.before"
 
 # --- the sweeper -----------------------------------------------------------------------------
 
-mkdir -p "$W/sweep" && chown "$PF_MAIL_UID:$PF_MAIL_GID" "$W/sweep"
-cat >"$W/sweep/retention.toml" <<EOF
-[index]
-path = "$RM_INDEX"
-key_file = "$RM_KEY"
-[log]
-sink = "file:$W/sweep/sweep.log"
-level = "info"
-$(rm_line_toml)
-[sweep]
 # The runs jump from the day before the date to the date, then three months on.
-max_clock_jump = "1 year"
-[[sweep.mailbox]]
-path = "$SHARED"
-kind = "shared"
-line = "respect-phoneline"
-[[sweep.mailbox]]
-path = "$PF_MAIL_DIR/respect.test/*"
-kind = "personal"
-EOF
-chmod 0644 "$W/sweep/retention.toml"
+sweep_config '[sweep]' 'max_clock_jump = "1 year"' \
+  "$(sweep_mailbox "$SHARED" shared respect-phoneline)" "$(sweep_mailbox "$PF_MAIL_DIR/respect.test/*" personal)"
 
-sweep_at() {  # sweep_at DATE: exit code in SWEEP_RC, summary in $W/sweep/out.json
-  SWEEP_RC=0
-  pf_as_mail faketime "$1 03:00:00" "$SWEEP" -c "$W/sweep/retention.toml" --json --list \
-    >"$W/sweep/out.json" 2>"$W/sweep/err" || SWEEP_RC=$?
+sweep_on() {  # sweep_on DATE: the night's run, its summary kept by date too
+  sweep_at "$1 03:00:00" --list
   cp "$W/sweep/out.json" "$W/sweep/out.$1.json"
   cp "$W/sweep/err" "$W/sweep/err.$1"
 }
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$W/sweep/out.json" "$1"; }
 
 # The skips the sweeper listed, by file: which case each belongs to.
 report_skips() {  # report_skips WHEN
   local skips
-  skips=$(json 'sum(d["skips"].values())' 2>/dev/null || echo '?')
+  skips=$(sweep_json 'sum(d["skips"].values())' 2>/dev/null || echo '?')
   assert_eq 0 "$skips" "$1: the sweep skipped nothing"
   last_assert_ok || {
-    json 'd["skips"]' >&2 || true
+    sweep_json 'd["skips"]' >&2 || true
     while IFS=$'\t' read -r why f; do
         [ -n "$f" ] || continue
         c=$(case_of_file "$f")
         echo "       skipped: $c: $why (${f#"$PF_MAIL_DIR"/})" >&2
         [ "$c" = "?" ] || FAILED_AT[$c]+="${FAILED_AT[$c]:+; }$1: skipped ($why)"
-    done < <(json '"\n".join(e["detail"] + "\t" + e["path"] for e in d.get("list", []) if e["action"] == "skip")')
+    done < <(sweep_json '"\n".join(e["detail"] + "\t" + e["path"] for e in d.get("list", []) if e["action"] == "skip")')
   }
 }
 
@@ -450,11 +413,11 @@ case_of_file() {  # case_of_file PATH -> CASE or "?"
 moved_copy() { ls "$SHARED/.Sent/cur/${1%%,*},"* "$SHARED/.Sent/new/${1%%,*},"* 2>/dev/null | head -1 || true; }
 
 # The day before: nothing destroyed, every personal Sent copy moved and stamped.
-sweep_at "$DAY_BEFORE"
+sweep_on "$DAY_BEFORE"
 assert_eq 0 "$SWEEP_RC" "the day before: the sweep ends 0"
 last_assert_ok || cat "$W/sweep/err" >&2
 report_skips "the day before"
-assert_eq 0 "$(json 'sum(l["destroyed"] for l in d["lines"].values())')" "the day before: nothing destroyed"
+assert_eq 0 "$(sweep_json 'sum(l["destroyed"] for l in d["lines"].values())')" "the day before: nothing destroyed"
 declare -A MOVED
 for c in "${CASES[@]}"; do
   [ -z "${IN_FILE[$c]:-}" ] || case_check "$c" "day before: inbound copy kept" \
@@ -482,20 +445,20 @@ assert_cmd "day before: alice's other private mail untouched" cmp "$PRIVATE_OTHE
 
 # The retention date: every copy destroyed, except the web form's second message.
 ALICES_OWN=("$PRIVATE_OTHER" "$PRIVATE_COLLIDE")
-sweep_at "$RETAIN"
+sweep_on "$RETAIN"
 assert_eq 0 "$SWEEP_RC" "on the date: the sweep ends 0"
 last_assert_ok || cat "$W/sweep/err" >&2
 report_skips "on the date"
-assert_eq 0 "$(json 'sum(l["orphans"] for l in d["lines"].values())')" \
+assert_eq 0 "$(sweep_json 'sum(l["orphans"] for l in d["lines"].values())')" \
   "on the date: no helpline copy is an orphan (a copy without a row)"
 while read -r f; do
   [ -n "$f" ] || continue
   c=$(case_of_file "$f")
   echo "       orphan: $c ${f#"$PF_MAIL_DIR"/}" >&2
   [ "$c" = "?" ] || FAILED_AT[$c]+="${FAILED_AT[$c]:+; }on the date: its copy has no row (orphan)"
-done < <(json '"\n".join(e["path"] for e in d.get("list", []) if e["action"] == "orphan")')
+done < <(sweep_json '"\n".join(e["path"] for e in d.get("list", []) if e["action"] == "orphan")')
 DEFERRED_NOTE=""
-deferred=$(json 'd["rows_unseen_deferred"]')
+deferred=$(sweep_json 'd["rows_unseen_deferred"]')
 [ "$deferred" = 0 ] ||
   DEFERRED_NOTE=" (the run skipped a file, so none of the $deferred rows whose copies it found nowhere is marked)"
 for c in "${CASES[@]}"; do
@@ -553,7 +516,7 @@ if [ -n "$left" ]; then
 fi
 
 # The second message's own date, three months later.
-sweep_at "$RETAIN_LATER"
+sweep_on "$RETAIN_LATER"
 assert_eq 0 "$SWEEP_RC" "on the second date: the sweep ends 0"
 report_skips "on the second date"
 case_check reused-message-id "on its own date: the second copy destroyed" \
