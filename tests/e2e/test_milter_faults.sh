@@ -110,14 +110,9 @@ delivered_ids() {
 ids_with_rows() {
   local digests
   digests=$(sqlite3 -readonly "$RM_INDEX" "SELECT DISTINCT hex(digest) FROM messages WHERE digest IS NOT NULL")
-  python3 - "$RM_KEY" "${SENT[@]}" <<PY | sort
-import hashlib, hmac, sys
-key = open(sys.argv[1], "rb").read()
-have = set("""$digests""".split())
-for ident in sys.argv[2:]:
-    if hmac.new(key, (ident + "@example.net").encode(), hashlib.sha256).hexdigest().upper() in have:
-        print(ident)
-PY
+  [ "${#SENT[@]}" -gt 0 ] || return 0
+  paste -d' ' <(rm_digest "${SENT[@]/%/@example.net}") <(printf '%s\n' "${SENT[@]}") |
+    awk 'NR == FNR { have[$1] = 1; next } ($1 in have) { print $2 }' <(printf '%s\n' "$digests") - | sort
 }
 
 # The rule: once the queue is drained, delivered == with a row == sent, nothing twice.
@@ -154,8 +149,7 @@ test_read_only_index() {
   done
   "$RM_MILTER_BIN" -f -c "$RM_CONF" 2>>"$RM_LOG.stderr" &
   RM_MILTER_PID=$!
-  wait_for 5 test -S "$RM_SOCKET_PATH" || true
-  sleep 0.5
+  wait_for 10 rm_milter_settled || true
   send_batch ro 4
   assert_eq 4 "$BATCH_4XX" "index read-only (tempfail): every message answered 4xx"
   assert_eq 0 "$(find "$MAILDIR" -type f 2>/dev/null | wc -l)" "index read-only: nothing delivered meanwhile"
@@ -317,69 +311,7 @@ test_index_removed() {
 partial_start() {
   mkdir -p "$W/partial"
   rm -f "$W/partial/$1".*
-  python3 - "$PF_PORT" "$OUTSIDER" "$1" "$2" "$W/partial/$1" <<'PY' &
-import os, socket, struct, sys, time
-port, src, ident, mode, base = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-s = socket.socket()
-s.bind((src, 0))
-s.connect(("127.0.0.1", port))
-f = s.makefile("rb")
-def reply():
-    while True:
-        line = f.readline()
-        if not line:
-            return "eof"
-        if line[3:4] != b"-":
-            return line.decode().strip()
-def cmd(c):
-    s.sendall(c.encode() + b"\r\n")
-    r = reply()
-    return r
-reply()
-for c in ("EHLO client.example", "MAIL FROM:<caller@example.net>", "RCPT TO:<info@mensadviceline.test>", "DATA"):
-    r = cmd(c)
-    if not r[:1] in "23":
-        open(base + ".result", "w").write("refused at " + c + ": " + r + "\n"); sys.exit(0)
-head = ("From: <caller@example.net>\r\nTo: <info@mensadviceline.test>\r\nSubject: partial\r\n"
-        "Message-Id: <%s@example.net>\r\n" % ident)
-rest = "X-More: this header comes later\r\n\r\n" + "second half of the body\r\n" * 2000
-if mode == "body":
-    head += "\r\n" + "first half of the body\r\n" * 2000
-s.sendall(head.encode())
-time.sleep(0.5)
-# The server side of this connection: the process holding the socket whose peer is us.
-lport = s.getsockname()[1]
-inode = None
-for l in open("/proc/net/tcp").read().splitlines()[1:]:
-    p = l.split()
-    if int(p[1].split(":")[1], 16) == port and int(p[2].split(":")[1], 16) == lport:
-        inode = p[9]
-pid = ""
-for d in os.listdir("/proc"):
-    if not d.isdigit():
-        continue
-    try:
-        if any(os.readlink("/proc/%s/fd/%s" % (d, fd)) == "socket:[%s]" % inode for fd in os.listdir("/proc/%s/fd" % d)):
-            pid = d
-    except OSError:
-        pass
-open(base + ".pid", "w").write(pid + "\n")
-while not os.path.exists(base + ".go"):
-    time.sleep(0.05)
-what = open(base + ".go").read().strip()
-if what == "drop":
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    s.close()
-    result = "dropped"
-else:
-    try:
-        s.sendall((rest + ".\r\n").encode())
-        r = reply()
-    except OSError:
-        r = "eof"
-    result = "eof" if r == "eof" else r[0] + "xx"
-open(base + ".result", "w").write(result + "\n")
-PY
+  "$(e2e_python)" "$E2E_LIB_DIR/smtp_partial_client.py" "$PF_PORT" "$OUTSIDER" "$1" "$2" "$W/partial/$1" &
   wait_for 20 test -s "$W/partial/$1.pid" || test -s "$W/partial/$1.result" || true
 }
 partial_go() {  # (in $(...) too: waits for the result file, not for the client's pid)
@@ -428,7 +360,7 @@ test_mta_drops() {
   # The killed cleanup's unfinished queue file stays in incoming/ until Postfix's own late
   # clean-up; nothing else is in flight now, so remove it rather than wait the queue out.
   postsuper -c "$PF_CONFIG_DIR" -d ALL incoming 2>/dev/null || true
-  sleep 1
+  wait_for 10 pf_queue_empty || true
   assert_cmd "MTA drops: the milter is still running" milter_alive
   assert_eq "$before" "$(delivered_count)" "MTA drops: none of the four messages was delivered"
   for id in dropbody dropheaders smtpdkilled cleanupkilled; do

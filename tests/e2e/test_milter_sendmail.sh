@@ -83,6 +83,11 @@ send() {
   QID=$(sed -nE 's/^<- +250 2\.0\.0 ([0-9A-Za-z]+) Message accepted.*/\1/p' <<<"$OUT")
   [ "$rc" -eq 0 ] && [ -n "$QID" ]
 }
+# send_helpline IP [swaks options...]: send, and count the message when Sendmail accepted it.
+send_helpline() {
+  send "$@" || return 1
+  ACCEPTED_IDS+=("$QID")
+}
 
 # delivered DIR TOKEN: waits up to 15 s for the one file under DIR containing TOKEN; prints it.
 # Not tmp/: a file there is still being written by the delivery agent, and is renamed into
@@ -124,8 +129,7 @@ row_ok() { # row_ok QID LINES DIRECTION
   [ "${got%|*}" = "$2|$3|email" ] && retain_ok "${got##*|}"
 }
 
-HELPLINE_SENT=0 # helpline messages Sendmail accepted: one index row each
-ACCEPTED_IDS=()
+ACCEPTED_IDS=() # queue ids of the helpline messages Sendmail accepted: one index row each
 
 pass "retention-milter listens on $RM_SOCKET (pid $RM_MILTER_PID)"
 assert_eq 660 "$(stat -c %a "$RM_SOCKET_PATH")" "its socket has mode 0660"
@@ -146,10 +150,8 @@ MID_A="<case-a.$TAG@caller.outside.example>"
 msg "$WORK/a.eml" "From: caller-a@outside.example" "To: info@mensadviceline.test" \
   "Subject: case-a $TAG" "Message-ID: $MID_A" "X-Retain-Until: 2099-01-01" \
   "x-helpline-line: fake"
-if send 127.0.0.2 --from caller-a@outside.example --to info@mensadviceline.test --data "@$WORK/a.eml"; then
+if send_helpline 127.0.0.2 --from caller-a@outside.example --to info@mensadviceline.test --data "@$WORK/a.eml"; then
   QID_A=$QID
-  HELPLINE_SENT=$((HELPLINE_SENT + 1))
-  ACCEPTED_IDS+=("$QID_A")
   if FA=$(delivered "$MAD/info/new" "case-a $TAG"); then
     pass "(a) inbound from 127.0.0.2 delivered to info@mensadviceline.test ($QID_A)"
     assert_cmd "(a) stamped once each: mens-advice-line, inbound, $RETAIN_START, email" \
@@ -189,11 +191,9 @@ else
       "To: person@example.net" "Subject: case-b-$name $TAG" \
       "Message-ID: <case-b-$name.$TAG@mx.respect.test>" "X-Retain-Until: 2099-01-01" \
       "X-Helpline-Direction: inbound"
-    if PORT=$port send 127.0.0.2 --from advisor@respect.test --to person@example.net \
+    if PORT=$port send_helpline 127.0.0.2 --from advisor@respect.test --to person@example.net \
       --auth PLAIN --auth-user "$SM_AUTH_USER" --auth-password "$SM_AUTH_PASS" \
       --data "@$WORK/b-$name.eml"; then
-      HELPLINE_SENT=$((HELPLINE_SENT + 1))
-      ACCEPTED_IDS+=("$QID")
       if FB=$(delivered "$SM_SINK_DIR/new" "case-b-$name $TAG"); then
         pass "(b) authenticated 127.0.0.2 on $name -> person@example.net reaches the sink ($QID)"
         if unstamped "$FB" && ! grep -qF 2099-01-01 "$FB"; then
@@ -215,9 +215,7 @@ fi
 # --- (c) outbound from an internal host, no AUTH -----------------------------------------
 msg "$WORK/c.eml" "From: info@respectphoneline.test" "To: someone@example.org" \
   "Subject: case-c $TAG" "Message-ID: <case-c.$TAG@mx.respect.test>"
-if send 127.0.0.1 --from advisor2@respect.test --to someone@example.org --data "@$WORK/c.eml"; then
-  HELPLINE_SENT=$((HELPLINE_SENT + 1))
-  ACCEPTED_IDS+=("$QID")
+if send_helpline 127.0.0.1 --from advisor2@respect.test --to someone@example.org --data "@$WORK/c.eml"; then
   if FC=$(delivered "$SM_SINK_DIR/new" "case-c $TAG"); then
     pass "(c) 127.0.0.1 -> someone@example.org reaches the sink ($QID)"
     assert_cmd "(c) it carries none of our headers" unstamped "$FC"
@@ -234,11 +232,9 @@ fi
 msg "$WORK/d.eml" "From: advisor3@respect.test" \
   "To: info@respectphoneline.test, info@mensadviceline.test" \
   "Subject: case-d $TAG" "Message-ID: <case-d.$TAG@mx.respect.test>"
-if send 127.0.0.1 --from advisor3@respect.test \
+if send_helpline 127.0.0.1 --from advisor3@respect.test \
   --to info@respectphoneline.test,info@mensadviceline.test --data "@$WORK/d.eml"; then
   QID_D=$QID
-  HELPLINE_SENT=$((HELPLINE_SENT + 1))
-  ACCEPTED_IDS+=("$QID_D")
   if FD1=$(delivered "$RPD/info/new" "case-d $TAG") && FD2=$(delivered "$MAD/info/new" "case-d $TAG"); then
     pass "(d) 127.0.0.1 -> both helplines: two delivered copies ($QID_D)"
     assert_cmd "(d) the respect-phoneline copy: respect-phoneline,mens-advice-line / internal" \
@@ -257,10 +253,8 @@ fi
 # --- (e) spoof: an untrusted client claims a helpline sender -----------------------------
 msg "$WORK/e.eml" "From: info@mensadviceline.test" "To: info@respectphoneline.test" \
   "Subject: case-e $TAG" "Message-ID: <case-e.$TAG@spoofer.outside.example>"
-if send 127.0.0.2 --from info@mensadviceline.test --to info@respectphoneline.test --data "@$WORK/e.eml"; then
+if send_helpline 127.0.0.2 --from info@mensadviceline.test --to info@respectphoneline.test --data "@$WORK/e.eml"; then
   QID_E=$QID
-  HELPLINE_SENT=$((HELPLINE_SENT + 1))
-  ACCEPTED_IDS+=("$QID_E")
   if FE=$(delivered "$RPD/info/new" "case-e $TAG"); then
     pass "(e) spoofed sender from 127.0.0.2 delivered to info@respectphoneline.test ($QID_E)"
     assert_cmd "(e) stamped respect-phoneline / inbound" stamped "$FE" respect-phoneline inbound
@@ -299,10 +293,8 @@ fi
 # --- (g) no Message-ID: Sendmail adds one only at delivery, so the milter must -----------
 msg "$WORK/g.eml" "From: caller-g@outside.example" "To: info@mensadviceline.test" \
   "Subject: case-g $TAG"
-if send 127.0.0.2 --from caller-g@outside.example --to info@mensadviceline.test --data "@$WORK/g.eml"; then
+if send_helpline 127.0.0.2 --from caller-g@outside.example --to info@mensadviceline.test --data "@$WORK/g.eml"; then
   QID_G=$QID
-  HELPLINE_SENT=$((HELPLINE_SENT + 1))
-  ACCEPTED_IDS+=("$QID_G")
   if FG=$(delivered "$MAD/info/new" "case-g $TAG"); then
     pass "(g) a message without Message-ID delivered ($QID_G)"
     assert_cmd "(g) stamped mens-advice-line / inbound" stamped "$FG" mens-advice-line inbound
@@ -338,10 +330,8 @@ fi
 G2_MID="<case-g2.$TAG@outside.example>"
 msg "$WORK/g2.eml" "From: caller-g2@outside.example" "To: info@mensadviceline.test" \
   "Subject: case-g2 $TAG" "Message-ID:" "Message-ID: $G2_MID"
-if send 127.0.0.2 --from caller-g2@outside.example --to info@mensadviceline.test --data "@$WORK/g2.eml"; then
+if send_helpline 127.0.0.2 --from caller-g2@outside.example --to info@mensadviceline.test --data "@$WORK/g2.eml"; then
   QID_G2=$QID
-  HELPLINE_SENT=$((HELPLINE_SENT + 1))
-  ACCEPTED_IDS+=("$QID_G2")
   if FG2=$(delivered "$MAD/info/new" "case-g2 $TAG"); then
     mids=$(hdr "$FG2" Message-ID | paste -sd'|')
     assert_cmd "(g2) the delivered copy has one Message-ID, the real one" test "$mids" = "$G2_MID"
@@ -366,25 +356,23 @@ ZQ_SUBJECT="Zq Private Subject 5521"
 ZQ_MID="<ZqMsgId.9931.$TAG@Caller-ZQ.example>"
 msg "$WORK/i.eml" "From: Zq Caller <$ZQ_SENDER>" "To: $ZQ_RCPT" "Subject: $ZQ_SUBJECT" \
   "Message-ID: $ZQ_MID"
-if send "$ZQ_IP" --from "$ZQ_SENDER" --to "$ZQ_RCPT" --data "@$WORK/i.eml"; then
+if send_helpline "$ZQ_IP" --from "$ZQ_SENDER" --to "$ZQ_RCPT" --data "@$WORK/i.eml"; then
   QID_I=$QID
-  HELPLINE_SENT=$((HELPLINE_SENT + 1))
-  ACCEPTED_IDS+=("$QID_I")
   if FI=$(delivered "$SM_MAIL_DIR/mensadviceline.test" "$ZQ_SUBJECT"); then
     pass "(i) the distinctive message from $ZQ_IP delivered ($QID_I)"
     assert_cmd "(i) stamped mens-advice-line / inbound (plus-address of the line)" \
       stamped "$FI" mens-advice-line inbound
     # First: the values really passed, so that their absence below means something.
-    missing=""
+    absent=""
     for v in "$ZQ_SENDER" "$ZQ_RCPT" "$ZQ_SUBJECT" "$ZQ_MID"; do
-      grep -qF -- "$v" "$FI" || missing+=" '$v'"
+      grep -qF -- "$v" "$FI" || absent+=" '$v'"
     done
-    grep -qF "[$ZQ_IP]" "$SM_LOG" || missing+=" '$ZQ_IP' (in SM_LOG)"
-    grep -qF "$QID_I" "$RM_LOG" || missing+=" '$QID_I' (in the milter log)"
-    if [ -z "$missing" ]; then
+    grep -qF "[$ZQ_IP]" "$SM_LOG" || absent+=" '$ZQ_IP' (in SM_LOG)"
+    grep -qF "$QID_I" "$RM_LOG" || absent+=" '$QID_I' (in the milter log)"
+    if [ -z "$absent" ]; then
       pass "(i) sender, recipient, subject and Message-ID are in the delivered file, the IP in Sendmail's log, the queue id in the milter's"
     else
-      fail "(i) the distinctive values passed" "missing:$missing"
+      fail "(i) the distinctive values passed" "absent:$absent"
     fi
   else
     fail "(i) the distinctive message delivered" "$(sm_log 15)"
@@ -397,10 +385,8 @@ fi
 rm_milter_stop
 msg "$WORK/down.eml" "From: caller-down@outside.example" "To: info@mensadviceline.test" \
   "Subject: case-down $TAG" "Message-ID: <case-down.$TAG@outside.example>"
-if send 127.0.0.2 --from caller-down@outside.example --to info@mensadviceline.test --data "@$WORK/down.eml"; then
+if send_helpline 127.0.0.2 --from caller-down@outside.example --to info@mensadviceline.test --data "@$WORK/down.eml"; then
   fail "with the milter down, Sendmail refuses the message" "$OUT"
-  HELPLINE_SENT=$((HELPLINE_SENT + 1))
-  ACCEPTED_IDS+=("$QID")
 elif grep -qE '^<\*\* +451 4\.3\.2' <<<"$OUT"; then
   pass "with the milter down, Sendmail answers 451 4.3.2 (F=T)"
 else
@@ -414,11 +400,9 @@ else
   fail "nothing delivered while the milter was down" "$(sm_exec -bp 2>&1)"
 fi
 if _rm_milter_launch; then
-  if send 127.0.0.2 --from caller-down@outside.example --to info@mensadviceline.test \
+  if send_helpline 127.0.0.2 --from caller-down@outside.example --to info@mensadviceline.test \
     --data "@$WORK/down.eml"; then
     QID_R=$QID
-    HELPLINE_SENT=$((HELPLINE_SENT + 1))
-    ACCEPTED_IDS+=("$QID_R")
     if FR=$(delivered "$MAD/info/new" "case-down $TAG") && stamped "$FR" mens-advice-line inbound &&
       row_ok "$QID_R" mens-advice-line inbound; then
       pass "the milter restarted, the same message is accepted, stamped and indexed ($QID_R)"
@@ -434,10 +418,10 @@ fi
 
 # --- (h) the rows carry Sendmail's queue ids: one row per helpline message ----------------
 rows=$(q "SELECT count(*) FROM messages")
-if [ "$rows" = "$HELPLINE_SENT" ]; then
-  pass "(h) $rows index rows for the $HELPLINE_SENT helpline messages Sendmail accepted"
+if [ "$rows" = "${#ACCEPTED_IDS[@]}" ]; then
+  pass "(h) $rows index rows for the ${#ACCEPTED_IDS[@]} helpline messages Sendmail accepted"
 else
-  fail "(h) one row per helpline message" "rows: $rows; helpline messages: $HELPLINE_SENT"
+  fail "(h) one row per helpline message" "rows: $rows; helpline messages: ${#ACCEPTED_IDS[@]}"
 fi
 logged=$(sm_queue_ids "")
 bad=""

@@ -12,7 +12,6 @@ CTL=$1
 SEED=$2
 SWEEP=$3
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="$(cd "$HERE/../.." && pwd)"
 # shellcheck source=SCRIPTDIR/lib/common.sh
 source "$HERE/lib/common.sh"
 e2e_begin

@@ -22,32 +22,7 @@ OTHER=$PF_MAIL_DIR/mensadviceline.test/info
 # --- the store: EXPIRED messages past their date, LIVE ones not, each with its row ------
 # Owned by the mail store's user, as Postfix's virtual(8) writes them; the rows go in
 # through SQLite as the milter would have written them, keyed with the index's own key.
-python3 - "$SHARED" "$RM_KEY" "$EXPIRED" "$LIVE" "$W/seed.sql" <<'PY'
-import datetime, hashlib, hmac, os, sys
-root, key, expired, live, sql = sys.argv[1], open(sys.argv[2], "rb").read(), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-for sub in ("cur", "new", "tmp"):
-    os.makedirs(os.path.join(root, sub), exist_ok=True)
-today = datetime.date.today()
-rows = []
-def add(kind, n, retain):
-    mid = "%s-%d@seed.example" % (kind, n)
-    name = "1700000000.M%d%sP1.seedhost,S=300:2,S" % (n, kind[0].upper())
-    body = ("Return-Path: <x@seed.example>\nMessage-ID: <%s>\nX-Helpline-Line: respect-phoneline\n"
-            "X-Retain-Until: %s\nSubject: seeded\n\n%s\n" % (mid, retain, "a line of the body " * 10))
-    with open(os.path.join(root, "cur", name), "w") as f:
-        f.write(body)
-    d = hmac.new(key, mid.encode(), hashlib.sha256).hexdigest()
-    passed = retain - datetime.timedelta(days=183)
-    rows.append("INSERT INTO messages (digest, queue_id, lines, direction, policy, passed_on, retain_until) "
-                "VALUES (x'%s', 'SEED%s%d', 'respect-phoneline', 'inbound', 'email', '%s', '%s');"
-                % (d, kind[0].upper(), n, passed, retain))
-for n in range(expired):
-    add("old", n, today - datetime.timedelta(days=1 + n % 30))
-for n in range(live):
-    add("live", n, today + datetime.timedelta(days=1 + n % 150))
-with open(sql, "w") as f:
-    f.write("BEGIN;\n" + "\n".join(rows) + "\nCOMMIT;\n")
-PY
+"$(e2e_python)" "$E2E_LIB_DIR/sweep_seed_store.py" "$SHARED" "$RM_KEY" "$EXPIRED" "$LIVE" "$W/seed.sql"
 chown -R "$PF_MAIL_UID:$PF_MAIL_GID" "$PF_MAIL_DIR/respectphoneline.test"
 chmod 0644 "$W/seed.sql"
 pf_as_mail sqlite3 "$RM_INDEX" ".read $W/seed.sql"
@@ -131,15 +106,9 @@ wait_until 30 '[ "$(delivered_ids | wc -l)" -ge "$TOTAL" ]' || true
 SENT_IDS=$(awk '{print $1}' "$W/load/all" | sort)
 assert_eq "$SENT_IDS" "$(delivered_ids)" "every message accepted during the sweep is delivered and was not destroyed ($TOTAL)"
 rows=$(rm_sql "SELECT hex(digest) FROM messages WHERE state = 'present' AND queue_id NOT LIKE 'SEED%'")
-missing=$(python3 - "$RM_KEY" "$rows" $SENT_IDS <<'PY'
-import hashlib, hmac, sys
-key = open(sys.argv[1], "rb").read()
-have = set(sys.argv[2].split())
-for ident in sys.argv[3:]:
-    if hmac.new(key, (ident + "@example.net").encode(), hashlib.sha256).hexdigest().upper() not in have:
-        print(ident)
-PY
-)
+# shellcheck disable=SC2046,SC2086 # one Message-ID a word
+missing=$(paste -d' ' <(rm_digest $(sed 's/$/@example.net/' <<<"$SENT_IDS")) <(printf '%s\n' $SENT_IDS) |
+  awk 'NR == FNR { have[$1] = 1; next } !($1 in have) { print $2 }' <(printf '%s\n' $rows) -)
 assert_eq "" "$missing" "every message accepted during the sweep has its present row"
 assert_eq 1 "$(rm_sql 'SELECT count(*) FROM receipts')" "the sweep's receipt is in the index"
 assert_file_not_contains "$RM_LOG" "cannot write the index" "the milter never failed to write a row"

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """The keyed digests the index holds, computed independently of the product.
 
-  index_digest.py KEY-FILE message-id VALUE   the digest of a Message-ID header value
-  index_digest.py KEY-FILE record TOKEN       the digest of a record token (X-Retention-Record)
+  index_digest.py KEY-FILE message-id VALUE...  the digest of each Message-ID header value
+  index_digest.py KEY-FILE record TOKEN...      the digest of each record token
+                                                (X-Retention-Record)
 
-Printed as upper-case hex HMAC-SHA-256 keyed by the bytes of KEY-FILE.
+Printed one a line, in order, as upper-case hex HMAC-SHA-256 keyed by the bytes of KEY-FILE.
 
 A Message-ID is keyed as the milter reads it: the text between the first '<' and the next
 '>' with spaces, tabs, CRs and LFs removed, when that is a usable id (not empty, no control
@@ -48,12 +49,17 @@ def message_id_key(value):
     return ident if ident is not None else without_blanks(value.split(b"\0", 1)[0])
 
 
+def digest(key, kind, value):
+    data = message_id_key(value) if kind == "message-id" else RECORD_PREFIX + value
+    return hmac.new(key, data, hashlib.sha256).hexdigest().upper()
+
+
 def main():
-    key_file, kind, value = sys.argv[1], sys.argv[2], os.fsencode(sys.argv[3])
+    key_file, kind = sys.argv[1], sys.argv[2]
     with open(key_file, "rb") as f:
         key = f.read()
-    data = message_id_key(value) if kind == "message-id" else RECORD_PREFIX + value
-    print(hmac.new(key, data, hashlib.sha256).hexdigest().upper())
+    for value in sys.argv[3:]:
+        print(digest(key, kind, os.fsencode(value)))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@
 #   rm_milter_restart    stop and start again with the same config
 #   rm_milter_stop       SIGTERM, wait; idempotent, safe in a cleanup
 #   rm_sql SQL           run SQL on the index (sqlite3, read-only)
-#   rm_digest ID         hex HMAC-SHA-256 of a Message-ID as the index keys it, computed
-#                        independently of the product (index_digest.py: the one oracle)
+#   rm_digest ID...      hex HMAC-SHA-256 of each Message-ID as the index keys it, one a
+#                        line, computed independently of the product (index_digest.py:
+#                        the one oracle every test uses)
 #   rm_retain_date N     today (UTC) plus N calendar months, clamped, as YYYY-MM-DD
 #   rm_line_toml         the [policy]/[[line]] part of the config; RM_REVIEW_TOML (TOML lines)
 #                        is added to the respect-phoneline line
@@ -124,7 +125,7 @@ rm_share_index() {
 
 rm_sql() { sqlite3 -readonly "$RM_INDEX" "$1"; }
 
-rm_digest() { "$(e2e_python)" "$E2E_LIB_DIR/index_digest.py" "$RM_KEY" message-id "$1"; }
+rm_digest() { "$(e2e_python)" "$E2E_LIB_DIR/index_digest.py" "$RM_KEY" message-id "$@"; }
 
 # The keyed digest an index row keeps of a record token (X-Retention-Record), in hex.
 rm_record_digest() { "$(e2e_python)" "$E2E_LIB_DIR/index_digest.py" "$RM_KEY" record "$1"; }

@@ -234,7 +234,7 @@ _sm_greets() {
 
 sm_start() {
   local dir=${1:?usage: sm_start DIR [MILTER_SOCKET_SPEC]} spec=${2:-}
-  local root cache py i
+  local root cache py
   if [ "$(id -u)" -ne 0 ]; then
     _sm_say "needs root (Sendmail runs as root; namespaces and mounts need it)"
     return 1
@@ -372,7 +372,7 @@ _sm_all_gone() {
 }
 
 sm_stop() {
-  local dir=${1:-${SM_DIR:-}} name pid ns="" pids=() i alive
+  local dir=${1:-${SM_DIR:-}} name pid ns="" pids=() alive
   [ -n "$dir" ] && [ -d "$dir/run" ] || return 0
   for name in sendmail syslog sink; do
     if pid=$(_sm_verified_pid "$dir" "$name"); then
