@@ -158,4 +158,19 @@ printf '[milter]\nsockt = "x"\n' > "$T/bad.toml"
 out=$("$CTL" -c "$T/bad.toml" check 2>&1); [ $? -eq 2 ] && grep -qF "bad.toml:2: milter.sockt: unknown key" <<<"$out" \
     && pass "check names file, line and key (exit 2)" || fail "check on a bad key: $out"
 
+# --- the tests' Message-ID oracle (rm_digest) keys as the index does ---------------------------
+# Every test finds rows through rm_digest: it must agree with the product on odd Message-IDs
+# too (blanks inside, a second '<', non-ASCII, control characters, nothing usable).
+e2e_scratch_install "$T/oracle" -e 's|^user = "retention"|user = "root"|'
+chmod 2770 "$T/oracle/state"
+n=0
+for mid in '<a b@c.example>' '<a<b@c.example>' 'bare@c.example' '  <x@y.example> trailing' \
+    '<é.ü@c.example>' $'<a\x7fb@c.example>' '<>' 'no id here' '<unterminated@x'; do
+    n=$((n + 1))
+    "$SEED" "$T/oracle/retention.toml" row "$mid" respect-phoneline inbound email "$(d '-1 month')" "$(d '+5 months')" ||
+        fail "seed $mid"
+    assert_eq "$(sqlite3 "$T/oracle/state/index.sqlite3" "SELECT hex(digest) FROM messages WHERE id = $n")" \
+        "$(RM_KEY=$T/oracle/etc/index.key rm_digest "$mid")" "rm_digest keys $(printf '%q' "$mid") as the index does"
+done
+
 e2e_finish
