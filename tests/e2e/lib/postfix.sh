@@ -565,18 +565,25 @@ pf_stop() {
 _pf_reload_count() { grep -cE 'postfix[^ ]*/master\[[0-9]+\]: reload ' "$PF_LOG" 2>/dev/null || true; }
 _pf_reloaded_since() { [ "$(_pf_reload_count)" -gt "$1" ]; }
 
+_pf_all_gone() {
+  local pid
+  for pid in "$@"; do _pf_gone "$pid" || return 1; done
+}
+
 pf_reload() {
-  local before
+  local before master old=()
   before=$(_pf_reload_count)
+  master=$(_pf_master_pid || true)
+  [ -z "$master" ] || mapfile -t old < <(pgrep -P "$master" -x smtpd || true)
   postfix -c "$PF_CONFIG_DIR" reload >/dev/null 2>&1 || return 1
   # master re-reads main.cf on HUP and logs it; new processes start with the new settings.
   if ! wait_for 30 _pf_reloaded_since "$before"; then
     _pf_say "pf_reload: master did not log the reload within 30 s"
     return 1
   fi
-  # Idle smtpd processes keep the old settings until they exit, which they do on the
-  # reload signal: a moment for them to go.
-  sleep 0.3
+  # smtpd processes keep the old settings until they exit, which idle ones do on the reload
+  # signal; one still serving a client ends with its session (5 s at most here).
+  wait_for 5 _pf_all_gone "${old[@]}" || true
 }
 
 pf_set() {
