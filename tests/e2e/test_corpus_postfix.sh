@@ -202,44 +202,7 @@ save_in_sent() {  # save_in_sent FILE: the name it got in SAVED
 # bare id; each value read up to a NUL) cannot be told from the staff member's own mail by
 # anything in it: the milter gave the sent message an id of its own, which this copy lacks.
 # So the sweeper must leave it where it is.
-names_an_id() {
-  python3 - "$1" <<'PY'
-import re, sys
-
-def usable(value):
-    v = value.split(b"\0", 1)[0].strip()
-    lt = v.find(b"<")
-    if lt >= 0:
-        gt = v.find(b">", lt + 1)
-        if gt < 0:
-            return False
-        ident = re.sub(rb"\s", b"", v[lt + 1:gt])
-    else:
-        if re.search(rb"\s", v):
-            return False
-        ident = v
-    return bool(ident) and all(0x21 <= c < 0x7f and c not in b"<>" for c in ident)
-
-fields, name, value = [], None, b""
-for line in open(sys.argv[1], "rb").read().split(b"\n"):
-    line = line.rstrip(b"\r")
-    if not line:
-        break
-    if line[:1] in (b" ", b"\t") and name is not None:
-        value += line
-        continue
-    if name is not None:
-        fields.append((name, value))
-    m = re.match(rb"([!-9;-~]+)[ \t]*:(.*)", line)
-    if not m:
-        name = None
-        break
-    name, value = m.group(1).lower(), m.group(2)
-if name is not None:
-    fields.append((name, value))
-sys.exit(0 if any(n == b"message-id" and usable(v) for n, v in fields) else 1)
-PY
-}
+names_an_id() { "$(e2e_python)" "$E2E_LIB_DIR/names_a_message_id.py" "$1"; }
 
 mkdir -p "$ALICE_SENT"/{cur,new,tmp}
 touch "$ALICE_SENT/maildirfolder"
