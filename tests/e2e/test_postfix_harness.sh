@@ -145,17 +145,10 @@ assert_eq "$before" "$(pf_sink_files | wc -l)" "nothing more reached the sink"
 
 # Dovecot serves the delivered mail over IMAP, as staff's clients would see it.
 if command -v python3 >/dev/null; then
-  assert_cmd "IMAP login to Dovecot shows the delivered message" python3 - "$PF_IMAP_PORT" \
-    info@respectphoneline.test "$PF_AUTH_PASS" "$TAG inbound" <<'PY'
-import imaplib, sys
-port, user, password, subject = sys.argv[1:]
-m = imaplib.IMAP4("127.0.0.1", int(port))
-m.login(user, password)
-m.select("INBOX")
-typ, data = m.search(None, "SUBJECT", '"%s"' % subject)
-assert typ == "OK" and data[0].split(), data
-m.logout()
-PY
+  assert_cmd "IMAP login to Dovecot shows the delivered message" pf_imap info@respectphoneline.test "
+M.select('INBOX')
+typ, data = M.search(None, 'SUBJECT', '\"$TAG inbound\"')
+assert typ == 'OK' and data[0].split(), data"
 fi
 assert_cmd "doveadm works on this Dovecot (force-resync)" \
   pf_doveadm force-resync -u info@respectphoneline.test INBOX

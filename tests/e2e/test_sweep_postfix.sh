@@ -44,18 +44,9 @@ assert_eq "respect-phoneline|outbound|$RETAIN" \
   "$(rm_sql "SELECT lines, direction, retain_until FROM messages WHERE hex(digest) = '$(rm_digest "<$REPLY_ID>")'")" \
   "the reply is indexed as outbound"
 
-imap() {  # imap USER PYTHON-STATEMENTS (M is the logged-in imaplib connection)
-  python3 - "$PF_IMAP_PORT" "$1" "$PF_AUTH_PASS" "$2" <<'PY'
-import imaplib, sys
-M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-M.login(sys.argv[2], sys.argv[3])
-exec(sys.argv[4])
-M.logout()
-PY
-}
 
 # Alice's mail client saves its copy of the reply: same Message-ID, none of our headers.
-imap alice@respect.test "
+pf_imap alice@respect.test "
 M.create('Sent')
 msg = b'From: Respect Phoneline <info@respectphoneline.test>\r\nTo: someone@outside.example\r\nSubject: Re: help\r\nMessage-ID: <$REPLY_ID>\r\n\r\nHere is our advice.\r\n'
 print(M.append('Sent', r'(\Seen)', None, msg)[0])" >/dev/null
@@ -68,7 +59,7 @@ SENT_NAME=$(basename "$SENT_COPY")
 # retain_until_seen FOLDER ITEMS: the X-Retain-Until line of the helpline's first message in
 # FOLDER, as a mail client fetching ITEMS (which also go into Dovecot's cache) sees it.
 retain_until_seen() {
-  imap info@respectphoneline.test "
+  pf_imap info@respectphoneline.test "
 M.select('$1')
 t, d = M.fetch('1', '($2)')
 print(d[0][1].decode())" | tr -d '\r' | grep -i '^X-Retain-Until'
@@ -156,9 +147,9 @@ assert_file_contains "$W/sweep/cache-before.info@respectphoneline.test" "$SUBJEC
   "Dovecot's index cache still held the destroyed message's subject"
 assert_file_not_contains "$SHARED/dovecot.index.cache" "$SUBJECT" "after_mailbox cleared it from the cache"
 
-count=$(imap info@respectphoneline.test "print(M.select('INBOX')[1][0].decode())")
+count=$(pf_imap info@respectphoneline.test "print(M.select('INBOX')[1][0].decode())")
 assert_eq "0" "$count" "over IMAP the helpline's INBOX is empty"
-count=$(imap info@respectphoneline.test "print(M.select('Sent')[1][0].decode())")
+count=$(pf_imap info@respectphoneline.test "print(M.select('Sent')[1][0].decode())")
 assert_eq "0" "$count" "over IMAP the helpline's Sent folder is empty"
 
 e2e_finish

@@ -35,6 +35,8 @@
 #   pf_add_mailbox ADDRESS...   make more virtual mailboxes (reloads Postfix)
 #   pf_sink_files       files smtp-sink saved, oldest first
 #   pf_doveadm ARGS...  doveadm for the private Dovecot (e.g. force-resync -u USER '*')
+#   pf_imap USER STATEMENTS  an IMAP session as USER, running Python STATEMENTS with M the
+#                       logged-in imaplib connection
 #
 # Exported by pf_start:
 #   PF_DIR              the test folder (DIR)
@@ -276,6 +278,10 @@ _pf_start_dovecot() {
 }
 
 pf_doveadm() { doveadm -c "$PF_DOVECOT_CONF" "$@"; }
+
+# pf_imap USER PYTHON-STATEMENTS: an IMAP session as USER (password PF_AUTH_PASS), the
+# statements run with M the logged-in imaplib connection (lib/imap_session.py).
+pf_imap() { "$(e2e_python)" "$E2E_LIB_DIR/imap_session.py" "$PF_IMAP_PORT" "$1" "$PF_AUTH_PASS" "$2"; }
 
 # ---------------------------------------------------------------------------------------
 # Postfix
