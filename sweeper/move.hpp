@@ -22,17 +22,10 @@
 #include "core/maildir.hpp"
 #include "db/index.hpp"
 #include "sweeper/destroy.hpp"
-#include "sweeper/plan.hpp"
+#include "sweeper/outcomes.hpp"
+#include "sweeper/sweep_plan.hpp"
 
 namespace rm::sweep {
-
-struct MoveOutcome {
-    enum class Result { Moved, AlreadyThere, Vanished, Failed };
-    Result result = Result::Failed;
-    std::optional<Skip> skip;
-    bool created_folder = false;
-    DestroyOutcome source;  // the source's destruction (Moved, AlreadyThere)
-};
 
 // The folders one run moves copies into, each made (when missing) and listed once. A first
 // run over a backlog moves thousands of copies into one Sent folder; reading the folder

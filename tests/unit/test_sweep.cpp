@@ -11,7 +11,8 @@
 #include "sweep_test_util.hpp"
 #include "sweeper/destroy.hpp"
 #include "sweeper/move.hpp"
-#include "sweeper/plan.hpp"
+#include "sweeper/own_files.hpp"
+#include "sweeper/scan.hpp"
 #include "sweeper/safety.hpp"
 
 using namespace sweeptest;

@@ -3,7 +3,7 @@
 #include <sqlite3.h>
 
 #include "sweep_test_util.hpp"
-#include "sweeper/plan.hpp"
+#include "sweeper/scan.hpp"
 
 using namespace sweeptest;
 using rm::sweep::Summary;

@@ -1,0 +1,41 @@
+#include "sweeper/sweep_plan.hpp"
+
+#include <chrono>
+
+namespace rm::sweep {
+
+std::string FileRef::dir() const {
+    if (folder.empty()) return sub;
+    if (sub.empty()) return folder;
+    return folder + "/" + sub;
+}
+
+void FileRef::take(const struct stat& st) {
+    dev = st.st_dev;
+    ino = st.st_ino;
+    nlink = st.st_nlink;
+    size = st.st_size;
+    mtime = st.st_mtim;
+}
+
+bool FileRef::same_file(const struct stat& st) const {
+    return S_ISREG(st.st_mode) && st.st_dev == dev && st.st_ino == ino && st.st_size == size &&
+           st.st_mtim.tv_sec == mtime.tv_sec && st.st_mtim.tv_nsec == mtime.tv_nsec;
+}
+
+std::optional<Date> date_of_seconds(std::int64_t t) {
+    if (t < 0 || t > 253402300799) return std::nullopt;  // 9999-12-31
+    return utc_date(std::chrono::system_clock::time_point(std::chrono::seconds(t)));
+}
+
+std::string path_of(const Plan& plan, size_t root, const std::string& rel) {
+    const std::string& path = plan.roots[root].path;
+    if (rel.empty()) return path;
+    return path + "/" + (rel.front() == '/' ? rel.substr(1) : rel);
+}
+
+std::string path_of(const Plan& plan, const FileRef& f) { return path_of(plan, f.root, f.dir() + "/" + f.name); }
+
+std::string line_of(const Root& root) { return root.kind == MailboxKind::Shared ? root.line : std::string(); }
+
+}  // namespace rm::sweep
