@@ -148,11 +148,7 @@ private:
             progress_[id].held = true;
             --progress_[id].pending;
         }
-        for (const size_t i : g) {
-            const DestroyItem& d = plan_.destroys[i];
-            --summary_.lines[d.label].destroyed;
-            ++summary_.lines[d.label].held;
-        }
+        for (const size_t i : g) ++summary_.lines[plan_.destroys[i].label].held;
     }
 
     void account_destroy(const Group& g, const DestroyOutcome& out) {
@@ -177,26 +173,33 @@ private:
             p.failed = p.failed || !all_gone;
             if (--p.pending == 0 && !p.failed && !p.held) done_.push_back({id, p.copies});
         }
-        undo_counts(g, out);
+        count_destroyed(g, out);
     }
 
-    // What did not happen comes off the counts phase 1 made.
-    void undo_counts(const Group& g, const DestroyOutcome& out) {
-        long undone = static_cast<long>(g.size()) - out.removed;
+    // The names removed count as destroyed, one item each; the others stay where they
+    // were: an orphan is left, a letter file kept.
+    void count_destroyed(const Group& g, const DestroyOutcome& out) {
         summary_.vanished += out.vanished;
-        for (auto it = g.rbegin(); it != g.rend() && undone > 0; ++it, --undone) {
-            const DestroyItem& d = plan_.destroys[*it];
+        for (size_t k = 0; k < g.size(); ++k) {
+            const DestroyItem& d = plan_.destroys[g[k]];
+            const bool removed = k < static_cast<size_t>(out.removed);
             switch (d.kind) {
-                case DestroyKind::Message: --summary_.lines[d.label].destroyed; break;
-                case DestroyKind::Orphan:
-                    --summary_.lines[d.label].orphans_destroyed;
-                    ++summary_.lines[d.label].orphans;
+                case DestroyKind::Message:
+                    if (removed) ++summary_.lines[d.label].destroyed;
                     break;
-                case DestroyKind::File:
-                    --summary_.files[d.label].destroyed;
-                    ++summary_.files[d.label].kept;
+                case DestroyKind::Orphan: {
+                    LineCounts& c = summary_.lines[d.label];
+                    ++(removed ? c.orphans_destroyed : c.orphans);
                     break;
-                case DestroyKind::Residue: --summary_.residues.interrupted_finished; break;
+                }
+                case DestroyKind::File: {
+                    FileCounts& c = summary_.files[d.label];
+                    ++(removed ? c.destroyed : c.kept);
+                    break;
+                }
+                case DestroyKind::Residue:
+                    if (removed) ++summary_.residues.interrupted_finished;
+                    break;
             }
         }
     }
@@ -234,17 +237,16 @@ private:
         switch (out.result) {
             case MoveOutcome::Result::Moved:
             case MoveOutcome::Result::AlreadyThere:
+                ++summary_.lines[m.line].moved;
                 plan_.roots[m.source.root].changed = true;
                 plan_.roots[m.dest_root].changed = true;
                 for (const auto& f : out.source.folders) changed_.insert(f);
                 for (const Skip why : out.source.skips) summary_.skip(why, m.line, path);
                 break;
             case MoveOutcome::Result::Vanished:
-                --summary_.lines[m.line].moved;
                 ++summary_.vanished;
                 break;
             case MoveOutcome::Result::Failed:
-                --summary_.lines[m.line].moved;
                 ++summary_.lines[m.line].kept;
                 summary_.skip(out.skip.value_or(Skip::MoveFailed), m.line, path);
                 break;
@@ -269,8 +271,9 @@ private:
         const auto marked = run_.index.mark_destroyed(batch, run_.now, Index::Unless::Held);
         const std::set<Digest> marked_set(marked.begin(), marked.end());
         for (const auto& d : marked) run_.receipts.add(d);
+        // A row held since the scan is not marked: only those marked count.
         for (const auto& u : plan_.unseen)
-            if (!marked_set.count(u.digest)) --summary_.rows_marked_unseen;  // held since the scan
+            if (marked_set.count(u.digest)) ++summary_.rows_marked_unseen;
     }
 
     // --- after_mailbox --------------------------------------------------------------

@@ -129,7 +129,6 @@ void LetterFiles::file(Walk& w, int dirfd, const std::string& rel, const std::st
     if (arrived && add_period(*arrived, period) <= today_) {
         summary_.listed("destroy", w.path(child));
         w.plan.destroys.push_back({std::move(f), DestroyKind::File, {}, {}, w.policy});
-        ++summary_.files[w.policy].destroyed;
     } else {
         ++summary_.files[w.policy].kept;
     }

@@ -94,7 +94,6 @@ public:
         if (!own_.owns(st, sub, name, key_)) return summary_.skip(Skip::NotOurLeftover, line_of(plan_.roots[r]), path_of(plan_, f));
         summary_.listed("residue", path_of(plan_, f), "finishing an interrupted destruction");
         plan_.destroys.push_back({std::move(f), DestroyKind::Residue, {}, {}, {}});
-        ++summary_.residues.interrupted_finished;
     }
 
     void expunged_copies_folder(const std::string& path) override {
@@ -161,7 +160,6 @@ private:
         LineCounts& counts = summary_.lines[line];
         if (facts.due && !held) {
             plan_.destroys.push_back({m.where, DestroyKind::Message, digest, std::move(present), line});
-            ++counts.destroyed;
             summary_.listed("destroy", path_of(plan_, m.where));
         } else if (m.role == FolderRole::Sent) {
             plan_move(m.where, m.keys.digest, facts, line);
@@ -179,7 +177,6 @@ private:
             const Line* line = config_.find_line(root.line);
             if (m.delivered && line && add_period(*m.delivered, config_.policy_of(*line).retain) <= today_) {
                 plan_.destroys.push_back({m.where, DestroyKind::Orphan, {}, {}, root.line});
-                ++counts.orphans_destroyed;
                 summary_.listed("destroy", path_of(plan_, m.where), "orphan");
                 return;
             }
@@ -206,7 +203,6 @@ private:
         m.dest_folder = dest->second;
         summary_.listed("move", path_of(plan_, f), "to " + path_of(plan_, dest->first, dest->second));
         plan_.moves.push_back(std::move(m));
-        ++summary_.lines[line].moved;
     }
 
     // The Sent folder of the first shared [[sweep.mailbox]] of the message's first line
@@ -249,7 +245,6 @@ private:
                 ++summary_.rows_unseen_deferred;
             } else {
                 plan_.unseen.push_back({id, row.digest});
-                ++summary_.rows_marked_unseen;
             }
         }
     }

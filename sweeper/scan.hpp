@@ -15,9 +15,11 @@
 
 namespace rm::sweep {
 
-// Builds the plan from what `store` lists and the [[sweep.files]] folders. Counts go into
-// `summary` as what the run will do (phase 2 corrects them when something fails). Throws
-// StoreError for a store it cannot read.
+// Builds the plan from what `store` lists and the [[sweep.files]] folders. What is planned
+// (destroyed, moved, rows marked) is in the plan only: phase 2 counts what it did, and a
+// run that does not act counts the plan (count_planned). What the scan found as it is
+// (kept, held, orphans left, skips) goes into `summary`. Throws StoreError for a store it
+// cannot read.
 Plan scan_stores(Store& store, const Config& config, const Index& index, const DigestKey& key, Date today,
                  Summary& summary, ScanCache cache = {});
 

@@ -183,7 +183,7 @@ long Summary::skip_count() const {
     return n;
 }
 
-long Summary::planned_destroys() const {
+long Summary::destroyed_total() const {
     long n = 0;
     for (const auto& [tag, c] : lines) n += c.destroyed + c.orphans_destroyed;
     for (const auto& [policy, c] : files) n += c.destroyed;

@@ -110,7 +110,7 @@ struct Summary {
     void warn(const std::string& text);
     void mailbox_not_read(int number, const std::string& pattern);
     long skip_count() const;
-    long planned_destroys() const;  // messages, orphans and files (the max_destroy_per_run count)
+    long destroyed_total() const;  // messages, orphans and files destroyed (or, not acting, planned)
 };
 
 // "[[sweep.mailbox]] number 3 (path = \"/var/vmail/example.org/*\")", as summary and log say it.

@@ -117,13 +117,17 @@ private:
                                 ScanCache{.look_up = !options_.read_all,
                                           .learn_into = options_.dry_run ? nullptr : index_.get(),
                                           .settle = options_.scan_cache_settle});
-        if (auto why = stop_reason(last_run)) {
+        if (auto why = stop_reason(last_run, plan)) {
+            count_planned(plan, summary_);
             summary_.stop = *why;
             spdlog::error("safety stop, nothing destroyed: {}", *why);
             if (!options_.dry_run) record_run(kExitSafetyStop);
             return kExitSafetyStop;
         }
-        if (options_.dry_run) return summary_.skip_count() ? kExitSkipped : kExitOk;
+        if (options_.dry_run) {
+            count_planned(plan, summary_);
+            return summary_.skip_count() ? kExitSkipped : kExitOk;
+        }
         if (options_.between_phases) options_.between_phases();
         acting_ = true;
         act(store, plan);
@@ -136,14 +140,14 @@ private:
         return *no_expiry_config_;
     }
 
-    std::optional<std::string> stop_reason(std::optional<std::int64_t> last_run) {
+    std::optional<std::string> stop_reason(std::optional<std::int64_t> last_run, const Plan& plan) {
         std::vector<std::string> reasons;
         // --now pretends a date for a what-if; the clock checks compare the real clock.
         if (!options_.now_date) {
             if (auto p = clock_problem(last_run, epoch_seconds(now_), config_.sweep.max_clock_jump))
                 reasons.push_back(*p);
         }
-        const long n = summary_.planned_destroys();
+        const long n = planned_destroys(plan);
         if (n > config_.sweep.max_destroy_per_run)
             reasons.push_back("this run would destroy " + std::to_string(n) +
                               " messages and files, more than max_destroy_per_run (" +

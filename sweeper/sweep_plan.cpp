@@ -1,5 +1,6 @@
 #include "sweeper/sweep_plan.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 namespace rm::sweep {
@@ -26,6 +27,24 @@ bool FileRef::same_file(const struct stat& st) const {
 std::optional<Date> date_of_seconds(std::int64_t t) {
     if (t < 0 || t > 253402300799) return std::nullopt;  // 9999-12-31
     return utc_date(std::chrono::system_clock::time_point(std::chrono::seconds(t)));
+}
+
+long planned_destroys(const Plan& plan) {
+    return static_cast<long>(std::count_if(plan.destroys.begin(), plan.destroys.end(),
+                                           [](const DestroyItem& d) { return d.kind != DestroyKind::Residue; }));
+}
+
+void count_planned(const Plan& plan, Summary& summary) {
+    for (const DestroyItem& d : plan.destroys) {
+        switch (d.kind) {
+            case DestroyKind::Message: ++summary.lines[d.label].destroyed; break;
+            case DestroyKind::Orphan: ++summary.lines[d.label].orphans_destroyed; break;
+            case DestroyKind::File: ++summary.files[d.label].destroyed; break;
+            case DestroyKind::Residue: ++summary.residues.interrupted_finished; break;
+        }
+    }
+    for (const MoveItem& m : plan.moves) ++summary.lines[m.line].moved;
+    summary.rows_marked_unseen += static_cast<long>(plan.unseen.size());
 }
 
 std::string path_of(const Plan& plan, size_t root, const std::string& rel) {

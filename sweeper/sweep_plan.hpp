@@ -16,6 +16,7 @@
 
 #include "core/config.hpp"
 #include "db/index.hpp"
+#include "sweeper/summary.hpp"
 
 namespace rm::sweep {
 
@@ -100,6 +101,12 @@ struct Plan {
     // never found again). The expired copies found are still destroyed.
     bool rows_frozen = false;
 };
+
+// Messages, orphans and files the plan destroys (what max_destroy_per_run limits).
+long planned_destroys(const Plan& plan);
+// Counts the plan into `summary` as done: what a dry run or a stopped run reports it
+// would do.
+void count_planned(const Plan& plan, Summary& summary);
 
 // Paths as the summary and --list name them.
 std::string path_of(const Plan& plan, size_t root, const std::string& rel);

@@ -1112,7 +1112,7 @@ TEST(Sweep, LetterCopiesExpireByModificationTimeAndOpenFoldersAreReported) {
     EXPECT_EQ(s.files.at("letter-response").destroyed, 1);
     EXPECT_EQ(s.files.at("letter-response").kept, 1);
     EXPECT_EQ(s.others_access_folders, 1);
-    EXPECT_EQ(s.planned_destroys(), 1);
+    EXPECT_EQ(s.destroyed_total(), 1);
 }
 
 // --- residues, after_mailbox, output -------------------------------------------------
