@@ -1,5 +1,6 @@
 #include "sweeper/sweep.hpp"
 
+#include <charconv>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -14,15 +15,24 @@
 #include "sweeper/maildir_store.hpp"
 #include "sweeper/own_files.hpp"
 #include "sweeper/receipts.hpp"
-#include "sweeper/run_report.hpp"
+#include "sweeper/metrics.hpp"
 #include "sweeper/safety.hpp"
 #include "sweeper/scan.hpp"
 
 namespace rm::sweep {
 
-namespace {
-
 using namespace std::chrono;
+
+std::optional<std::int64_t> meta_seconds(const Index& index, const char* key) {
+    const auto s = index.get_meta(key);
+    if (!s || s->empty()) return std::nullopt;
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
+    if (ec != std::errc{} || end != s->data() + s->size()) return std::nullopt;
+    return v;
+}
+
+namespace {
 
 std::int64_t epoch_seconds(system_clock::time_point t) { return duration_cast<seconds>(t.time_since_epoch()).count(); }
 
