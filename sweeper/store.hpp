@@ -55,8 +55,8 @@ struct StoredMessage {
     // mtime; a remote store's mailbox GUID and UID would go here).
     FileRef where;
     FolderRole role = FolderRole::Shared;
-    // The day the store received it, if known: orphans expire by it,
-    // never by a date written in the message, which anyone could forge.
+    // The day the store received it, if known: orphans expire by it, never by a date
+    // written in the message, which anyone could forge.
     std::optional<Date> delivered;
     // The keyed digests of its header facts (match_keys): taken from the scan cache when
     // the store can tell the message is the one read before, else from its header.
@@ -109,7 +109,8 @@ public:
     // reports what it could not read. Throws StoreError for a store it cannot read.
     virtual void scan(Plan& plan, size_t r, ScanSink& sink) = 0;
     // The folder of root `r` that receives moved copies (role Sent): the first of the
-    // entry's sent_folders that exists, else the first of them, made in phase 2.
+    // entry's sent_folders that exists, else the first of them, made in phase 2. Empty
+    // when the mailbox cannot be reached: then nothing is moved there.
     virtual std::string sent_folder(const Plan& plan, size_t r) = 0;
 
     // --- phase 2 ---
