@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "core/strings.hpp"
+#include "sweeper/own_files.hpp"
 
 namespace rm::sweep {
 
@@ -53,8 +54,6 @@ int overwrite_with_zeros(int fd, off_t size) {
 }
 
 namespace {
-
-bool is_marker(const std::string& name) { return name.compare(0, kMarkerPrefix.size(), kMarkerPrefix) == 0; }
 
 struct Renamed {
     std::shared_ptr<UniqueFd> dir;
@@ -193,7 +192,7 @@ DestroyOutcome destroy_file(Dirs& dirs, std::vector<FileRef> names, SecureDelete
         const auto dir = open_unchanged(dirs, f, st, out);
         if (!dir) continue;
         std::string marker = f.name;
-        if (!is_marker(f.name)) {
+        if (!has_marker_prefix(f.name)) {
             if (const int err = rename_to_marker(dir->get(), f.name, marker)) {
                 if (err == ENOENT) ++out.vanished;
                 else out.skips.push_back(Skip::CannotDestroy);

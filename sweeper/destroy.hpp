@@ -21,7 +21,8 @@
 
 #include "core/config.hpp"
 #include "core/maildir.hpp"
-#include "sweeper/plan.hpp"
+#include "sweeper/outcomes.hpp"
+#include "sweeper/sweep_plan.hpp"
 
 namespace rm::sweep {
 
@@ -41,14 +42,6 @@ private:
         std::shared_ptr<UniqueFd> fd;
     };
     std::vector<Entry> cache_;
-};
-
-struct DestroyOutcome {
-    int removed = 0;    // names unlinked
-    int vanished = 0;   // names gone before we got to them (expunged meanwhile)
-    bool overwritten = false;
-    std::vector<Skip> skips;  // what went wrong; empty when all went well
-    std::vector<std::pair<size_t, std::string>> folders;  // (root, folder) where names were removed
 };
 
 // Folders whose entries changed and are not synced yet. Syncing a folder once for many

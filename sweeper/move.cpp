@@ -16,6 +16,8 @@
 #include "core/headers.hpp"
 #include "core/maildir.hpp"
 #include "core/plan.hpp"
+#include "sweeper/matching.hpp"
+#include "sweeper/own_files.hpp"
 
 namespace rm::sweep {
 
@@ -174,17 +176,6 @@ int publish(int tmpfd, const std::string& tmp_name, int subfd, const std::string
     return 0;
 }
 
-// The digest of the Message-ID of `name` in `dirfd`, empty when it has none.
-Digest digest_of(int dirfd, const std::string& name, const DigestKey& key) {
-    const UniqueFd fd = open_file_at(dirfd, name, nullptr);
-    if (!fd) return {};
-    try {
-        return match_keys(read_header_fields(fd.get(), kMatchFields).fields, key).digest;
-    } catch (const std::system_error&) {
-        return {};
-    }
-}
-
 struct Source {
     FileRef ref;
     UniqueFd fd;
@@ -246,6 +237,27 @@ Destinations::Folder& Destinations::prepare(Dirs& dirs, size_t root, const std::
     return f;
 }
 
+namespace {
+
+// Writes the copy with our headers in tmp/ under our marker name and publishes it under
+// the source's name (sizes updated); a copy that could not be finished is destroyed.
+bool write_stamped_copy(const Source& src, const MoveItem& item, int tmpfd, int subfd) {
+    const std::string tmp_name = marker_name(src.name.unique);
+    const std::string prefix = our_header_lines(item.headers, src.header.crlf) + without_our_headers(src.header.raw);
+    const mode_t file_mode = (src.st.st_mode & 0660) | 0600;
+    Sizes sizes;
+    if (write_copy(tmpfd, tmp_name, file_mode, prefix, src.fd.get(), static_cast<off_t>(src.header.raw.size()),
+                   sizes) != 0 ||
+        publish(tmpfd, tmp_name, subfd, name_with_sizes(src.ref.name, sizes.size, sizes.vsize)) != 0) {
+        destroy_leftover(tmpfd, tmp_name);
+        return false;
+    }
+    sync_dir(subfd);
+    return true;
+}
+
+}  // namespace
+
 MoveOutcome move_copy(Dirs& dirs, Destinations& dests, const MoveItem& item, const DigestKey& key,
                       SecureDelete mode) {
     MoveOutcome out;
@@ -282,25 +294,16 @@ MoveOutcome move_copy(Dirs& dirs, Destinations& dests, const MoveItem& item, con
     const auto there = maybe_there ? find_maildir_unique(folder->get(), src.name.unique) : std::nullopt;
     if (there) {
         const auto there_dir = dirs.open(item.dest_root, item.dest_folder + "/" + there->sub);
-        if (!there_dir || digest_of(there_dir->get(), there->name, key) != item.digest) {
+        if (!there_dir || message_id_digest_at(there_dir->get(), there->name, key) != item.digest) {
             out.skip = Skip::NameTaken;
             return out;
         }
         out.result = Result::AlreadyThere;
     } else {
-        const std::string tmp_name = marker_name(src.name.unique);
-        const std::string prefix =
-            our_header_lines(item.headers, src.header.crlf) + without_our_headers(src.header.raw);
-        const mode_t file_mode = (src.st.st_mode & 0660) | 0600;
-        Sizes sizes;
-        if (write_copy(tmpdir->get(), tmp_name, file_mode, prefix, src.fd.get(),
-                       static_cast<off_t>(src.header.raw.size()), sizes) != 0 ||
-            publish(tmpdir->get(), tmp_name, subdir->get(), name_with_sizes(src.ref.name, sizes.size, sizes.vsize)) != 0) {
-            destroy_leftover(tmpdir->get(), tmp_name);
+        if (!write_stamped_copy(src, item, tmpdir->get(), subdir->get())) {
             out.skip = Skip::MoveFailed;
             return out;
         }
-        sync_dir(subdir->get());
         if (dest.bases) dest.bases->add(base);
         out.result = Result::Moved;
     }

@@ -22,27 +22,19 @@
 #include "core/maildir.hpp"
 #include "db/index.hpp"
 #include "sweeper/destroy.hpp"
-#include "sweeper/plan.hpp"
+#include "sweeper/outcomes.hpp"
+#include "sweeper/sweep_plan.hpp"
 
 namespace rm::sweep {
 
-struct MoveOutcome {
-    enum class Result { Moved, AlreadyThere, Vanished, Failed };
-    Result result = Result::Failed;
-    std::optional<Skip> skip;
-    bool created_folder = false;
-    DestroyOutcome source;  // the source's destruction (Moved, AlreadyThere)
-};
-
-// The folders one run moves copies into, each made (when missing) and listed once. A first
-// run over a backlog moves thousands of copies into one Sent folder; reading the folder
-// again for each (to find a copy a killed run left there) made that run quadratic.
+// The folders one run moves copies into, each made (when missing) and listed once: a first
+// run over a backlog moves thousands of copies into one Sent folder, and reading the folder
+// again for each copy (to find one a killed run left there) would make that run quadratic.
 // The listing is of the names there when the run first moved a copy in, plus those it has
 // moved in since. Only one sweep runs at a time, so a killed run's copy is always in it.
 // What it can miss: a copy staff make by hand during the run under the source's own base
-// name (Dovecot with maildir_copy_preserve_filename = yes). The old check per copy had the
-// same race in a shorter window; the price is one duplicate copy, which goes on the same
-// date as the other (both carry the Message-ID).
+// name (Dovecot with maildir_copy_preserve_filename = yes); the price is one duplicate
+// copy, which goes on the same date as the other (both carry the Message-ID).
 class Destinations {
 public:
     struct Folder {

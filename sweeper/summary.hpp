@@ -1,5 +1,6 @@
-// What one sweep did, counted by line and action, and the three ways it is told: a text
-// summary, the same as JSON, and a Prometheus textfile. Nothing in it identifies a person:
+// What one sweep did, counted by line and action, and how it is told: a text summary, the
+// same as JSON, the counts for the receipt, and one log line (the Prometheus textfile is in
+// metrics.hpp). Nothing in it identifies a person:
 // file paths are kept only when --list asks for them.
 #pragma once
 
@@ -110,7 +111,7 @@ struct Summary {
     void warn(const std::string& text);
     void mailbox_not_read(int number, const std::string& pattern);
     long skip_count() const;
-    long planned_destroys() const;  // messages, orphans and files (the max_destroy_per_run count)
+    long destroyed_total() const;  // messages, orphans and files destroyed (or, not acting, planned)
 };
 
 // "[[sweep.mailbox]] number 3 (path = \"/var/vmail/example.org/*\")", as summary and log say it.
@@ -122,11 +123,7 @@ void print_text(std::ostream& out, const Summary& s);
 std::string to_json(const Summary& s);
 // The counts as JSON for the receipt: no paths, no warnings' details.
 std::string receipt_counts_json(const Summary& s);
-
-// Writes the Prometheus textfile: a temporary file in the same folder, synced, renamed
-// over `path`. `last_success` is the time of the last run that ended 0 or 4, if any.
-// Throws std::runtime_error when it cannot be written.
-void write_metrics(const std::string& path, const Summary& s, std::chrono::system_clock::time_point run_at,
-                   std::optional<std::chrono::system_clock::time_point> last_success, long overdue_rows);
+// The totals, the skips and the entries not read, in the log.
+void log_result(const Summary& s);
 
 }  // namespace rm::sweep

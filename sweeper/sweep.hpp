@@ -3,11 +3,13 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 
 #include "core/config.hpp"
+#include "db/index.hpp"
 #include "sweeper/summary.hpp"
 
 namespace rm::sweep {
@@ -30,6 +32,9 @@ inline constexpr const char* kMetaLastRun = "sweep.last_run";          // second
 inline constexpr const char* kMetaLastSuccess = "sweep.last_success";  // seconds; runs ending 0 or 4
 inline constexpr const char* kMetaInProgress = "sweep.in_progress";    // JSON; cleared at the end of a run
 inline constexpr const char* kMetaLeftovers = "sweep.own_leftovers";   // JSON; marker files a run left (OwnFiles)
+
+// A time kept under one of those keys (seconds), if it is there and a number.
+std::optional<std::int64_t> meta_seconds(const Index& index, const char* key);
 
 // Runs one sweep as of `now` (main passes the system clock; tests their own). The exit
 // code is in the summary; `error` says what went wrong for exit codes 1 and 2 (and why

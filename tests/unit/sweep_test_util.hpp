@@ -256,4 +256,18 @@ private:
     int serial_ = 0;
 };
 
+// What most tests check after a run: the copies are gone and the messages' rows are
+// marked destroyed.
+inline void expect_gone(const World& w, std::initializer_list<fs::path> copies,
+                        std::initializer_list<std::string> message_ids) {
+    for (const auto& c : copies) EXPECT_FALSE(fs::exists(c)) << c;
+    for (const auto& id : message_ids) EXPECT_TRUE(w.destroyed(id)) << id;
+}
+
+// A run that skipped one thing for `why`, and so ended with exit code 4.
+inline void expect_one_skip(const rm::sweep::Summary& s, rm::sweep::Skip why) {
+    EXPECT_EQ(s.exit_code, 4);
+    EXPECT_EQ(skips(s, why), 1);
+}
+
 }  // namespace sweeptest

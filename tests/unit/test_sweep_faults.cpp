@@ -1,4 +1,4 @@
-// retention-sweep under file-system faults (issue 8), on real file systems: the disk of
+// retention-sweep under file-system faults, on real file systems: the disk of
 // the shared mailbox full while a personal Sent copy is moved into it. Needs root to mount
 // a small tmpfs; skipped otherwise.
 #include <sys/mount.h>

@@ -1,11 +1,13 @@
 // [[sweep.files]]: a letter file is kept its full period from when it came into the folder,
-// even when it came with an old modification time (cp -p, rsync -t, a file share).
+// even when it came with an old modification time (cp -p, rsync -t, a file share); folders
+// open to others are reported.
 #include <sqlite3.h>
 
 #include "sweep_test_util.hpp"
-#include "sweeper/plan.hpp"
+#include "sweeper/scan.hpp"
 
 using namespace sweeptest;
+using rm::sweep::Skip;
 using rm::sweep::Summary;
 using rm::sweep::SweepOptions;
 
@@ -93,4 +95,35 @@ TEST(SweepFiles, ADryRunNotesNothingAndNoPathIsKept) {
     EXPECT_EQ(rows_in(w, "files_seen"), 1);
     w.index.reset();
     EXPECT_EQ(slurp(w.index_path).find("ms-smith"), std::string::npos);
+}
+
+TEST(SweepFiles, LetterCopiesExpireByModificationTimeAndOpenFoldersAreReported) {
+    World w;
+    w.with_files = true;
+    make_maildir(w.shared_a);
+    make_maildir(w.shared_b);
+    // Files born today (the real clock) looked at half a year later, so that their
+    // modification time is what decides.
+    const sys_days today = sys_days{year_month_day{floor<days>(system_clock::now())} + months{6}};
+    const fs::path old_letter = w.letters / "2026" / "reply-to-letter.odt";
+    const fs::path young_letter = w.letters / "reply-new.odt";
+    spit(old_letter, "dear ...");
+    spit(young_letter, "dear ...");
+    const sys_days two_months_ago = sys_days{year_month_day{today} - months{2}};
+    set_mtime(old_letter, two_months_ago);  // + 2 months = today
+    set_mtime(young_letter, two_months_ago + days(1));
+    fs::create_symlink("/etc/passwd", w.letters / "link");
+    fs::permissions(w.letters, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+    fs::permissions(w.letters / "2026", fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+
+    const Summary s = w.sweep(today + hours(3));
+    EXPECT_EQ(s.exit_code, 4);  // the symlink
+    EXPECT_EQ(skips(s, Skip::Symlink), 1);
+    EXPECT_FALSE(fs::exists(old_letter));
+    EXPECT_TRUE(fs::exists(young_letter));
+    EXPECT_TRUE(fs::exists("/etc/passwd"));
+    EXPECT_EQ(s.files.at("letter-response").destroyed, 1);
+    EXPECT_EQ(s.files.at("letter-response").kept, 1);
+    EXPECT_EQ(s.others_access_folders, 1);
+    EXPECT_EQ(s.destroyed_total(), 1);
 }

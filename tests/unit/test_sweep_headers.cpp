@@ -17,8 +17,7 @@ TEST(SweepHeaders, AMessageWithAHugeHeaderBlockIsFoundAndDestroyed) {
     const Summary s = w.sweep(kNow);
     EXPECT_EQ(s.exit_code, 0) << w.last_error;
     EXPECT_EQ(skips(s, Skip::HeaderTooLarge), 0);
-    EXPECT_FALSE(fs::exists(copy));
-    EXPECT_TRUE(w.destroyed("long-chain@x"));
+    expect_gone(w, {copy}, {"long-chain@x"});
 }
 
 TEST(SweepHeaders, OneCompressedFileIsASkipAndTheRunGoesOn) {
@@ -34,9 +33,7 @@ TEST(SweepHeaders, OneCompressedFileIsASkipAndTheRunGoesOn) {
     EXPECT_EQ(s.exit_code, 4) << w.last_error;
     EXPECT_EQ(skips(s, Skip::ForeignFile), 1);
     EXPECT_TRUE(fs::exists(odd));
-    EXPECT_FALSE(fs::exists(fine));
-    EXPECT_FALSE(fs::exists(also));
-    EXPECT_TRUE(w.destroyed("fine@x"));
+    expect_gone(w, {fine, also}, {"fine@x"});
 }
 
 TEST(SweepHeaders, AMailboxOfCompressedFilesOnlyIsAConfigErrorAndChangesNothing) {
@@ -54,4 +51,14 @@ TEST(SweepHeaders, AMailboxOfCompressedFilesOnlyIsAConfigErrorAndChangesNothing)
     EXPECT_NE(w.last_error.find("[[sweep.mailbox]] number 1"), std::string::npos) << w.last_error;
     EXPECT_EQ(tree(w.dir / "vmail"), before);
     EXPECT_FALSE(w.destroyed("untouched@x"));
+}
+
+TEST(SweepHeaders, FoldedAndOddlyCasedMessageIdsAreFound) {
+    World w;
+    make_maildir(w.shared_a);
+    const fs::path p = w.shared_a / "cur" / "1700000000.M1P1.host:2,";
+    spit(p, "message-id:\r\n <folded@\r\n example.org>\r\nSubject: s\r\n\r\nbody\r\n");
+    w.row("folded@example.org", kPast);
+    EXPECT_EQ(w.sweep(kNow).exit_code, 0);
+    expect_gone(w, {p}, {"folded@example.org"});
 }

@@ -1,7 +1,7 @@
 // Files named like the sweeper's own leftovers (".retention-sweep.NAME") are destroyed only
 // when a run of it left them; anything else so named is a user's, reported and kept.
 #include "sweep_test_util.hpp"
-#include "sweeper/plan.hpp"
+#include "sweeper/scan.hpp"
 
 using namespace sweeptest;
 using rm::sweep::Skip;

@@ -32,8 +32,7 @@ TEST(Matching, EachStampedCopyOfAReusedMessageIdIsDestroyedOnItsOwnDate) {
     EXPECT_EQ(rows[1].state, rm::RowState::Present) << "only the record whose copies went is marked";
 
     EXPECT_EQ(w.sweep(at(kFuture)).exit_code, 0) << w.last_error;
-    EXPECT_FALSE(fs::exists(new_copy));
-    EXPECT_TRUE(w.destroyed("form@x"));
+    expect_gone(w, {new_copy}, {"form@x"});
 }
 
 // An outsider who received a staff member's private mail knows its Message-ID, and can
@@ -85,10 +84,7 @@ TEST(Matching, OddMessageIdHeadersDoNotHideACopy) {
     w.row("second@respect.example", kPast, "respect-phoneline", "outbound");
 
     EXPECT_EQ(w.sweep(kNow).exit_code, 0) << w.last_error;
-    EXPECT_FALSE(fs::exists(stamped));
-    EXPECT_FALSE(fs::exists(client));
-    EXPECT_TRUE(w.destroyed("odd@x"));
-    EXPECT_TRUE(w.destroyed("second@respect.example"));
+    expect_gone(w, {stamped, client}, {"odd@x", "second@respect.example"});
 }
 
 // The milter records while a sweep runs; a new message that reuses an expired one's
@@ -122,8 +118,7 @@ TEST(Matching, ACopyThatMovedAwayBeforeItsDestructionIsNotCountedDestroyed) {
     EXPECT_FALSE(w.destroyed("filed@x")) << "marked destroyed while a copy exists";
 
     EXPECT_EQ(w.sweep(kNow + hours(1)).exit_code, 0) << w.last_error;
-    EXPECT_FALSE(fs::exists(filed));
-    EXPECT_TRUE(w.destroyed("filed@x"));
+    expect_gone(w, {filed}, {"filed@x"});
     EXPECT_EQ(w.rows("filed@x").at(0).copies, 1);
 }
 

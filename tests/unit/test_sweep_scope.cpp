@@ -50,9 +50,7 @@ TEST(SweepScope, AnUnreadablePersonalFolderKeepsTheRowsOfCopiesDestroyedElsewher
     // The folder readable again: the next run finds the rest and marks both.
     s = w.sweep(kNow + hours(24));
     EXPECT_EQ(s.exit_code, 0) << w.last_error;
-    EXPECT_FALSE(fs::exists(hidden_copy));
-    EXPECT_TRUE(w.destroyed("reply@x"));
-    EXPECT_TRUE(w.destroyed("other@x"));
+    expect_gone(w, {hidden_copy}, {"reply@x", "other@x"});
 }
 
 TEST(SweepScope, AGlobWhoseParentCannotBeReadIsASkipNotAnEmptyMatch) {
@@ -73,8 +71,7 @@ TEST(SweepScope, AGlobWhoseParentCannotBeReadIsASkipNotAnEmptyMatch) {
 
     s = w.sweep(kNow + hours(24));
     EXPECT_EQ(s.exit_code, 0) << w.last_error;
-    EXPECT_FALSE(fs::exists(personal_copy));
-    EXPECT_TRUE(w.destroyed("reply@x"));
+    expect_gone(w, {personal_copy}, {"reply@x"});
 }
 
 TEST(SweepScope, AMissingSharedMailboxKeepsTheRowsOfCopiesDestroyedInAnother) {
@@ -86,8 +83,7 @@ TEST(SweepScope, AMissingSharedMailboxKeepsTheRowsOfCopiesDestroyedInAnother) {
     const fs::path unmounted = w.dir / "unmounted";
     fs::rename(w.shared_b, unmounted);
     Summary s = w.sweep(kNow);
-    EXPECT_EQ(s.exit_code, 4);
-    EXPECT_EQ(skips(s, Skip::MailboxMissing), 1);
+    expect_one_skip(s, Skip::MailboxMissing);
     EXPECT_FALSE(fs::exists(copy_a));
     EXPECT_FALSE(w.destroyed("both@x"));
     EXPECT_EQ(s.rows_mark_deferred, 1);
@@ -96,8 +92,7 @@ TEST(SweepScope, AMissingSharedMailboxKeepsTheRowsOfCopiesDestroyedInAnother) {
     fs::rename(unmounted, w.shared_b);
     s = w.sweep(kNow + hours(24));
     EXPECT_EQ(s.exit_code, 0);
-    EXPECT_FALSE(fs::exists(copy_b));
-    EXPECT_TRUE(w.destroyed("both@x"));
+    expect_gone(w, {copy_b}, {"both@x"});
 }
 
 TEST(SweepScope, TheSummaryNamesTheEntryNotReadAndNoStaffMember) {
@@ -111,8 +106,7 @@ TEST(SweepScope, TheSummaryNamesTheEntryNotReadAndNoStaffMember) {
     // A Sent folder that is a link is never followed, so never read.
     fs::create_directory_symlink(elsewhere, w.staff / "alice" / ".Sent");
     Summary s = w.sweep(kNow);
-    EXPECT_EQ(s.exit_code, 4);
-    EXPECT_EQ(skips(s, Skip::FolderIsLink), 1);
+    expect_one_skip(s, Skip::FolderIsLink);
     const std::string pattern = (w.staff / "*").string();
     const std::string text = text_of(s);
     const std::string json = rm::sweep::to_json(s);
@@ -142,4 +136,51 @@ TEST(SweepScope, APersonalEntryWithoutAGlobIsNamedByNumberOnly) {
     const std::string text = text_of(s);
     EXPECT_NE(text.find("[[sweep.mailbox]] number 4 (kind = \"personal\")"), std::string::npos) << text;
     for (const auto& out : {text, rm::sweep::to_json(s)}) EXPECT_EQ(out.find("carol"), std::string::npos) << out;
+}
+
+TEST(SweepScope, AMissingSharedMailboxIsASkipAnEmptyGlobIsNot) {
+    World w;
+    fs::remove_all(w.shared_b);
+    w.mailbox_extra = "[[sweep.mailbox]]\npath = \"" + (w.dir / "nowhere" / "info").string() +
+                      "\"\nkind = \"shared\"\nline = \"mens-advice-line\"\n";
+    Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 4);  // shared_b and nowhere/info are missing; the staff glob matches nothing
+    EXPECT_EQ(skips(s, Skip::MailboxMissing), 2);
+
+    World v;
+    s = v.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0);  // no staff folders yet, no Sent anywhere: all normal
+}
+
+// An unmounted store leaves an empty mount point, or no folder at all where a glob's
+// matches should be: its messages' rows must wait, not be marked "seen nowhere".
+TEST(SweepScope, AStoreThatIsNotMountedWritesNothingOff) {
+    World w;
+    w.row("reply@x", kPast, "respect-phoneline", "outbound");  // its copies live in staff folders
+    w.row("inbound@x", kPast);                                 // its copies live in the shared mailbox
+    fs::remove_all(w.shared_a);
+    fs::create_directories(w.shared_a);  // the mount point, empty
+    fs::remove_all(w.staff);             // and the staff glob's folder is gone
+    Summary s = w.sweep(kNow);
+    expect_one_skip(s, Skip::MailboxEmpty);
+    EXPECT_EQ(skips(s, Skip::MailboxMissing), 1);
+    EXPECT_FALSE(w.destroyed("reply@x"));
+    EXPECT_FALSE(w.destroyed("inbound@x"));
+
+    // Mounted again: the copies are found and destroyed, the rows marked.
+    const auto copy = w.deliver(w.shared_a, "inbound@x");
+    const auto sent = w.deliver(w.staff / "alice" / ".Sent", "reply@x");
+    s = w.sweep(kNow + hours(1));
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    expect_gone(w, {copy, sent}, {"reply@x", "inbound@x"});
+}
+
+TEST(SweepScope, ExpiredRowsAreNotMarkedWhenAStoreCouldNotBeRead) {
+    World w;
+    fs::remove_all(w.shared_b);  // its copies may still exist
+    w.row("somewhere@x", kPast, "mens-advice-line");
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 4);
+    EXPECT_FALSE(w.destroyed("somewhere@x"));
+    EXPECT_EQ(s.rows_unseen_deferred, 1);
 }
