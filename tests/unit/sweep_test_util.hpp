@@ -220,6 +220,7 @@ public:
             std::ofstream out(result);
             out << s.exit_code << "\n";
             for (const auto& [why, n] : s.skips) out << static_cast<int>(why) << " " << n << "\n";
+            for (const auto& [tag, c] : s.lines) out << "destroyed " << tag << " " << c.destroyed << "\n";
             out << "error " << last_error << "\n";
             out.close();
             _exit(0);
@@ -233,6 +234,12 @@ public:
         std::string word;
         long n = 0;
         while (in >> word && word != "error") {
+            if (word == "destroyed") {
+                std::string tag;
+                in >> tag >> n;
+                s.lines[tag].destroyed = n;
+                continue;
+            }
             in >> n;
             s.skips[static_cast<rm::sweep::Skip>(std::stoi(word))] = n;
         }

@@ -683,6 +683,7 @@ TEST(Sweep, AFolderItMayNotWriteIsReportedAndTheRunGoesOn) {
     fs::permissions(w.shared_a / ".Locked" / "cur", fs::perms::owner_all);
     EXPECT_EQ(s.exit_code, 4) << w.last_error;
     EXPECT_EQ(skips(s, Skip::CannotDestroy), 1);
+    EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 1);  // the copy still there is not counted
     EXPECT_TRUE(fs::exists(stuck));
     EXPECT_FALSE(fs::exists(fine));
     EXPECT_FALSE(w.destroyed("stuck@x"));
