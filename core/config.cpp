@@ -210,12 +210,17 @@ void read_milter(const TableReader& t, MilterSection& m) {
 }
 
 void read_index(const TableReader& t, IndexSection& ix) {
-    t.only({"path", "key_file", "digest_grace"});
+    t.only({"path", "key_file", "digest_grace", "pending_journal", "host_id"});
     if (auto s = t.string("path")) ix.path = *s;
     if (auto s = t.string("key_file")) ix.key_file = *s;
     if (ix.path.front() != '/') t.fail_key("path", "must be an absolute path");
     if (ix.key_file.front() != '/') t.fail_key("key_file", "must be an absolute path");
     if (auto p = t.period("digest_grace")) ix.digest_grace = *p;
+    ix.pending_journal = ix.path + ".pending";
+    if (auto s = t.string("pending_journal")) ix.pending_journal = *s;
+    if (ix.pending_journal.empty() || ix.pending_journal.front() != '/')
+        t.fail_key("pending_journal", "must be an absolute path");
+    if (auto s = t.string("host_id")) ix.host_id = *s;
 }
 
 void read_log(const TableReader& t, LogSection& l) {

@@ -46,16 +46,22 @@ void open_socket(const rm::Config& c) {
     rm::finish_socket(c.milter);
 }
 
+// A key that is not the one this index was made with would record rows that no lookup
+// could ever find: refuse to start rather than orphan them silently.
+rm::CheckedIndex open_checked(const rm::IndexSection& c) {
+    try {
+        return rm::open_index_checked(c, {.create = true, .read_only = false, .busy_timeout_ms = 5000}, true);
+    } catch (const rm::KeyMismatch& e) {
+        throw std::runtime_error(std::string(e.what()) + "; restore the right key from backup");
+    }
+}
+
 std::unique_ptr<rm::Runtime> open_index(const std::shared_ptr<const rm::Config>& c) {
-    auto key = rm::DigestKey::load_or_create(c->index.key_file, c->index.path, true);
-    auto index = rm::Index::open(c->index.path, {.create = true, .read_only = false, .busy_timeout_ms = 5000});
-    // A key that is not the one this index was made with would record rows that no
-    // lookup could ever find: refuse to start rather than orphan them silently.
-    if (index->key_matches(key) == false)
-        throw std::runtime_error("the key " + c->index.key_file + " is not the key the index " + c->index.path +
-                                 " was made with; restore the right key from backup");
+    rm::CheckedIndex opened = open_checked(c->index);
+    auto& key = opened.key;
+    auto& index = opened.index;
     index->remember_key(key);
-    rm::PendingJournal journal(c->index.path);
+    rm::PendingJournal journal(c->index);
     if (const int n = journal.import_into(*index); n > 0)
         spdlog::info("imported {} rows from the pending journal {}", n, journal.path());
     auto writer = std::make_unique<rm::BatchWriter>(std::move(index));

@@ -17,6 +17,7 @@
 
 #include "core/strings.hpp"
 #include "db/index.hpp"
+#include "db/journal.hpp"
 #include "sweeper/destroy.hpp"
 #include "sweeper/move.hpp"
 #include "sweeper/plan.hpp"
@@ -67,23 +68,22 @@ public:
         : c_(c), o_(o), now_(now), today_(today), s_(s), error_(error), started_(steady_clock::now()) {}
 
     int run() {
-        SweepLock lock;
-        if (const int rc = take_lock(lock); rc != 0) return rc;
         try {
-            key_.emplace(DigestKey::load_or_create(c_.index.key_file, c_.index.path, false));
-            index_ = Index::open(c_.index.path,
-                                 {.create = false, .read_only = o_.dry_run, .busy_timeout_ms = 30000, .cache_mib = 64});
+            auto opened = open_index_checked(
+                c_.index, {.create = false, .read_only = o_.dry_run, .busy_timeout_ms = 30000, .cache_mib = 64}, false);
+            key_.emplace(std::move(opened.key));
+            index_ = std::move(opened.index);
+        } catch (const KeyMismatch& e) {
+            // With another key no copy would match its rows: every expired row would look
+            // copy-less and be marked destroyed while its mail stayed. Stop instead.
+            error_ = std::string(e.what()) + ": nothing was done; restore the right key from backup";
+            return kExitSafetyStop;
         } catch (const std::exception& e) {
             error_ = e.what();
             return kExitRuntime;
         }
-        // With another key no copy would match its rows: every expired row would look
-        // copy-less and be marked destroyed while its mail stayed. Stop instead.
-        if (index_->key_matches(*key_) == false) {
-            error_ = "the key " + c_.index.key_file + " is not the key the index " + c_.index.path +
-                     " was made with: nothing was done; restore the right key from backup";
-            return kExitSafetyStop;
-        }
+        std::unique_ptr<SweepLock> lock;
+        if (const int rc = take_lock(lock); rc != 0) return rc;
         try {
             return sweep();
         } catch (const StoreError& e) {
@@ -116,23 +116,22 @@ private:
     std::set<std::pair<dev_t, ino_t>> removed_;
     std::vector<std::string> files_gone_;  // files_seen keys of [[sweep.files]] files destroyed
 
-    int take_lock(SweepLock& lock) {
-        const std::string path = lock_path_for(c_.index.path);
-        int err = 0;
-        switch (SweepLock::acquire(path, c_.index.path, lock, err)) {
-            case SweepLock::Status::Held: return 0;
-            case SweepLock::Status::Busy:
-                s_.stop = "another retention-sweep is running (it holds " + path + "); nothing was done";
+    int take_lock(std::unique_ptr<SweepLock>& lock) {
+        SweepLockAttempt attempt = index_->try_lock_sweep();
+        switch (attempt.status) {
+            case SweepLockAttempt::Status::Held: lock = std::move(attempt.lock); return 0;
+            case SweepLockAttempt::Status::Busy:
+                s_.stop = "another retention-sweep is running (it holds " + attempt.where + "); nothing was done";
                 spdlog::warn("{}", *s_.stop);
                 return kExitSafetyStop;
-            case SweepLock::Status::Failed:
+            case SweepLockAttempt::Status::Failed:
                 if (o_.dry_run) {
                     // A dry run changes nothing, so an admin without write access to the
                     // index's folder may still look.
-                    s_.warn("dry run without the sweep lock (" + path + ": " + std::strerror(err) + ")");
+                    s_.warn("dry run without the sweep lock (" + attempt.where + ": " + attempt.error + ")");
                     return 0;
                 }
-                error_ = "cannot open the lock file " + path + ": " + std::strerror(err) +
+                error_ = "cannot open the lock file " + attempt.where + ": " + attempt.error +
                          " (run as the mail store's user, in the index's group)";
                 return kExitRuntime;
         }
@@ -172,9 +171,9 @@ private:
     // first; a dry run, which writes nothing, says so when there are some. Returns false
     // when journalled rows remain unread: then no orphan is expired in this run.
     bool take_in_pending_journal() {
-        PendingJournal journal(c_.index.path);
+        PendingJournal journal(c_.index);
         if (o_.dry_run) {
-            if (!journal_has_rows(journal.path())) return true;
+            if (!journal.has_rows()) return true;
             s_.warn("rows wait in the pending journal " + journal.path() +
                     " (a dry run does not import them): orphans are not expired in this what-if");
             return false;
@@ -189,13 +188,6 @@ private:
             spdlog::error("pending journal: {}", e.what());
             return false;
         }
-    }
-
-    static bool journal_has_rows(const std::string& path) {
-        struct stat st {};
-        for (const std::string& p : {path, path + ".importing"})
-            if (::stat(p.c_str(), &st) == 0 && st.st_size > 0) return true;
-        return false;
     }
 
     const Config& without_orphan_expiry() {
@@ -646,30 +638,21 @@ private:
                                      c_.index.digest_grace.text());
     }
 
-    // "<index>.pending.rejected" keeps journal lines no import could read, for the admin;
-    // they may hold digests. Once its last line is older than the longest retention of any
-    // policy plus digest_grace, nothing in it may be kept any more: it is destroyed like a
-    // message (overwritten, synced, unlinked), under the importers' lock.
+    // The journal's rejected lines may hold digests: kept no longer than the longest
+    // retention of any policy plus digest_grace after they were last written.
     void destroy_old_rejected_journal() {
-        const std::string path = c_.index.path + ".pending.rejected";
-        struct stat st {};
-        if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
-        Date until = Date{floor<days>(system_clock::time_point(seconds(st.st_mtime)))};
-        Date last = until;
-        for (const auto& [name, policy] : c_.policies) last = std::max(last, add_period(until, policy.retain));
-        last = add_period(last, c_.index.digest_grace);
-        if (sys_days{last} >= sys_days{today_}) return;
-        const std::string lock_path = c_.index.path + ".pending.lock";
-        UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
-        if (lock && ::flock(lock.get(), LOCK_EX) != 0) lock.reset();
-        UniqueFd fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-        if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || overwrite_with_zeros(fd.get(), st.st_size) != 0 ||
-            ::unlink(path.c_str()) != 0) {
-            s_.warn("could not destroy " + path + " (journal lines no import could read, past every retention "
-                    "period): " + std::strerror(errno));
-            return;
-        }
-        spdlog::info("destroyed {}: its lines were past every retention period and digest_grace", path);
+        const PendingJournal journal(c_.index);
+        const auto result = journal.destroy_rejected_if([&](Date until) {
+            Date last = until;
+            for (const auto& [name, policy] : c_.policies) last = std::max(last, add_period(until, policy.retain));
+            return sys_days{add_period(last, c_.index.digest_grace)} < sys_days{today_};
+        });
+        if (result.outcome == PendingJournal::Outcome::Failed)
+            s_.warn("could not destroy " + journal.rejected_path() + " (journal lines no import could read, past every "
+                    "retention period): " + result.error);
+        else if (result.outcome == PendingJournal::Outcome::Destroyed)
+            spdlog::info("destroyed {}: its lines were past every retention period and digest_grace",
+                         journal.rejected_path());
     }
 
     void write_metrics_file() {

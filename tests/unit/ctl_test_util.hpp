@@ -16,6 +16,7 @@
 #include "core/config.hpp"
 #include "core/period.hpp"
 #include "db/index.hpp"
+#include "index_test_util.hpp"
 
 namespace ctltest {
 
@@ -128,8 +129,8 @@ inline std::string Scene::text() const {
 // A fresh index with its own key, in a scratch folder.
 struct IndexScene {
     TempDir dir;
-    std::unique_ptr<rm::Index> index =
-        rm::Index::open(dir / "index.sqlite3", {.create = true, .read_only = false, .busy_timeout_ms = 1000});
+    std::unique_ptr<rm::test::TestIndex> index =
+        rm::test::TestIndex::open(dir / "index.sqlite3", {.create = true, .read_only = false, .busy_timeout_ms = 1000});
     rm::DigestKey key = rm::DigestKey::from_bytes(std::string(32, '\x42'));
 
     // Inserts one row for `message_id` (the key as the milter makes it).

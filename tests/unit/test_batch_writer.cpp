@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "db/batch_writer.hpp"
+#include "index_test_util.hpp"
 
 using namespace rm;
 namespace fs = std::filesystem;
@@ -46,8 +47,8 @@ protected:
     }
     void TearDown() override { fs::remove_all(dir_); }
 
-    std::unique_ptr<Index> open(int busy_ms = 5000) {
-        return Index::open(path_, {.create = true, .read_only = false, .busy_timeout_ms = busy_ms});
+    std::unique_ptr<test::TestIndex> open(int busy_ms = 5000) {
+        return test::TestIndex::open(path_, {.create = true, .read_only = false, .busy_timeout_ms = busy_ms});
     }
     std::int64_t count() {
         auto index = open();

@@ -71,6 +71,17 @@ TEST(Config, DefaultsForAMinimalConfig) {
     EXPECT_EQ(c.log.sink, "syslog");
 }
 
+TEST(Config, ThePendingJournalSitsBesideTheIndexUnlessConfigured) {
+    EXPECT_EQ(parse_config(with("[index]\npath = \"/srv/rm/index.sqlite3\"\n"), "/x.toml").index.pending_journal,
+              "/srv/rm/index.sqlite3.pending");
+    const Config c = parse_config(with("[index]\npending_journal = \"/var/spool/rm/pending\"\nhost_id = \"mx1\"\n"),
+                                  "/x.toml");
+    EXPECT_EQ(c.index.pending_journal, "/var/spool/rm/pending");
+    EXPECT_EQ(c.index.host_id, "mx1");
+    EXPECT_NE(std::string(error_of(with("[index]\npending_journal = \"pending\"\n")).what()).find("absolute path"),
+              std::string::npos);
+}
+
 TEST(Config, ErrorsNameFileLineKeyAndProblem) {
     const auto e = error_of(with("\n[milter]\nsockt = \"inet:8891@127.0.0.1\"\n"));
     EXPECT_EQ(e.file(), "/etc/retention-milter/retention.toml");

@@ -18,6 +18,8 @@
 
 #include "core/strings.hpp"
 #include "db/index.hpp"
+#include "db/journal.hpp"
+#include "index_test_util.hpp"
 #include "db/schema.hpp"
 
 using namespace rm;
@@ -92,7 +94,7 @@ std::int64_t count_rows(sqlite3* db, const char* sql = "SELECT count(*) FROM mes
     return n;
 }
 
-std::string pragma(Index& index, const std::string& name) {
+std::string pragma(SqliteIndex& index, const std::string& name) {
     sqlite3_stmt* s = nullptr;
     const std::string sql = "PRAGMA " + name;
     EXPECT_EQ(sqlite3_prepare_v2(index.handle(), sql.c_str(), -1, &s, nullptr), SQLITE_OK);
@@ -118,8 +120,8 @@ protected:
     }
     void TearDown() override { fs::remove_all(dir_); }
 
-    std::unique_ptr<Index> open(bool create = true, int busy_ms = 5000, bool read_only = false) {
-        return Index::open(path_, {.create = create, .read_only = read_only, .busy_timeout_ms = busy_ms});
+    std::unique_ptr<test::TestIndex> open(bool create = true, int busy_ms = 5000, bool read_only = false) {
+        return test::TestIndex::open(path_, {.create = create, .read_only = read_only, .busy_timeout_ms = busy_ms});
     }
     // The raw bytes of the database and its WAL, as someone with the disk would see them.
     std::string raw_files() const { return slurp(path_) + slurp(path_ + "-wal"); }
@@ -170,8 +172,8 @@ TEST_F(IndexTest, HasNoColumnThatCouldIdentifyAPerson) {
         "holds.id", "holds.digest", "holds.reason", "holds.ref", "holds.placed_at", "holds.placed_by",
         "holds.released_at", "holds.released_by", "receipts.id", "receipts.run_at", "receipts.counts_json",
         "receipts.destroyed", "receipts.chain", "receipts.exit_code", "meta.key", "meta.value",
-        "scan_cache.file_key", "scan_cache.digest", "scan_cache.record", "scan_cache.added_on",
-        "files_seen.file_key", "files_seen.first_seen", "files_seen.last_seen"};
+        "scan_cache.host", "scan_cache.file_key", "scan_cache.digest", "scan_cache.record", "scan_cache.added_on",
+        "files_seen.host", "files_seen.file_key", "files_seen.first_seen", "files_seen.last_seen"};
     EXPECT_EQ(columns, expected);
 }
 
@@ -551,6 +553,57 @@ TEST_F(IndexTest, TheScanCacheForgetsAFileWithItsMessagesDigestAndAfterAMonth) {
     EXPECT_EQ(index->forget_files_before(d(2026, 1, 11)), 1);  // c
     EXPECT_FALSE(index->known_file(c));
     EXPECT_EQ(index->known_file(b), keys(dig(2)));
+}
+
+TEST_F(IndexTest, TwoHostsSharingAnIndexKeepTheirOwnScanCacheAndFilesSeen) {
+    open().reset();
+    const auto as_host = [&](const std::string& host) {
+        return test::TestIndex::open(path_, {.create = false, .read_only = false, .busy_timeout_ms = 5000, .host_id = host});
+    };
+    auto mx1 = as_host("mx1.example.org");
+    auto mx2 = as_host("mx2.example.org");
+    const std::string same_inode(16, 'i');  // the same device and inode on two hosts
+    mx1->remember_files({{same_inode, Index::FileKeys{dig(1), {}}}}, d(2026, 1, 10));
+    mx2->remember_files({{same_inode, Index::FileKeys{dig(2), {}}}}, d(2026, 1, 12));
+    EXPECT_EQ(mx1->known_file(same_inode), (Index::FileKeys{dig(1), {}}));
+    EXPECT_EQ(mx2->known_file(same_inode), (Index::FileKeys{dig(2), {}}));
+    EXPECT_EQ(mx1->forget_files_before(d(2026, 1, 11)), 1);
+    EXPECT_EQ(mx2->known_file(same_inode), (Index::FileKeys{dig(2), {}})) << "another host's cache is its own";
+
+    mx1->note_files_seen({same_inode}, d(2026, 1, 10));
+    mx2->note_files_seen({same_inode}, d(2026, 2, 1));
+    EXPECT_EQ(mx1->file_first_seen(same_inode), d(2026, 1, 10));
+    EXPECT_EQ(mx2->file_first_seen(same_inode), d(2026, 2, 1));
+    mx2->forget_files_seen({same_inode});
+    EXPECT_EQ(mx1->file_first_seen(same_inode), d(2026, 1, 10));
+    EXPECT_FALSE(mx2->file_first_seen(same_inode));
+    EXPECT_EQ(count_rows(mx1->handle(), "SELECT count(*) FROM scan_cache WHERE instr(host, 'mx1') > 0"), 0)
+        << "the host column holds a hash, not the host's name";
+}
+
+TEST_F(IndexTest, MigratingToPerHostTablesKeepsWhenFilesWereFirstSeen) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    std::string v5;
+    for (std::size_t i = 0; i < 5; ++i) v5 += std::string(dbdetail::kMigrations[i]);
+    v5 += "PRAGMA user_version = 5;"
+          "INSERT INTO files_seen VALUES (zeroblob(16), '2025-03-01', '2025-04-01');";
+    ASSERT_EQ(sqlite3_exec(db, v5.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+
+    auto index = open(false);
+    EXPECT_EQ(index->file_first_seen(std::string(16, '\0')), d(2025, 3, 1));
+}
+
+TEST_F(IndexTest, OneSweepLockAtATime) {
+    auto index = open();
+    auto first = index->try_lock_sweep();
+    ASSERT_EQ(first.status, SweepLockAttempt::Status::Held);
+    auto again = open()->try_lock_sweep();
+    EXPECT_EQ(again.status, SweepLockAttempt::Status::Busy);
+    EXPECT_EQ(again.where, path_ + ".sweep.lock");
+    first.lock.reset();
+    EXPECT_EQ(open()->try_lock_sweep().status, SweepLockAttempt::Status::Held);
 }
 
 TEST_F(IndexTest, ReceiptsChainToThePreviousOne) {

@@ -57,6 +57,20 @@ TEST(Period, DaysAreExactDays) {
     EXPECT_EQ(add_period(d(2026, 12, 25), dy(10)), d(2027, 1, 4));
 }
 
+TEST(Period, SubtractingClampsToTheMonthsLastDay) {
+    EXPECT_EQ(subtract_period(d(2026, 3, 31), {Period::Unit::Months, 1}), d(2026, 2, 28));
+    EXPECT_EQ(subtract_period(d(2026, 3, 1), {Period::Unit::Days, 1}), d(2026, 2, 28));
+    EXPECT_EQ(add_days(d(2026, 2, 28), 1), d(2026, 3, 1));
+    EXPECT_EQ(add_days(d(2026, 1, 1), -1), d(2025, 12, 31));
+}
+
+TEST(Period, DateOfSecondsRefusesAbsurdTimes) {
+    EXPECT_EQ(date_of_seconds(0), d(1970, 1, 1));
+    EXPECT_EQ(date_of_seconds(253402300799), d(9999, 12, 31));
+    EXPECT_FALSE(date_of_seconds(-1));
+    EXPECT_FALSE(date_of_seconds(253402300800));
+}
+
 TEST(Period, UtcDateIgnoresLocalTime) {
     // 2026-05-31T23:59:59Z is still the 31st in UTC.
     const sys_seconds t = sys_days{d(2026, 5, 31)} + hours{23} + minutes{59} + seconds{59};
