@@ -381,8 +381,8 @@ void read_sweep(const std::string& file, const toml::table& root, Config& c) {
     }
 }
 
-// secure_delete and orphans are sweeper settings. The product brief's example config
-// shows them after [holds], so they are accepted there too; setting both places is an error.
+// secure_delete and orphans are sweeper settings. The product's published example
+// config shows them after [holds], so they are accepted there too; setting both places is an error.
 void read_sweep_choices(const TableReader& t, SweepSection& s, bool& seen_delete, bool& seen_orphans) {
     if (auto v = t.string("secure_delete")) {
         if (seen_delete) t.fail_key("secure_delete", "is set both under [sweep] and under [holds]; keep one");

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/config.hpp"
-#include "core/plan.hpp"
+#include "core/message_id_key.hpp"
 #include "db/index.hpp"
 #include "db/journal.hpp"
 #include "../unit/index_test_util.hpp"

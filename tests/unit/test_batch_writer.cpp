@@ -144,7 +144,7 @@ TEST_F(BatchWriterTest, ALockedIndexFailsTheWaitingCommitsPromptly) {
 
 TEST_F(BatchWriterTest, RefusesNoIndex) { EXPECT_THROW(BatchWriter(nullptr), std::invalid_argument); }
 
-// The index removed or renamed while the writer has it open (issue 8): SQLite would go on
+// The index removed or renamed while the writer has it open: SQLite would go on
 // writing into the file it opened, which nobody reads again and which is gone with the
 // last descriptor. The writer refuses every row instead, alone or batched, and writes
 // again once the file is back at its path.

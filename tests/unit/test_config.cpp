@@ -49,12 +49,12 @@ TEST(Config, TheShippedExampleLoads) {
     EXPECT_EQ(c.policies.at("letter-response").retain.text(), "2 months");
 }
 
-TEST(Config, TheBriefsExampleLoads) {
-    const Config c = load_config(std::string(RM_SOURCE_DIR) + "/tests/data/brief-example.toml");
+TEST(Config, TheContractsExampleConfigLoads) {
+    const Config c = load_config(std::string(RM_SOURCE_DIR) + "/tests/data/contract-example.toml");
     EXPECT_EQ(c.milter.socket.text, "inet:8891@127.0.0.1");
     EXPECT_EQ(c.lines.at(0).review_mailbox.value_or(""), "quality-review@respectphoneline.org.uk");
     EXPECT_DOUBLE_EQ(c.lines.at(0).review_sample, 0.05);
-    // The brief writes secure_delete and orphans after [holds]; they are sweep settings.
+    // The example writes secure_delete and orphans after [holds]; they are sweep settings.
     EXPECT_EQ(c.sweep.secure_delete, SecureDelete::Overwrite);
     EXPECT_EQ(c.sweep.orphans, Orphans::Report);
     EXPECT_EQ(c.sweep.after_mailbox.at(0), "doveadm");
@@ -124,7 +124,7 @@ TEST(Config, PeriodsThatDoNotParse) {
     EXPECT_EQ(error_of(with("[index]\ndigest_grace = \"soon\"\n")).key(), "index.digest_grace");
 }
 
-TEST(Config, DuplicateTags) {
+TEST(Config, ATagUsedByTwoLinesIsAnError) {
     const auto e = error_of(with("[[line]]\ntag = \"mens-advice-line\"\ndomains = [\"other.org\"]\npolicy = \"email\"\n"));
     EXPECT_EQ(e.key(), "line.tag");
     EXPECT_NE(e.problem().find("used by two"), std::string::npos);
@@ -148,7 +148,7 @@ TEST(Config, InvalidCidrAndSocket) {
     EXPECT_NE(e.problem().find("inet:PORT@HOST"), std::string::npos);
 }
 
-TEST(Config, WrongTypes) {
+TEST(Config, AValueOfTheWrongTypeNamesItsKey) {
     EXPECT_EQ(error_of(with("[milter]\nstamp_outbound = \"yes\"\n")).key(), "milter.stamp_outbound");
     EXPECT_EQ(error_of(with("[milter]\ninternal_hosts = \"127.0.0.1/32\"\n")).key(), "milter.internal_hosts");
     EXPECT_EQ(error_of(with("[sweep]\nmax_destroy_per_run = \"lots\"\n")).key(), "sweep.max_destroy_per_run");
@@ -186,7 +186,7 @@ TEST(Config, EmptyBinaryMissingAndDirectory) {
     }
 }
 
-TEST(Config, SweepMailboxRules) {
+TEST(Config, ASweepMailboxNeedsAKnownKindAndItsLine) {
     EXPECT_EQ(error_of(with("[[sweep.mailbox]]\npath = \"/m\"\nkind = \"shared\"\n")).key(), "sweep.mailbox.line");
     EXPECT_EQ(error_of(with("[[sweep.mailbox]]\npath = \"/m\"\nkind = \"shard\"\nline = \"x\"\n")).key(),
               "sweep.mailbox.kind");
@@ -218,7 +218,7 @@ TEST(Config, SweepChoicesInOnePlaceOnly) {
     EXPECT_EQ(error_of(with("[sweep]\nsecure_delete = \"shred\"\n")).key(), "sweep.secure_delete");
 }
 
-TEST(Config, ReviewSample) {
+TEST(Config, AReviewSampleNeedsAMailboxAndAShareUpToOne) {
     EXPECT_EQ(error_of(with("review_sample = 1.5\nreview_mailbox = \"q@mensadviceline.org.uk\"\n")).key(),
               "line.review_sample");
     EXPECT_EQ(error_of(with("review_sample = 0.5\n")).key(), "line.review_sample");

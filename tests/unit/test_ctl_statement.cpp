@@ -142,7 +142,7 @@ TEST(CtlStatement, MarkdownEscapesNamesAndTextWraps) {
     }
 }
 
-TEST(CtlStatement, FormatNames) {
+TEST(CtlStatement, OnlyMarkdownHtmlAndTextAreFormats) {
     EXPECT_EQ(parse_statement_format("markdown"), StatementFormat::Markdown);
     EXPECT_EQ(parse_statement_format("html"), StatementFormat::Html);
     EXPECT_EQ(parse_statement_format("text"), StatementFormat::Text);

@@ -9,7 +9,7 @@
 #include <fstream>
 
 #include "core/maildir.hpp"
-#include "core/plan.hpp"
+#include "core/message_id_key.hpp"
 
 using namespace rm;
 namespace fs = std::filesystem;

@@ -11,7 +11,7 @@ Period mo(int n) { return {Period::Unit::Months, n}; }
 Period dy(int n) { return {Period::Unit::Days, n}; }
 }  // namespace
 
-TEST(Period, ParsesTheBriefsSpellings) {
+TEST(Period, ParsesTheSpellingsAdminsWrite) {
     EXPECT_EQ(parse_period("6 months"), mo(6));
     EXPECT_EQ(parse_period("2 months"), mo(2));
     EXPECT_EQ(parse_period("180 days"), dy(180));
