@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/cli.hpp"
 #include "core/config.hpp"
 #include "ctl/check.hpp"
 #include "ctl/error.hpp"
@@ -225,12 +226,7 @@ int main(int argc, char** argv) {
     auto* import = app.add_subcommand("import-pending", "import the milter's pending journal into the index");
     import->footer(help::kImportPending);
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        const int rc = app.exit(e);
-        return rc == 0 ? kExitOk : kExitConfig;
-    }
+    if (const auto rc = parse_command_line(app, argc, argv)) return *rc;
     if (*check) return guarded(cmd_check, o);
     if (*show) return guarded(cmd_show, o);
     if (*hold) return guarded(cmd_hold, o);

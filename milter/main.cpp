@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
+#include "core/cli.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "db/batch_writer.hpp"
@@ -130,11 +131,6 @@ int main(int argc, char** argv) {
     app.add_flag("-f,--foreground", o.foreground, "stay in the foreground (for systemd and tests)");
     app.add_flag("-n,--check", o.check_only, "check the config and exit");
     app.set_version_flag("-V,--version", RM_VERSION);
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        const int rc = app.exit(e);
-        return rc == 0 ? 0 : rm::kExitConfig;
-    }
+    if (const auto rc = rm::parse_command_line(app, argc, argv)) return *rc;
     return run(o);
 }

@@ -2,9 +2,14 @@
 // a message is held, marking one digest destroyed, the raw database handle.
 #pragma once
 
+#include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -41,5 +46,42 @@ public:
     }
 
 };
+
+// A fresh folder for an index ("index.sqlite3" in it), removed after the test.
+class IndexDirTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "rm-index-XXXXXX").string();
+        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+        dir_ = tmpl;
+        path_ = dir_ + "/index.sqlite3";
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    std::unique_ptr<TestIndex> open(bool create = true, int busy_ms = 5000, bool read_only = false) {
+        return TestIndex::open(path_, {.create = create, .read_only = read_only, .busy_timeout_ms = busy_ms});
+    }
+
+    std::string dir_;
+    std::string path_;
+};
+
+// The whole file, or "" when it does not exist.
+inline std::string slurp(const std::string& p) {
+    std::string out;
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return out;
+    char buf[65536];
+    ssize_t n = 0;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    return out;
+}
+
+inline mode_t mode_of(const std::string& p) {
+    struct stat st {};
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return st.st_mode & 07777;
+}
 
 }  // namespace rm::test

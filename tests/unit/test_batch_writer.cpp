@@ -37,16 +37,8 @@ MessageRow make_row(int n, std::string direction = "inbound") {
     return r;
 }
 
-class BatchWriterTest : public ::testing::Test {
+class BatchWriterTest : public test::IndexDirTest {
 protected:
-    void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "rm-batch-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-        dir_ = tmpl;
-        path_ = dir_ + "/index.sqlite3";
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
     std::unique_ptr<test::TestIndex> open(int busy_ms = 5000) {
         return test::TestIndex::open(path_, {.create = true, .read_only = false, .busy_timeout_ms = busy_ms});
     }
@@ -59,8 +51,6 @@ protected:
         sqlite3_finalize(s);
         return n;
     }
-
-    std::string dir_, path_;
 };
 
 }  // namespace

@@ -4,23 +4,14 @@
 
 #include <fstream>
 
+#include "config_test_util.hpp"
 #include "core/config.hpp"
 
 using namespace rm;
 
 namespace {
 
-const char* kMinimal = R"(
-[policy.email]
-retain = "6 months"
-
-[[line]]
-tag = "mens-advice-line"
-name = "Men's Advice Line"
-addresses = ["info@mensadviceline.org.uk"]
-domains = ["mensadviceline.org.uk"]
-policy = "email"
-)";
+const char* kMinimal = test::kOneLineConfig;
 
 // Parses `text` and returns the error, failing the test if there is none.
 ConfigError error_of(const std::string& text) {

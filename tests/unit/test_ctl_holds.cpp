@@ -8,6 +8,7 @@
 #include "ctl/error.hpp"
 #include "ctl/holds.hpp"
 #include "ctl/show.hpp"
+#include "config_test_util.hpp"
 #include "ctl_test_util.hpp"
 
 using namespace rm;
@@ -16,14 +17,7 @@ using namespace ctltest;
 
 namespace {
 
-const char* kConfig = R"(
-[policy.email]
-retain = "6 months"
-[[line]]
-tag = "mens-advice-line"
-name = "Men's Advice Line"
-addresses = ["info@mensadviceline.org.uk"]
-policy = "email"
+const std::string kConfig = std::string(test::kOneLineConfig) + R"(
 [holds]
 reasons = ["safeguarding", "court-order"]
 )";

@@ -57,23 +57,8 @@ MessageRow make_row(const Digest& digest, Date passed, Date until, std::string l
     return r;
 }
 
-// The whole file, or "" when it does not exist.
-std::string slurp(const std::string& p) {
-    std::string out;
-    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return out;
-    char buf[65536];
-    ssize_t n = 0;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-    ::close(fd);
-    return out;
-}
-
-mode_t mode_of(const std::string& p) {
-    struct stat st {};
-    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
-    return st.st_mode & 07777;
-}
+using test::mode_of;
+using test::slurp;
 
 template <typename F>
 std::string error_of(F f) {
@@ -110,23 +95,10 @@ std::string sha256(const std::string& bytes) {
     return std::string(reinterpret_cast<const char*>(out.data()), out.size());
 }
 
-class TempDirTest : public ::testing::Test {
+class TempDirTest : public test::IndexDirTest {
 protected:
-    void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "rm-index-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-        dir_ = tmpl;
-        path_ = dir_ + "/index.sqlite3";
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
-    std::unique_ptr<test::TestIndex> open(bool create = true, int busy_ms = 5000, bool read_only = false) {
-        return test::TestIndex::open(path_, {.create = create, .read_only = read_only, .busy_timeout_ms = busy_ms});
-    }
     // The raw bytes of the database and its WAL, as someone with the disk would see them.
-    std::string raw_files() const { return slurp(path_) + slurp(path_ + "-wal"); }
-
-    std::string dir_, path_;
+    std::string raw_files() const { return test::slurp(path_) + test::slurp(path_ + "-wal"); }
 };
 
 class IndexTest : public TempDirTest {};
