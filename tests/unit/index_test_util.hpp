@@ -17,6 +17,7 @@
 
 #include "db/sqlite.hpp"
 #include "db/sqlite_index.hpp"
+#include "temp_dir.hpp"
 
 namespace rm::test {
 
@@ -51,17 +52,15 @@ public:
 class IndexDirTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "rm-index-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-        dir_ = tmpl;
+        dir_ = tmp_.path().string();
         path_ = dir_ + "/index.sqlite3";
     }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
 
     std::unique_ptr<TestIndex> open(bool create = true, int busy_ms = 5000, bool read_only = false) {
         return TestIndex::open(path_, {.create = create, .read_only = read_only, .busy_timeout_ms = busy_ms});
     }
 
+    TempDir tmp_{"rm-index"};
     std::string dir_;
     std::string path_;
 };

@@ -8,6 +8,7 @@
 
 #include "core/fs.hpp"
 #include "core/strings.hpp"
+#include "temp_dir.hpp"
 
 using namespace rm;
 
@@ -40,9 +41,8 @@ TEST(Fs, TellsGlobPatternsFromPaths) {
 }
 
 TEST(Fs, OverwritesAFileWithZerosAndSyncsFolders) {
-    char tmpl[] = "/tmp/rm-fs-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    const std::string dir = tmpl;
+    const test::TempDir tmp("rm-fs");
+    const std::string dir = tmp.path().string();
     const std::string file = dir + "/f";
     {
         UniqueFd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
@@ -59,5 +59,4 @@ TEST(Fs, OverwritesAFileWithZerosAndSyncsFolders) {
     EXPECT_TRUE(open_file_at(AT_FDCWD, file, &st));
     EXPECT_FALSE(open_file_at(AT_FDCWD, dir, &st));  // a folder is not a regular file
     EXPECT_TRUE(open_dir_at(AT_FDCWD, dir));
-    std::filesystem::remove_all(dir);
 }
