@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "config_test_util.hpp"
 #include "core/message_edits.hpp"
 
 using namespace rm;
@@ -11,14 +12,7 @@ using namespace std::string_literals;
 
 namespace {
 
-const char* kConfig = R"(
-[policy.email]
-retain = "6 months"
-[[line]]
-tag = "mens-advice-line"
-domains = ["mensadviceline.org.uk"]
-policy = "email"
-)";
+const char* kConfig = test::kOneLineConfig;
 
 MessageFacts inbound() {
     MessageFacts f;
