@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "config_test_util.hpp"
 #include "core/config.hpp"
 #include "core/review.hpp"
 
@@ -76,14 +77,6 @@ TEST(Review, SecureUniformIsInRangeAndVaries) {
 
 TEST(Review, OnlyALineWithAMailboxAndAShareAsksForRecipients) {
     EXPECT_TRUE(samples_reviews(parse_config(kReviewConfig, "/etc/retention-milter/retention.toml")));
-    const Config none = parse_config(R"(
-[policy.email]
-retain = "6 months"
-[[line]]
-tag = "mens-advice-line"
-domains = ["mensadviceline.test"]
-policy = "email"
-)",
-                                     "/etc/retention-milter/retention.toml");
+    const Config none = test::one_line_config();
     EXPECT_FALSE(samples_reviews(none));
 }
