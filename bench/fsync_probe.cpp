@@ -34,23 +34,20 @@ int main(int argc, char** argv) {
         std::printf("%s fsyncs=%d p50_ms=%.3f mean_ms=%.3f p99_ms=%.3f\n", what, count, ms[ms.size() / 2], sum / count,
                     ms[std::min(ms.size() - 1, ms.size() * 99 / 100)]);
     };
+    // Rewrites the `count` blocks, each synced with `sync`, and times each write.
+    const auto timed = [&](int (*sync)(int), const char* what, std::vector<double>& out) {
+        for (int i = 0; i < count; ++i) {
+            const auto t0 = std::chrono::steady_clock::now();
+            if (::pwrite(fd, block.data(), block.size(), static_cast<off_t>(i) * 4096) != 4096 || sync(fd) != 0) {
+                std::perror(what);
+                return false;
+            }
+            out.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        }
+        return true;
+    };
     std::vector<double> append, overwrite;
-    for (int i = 0; i < count; ++i) {
-        const auto t0 = std::chrono::steady_clock::now();
-        if (::pwrite(fd, block.data(), block.size(), static_cast<off_t>(i) * 4096) != 4096 || ::fsync(fd) != 0) {
-            std::perror("write/fsync");
-            return 1;
-        }
-        append.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
-    for (int i = 0; i < count; ++i) {
-        const auto t0 = std::chrono::steady_clock::now();
-        if (::pwrite(fd, block.data(), block.size(), static_cast<off_t>(i) * 4096) != 4096 || ::fdatasync(fd) != 0) {
-            std::perror("write/fdatasync");
-            return 1;
-        }
-        overwrite.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
+    if (!timed(::fsync, "write/fsync", append) || !timed(::fdatasync, "write/fdatasync", overwrite)) return 1;
     ::close(fd);
     ::unlink(path.c_str());
     report("append+fsync", append);

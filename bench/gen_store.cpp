@@ -35,7 +35,7 @@
 #include <vector>
 
 #include "core/period.hpp"
-#include "core/plan.hpp"
+#include "core/message_id_key.hpp"
 #include "db/index.hpp"
 
 namespace fs = std::filesystem;

@@ -210,12 +210,17 @@ void read_milter(const TableReader& t, MilterSection& m) {
 }
 
 void read_index(const TableReader& t, IndexSection& ix) {
-    t.only({"path", "key_file", "digest_grace"});
+    t.only({"path", "key_file", "digest_grace", "pending_journal", "host_id"});
     if (auto s = t.string("path")) ix.path = *s;
     if (auto s = t.string("key_file")) ix.key_file = *s;
     if (ix.path.front() != '/') t.fail_key("path", "must be an absolute path");
     if (ix.key_file.front() != '/') t.fail_key("key_file", "must be an absolute path");
     if (auto p = t.period("digest_grace")) ix.digest_grace = *p;
+    ix.pending_journal = ix.path + ".pending";
+    if (auto s = t.string("pending_journal")) ix.pending_journal = *s;
+    if (ix.pending_journal.empty() || ix.pending_journal.front() != '/')
+        t.fail_key("pending_journal", "must be an absolute path");
+    if (auto s = t.string("host_id")) ix.host_id = *s;
 }
 
 void read_log(const TableReader& t, LogSection& l) {
@@ -308,6 +313,58 @@ void read_lines(const std::string& file, const toml::table& root, Config& c) {
     }
 }
 
+SweepMailbox read_sweep_mailbox(const TableReader& m, const Config& c) {
+    m.only({"path", "kind", "line", "user", "sent_folders", "deleted_folders"});
+    SweepMailbox box;
+    box.path = m.required_string("path");
+    if (box.path.front() != '/') m.fail_key("path", "must be an absolute path");
+    const std::string kind = m.required_string("kind");
+    if (kind == "shared") box.kind = MailboxKind::Shared;
+    else if (kind == "personal") box.kind = MailboxKind::Personal;
+    else m.fail_key("kind", "must be \"shared\" or \"personal\", not '" + kind + "'");
+    if (auto l = m.string("line")) {
+        if (box.kind == MailboxKind::Personal)
+            m.fail_key("line", "a personal mailbox belongs to no line; remove this key");
+        if (!c.find_line(*l)) m.fail_key("line", "names line '" + *l + "', but no [[line]] has that tag");
+        box.line = *l;
+    } else if (box.kind == MailboxKind::Shared) {
+        m.fail_here("sweep.mailbox.line", "is required for a shared mailbox: name the line's tag");
+    }
+    if (auto u = m.string("user")) box.user = *u;
+    for (const std::string_view k : {"sent_folders", "deleted_folders"}) {
+        const auto f = m.strings(k);
+        if (!f) continue;
+        for (const auto& name : *f) {
+            if (auto why = folder_name_problem(name)) m.fail_key(k, *why);
+        }
+        (k == "sent_folders" ? box.sent_folders : box.deleted_folders) = *f;
+    }
+    return box;
+}
+
+SweepFiles read_sweep_files(const TableReader& f, const Config& c) {
+    f.only({"path", "policy"});
+    SweepFiles files;
+    files.path = f.required_string("path");
+    if (files.path.front() != '/') f.fail_key("path", "must be an absolute path");
+    if (auto p = f.string("policy")) files.policy = *p;
+    if (!c.policies.count(files.policy))
+        f.fail_key("policy", "names policy '" + files.policy + "', but there is no [policy." + files.policy + "] table");
+    return files;
+}
+
+// Calls `read` with each table of the [[sweep.KEY]] array, if there is one.
+template <typename Read>
+void for_each_sweep_table(const std::string& file, const TableReader& t, const toml::table& sweep,
+                          const std::string& key, Read read) {
+    const toml::node* node = sweep.get(key);
+    if (!node) return;
+    const std::string name = "sweep." + key;
+    const toml::array* arr = node->as_array();
+    if (!arr || !arr->is_array_of_tables()) t.fail(*node, name, "must be written as [[" + name + "]] tables");
+    for (const toml::node& n : *arr) read(TableReader(file, *n.as_table(), name));
+}
+
 void read_sweep(const std::string& file, const toml::table& root, Config& c) {
     const toml::table& sweep = sub_table(file, root, "sweep");
     const TableReader t(file, sweep, "sweep");
@@ -321,63 +378,14 @@ void read_sweep(const std::string& file, const toml::table& root, Config& c) {
         s.metrics_file = *v;
     }
     if (auto v = t.strings("after_mailbox")) s.after_mailbox = *v;
-
-    const toml::node* mb = sweep.get("mailbox");
-    if (mb) {
-        const toml::array* arr = mb->as_array();
-        if (!arr || !arr->is_array_of_tables())
-            t.fail(*mb, "sweep.mailbox", "must be written as [[sweep.mailbox]] tables");
-        for (const toml::node& n : *arr) {
-            const TableReader m(file, *n.as_table(), "sweep.mailbox");
-            m.only({"path", "kind", "line", "user", "sent_folders", "deleted_folders"});
-            SweepMailbox box;
-            box.path = m.required_string("path");
-            if (box.path.front() != '/') m.fail_key("path", "must be an absolute path");
-            const std::string kind = m.required_string("kind");
-            if (kind == "shared") box.kind = MailboxKind::Shared;
-            else if (kind == "personal") box.kind = MailboxKind::Personal;
-            else m.fail_key("kind", "must be \"shared\" or \"personal\", not '" + kind + "'");
-            if (auto l = m.string("line")) {
-                if (box.kind == MailboxKind::Personal)
-                    m.fail_key("line", "a personal mailbox belongs to no line; remove this key");
-                if (!c.find_line(*l)) m.fail_key("line", "names line '" + *l + "', but no [[line]] has that tag");
-                box.line = *l;
-            } else if (box.kind == MailboxKind::Shared) {
-                m.fail_here("sweep.mailbox.line", "is required for a shared mailbox: name the line's tag");
-            }
-            if (auto u = m.string("user")) box.user = *u;
-            for (const std::string_view k : {"sent_folders", "deleted_folders"}) {
-                const auto f = m.strings(k);
-                if (!f) continue;
-                for (const auto& name : *f) {
-                    if (auto why = folder_name_problem(name)) m.fail_key(k, *why);
-                }
-                (k == "sent_folders" ? box.sent_folders : box.deleted_folders) = *f;
-            }
-            s.mailboxes.push_back(std::move(box));
-        }
-    }
-    const toml::node* fl = sweep.get("files");
-    if (fl) {
-        const toml::array* arr = fl->as_array();
-        if (!arr || !arr->is_array_of_tables())
-            t.fail(*fl, "sweep.files", "must be written as [[sweep.files]] tables");
-        for (const toml::node& n : *arr) {
-            const TableReader f(file, *n.as_table(), "sweep.files");
-            f.only({"path", "policy"});
-            SweepFiles files;
-            files.path = f.required_string("path");
-            if (files.path.front() != '/') f.fail_key("path", "must be an absolute path");
-            if (auto p = f.string("policy")) files.policy = *p;
-            if (!c.policies.count(files.policy))
-                f.fail_key("policy", "names policy '" + files.policy + "', but there is no [policy." + files.policy + "] table");
-            s.files.push_back(std::move(files));
-        }
-    }
+    for_each_sweep_table(file, t, sweep, "mailbox",
+                         [&](const TableReader& m) { s.mailboxes.push_back(read_sweep_mailbox(m, c)); });
+    for_each_sweep_table(file, t, sweep, "files",
+                         [&](const TableReader& f) { s.files.push_back(read_sweep_files(f, c)); });
 }
 
-// secure_delete and orphans are sweeper settings. The product brief's example config
-// shows them after [holds], so they are accepted there too; setting both places is an error.
+// secure_delete and orphans are sweeper settings. The product's published example
+// config shows them after [holds], so they are accepted there too; setting both places is an error.
 void read_sweep_choices(const TableReader& t, SweepSection& s, bool& seen_delete, bool& seen_orphans) {
     if (auto v = t.string("secure_delete")) {
         if (seen_delete) t.fail_key("secure_delete", "is set both under [sweep] and under [holds]; keep one");

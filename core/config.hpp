@@ -76,6 +76,12 @@ struct IndexSection {
     std::string path = "/var/lib/retention-milter/index.sqlite3";
     std::string key_file = "/etc/retention-milter/index.key";
     Period digest_grace{Period::Unit::Days, 31};
+    // Where the milter keeps rows it could not write (on_index_error = "accept"); the
+    // journal's lock and its rejected lines sit beside it. Default: "<path>.pending".
+    std::string pending_journal = "/var/lib/retention-milter/index.sqlite3.pending";
+    // Names this host in the index's per-host tables (the sweeper's scan cache); empty:
+    // the host's name. Set it when two hosts share a name.
+    std::string host_id;
 };
 
 struct LogSection {

@@ -14,44 +14,6 @@
 
 namespace rm {
 
-// --- file descriptors --------------------------------------------------------------
-
-UniqueFd::~UniqueFd() { reset(); }
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(other.release());
-    return *this;
-}
-
-int UniqueFd::release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-}
-
-void UniqueFd::reset(int fd) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-}
-
-UniqueFd open_dir_at(int dirfd, const std::string& name) {
-    return UniqueFd(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-}
-
-UniqueFd open_file_at(int dirfd, const std::string& name, struct stat* st) {
-    // O_NONBLOCK: a FIFO swapped in after the scan saw a regular file must not hang us.
-    UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
-    if (!fd) return fd;
-    struct stat local {};
-    struct stat* s = st ? st : &local;
-    if (::fstat(fd.get(), s) != 0) return UniqueFd();
-    if (!S_ISREG(s->st_mode)) {
-        errno = EINVAL;
-        return UniqueFd();
-    }
-    return fd;
-}
-
 int for_each_entry(int dirfd, const std::function<void(const std::string& name)>& fn) {
     return for_each_entry(dirfd, [&](const std::string& name, unsigned char) { fn(name); });
 }
@@ -77,8 +39,6 @@ int for_each_entry(int dirfd, const std::function<void(const std::string& name, 
         fn(name, e->d_type);
     }
 }
-
-int sync_dir(int dirfd) { return ::fsync(dirfd) == 0 ? 0 : errno; }
 
 // --- Maildir file names ------------------------------------------------------------
 

@@ -16,38 +16,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/fs.hpp"
+
 namespace rm {
-
-// An owned file descriptor, closed when it goes out of scope.
-class UniqueFd {
-public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    ~UniqueFd();
-    UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-    UniqueFd& operator=(UniqueFd&& other) noexcept;
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-
-    int get() const { return fd_; }
-    bool valid() const { return fd_ >= 0; }
-    explicit operator bool() const { return valid(); }
-    int release();
-    void reset(int fd = -1);
-
-private:
-    int fd_ = -1;
-};
-
-// Opens the directory `name` below `dirfd` (AT_FDCWD: relative to the working folder, or
-// an absolute path) read-only, never following a symbolic link in the last component.
-// Returns an invalid fd with errno set on failure (ELOOP or ENOTDIR for a link).
-UniqueFd open_dir_at(int dirfd, const std::string& name);
-
-// Opens a regular file below `dirfd` for reading without following a link, without
-// blocking on a FIFO put there in a race, and checks that it is a regular file.
-// Returns an invalid fd with errno set on failure (EINVAL when it is not a regular file).
-UniqueFd open_file_at(int dirfd, const std::string& name, struct stat* st);
 
 // Every entry of the directory `dirfd` except "." and "..", in readdir order, streamed
 // to `fn`. Returns 0, or the errno of the failure to read the directory.
@@ -56,9 +27,6 @@ int for_each_entry(int dirfd, const std::function<void(const std::string& name)>
 // DT_UNKNOWN where the file system does not say): a DT_REG entry needs no stat to be
 // opened safely, which saves one system call per message in a scan.
 int for_each_entry(int dirfd, const std::function<void(const std::string& name, unsigned char type)>& fn);
-
-// fsync of a directory, so a rename or unlink inside it is durable. Returns 0 or errno.
-int sync_dir(int dirfd);
 
 // --- Maildir file names ------------------------------------------------------------
 

@@ -57,7 +57,22 @@ Date add_period(Date date, const Period& period) {
     return Date{ym.year(), ym.month(), date.day() > last ? last : date.day()};
 }
 
+Date subtract_period(Date date, const Period& period) {
+    if (period.unit == Period::Unit::Days) return Date{sys_days{date} - days{period.count}};
+    const year_month ym = year_month{date.year(), date.month()} - months{period.count};
+    const day last = year_month_day_last{ym.year(), month_day_last{ym.month()}}.day();
+    return Date{ym.year(), ym.month(), date.day() > last ? last : date.day()};
+}
+
+Date add_days(Date date, int n) { return Date{sys_days{date} + days{n}}; }
+
 Date utc_date(system_clock::time_point t) { return Date{floor<days>(t)}; }
+
+std::optional<Date> date_of_seconds(std::int64_t t) {
+    if (t < 0 || t > 253402300799) return std::nullopt;  // 9999-12-31
+    // In whole seconds: a system_clock time point counts nanoseconds and overflows after 2262.
+    return Date{floor<days>(sys_seconds{seconds{t}})};
+}
 
 std::string format_date(Date date) {
     char buf[16];

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,8 +30,18 @@ std::optional<Period> parse_period(std::string_view text);
 // month is clamped to that month's last day (31 Aug + 6 months = 28/29 Feb).
 Date add_period(Date date, const Period& period);
 
+// date - period, the same calendar arithmetic backwards (clamped to the month's last day).
+Date subtract_period(Date date, const Period& period);
+
+// date + n days (n may be negative).
+Date add_days(Date date, int n);
+
 // The UTC calendar date of a point in time.
 Date utc_date(std::chrono::system_clock::time_point t);
+
+// The UTC date a time stamp in seconds since the epoch falls on, or nothing for one
+// before 1970 or after 9999 (a Maildir name can start with any digits).
+std::optional<Date> date_of_seconds(std::int64_t seconds);
 
 // "YYYY-MM-DD" and back. parse_date accepts only that exact form and real dates.
 std::string format_date(Date date);

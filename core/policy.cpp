@@ -73,10 +73,10 @@ std::vector<const Line*> lines_of_address(const Config& c, std::string_view raw_
 Decision decide(const Config& c, const MessageFacts& facts) {
     Decision d;
     std::vector<const Line*> rcpt_lines;
-    bool every_rcpt_internal = !facts.recipients.empty();
+    bool every_rcpt_a_helpline_address = !facts.recipients.empty();
     for (const auto& r : facts.recipients) {
         const auto ls = lines_of_address(c, r);
-        if (ls.empty()) every_rcpt_internal = false;
+        if (ls.empty()) every_rcpt_a_helpline_address = false;
         add_unique(rcpt_lines, ls);
     }
 
@@ -89,7 +89,7 @@ Decision decide(const Config& c, const MessageFacts& facts) {
     if (facts.trusted) {
         add_unique(d.lines, rcpt_lines);
         add_unique(d.lines, sender_lines);
-        d.direction = every_rcpt_internal ? Direction::Internal : Direction::Outbound;
+        d.direction = every_rcpt_a_helpline_address ? Direction::Internal : Direction::Outbound;
     } else {
         // An outsider cannot make mail outbound by claiming a helpline sender.
         d.lines = rcpt_lines;

@@ -181,7 +181,7 @@ void check_index_opens(const Config& c, Findings& f) {
 }  // namespace
 
 void check_index(const Config& c, Findings& f) {
-    const std::string dir = parent_of(c.index.path);
+    const std::string dir = parent_dir(c.index.path);
     const auto dst = stat_of(dir);
     if (!dst) {
         fail(f, "index.path: the folder " + dir + " does not exist: create it with scripts/create-user.sh, or "
@@ -193,7 +193,8 @@ void check_index(const Config& c, Findings& f) {
     }
     const bool exists = stat_of(c.index.path).has_value();
     if (exists && dst) {
-        for (const char* suffix : {"", "-wal", "-shm", ".pending"}) check_index_file(c.index.path + suffix, dst->st_gid, f);
+        for (const char* suffix : {"", "-wal", "-shm"}) check_index_file(c.index.path + suffix, dst->st_gid, f);
+        check_index_file(c.index.pending_journal, dst->st_gid, f);
         check_index_opens(c, f);
     } else if (!exists) {
         ok(f, "no index yet at " + c.index.path + ": the milter creates it when it first starts");
@@ -236,7 +237,7 @@ void check_socket_folder(const Config& c, const std::string& dir, const struct s
 
 void check_unix_socket(const Config& c, Findings& f) {
     const std::string& path = c.milter.socket.path;
-    const std::string dir = parent_of(path);
+    const std::string dir = parent_dir(path);
     if (dir == kRuntimeDir) {
         ok(f, "milter.socket: " + path + " (its folder is made by systemd at each start)");
     } else if (const auto st = stat_of(dir); !st || !S_ISDIR(st->st_mode)) {
@@ -246,7 +247,7 @@ void check_unix_socket(const Config& c, Findings& f) {
         ok(f, "milter.socket: " + path + " (folder " + dir + ", group " + group_name(st->st_gid) + ")");
         check_socket_folder(c, dir, *st, f);
     }
-    if (inside(dir, parent_of(c.index.path)))
+    if (inside(dir, parent_dir(c.index.path)))
         warn(f, "milter.socket: " + path + " is in the index's folder, so the MTA must be let into the folder "
                 "that holds the index. Give the socket a folder of its own, e.g. " +
                 install_socket_folder(c, std::string(kPostfixSpool) + "/retention-milter") +
@@ -278,7 +279,7 @@ void check_user_and_group(const Config& c, Findings& f) {
 // the socket; the socket's own folder makes that unneeded.
 void check_mta_users(const Config& c, Findings& f) {
     std::vector<std::pair<std::string, gid_t>> owned;
-    if (const auto st = stat_of(parent_of(c.index.path))) owned.emplace_back("index folder", st->st_gid);
+    if (const auto st = stat_of(parent_dir(c.index.path))) owned.emplace_back("index folder", st->st_gid);
     if (const auto st = stat_of(c.index.key_file)) owned.emplace_back("key", st->st_gid);
     for (const std::string_view mta : kMtaUsers) {
         const std::string user(mta);
@@ -296,7 +297,7 @@ void check_mta_users(const Config& c, Findings& f) {
 
 void check_log_sink(const Config& c, Findings& f) {
     if (c.log.sink.rfind("file:", 0) != 0) return;
-    const std::string dir = parent_of(c.log.sink.substr(5));
+    const std::string dir = parent_dir(c.log.sink.substr(5));
     if (const auto st = stat_of(dir); !st || !S_ISDIR(st->st_mode))
         fail(f, "log.sink: the folder " + dir + " does not exist: create it, or use sink = \"syslog\"");
 }

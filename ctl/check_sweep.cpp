@@ -35,7 +35,7 @@ std::vector<std::string> glob_matches(const std::string& pattern) {
 
 void check_mailbox(const SweepMailbox& m, Findings& f) {
     const std::string kind = m.kind == MailboxKind::Shared ? "shared" : "personal";
-    if (has_glob_chars(m.path)) {
+    if (has_glob(m.path)) {
         const auto matches = glob_matches(m.path);
         if (matches.empty())
             return warn(f, "[[sweep.mailbox]] " + m.path + " matches no folder yet: check the pattern (it fills as "
@@ -67,8 +67,8 @@ void check_files(const SweepFiles& files, Findings& f) {
 }
 
 void check_extras(const SweepSection& s, Findings& f) {
-    if (!s.metrics_file.empty() && !is_dir(parent_of(s.metrics_file)))
-        warn(f, "sweep.metrics_file: the folder " + parent_of(s.metrics_file) +
+    if (!s.metrics_file.empty() && !is_dir(parent_dir(s.metrics_file)))
+        warn(f, "sweep.metrics_file: the folder " + parent_dir(s.metrics_file) +
                     " does not exist: install prometheus-node-exporter (its textfile folder), or remove metrics_file");
     if (!s.after_mailbox.empty() && !executable_found(s.after_mailbox.front()))
         warn(f, "sweep.after_mailbox: the program " + s.after_mailbox.front() +

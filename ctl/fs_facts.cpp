@@ -18,19 +18,6 @@ std::optional<struct stat> stat_of(const std::string& path) {
     return st;
 }
 
-std::string parent_of(const std::string& path) {
-    const auto slash = path.find_last_of('/');
-    if (slash == std::string::npos) return ".";
-    if (slash == 0) return "/";
-    return path.substr(0, slash);
-}
-
-std::string mode_text(mode_t mode) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-    return buf;
-}
-
 std::string group_name(gid_t gid) {
     if (const group* g = ::getgrgid(gid)) return g->gr_name;
     return std::to_string(gid);
@@ -61,8 +48,6 @@ bool user_in_group(const std::string& user, gid_t gid) {
     }
     return false;
 }
-
-bool has_glob_chars(const std::string& path) { return path.find_first_of("*?[") != std::string::npos; }
 
 bool executable_found(const std::string& program) {
     if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;

@@ -90,8 +90,9 @@ inline constexpr const char* kStatement =
     "--format markdown (default), html (a complete page, escaped) or text.";
 
 inline constexpr const char* kImportPending =
-    "Import the pending journal (<index>.pending), where the milter keeps rows it could not write\n"
-    "to the index when on_index_error = \"accept\", into the index, then empty it. The milter also\n"
-    "does this at each start. Safe to run at any time; running it twice imports nothing twice.";
+    "Import the pending journal ([index] pending_journal, by default <index>.pending), where the\n"
+    "milter keeps rows it could not write to the index when on_index_error = \"accept\", into the\n"
+    "index, then empty it. The milter also does this at each start. Safe to run at any time;\n"
+    "running it twice imports nothing twice.";
 
 }  // namespace rm::ctl::help

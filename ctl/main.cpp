@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/cli.hpp"
 #include "core/config.hpp"
 #include "ctl/check.hpp"
 #include "ctl/error.hpp"
@@ -20,6 +21,7 @@
 #include "ctl/statement.hpp"
 #include "ctl/words.hpp"
 #include "db/index.hpp"
+#include "db/journal.hpp"
 
 namespace {
 
@@ -36,24 +38,32 @@ struct Options {
     bool json = false;
 };
 
-std::unique_ptr<Index> open_existing_index(const Config& c, bool write) {
+void require_index(const Config& c) {
     struct stat st {};
     if (::stat(c.index.path.c_str(), &st) != 0)
         throw CtlError(kExitRuntime, "there is no index at " + c.index.path +
                                          " yet: the milter creates it when it first starts (is retention-milter "
                                          "running? retentionctl check says what is missing)");
-    return Index::open(c.index.path, {.create = false, .read_only = !write, .busy_timeout_ms = 5000});
+}
+
+Index::Options index_options(bool write) { return {.create = false, .read_only = !write, .busy_timeout_ms = 5000}; }
+
+std::unique_ptr<Index> open_existing_index(const Config& c, bool write) {
+    require_index(c);
+    return Index::open(c.index.path, index_options(write));
 }
 
 // The key is never made here: a new key beside an existing index would orphan it. A
 // key the index says is not its own would make every message look unknown: refuse it.
-DigestKey load_key(const Config& c, const Index& index) {
-    DigestKey key = DigestKey::load_or_create(c.index.key_file, c.index.path, false);
-    if (index.key_matches(key) == false)
+CheckedIndex open_with_key(const Config& c, bool write) {
+    require_index(c);
+    try {
+        return open_index_checked(c.index, index_options(write), false);
+    } catch (const KeyMismatch&) {
         throw CtlError(kExitRuntime, "the key file " + c.index.key_file +
                                          " is not the key this index was made with, so no message could be found: "
                                          "restore the right key from the backup made with the index");
-    return key;
+    }
 }
 
 int cmd_check(const Options& o) {
@@ -66,8 +76,8 @@ int cmd_check(const Options& o) {
 int cmd_show(const Options& o) {
     const Config c = load_config(o.config);
     const PastedId id = parse_pasted_message_id(o.message_id);
-    auto index = open_existing_index(c, false);
-    const MessageView view = lookup_message(*index, load_key(c, *index).digest(id.key));
+    const CheckedIndex opened = open_with_key(c, false);
+    const MessageView view = lookup_message(*opened.index, opened.key.digest(id.key));
     const Date today = utc_date(Clock::now());
     if (view.rows.empty()) {
         if (o.json) std::cout << nlohmann::json{{"found", false}, {"error", not_found_message(id.well_formed)}}.dump(2) << "\n";
@@ -92,18 +102,19 @@ int cmd_hold(const Options& o) {
     validate_reason(c, o.reason);
     validate_ref(o.ref);
     const PastedId id = parse_pasted_message_id(o.message_id);
-    auto index = open_existing_index(c, true);
-    const Digest digest = load_key(c, *index).digest(id.key);
+    const CheckedIndex opened = open_with_key(c, true);
+    Index& index = *opened.index;
+    const Digest digest = opened.key.digest(id.key);
     const std::string user = invoking_user();
     // A message recorded only in the pending journal (on_index_error = "accept") can be
     // held too: its row is taken in first. If that fails, the hold is still tried.
     try {
-        PendingJournal(c.index.path).import_into(*index);
+        PendingJournal(c.index).import_into(index);
     } catch (const IndexError& e) {
         std::cerr << "retentionctl: note: the pending journal could not be imported: " << e.what() << "\n";
     }
-    place_hold(*index, digest, {o.reason, o.ref, user, Clock::now()}, id.well_formed);
-    const auto rows = index->rows_for(digest);
+    place_hold(index, digest, {o.reason, o.ref, user, Clock::now()}, id.well_formed);
+    const auto rows = index.rows_for(digest);
     std::cout << "held: every copy of this message (" << rows.size() << (rows.size() == 1 ? " record" : " records")
               << ") is kept until the hold is released; reason " << o.reason
               << (o.ref.empty() ? "" : ", reference " + o.ref) << ", recorded as placed by " << user << "\n";
@@ -113,11 +124,12 @@ int cmd_hold(const Options& o) {
 int cmd_release(const Options& o) {
     const Config c = load_config(o.config);
     const PastedId id = parse_pasted_message_id(o.message_id);
-    auto index = open_existing_index(c, true);
-    const Digest digest = load_key(c, *index).digest(id.key);
+    const CheckedIndex opened = open_with_key(c, true);
+    Index& index = *opened.index;
+    const Digest digest = opened.key.digest(id.key);
     const std::string user = invoking_user();
-    const Hold lifted = release_hold(*index, digest, user, Clock::now(), id.well_formed);
-    const Date when = latest_retention_date(index->rows_for(digest));
+    const Hold lifted = release_hold(index, digest, user, Clock::now(), id.well_formed);
+    const Date when = latest_retention_date(index.rows_for(digest));
     const bool due = when <= utc_date(Clock::now());
     std::cout << "released: the " << lifted.reason << " hold" << (lifted.ref.empty() ? "" : " " + lifted.ref)
               << " is lifted (recorded as released by " << user << "); the message will be destroyed "
@@ -147,7 +159,7 @@ int cmd_statement(const Options& o) {
 int cmd_import_pending(const Options& o) {
     const Config c = load_config(o.config);
     auto index = open_existing_index(c, true);
-    PendingJournal journal(c.index.path);
+    PendingJournal journal(c.index);
     const int n = journal.import_into(*index);
     if (n == 0)
         std::cout << "nothing to import: the pending journal " << journal.path() << " is empty or absent\n";
@@ -214,12 +226,7 @@ int main(int argc, char** argv) {
     auto* import = app.add_subcommand("import-pending", "import the milter's pending journal into the index");
     import->footer(help::kImportPending);
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        const int rc = app.exit(e);
-        return rc == 0 ? kExitOk : kExitConfig;
-    }
+    if (const auto rc = parse_command_line(app, argc, argv)) return *rc;
     if (*check) return guarded(cmd_check, o);
     if (*show) return guarded(cmd_show, o);
     if (*hold) return guarded(cmd_hold, o);

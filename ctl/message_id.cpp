@@ -2,7 +2,7 @@
 
 #include "core/config.hpp"
 #include "core/headers.hpp"
-#include "core/plan.hpp"
+#include "core/message_id_key.hpp"
 #include "core/strings.hpp"
 #include "ctl/error.hpp"
 

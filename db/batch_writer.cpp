@@ -6,31 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "db/detail.hpp"
 
 namespace rm {
-
-namespace {
-
-// The index file was removed, renamed or replaced while open: SQLite goes on writing to
-// the file it opened, which no other program will ever read again (and which disappears
-// with the last descriptor). A row committed there is lost; the caller must not accept
-// its message. The check is SQLite's own (SQLITE_FCNTL_HAS_MOVED: the path no longer
-// names the open file), a stat() per batch.
-bool index_moved(const Index& index) {
-    int moved = 0;
-    if (sqlite3_file_control(index.handle(), "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK) return false;
-    return moved != 0;
-}
-
-IndexError moved_error(const Index& index) {
-    return IndexError("index " + index.path() +
-                      ": the file was removed or replaced while retention-milter had it open; no row is "
-                      "written until it is back at that path (restore it with the milter stopped, or "
-                      "restart the milter to make a new, empty index)");
-}
-
-}  // namespace
 
 // What the writer thread tells one caller: the row's id, or why it was refused. A value,
 // not an exception_ptr: an exception object shared between the writer and the caller is
@@ -103,11 +80,7 @@ void BatchWriter::run() {
 
 void BatchWriter::commit_one(Job& job) {
     try {
-        if (index_moved(*index_)) throw moved_error(*index_);
-        const std::int64_t id = index_->insert({job.row}).at(0);
-        // Removed during the commit: the row went into the old file, gone with it.
-        if (index_moved(*index_)) throw moved_error(*index_);
-        job.succeed(id);
+        job.succeed(index_->insert({job.row}).at(0));
     } catch (const std::exception& e) {
         job.fail(e);
     } catch (...) {
@@ -117,20 +90,17 @@ void BatchWriter::commit_one(Job& job) {
 
 // A batch that fails because of one of its rows is retried row by row, so that one bad
 // row does not fail the others. A failure of the index itself (locked past the busy
-// timeout, disk full, I/O error) is not: every row would wait and fail the same way.
+// timeout, disk full, I/O error, the file replaced) is not: every row would wait and fail
+// the same way.
 void BatchWriter::commit_batch(std::vector<Job*>& jobs) {
     if (jobs.size() == 1) return commit_one(*jobs.front());
-    if (index_moved(*index_)) {
-        for (Job* j : jobs) j->fail(moved_error(*index_));
-        return;
-    }
     std::vector<MessageRow> rows;
     rows.reserve(jobs.size());
     for (const Job* j : jobs) rows.push_back(j->row);
     std::vector<std::int64_t> ids;
     try {
         ids = index_->insert(rows);
-    } catch (const dbdetail::SqliteError& e) {
+    } catch (const IndexError& e) {
         if (e.index_wide()) {
             for (Job* j : jobs) j->fail(e);
             return;
@@ -139,10 +109,6 @@ void BatchWriter::commit_batch(std::vector<Job*>& jobs) {
         return;
     } catch (...) {
         for (Job* j : jobs) commit_one(*j);
-        return;
-    }
-    if (index_moved(*index_)) {
-        for (Job* j : jobs) j->fail(moved_error(*index_));
         return;
     }
     for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i]->succeed(ids[i]);

@@ -1,9 +1,8 @@
-// Private helpers of the db/ library: a thin RAII layer over SQLite statements and
-// transactions, file-system chores (syncing folders, group ownership), random tokens.
+// Private helpers of the db/ library: the checks every stored row passes, file-system
+// chores (syncing folders, group and owner of shared files), random tokens.
 // Not part of the public interface; only db/*.cpp and the db unit tests include it.
 #pragma once
 
-#include <sqlite3.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -13,132 +12,33 @@
 #include <string>
 #include <string_view>
 
+#include "core/fs.hpp"
 #include "db/index.hpp"
 
 namespace rm::dbdetail {
 
-// SQLITE_TRANSIENT is an old-style cast macro; this is the same value, spelt so that
-// -Wold-style-cast stays quiet. SQLite copies the bound bytes at once.
-inline const auto kTransient = reinterpret_cast<sqlite3_destructor_type>(-1);
-
-// An IndexError raised by SQLite itself, with its primary result code, so that the
-// batch writer can tell a bad row from an index that nobody can write just now.
-class SqliteError : public IndexError {
-public:
-    SqliteError(const std::string& msg, int code) : IndexError(msg), code_(code) {}
-    int code() const { return code_; }
-    // True for failures that any row would meet: locked, full, I/O, read-only, corrupt.
-    bool index_wide() const;
-
-private:
-    int code_;
-};
-
-// Throws SqliteError "index PATH: WHAT: sqlite's message". Never pass anything that
-// identifies a message.
-[[noreturn]] void throw_sqlite(sqlite3* db, const std::string& path, std::string_view what);
-
-// One prepared statement, finalised on scope exit; or one borrowed from the Index's cache
-// of hot statements, reset (not finalised) on scope exit. An Index is used by one thread
-// at a time, and no cached statement is used twice at once.
-class Stmt {
-public:
-    Stmt(sqlite3* db, const std::string& path, std::string_view sql);
-    Stmt(sqlite3* db, const std::string& path, sqlite3_stmt* borrowed) : db_(db), path_(path), stmt_(borrowed), owned_(false) {}
-    ~Stmt() {
-        if (owned_) sqlite3_finalize(stmt_);
-        else reset();
-    }
-    Stmt(const Stmt&) = delete;
-    Stmt& operator=(const Stmt&) = delete;
-
-    Stmt& bind(int i, std::int64_t v);
-    Stmt& bind_text(int i, std::string_view v);
-    Stmt& bind_opt_text(int i, std::string_view v);      // empty text is stored as NULL
-    Stmt& bind_blob(int i, std::string_view v);          // empty blob is stored as NULL
-    Stmt& bind_null(int i);
-    // Steps once: true while there is a row to read, false when done. Throws on error.
-    bool step();
-    // Runs to completion (for statements that return nothing of interest).
-    void run();
-    void reset();
-
-    bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-    std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
-    std::string text(int col) const;
-    std::string blob(int col) const;
-
-private:
-    sqlite3* db_;
-    const std::string& path_;
-    sqlite3_stmt* stmt_ = nullptr;
-    bool owned_ = true;
-};
-
-// Runs SQL without results (several statements allowed). Throws IndexError.
-void exec(sqlite3* db, const std::string& path, std::string_view sql);
-
-// BEGIN IMMEDIATE on construction (takes the write lock at once, so a busy index fails
-// here, within the busy timeout, rather than half-way through); ROLLBACK unless committed.
-class Transaction {
-public:
-    Transaction(sqlite3* db, const std::string& path);
-    ~Transaction();
-    Transaction(const Transaction&) = delete;
-    Transaction& operator=(const Transaction&) = delete;
-    void commit();
-
-private:
-    sqlite3* db_;
-    const std::string& path_;
-    bool done_ = false;
-};
-
-// Times are stored as Unix seconds (UTC); sub-second precision is dropped.
-std::int64_t to_unix(std::chrono::system_clock::time_point t);
-std::chrono::system_clock::time_point from_unix(std::int64_t s);
-
-// The INSERT behind Index::insert and the journal import. `token` may be empty (no
-// journal token); the statement skips a row whose token is already in the index.
-inline constexpr std::string_view kInsertSql =
-    "INSERT INTO messages (digest, queue_id, lines, direction, policy, passed_on, retain_until, "
-    "state, copies, journal_token, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'present', 0, ?8, ?9) "
-    "ON CONFLICT (journal_token) DO NOTHING";
 // What is wrong with a row that must not be written (digest size, direction, dates,
 // empty or control characters), or nothing. Never mentions the row's values.
 std::optional<std::string> row_problem(const MessageRow& row);
-// Checks a row with row_problem() and binds it to a statement prepared from kInsertSql.
-// Throws IndexError saying what is wrong.
-void bind_row(Stmt& stmt, const std::string& path, const MessageRow& row, std::string_view token);
 
 // --- files ----------------------------------------------------------------------------
-// A file descriptor closed on scope exit.
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
-
-std::string parent_dir(const std::string& path);
-// fsync() of a folder, so a new, renamed or removed entry in it survives a crash.
-void sync_dir(const std::string& dir);
+// sync_dir() of a folder, throwing IndexError when it fails.
+void sync_dir_or_throw(const std::string& dir);
 // The group of `path`'s folder, for files that the three programs share.
 bool folder_group(const std::string& path, gid_t& gid);
 // Gives the open file the group of `path`'s folder. Not being root (EPERM) is fine: in a
 // setgid folder the file already has that group.
 void give_folder_group(int fd, const std::string& path);
-std::string errno_text(int err);
+// Gives a file just made beside the index (a lock, the pending journal, its rejected
+// lines) to whoever must open it next. Run as root (retentionctl by an admin, a sweep by
+// hand), the file gets the index's owner and group, or its folder's when there is no
+// index yet: the milter and the sweeper never run as root, and a root-owned lock or
+// journal would lock them out. Otherwise it gets the folder's group (EPERM is fine: a
+// setgid folder gave it already). Throws IndexError when root cannot change the owner.
+void give_index_owner(int fd, const std::string& file, const std::string& index_path);
+
 
 // --- bytes ----------------------------------------------------------------------------
 std::string random_bytes(std::size_t n);  // OpenSSL RAND_bytes; throws IndexError on failure
-bool from_hex(std::string_view hex, std::string& out);
 
 }  // namespace rm::dbdetail

@@ -1,8 +1,9 @@
-// The retention index: one SQLite file that records every helpline message by a keyed
-// digest of its Message-ID, and nothing that identifies a person.
+// The retention index: records every helpline message by a keyed digest of its
+// Message-ID, and nothing that identifies a person.
 //
 // Shared by the milter (inserts rows), the sweeper (marks them destroyed, writes
-// receipts) and retentionctl (lookups, holds, reports). Nothing here includes libmilter.
+// receipts) and retentionctl (lookups, holds, reports). Index is the interface the three
+// programs use; SQLite (db/sqlite_index.hpp) implements it. Nothing here includes libmilter.
 #pragma once
 
 #include <chrono>
@@ -14,62 +15,24 @@
 #include <string_view>
 #include <vector>
 
+#include "core/config.hpp"
 #include "core/period.hpp"
-
-struct sqlite3;
-struct sqlite3_stmt;
+#include "db/digest_key.hpp"
 
 namespace rm {
 
 // A failure to open, read or write the index (SQLite error, locked past the busy
 // timeout, disk full, key trouble). `what()` names the file and says what happened.
+// `index_wide()`: a failure any row would meet (locked, full, I/O, read-only, the file
+// replaced), as opposed to one row that cannot be written.
 class IndexError : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
-};
-
-// Gives a file just made beside the index (a lock, the pending journal, its rejected
-// lines) to whoever must open it next. Run as root (retentionctl by an admin, a sweep by
-// hand), the file gets the index's owner and group, or its folder's when there is no
-// index yet: the milter and the sweeper never run as root, and a root-owned lock or
-// journal would lock them out. Otherwise it gets the folder's group (EPERM is fine: a
-// setgid folder gave it already). Throws IndexError when root cannot change the owner.
-void give_index_owner(int fd, const std::string& file, const std::string& index_path);
-
-// A digest is 32 raw bytes of HMAC-SHA-256.
-using Digest = std::string;
-
-// The secret that keys the Message-ID digests. It is made once, together with a new
-// index; with an existing index a missing or others-readable key is an error, because
-// a silently new key would orphan every row.
-class DigestKey {
-public:
-    // Loads `key_file`. When `index_path` does not exist yet and the key file does not
-    // either, a new 32-byte key is made (mode 0640, the group of the index's folder).
-    // Throws IndexError with a message an admin can act on.
-    static DigestKey load_or_create(const std::string& key_file, const std::string& index_path,
-                                    bool may_create);
-    static DigestKey from_bytes(std::string bytes);  // tests
-
-    // HMAC-SHA-256 of a Message-ID already normalised by normalise_message_id().
-    Digest digest(std::string_view normalised_message_id) const;
-
-    // The keyed digest of a record token (kHdrRecord), which the index row keeps instead
-    // of the token: the index alone cannot link a copy to its row without the key.
-    Digest record_digest(std::string_view token) const;
-
-    // A keyed hash of a file's identity for the sweeper's scan cache (the sweeper puts
-    // the inode before 8 bytes of it). A label prefix keeps it apart from every Message-ID
-    // digest.
-    Digest file_hash(std::string_view identity) const;
-
-    // Names the key without revealing it (hex HMAC of a fixed label), so an index can
-    // record which key its digests were made with.
-    std::string fingerprint() const;
+    explicit IndexError(const std::string& msg, bool index_wide = false)
+        : std::runtime_error(msg), index_wide_(index_wide) {}
+    bool index_wide() const { return index_wide_; }
 
 private:
-    explicit DigestKey(std::string bytes) : key_(std::move(bytes)) {}
-    std::string key_;
+    bool index_wide_ = false;
 };
 
 enum class RowState { Present, Destroyed };
@@ -133,6 +96,27 @@ struct ReportCounts {
     std::int64_t active_holds = 0;
 };
 
+// A row read from the pending journal, with the journal line's token: a row whose token
+// the index already holds was imported before, and is skipped.
+struct JournalledRow {
+    MessageRow row;
+    std::string token;
+};
+
+// One sweeper at a time: held for the life of the object.
+class SweepLock {
+public:
+    virtual ~SweepLock() = default;
+};
+
+struct SweepLockAttempt {
+    enum class Status { Held, Busy, Failed };
+    Status status = Status::Failed;
+    std::unique_ptr<SweepLock> lock;  // when Held
+    std::string where;                // what carries the lock, for messages
+    std::string error;                // why it could not be taken, when Failed
+};
+
 class Index {
 public:
     struct Options {
@@ -141,36 +125,40 @@ public:
         int busy_timeout_ms = 5000;
         // SQLite's page cache for this connection, in MiB; 0 keeps SQLite's 2 MiB. The
         // sweeper looks up every message it scans at random places in the index: with the
-        // default cache most lookups read their pages again from the OS (issue 7's profile).
+        // default cache most lookups read their pages again from the OS.
         int cache_mib = 0;
+        // The host whose files the scan cache and files_seen describe (a file's device
+        // and inode mean something on one host only); empty: this host's name.
+        std::string host_id = {};
     };
 
-    // Opens (and with `create`, makes) the index: WAL, synchronous=FULL, secure_delete,
-    // foreign keys, busy timeout, forward migrations to the current schema version (a
-    // read-only open migrates nothing and refuses a schema other than the current one).
-    // A new file is made mode 0660 with the group of its folder; SQLite gives the -wal
-    // and -shm files the same mode. Times are kept to the second (Unix seconds, UTC).
+    // Opens (and with `create`, makes) the SQLite index at `path`: see SqliteIndex.
     static std::unique_ptr<Index> open(const std::string& path, const Options& opts);
-    ~Index();
+    virtual ~Index() = default;
     Index(const Index&) = delete;
     Index& operator=(const Index&) = delete;
 
-    int schema_version() const;
-    const std::string& path() const { return path_; }
+    virtual int schema_version() const = 0;
+    // Names the index in messages (for SQLite, its file).
+    virtual const std::string& path() const = 0;
 
     // --- the milter ---------------------------------------------------------------
     // Inserts rows in one transaction (group commit: many messages share one sync).
-    // Returns the new row ids, in order. Throws IndexError; then nothing was written.
-    std::vector<std::int64_t> insert(const std::vector<MessageRow>& rows);
+    // Returns the new row ids, in order. Throws IndexError; then nothing was written (or,
+    // when the index was replaced meanwhile, written where nobody reads it: the error
+    // says so and is index_wide()).
+    virtual std::vector<std::int64_t> insert(const std::vector<MessageRow>& rows) = 0;
+    // Inserts rows from the pending journal in one transaction, skipping rows whose token
+    // is already in the index. Returns how many were added.
+    virtual int insert_journalled(const std::vector<JournalledRow>& rows) = 0;
 
     // --- lookups -------------------------------------------------------------------
-    std::vector<MessageRow> rows_for(const Digest& digest) const;
+    virtual std::vector<MessageRow> rows_for(const Digest& digest) const = 0;
     // The row whose stamped copies carry a record token with this digest (at most one).
-    std::vector<MessageRow> rows_for_record(const Digest& record) const;
-    std::optional<MessageRow> row(std::int64_t id) const;
+    virtual std::vector<MessageRow> rows_for_record(const Digest& record) const = 0;
     // Present rows whose date is on or before `today`, oldest first. Held rows are
-    // included: the sweeper asks is_held() for each digest before destroying.
-    std::vector<MessageRow> expired(Date today) const;
+    // included: the sweeper asks for the holds before destroying.
+    virtual std::vector<MessageRow> expired(Date today) const = 0;
 
     // --- holds ---------------------------------------------------------------------
     // Places a hold on every copy of a message: every row with that Message-ID digest
@@ -178,22 +166,20 @@ public:
     // for the digest (an unknown message), when every row is already destroyed, when a
     // sweep has claimed it for destruction ("being destroyed"), or when the message
     // already has an active hold.
-    std::int64_t hold(const Digest& digest, const std::string& reason, const std::string& ref,
-                      const std::string& user, std::chrono::system_clock::time_point now);
+    virtual std::int64_t hold(const Digest& digest, const std::string& reason, const std::string& ref,
+                              const std::string& user, std::chrono::system_clock::time_point now) = 0;
     // Releases the active hold. Throws IndexError when there is none.
-    void release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now);
-    std::optional<Hold> active_hold(const Digest& digest) const;
-    std::vector<Hold> holds_for(const Digest& digest) const;  // history, oldest first
-    bool is_held(const Digest& digest) const;
+    virtual void release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now) = 0;
+    virtual std::optional<Hold> active_hold(const Digest& digest) const = 0;
+    virtual std::vector<Hold> holds_for(const Digest& digest) const = 0;  // history, oldest first
     // The digests of every message on hold now (few: holds are placed by hand).
-    std::vector<Digest> held_digests() const;
+    virtual std::vector<Digest> held_digests() const = 0;
     // Every active hold, oldest first.
-    std::vector<HeldMessage> holds_in_force() const;
+    virtual std::vector<HeldMessage> holds_in_force() const = 0;
 
     // --- the sweeper ---------------------------------------------------------------
-    // Marks every present row of the digest destroyed, with the time and the number of
-    // copies destroyed. Returns how many rows changed.
-    int mark_destroyed(const Digest& digest, std::chrono::system_clock::time_point when, int copies);
+    // One sweeper at a time: Busy when another holds the lock.
+    virtual SweepLockAttempt try_lock_sweep() = 0;
     // Marks rows destroyed by id, many in one transaction (one sync instead of one per
     // message); rows no longer present are left as they are. With Unless::Held, a row whose
     // message is on hold is left present, checked in the same statement. Returns the
@@ -203,8 +189,9 @@ public:
         int copies = 0;
     };
     enum class Unless { Nothing, Held };
-    std::vector<Digest> mark_destroyed(const std::vector<DestroyedRow>& batch, std::chrono::system_clock::time_point when,
-                                       Unless unless = Unless::Nothing);
+    virtual std::vector<Digest> mark_destroyed(const std::vector<DestroyedRow>& batch,
+                                               std::chrono::system_clock::time_point when,
+                                               Unless unless = Unless::Nothing) = 0;
     // Claims messages for destruction: in one transaction, each claim whose digest has no
     // active hold marks its present rows claimed (then hold() refuses them); a held one is
     // left alone. Returns, for each claim, whether it was claimed.
@@ -212,11 +199,12 @@ public:
         Digest digest;  // for the hold check
         std::vector<std::int64_t> rows;
     };
-    std::vector<bool> claim(const std::vector<Claim>& claims, std::chrono::system_clock::time_point when);
+    virtual std::vector<bool> claim(const std::vector<Claim>& claims, std::chrono::system_clock::time_point when) = 0;
     // Lifts every claim on rows still present (a sweep's end, or the claims of a run that
     // was killed). Returns how many.
-    int release_claims();
-    // --- the sweeper's scan cache (see db/schema.hpp) ---------------------------------
+    virtual int release_claims() = 0;
+
+    // --- the sweeper's scan cache, kept per host (see db/schema.hpp) -------------------
     // What a file is matched by: its Message-ID digest and its record digest (either may
     // be empty).
     struct FileKeys {
@@ -225,100 +213,87 @@ public:
         bool operator==(const FileKeys&) const = default;
     };
     struct KnownFile {
-        std::string file_key;  // DigestKey::file_key of the file's identity
+        std::string file_key;  // from DigestKey::file_hash of the file's identity
         FileKeys keys;
     };
-    // What was last read from the file with that key, if anything.
-    std::optional<FileKeys> known_file(const std::string& file_key) const;
+    // What was last read on this host from the file with that key, if anything.
+    virtual std::optional<FileKeys> known_file(const std::string& file_key) const = 0;
     // Remembers files read on `today`, in one transaction (a key seen again is replaced).
-    void remember_files(const std::vector<KnownFile>& files, Date today);
+    virtual void remember_files(const std::vector<KnownFile>& files, Date today) = 0;
     // Forgets files remembered before `cutoff` (they are read again next time). Returns how many.
-    int forget_files_before(Date cutoff);
+    virtual int forget_files_before(Date cutoff) = 0;
 
-    // --- when a sweep first saw each [[sweep.files]] file (see db/schema.hpp) ---------
-    std::optional<Date> file_first_seen(const std::string& file_key) const;
+    // --- when a sweep first saw each [[sweep.files]] file, per host (see db/schema.hpp) --
+    virtual std::optional<Date> file_first_seen(const std::string& file_key) const = 0;
     // Notes the files seen on `today`: first seen today unless known, last seen today.
-    void note_files_seen(const std::vector<std::string>& file_keys, Date today);
+    virtual void note_files_seen(const std::vector<std::string>& file_keys, Date today) = 0;
     // Forgets destroyed files, and files last seen before `cutoff`.
-    void forget_files_seen(const std::vector<std::string>& file_keys);
-    int forget_files_seen_before(Date cutoff);
+    virtual void forget_files_seen(const std::vector<std::string>& file_keys) = 0;
+    virtual int forget_files_seen_before(Date cutoff) = 0;
 
-    // Erases digest, record digest and queue id of rows destroyed before `cutoff` (digest_grace after
-    // destruction), the scan cache's entries with those digests, and the digest of
-    // released holds no row shares any more; then
-    // checkpoints and truncates the WAL so the erased bytes leave it too (secure_delete
-    // zeroes them in the database file). Returns how many rows were erased.
-    int erase_old_digests(std::chrono::system_clock::time_point cutoff);
+    // Erases digest, record digest and queue id of rows destroyed before `cutoff`
+    // (digest_grace after destruction), the scan cache's entries with those digests, and
+    // the digest of released holds no row shares any more, so that the erased bytes leave
+    // the storage too. Returns how many rows were erased.
+    virtual int erase_old_digests(std::chrono::system_clock::time_point cutoff) = 0;
     // Appends a receipt chained to the previous one; fills id and chain_hex. The chain is
     // SHA-256(previous chain's 32 bytes, none for the first || the destroyed digests,
     // sorted bytewise, duplicates dropped, concatenated), in lower-case hex.
-    Receipt add_receipt(Receipt r, const std::vector<Digest>& destroyed_digests);
-    std::optional<Receipt> last_receipt() const;
+    virtual Receipt add_receipt(Receipt r, const std::vector<Digest>& destroyed_digests) = 0;
+    virtual std::optional<Receipt> last_receipt() const = 0;
     // The last receipt of a successful sweep: exit code 0, or 4 (finished, skipped some).
-    std::optional<Receipt> last_successful_receipt() const;
+    virtual std::optional<Receipt> last_successful_receipt() const = 0;
 
     // --- reports -------------------------------------------------------------------
-    ReportCounts report(Date today) const;
+    virtual ReportCounts report(Date today) const = 0;
 
     // Key/value settings the programs keep between runs (the sweeper's last clock).
-    std::optional<std::string> get_meta(const std::string& key) const;
-    void set_meta(const std::string& key, const std::string& value);
+    virtual std::optional<std::string> get_meta(const std::string& key) const = 0;
+    virtual void set_meta(const std::string& key, const std::string& value) = 0;
 
     // Whether `key` is the key this index recorded (remember_key): true or false, or
     // nothing when none is recorded yet. A wrong key finds no row, silently, so
     // `retentionctl check` and the programs can ask before trusting an empty lookup.
-    std::optional<bool> key_matches(const DigestKey& key) const;
+    virtual std::optional<bool> key_matches(const DigestKey& key) const = 0;
     // Records the key's fingerprint when none is recorded yet (the milter, at start).
     // Never replaces a recorded one: that is key_matches()'s job to report.
-    void remember_key(const DigestKey& key);
+    virtual void remember_key(const DigestKey& key) = 0;
 
-    // Holds one read transaction over many lookups: without it SQLite takes and drops its
-    // locks (and stats the WAL) for every statement, which dominates a sweep's scan. Keep
-    // it short-lived (the sweeper renews it every few thousand lookups): a WAL checkpoint
-    // cannot pass a reader that stays. Ends with the object; nothing is written in it.
+    // Holds one read snapshot over many lookups (the sweeper's scan): cheaper than one
+    // per lookup. Keep it short-lived (the sweeper renews it every few thousand lookups).
+    // Ends with the object; nothing is written in it.
+    class Snapshot {
+    public:
+        virtual ~Snapshot() = default;
+    };
     class ReadScope {
     public:
-        explicit ReadScope(const Index& index);
-        ~ReadScope();
-        ReadScope(const ReadScope&) = delete;
-        ReadScope& operator=(const ReadScope&) = delete;
+        explicit ReadScope(const Index& index) : snapshot_(index.begin_reads()) {}
 
     private:
-        const Index& index_;
-        bool open_ = false;
+        std::unique_ptr<Snapshot> snapshot_;
     };
+    virtual std::unique_ptr<Snapshot> begin_reads() const = 0;
 
-    sqlite3* handle() const { return db_; }
-
-private:
-    Index(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
-    // A statement of the hot paths (the sweeper's lookups, its marks), prepared once.
-    sqlite3_stmt* cached(const char* sql) const;
-    std::string path_;
-    sqlite3* db_ = nullptr;
-    mutable std::vector<std::pair<const char*, sqlite3_stmt*>> cache_;
+protected:
+    Index() = default;
 };
 
-// The pending journal used when on_index_error = "accept": rows the milter could not
-// write to the index, appended (and synced) to "<index>.pending" and imported later.
-class PendingJournal {
+// The key and the index a program works with, checked to belong together.
+struct CheckedIndex {
+    DigestKey key;
+    std::unique_ptr<Index> index;
+};
+
+// The key is not the one the index records: no row could ever be found with it.
+class KeyMismatch : public IndexError {
 public:
-    explicit PendingJournal(std::string index_path);
-    const std::string& path() const { return path_; }
-    // Appends one row and fsyncs the file. Throws IndexError when that fails.
-    void append(const MessageRow& row);
-    // Moves every journalled row into the index in one transaction, then empties the
-    // journal. Returns how many were imported. Safe to call when there is no journal.
-    int import_into(Index& index);
-    // How many malformed lines the last import_into() skipped. They are logged, and kept
-    // in "<index>.pending.rejected" for the admin rather than dropped.
-    int skipped() const { return skipped_; }
-
-private:
-    int import_file(Index& index, const std::string& file);
-    std::string index_path_;
-    std::string path_;
-    int skipped_ = 0;
+    using IndexError::IndexError;
 };
+
+// Loads the key (made only with `may_create_key`, and only when there is no index yet:
+// see DigestKey::load_or_create), opens the index, and throws KeyMismatch when the index
+// records another key. Throws IndexError when either cannot be opened.
+CheckedIndex open_index_checked(const IndexSection& c, const Index::Options& opts, bool may_create_key);
 
 }  // namespace rm

@@ -1,5 +1,5 @@
 // The pending journal: rows the milter could not write to the index while
-// on_index_error = "accept", kept in "<index>.pending" until they can be imported.
+// on_index_error = "accept", kept in [index] pending_journal until they can be imported.
 //
 // One line per row, tab-separated, nothing that identifies a person (the same fields as
 // the index row, the digests in hex):
@@ -11,7 +11,7 @@
 // nothing twice.
 //
 // Concurrency: the milter appends while retentionctl may import. Each append opens the
-// journal, takes flock(LOCK_EX), checks it still holds the file named "<index>.pending"
+// journal, takes flock(LOCK_EX), checks it still holds the file named as the journal
 // (not one an importer has just renamed aside), writes the whole line with one write()
 // and fsyncs. The importer renames the journal aside first, then takes the same lock, so
 // every append that reached the old file has finished before it is read.
@@ -22,10 +22,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+
+#include "db/journal.hpp"
 
 #include "core/strings.hpp"
 #include "db/detail.hpp"
-#include "db/index.hpp"
 
 namespace rm {
 
@@ -48,23 +50,21 @@ std::string journal_line(const MessageRow& row, const std::string& path) {
     return join(fields, "\t") + "\n";
 }
 
-struct JournalRow {
-    MessageRow row;
-    std::string token;
-};
-
 // One line back into a row; nothing when it is malformed (then it is kept aside).
-std::optional<JournalRow> parse_line(std::string_view line) {
+std::optional<JournalledRow> parse_line(std::string_view line) {
     const std::vector<std::string> f = split(line, '\t');
     const bool v1 = f.size() == kFieldsV1 && f[0] == kMagicV1;
     if (!v1 && (f.size() != kFields || f[0] != kMagic)) return std::nullopt;
     if (f[1].size() != 32) return std::nullopt;
-    JournalRow jr;
-    if (!v1 && !from_hex(f[9], jr.row.record)) return std::nullopt;
-    std::string token_bytes;
-    if (!from_hex(f[1], token_bytes) || !from_hex(f[2], jr.row.digest) || jr.row.digest.size() != 32) {
-        return std::nullopt;
+    JournalledRow jr;
+    if (!v1) {
+        auto record = from_hex(f[9]);
+        if (!record) return std::nullopt;
+        jr.row.record = std::move(*record);
     }
+    auto digest = from_hex(f[2]);
+    if (!from_hex(f[1]) || !digest || digest->size() != 32) return std::nullopt;
+    jr.row.digest = std::move(*digest);
     jr.token = f[1];
     jr.row.queue_id = f[3];
     jr.row.lines = f[4];
@@ -133,7 +133,7 @@ void keep_rejected(const std::string& path, const std::string& index_path, const
     if (lines.empty()) return;
     std::string data;
     for (const auto& l : lines) data += l + "\n";
-    Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660));
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660));
     if (fd.get() < 0) return;
     ::fchmod(fd.get(), 0660);
     give_index_owner(fd.get(), path, index_path);
@@ -144,13 +144,24 @@ void keep_rejected(const std::string& path, const std::string& index_path, const
 
 }  // namespace
 
-PendingJournal::PendingJournal(std::string index_path)
-    : index_path_(std::move(index_path)), path_(index_path_ + ".pending") {}
+PendingJournal::PendingJournal(std::string path, std::string index_path)
+    : index_path_(std::move(index_path)), path_(std::move(path)) {}
+
+PendingJournal::PendingJournal(const IndexSection& c) : PendingJournal(c.pending_journal, c.path) {}
+
+PendingJournal::PendingJournal(const std::string& index_path) : PendingJournal(index_path + ".pending", index_path) {}
+
+bool PendingJournal::has_rows() const {
+    struct stat st {};
+    for (const std::string& p : {path_, path_ + ".importing"})
+        if (::stat(p.c_str(), &st) == 0 && st.st_size > 0) return true;
+    return false;
+}
 
 void PendingJournal::append(const MessageRow& row) {
     const std::string line = journal_line(row, path_);
     bool created = false;
-    Fd fd(open_locked_for_append(path_, index_path_, created));
+    UniqueFd fd(open_locked_for_append(path_, index_path_, created));
     struct stat st {};
     const off_t before = ::fstat(fd.get(), &st) == 0 ? st.st_size : -1;
     // One write() for the whole line: a torn line can only be the last, and is cut off below.
@@ -166,18 +177,18 @@ void PendingJournal::append(const MessageRow& row) {
         throw IndexError("cannot write the pending journal " + path_ + ": " +
                          (n >= 0 && n < static_cast<ssize_t>(line.size()) ? std::string("short write") : errno_text(err)));
     }
-    if (created) sync_dir(parent_dir(path_));
+    if (created) sync_dir_or_throw(parent_dir(path_));
 }
 
 int PendingJournal::import_file(Index& index, const std::string& file) {
-    Fd fd(::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (fd.get() < 0) {
         if (errno == ENOENT) return 0;
         throw IndexError("cannot open the pending journal " + file + ": " + errno_text(errno));
     }
     if (::flock(fd.get(), LOCK_EX) != 0) throw IndexError("cannot lock " + file + ": " + errno_text(errno));
     const std::string data = read_all(fd.get(), file);
-    std::vector<JournalRow> rows;
+    std::vector<JournalledRow> rows;
     std::vector<std::string> rejected;
     for (const std::string& line : split(data, '\n')) {
         if (line.empty()) continue;
@@ -187,24 +198,13 @@ int PendingJournal::import_file(Index& index, const std::string& file) {
             rejected.push_back(line);
         }
     }
-    int imported = 0;
-    {
-        Transaction tx(index.handle(), index.path());
-        Stmt s(index.handle(), index.path(), kInsertSql);
-        for (const JournalRow& jr : rows) {
-            s.reset();
-            bind_row(s, index.path(), jr.row, jr.token);
-            s.run();
-            imported += sqlite3_changes(index.handle());
-        }
-        tx.commit();
-    }
+    const int imported = index.insert_journalled(rows);
     // Only after the rows are committed: a crash before this line imports the same file
     // again next time, and the tokens keep that from adding anything twice.
-    keep_rejected(path_ + ".rejected", index_path_, rejected);
+    keep_rejected(rejected_path(), index_path_, rejected);
     skipped_ += static_cast<int>(rejected.size());
     if (::unlink(file.c_str()) != 0) throw IndexError("cannot remove " + file + ": " + errno_text(errno));
-    sync_dir(parent_dir(file));
+    sync_dir_or_throw(parent_dir(file));
     return imported;
 }
 
@@ -215,23 +215,41 @@ int PendingJournal::import_into(Index& index) {
     // Two importers at once (the milter starting, retentionctl) would rename over each
     // other's file aside: a lock file keeps imports one at a time.
     const std::string lock_path = path_ + ".lock";
-    Fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660));
+    UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660));
     if (lock.get() < 0) throw IndexError("cannot open " + lock_path + ": " + errno_text(errno));
     ::fchmod(lock.get(), 0660);
     give_index_owner(lock.get(), lock_path, index_path_);
     if (::flock(lock.get(), LOCK_EX) != 0) throw IndexError("cannot lock " + lock_path + ": " + errno_text(errno));
     int imported = import_file(index, aside);  // left over by an import that was interrupted
     if (::rename(path_.c_str(), aside.c_str()) == 0) {
-        sync_dir(parent_dir(path_));
+        sync_dir_or_throw(parent_dir(path_));
         imported += import_file(index, aside);
     } else if (errno != ENOENT) {
         throw IndexError("cannot move the pending journal " + path_ + " aside for import: " + errno_text(errno));
     }
     if (skipped_ > 0) {
-        spdlog::warn("pending journal {}: skipped {} malformed line(s); they are kept in {}.rejected", path_, skipped_,
-                     path_);
+        spdlog::warn("pending journal {}: skipped {} malformed line(s); they are kept in {}", path_, skipped_,
+                     rejected_path());
     }
     return imported;
+}
+
+PendingJournal::DestroyResult PendingJournal::destroy_rejected_if(
+    const std::function<bool(Date last_written)>& past_keeping) const {
+    const std::string path = rejected_path();
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+    const auto written = std::chrono::system_clock::time_point(std::chrono::seconds(st.st_mtime));
+    if (!past_keeping(utc_date(written))) return {};
+    const std::string lock_path = path_ + ".lock";
+    UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+    if (lock && ::flock(lock.get(), LOCK_EX) != 0) lock.reset();
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || overwrite_with_zeros(fd.get(), st.st_size) != 0 ||
+        ::unlink(path.c_str()) != 0) {
+        return {Outcome::Failed, errno_text(errno)};
+    }
+    return {Outcome::Destroyed, {}};
 }
 
 }  // namespace rm

@@ -25,6 +25,9 @@
 //             saw it: a 16-byte key made as scan_cache's (the inode number, then 8 bytes of
 //             a keyed hash of device, inode, size and mtime; never its path or name). Rows go
 //             when their file is destroyed, or a month after a sweep last saw it.
+//   Since step 6, scan_cache and files_seen are kept per host (a 16-byte hash of the host's
+//             name or of [index] host_id, never the name): a device and inode name one file
+//             on one host only, and an index may be shared.
 // Dates ('YYYY-MM-DD', UTC calendar dates) are text, so they compare as strings. Times
 // (placed_at, destroyed_at, erased_at, run_at...) are Unix seconds, UTC.
 #pragma once
@@ -34,8 +37,8 @@
 
 namespace rm::dbdetail {
 
-inline constexpr std::array<std::string_view, 5> kMigrations = {
-    // 1: the tables of the brief.
+inline constexpr std::array<std::string_view, 6> kMigrations = {
+    // 1: messages, holds, receipts, meta.
     R"sql(
 CREATE TABLE messages (
     id           INTEGER PRIMARY KEY,
@@ -89,8 +92,8 @@ CREATE TABLE meta (
 ALTER TABLE messages ADD COLUMN journal_token TEXT;
 CREATE UNIQUE INDEX messages_journal_token ON messages (journal_token);
 )sql",
-    // 3: the sweeper's scan cache (issue 7): reading every message's header every night
-    // was most of a sweep's time.
+    // 3: the sweeper's scan cache: reading every message's header every night was most of
+    // a sweep's time.
     R"sql(
 -- No other index: each would be one more tree a sweep writes at random places; its two
 -- deletions (by age, by erased digest) read the table once per run instead.
@@ -126,6 +129,31 @@ CREATE TABLE files_seen (
     first_seen TEXT NOT NULL,
     last_seen  TEXT NOT NULL
 ) WITHOUT ROWID;
+)sql",
+    // 6: a file's device and inode name it on one host only: on an index several hosts
+    // share, the scan cache and files_seen are kept per host. The cache starts again
+    // empty; files_seen keeps its dates (the migration gives its rows this host).
+    R"sql(
+DROP TABLE scan_cache;
+CREATE TABLE scan_cache (
+    host     BLOB NOT NULL,
+    file_key BLOB NOT NULL CHECK (length(file_key) = 16),
+    digest   BLOB CHECK (digest IS NULL OR length(digest) = 32),
+    record   BLOB CHECK (record IS NULL OR length(record) = 32),
+    added_on TEXT NOT NULL,
+    PRIMARY KEY (host, file_key)
+) WITHOUT ROWID;
+ALTER TABLE files_seen RENAME TO files_seen_5;
+CREATE TABLE files_seen (
+    host       BLOB NOT NULL,
+    file_key   BLOB NOT NULL CHECK (length(file_key) = 16),
+    first_seen TEXT NOT NULL,
+    last_seen  TEXT NOT NULL,
+    PRIMARY KEY (host, file_key)
+) WITHOUT ROWID;
+INSERT INTO files_seen (host, file_key, first_seen, last_seen)
+    SELECT X'', file_key, first_seen, last_seen FROM files_seen_5;
+DROP TABLE files_seen_5;
 )sql",
 };
 

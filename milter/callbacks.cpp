@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "core/plan.hpp"
+#include "core/message_edits.hpp"
 #include "milter/runtime.hpp"
 
 namespace rm {
@@ -73,11 +73,8 @@ Connection& ensure_conn(SMFICTX* ctx) {
     return *c;
 }
 
-sfsistat fail_action(const Connection* c) {
-    (void)c;
-    // Whatever went wrong, the sender's MTA keeps the message and retries.
-    return SMFIS_TEMPFAIL;
-}
+// Whatever went wrong, the sender's MTA keeps the message and retries.
+sfsistat fail_action() { return SMFIS_TEMPFAIL; }
 
 // Steps negotiated as "no reply" must answer SMFIS_NOREPLY; a failure there is
 // remembered and answered at end-of-message instead.
@@ -101,7 +98,7 @@ sfsistat guarded(SMFICTX* ctx, const char* step, unsigned long nr_flag, F&& body
             if (c->msg) c->msg->failed = true;
             return SMFIS_NOREPLY;
         }
-        return fail_action(c);
+        return fail_action();
     } catch (...) {
         return SMFIS_TEMPFAIL;
     }
@@ -128,8 +125,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
         Connection& c = ensure_conn(ctx);
         // Recipients are added only for review copies, so that action is asked for only
         // when some line has a review mailbox.
-        const bool review = std::any_of(c.config->lines.begin(), c.config->lines.end(),
-                                        [](const Line& l) { return l.review_mailbox && l.review_sample > 0; });
+        const bool review = samples_reviews(*c.config);
         const unsigned long needed = SMFIF_ADDHDRS | SMFIF_CHGHDRS | (review ? SMFIF_ADDRCPT : 0ul);
         if ((f0 & needed) != needed) {
             spdlog::error("the MTA does not allow adding and changing headers{}; check milter_protocol",
@@ -283,7 +279,7 @@ sfsistat on_eom(SMFICTX* ctx) {
         if (c.msg->failed) {
             spdlog::error("{}: an earlier step failed; asking the sender to retry", qid);
             c.end_message();
-            return fail_action(&c);
+            return fail_action();
         }
         MessageFacts facts;
         facts.envelope_sender = c.msg->sender;
@@ -310,7 +306,7 @@ sfsistat on_eom(SMFICTX* ctx) {
         if (!apply_edits(ctx, plan)) {
             spdlog::error("{}: the MTA refused a header change; asking the sender to retry", qid);
             c.end_message();
-            return fail_action(&c);
+            return fail_action();
         }
         c.end_message();
         return SMFIS_CONTINUE;

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
+#include "core/cli.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "db/batch_writer.hpp"
@@ -46,16 +47,22 @@ void open_socket(const rm::Config& c) {
     rm::finish_socket(c.milter);
 }
 
+// A key that is not the one this index was made with would record rows that no lookup
+// could ever find: refuse to start rather than orphan them silently.
+rm::CheckedIndex open_checked(const rm::IndexSection& c) {
+    try {
+        return rm::open_index_checked(c, {.create = true, .read_only = false, .busy_timeout_ms = 5000}, true);
+    } catch (const rm::KeyMismatch& e) {
+        throw std::runtime_error(std::string(e.what()) + "; restore the right key from backup");
+    }
+}
+
 std::unique_ptr<rm::Runtime> open_index(const std::shared_ptr<const rm::Config>& c) {
-    auto key = rm::DigestKey::load_or_create(c->index.key_file, c->index.path, true);
-    auto index = rm::Index::open(c->index.path, {.create = true, .read_only = false, .busy_timeout_ms = 5000});
-    // A key that is not the one this index was made with would record rows that no
-    // lookup could ever find: refuse to start rather than orphan them silently.
-    if (index->key_matches(key) == false)
-        throw std::runtime_error("the key " + c->index.key_file + " is not the key the index " + c->index.path +
-                                 " was made with; restore the right key from backup");
+    rm::CheckedIndex opened = open_checked(c->index);
+    auto& key = opened.key;
+    auto& index = opened.index;
     index->remember_key(key);
-    rm::PendingJournal journal(c->index.path);
+    rm::PendingJournal journal(c->index);
     if (const int n = journal.import_into(*index); n > 0)
         spdlog::info("imported {} rows from the pending journal {}", n, journal.path());
     auto writer = std::make_unique<rm::BatchWriter>(std::move(index));
@@ -124,11 +131,6 @@ int main(int argc, char** argv) {
     app.add_flag("-f,--foreground", o.foreground, "stay in the foreground (for systemd and tests)");
     app.add_flag("-n,--check", o.check_only, "check the config and exit");
     app.set_version_flag("-V,--version", RM_VERSION);
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        const int rc = app.exit(e);
-        return rc == 0 ? 0 : rm::kExitConfig;
-    }
+    if (const auto rc = rm::parse_command_line(app, argc, argv)) return *rc;
     return run(o);
 }

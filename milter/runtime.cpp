@@ -12,7 +12,7 @@ Runtime& runtime() { return *g_runtime; }
 void install_runtime(std::unique_ptr<Runtime> r) { g_runtime = std::move(r); }
 
 Runtime::Runtime(std::shared_ptr<const Config> config, DigestKey key, std::unique_ptr<BatchWriter> writer)
-    : config_(std::move(config)), key_(std::move(key)), writer_(std::move(writer)), journal_(config_->index.path) {}
+    : config_(std::move(config)), key_(std::move(key)), writer_(std::move(writer)), journal_(config_->index) {}
 
 std::shared_ptr<const Config> Runtime::config() const {
     std::lock_guard lock(mu_);

@@ -11,6 +11,7 @@
 #include "core/config.hpp"
 #include "db/batch_writer.hpp"
 #include "db/index.hpp"
+#include "db/journal.hpp"
 
 namespace rm {
 

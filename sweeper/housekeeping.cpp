@@ -1,37 +1,19 @@
 #include "sweeper/housekeeping.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <spdlog/spdlog.h>
 
-#include "core/maildir.hpp"
-#include "sweeper/destroy.hpp"
+#include "db/journal.hpp"
 #include "sweeper/safety.hpp"
 
 namespace rm::sweep {
 
 using namespace std::chrono;
 
-namespace {
-
-bool journal_has_rows(const std::string& path) {
-    struct stat st {};
-    for (const std::string& p : {path, path + ".importing"})
-        if (::stat(p.c_str(), &st) == 0 && st.st_size > 0) return true;
-    return false;
-}
-
-}  // namespace
-
 bool take_in_pending_journal(const Config& config, Index& index, bool dry_run, Summary& summary) {
-    PendingJournal journal(config.index.path);
+    PendingJournal journal(config.index);
     if (dry_run) {
-        if (!journal_has_rows(journal.path())) return true;
+        if (!journal.has_rows()) return true;
         summary.warn("rows wait in the pending journal " + journal.path() +
                      " (a dry run does not import them): orphans are not expired in this what-if");
         return false;
@@ -57,26 +39,21 @@ void erase_old_digests(const Config& config, Index& index, Date today, system_cl
                      config.index.digest_grace.text());
 }
 
+// The journal's rejected lines may hold digests: kept no longer than the longest
+// retention of any policy plus digest_grace after they were last written.
 void destroy_old_rejected_journal(const Config& config, Date today, Summary& summary) {
-    const std::string path = config.index.path + ".pending.rejected";
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
-    Date until = Date{floor<days>(system_clock::time_point(seconds(st.st_mtime)))};
-    Date last = until;
-    for (const auto& [name, policy] : config.policies) last = std::max(last, add_period(until, policy.retain));
-    last = add_period(last, config.index.digest_grace);
-    if (sys_days{last} >= sys_days{today}) return;
-    const std::string lock_path = config.index.path + ".pending.lock";
-    UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
-    if (lock && ::flock(lock.get(), LOCK_EX) != 0) lock.reset();
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || overwrite_with_zeros(fd.get(), st.st_size) != 0 ||
-        ::unlink(path.c_str()) != 0) {
-        summary.warn("could not destroy " + path + " (journal lines no import could read, past every retention "
-                     "period): " + std::strerror(errno));
-        return;
-    }
-    spdlog::info("destroyed {}: its lines were past every retention period and digest_grace", path);
+    const PendingJournal journal(config.index);
+    const auto result = journal.destroy_rejected_if([&](Date until) {
+        Date last = until;
+        for (const auto& [name, policy] : config.policies) last = std::max(last, add_period(until, policy.retain));
+        return sys_days{add_period(last, config.index.digest_grace)} < sys_days{today};
+    });
+    if (result.outcome == PendingJournal::Outcome::Failed)
+        summary.warn("could not destroy " + journal.rejected_path() +
+                     " (journal lines no import could read, past every retention period): " + result.error);
+    else if (result.outcome == PendingJournal::Outcome::Destroyed)
+        spdlog::info("destroyed {}: its lines were past every retention period and digest_grace",
+                     journal.rejected_path());
 }
 
 }  // namespace rm::sweep

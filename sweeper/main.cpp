@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/cli.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "sweeper/sweep.hpp"
@@ -88,11 +89,6 @@ int main(int argc, char** argv) {
                  "read every message's header, even of files an earlier run read and that have not changed since");
     app.add_flag("--json", o.json, "print the summary as JSON");
     app.set_version_flag("-V,--version", RM_VERSION);
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        const int rc = app.exit(e);
-        return rc == 0 ? 0 : rm::kExitConfig;
-    }
+    if (const auto rc = rm::parse_command_line(app, argc, argv)) return *rc;
     return run(o);
 }

@@ -1,9 +1,6 @@
 #include "sweeper/safety.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,44 +9,10 @@
 #include <thread>
 #include <vector>
 
-#include "db/index.hpp"
 
 namespace rm::sweep {
 
 using namespace std::chrono;
-
-std::string lock_path_for(const std::string& index_path) { return index_path + ".sweep.lock"; }
-
-SweepLock::Status SweepLock::acquire(const std::string& path, const std::string& index_path, SweepLock& lock,
-                                     int& err) {
-    // 0660: the sweeper and retentionctl share the index's group, like the index itself.
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660));
-    if (!fd) {
-        err = errno;
-        return Status::Failed;
-    }
-    // Whatever the umask of whoever made it: the sweeper's user is in the group, not the owner.
-    ::fchmod(fd.get(), 0660);
-    try {
-        give_index_owner(fd.get(), path, index_path);
-    } catch (const IndexError&) {
-        err = errno;
-        return Status::Failed;
-    }
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-        err = errno;
-        return errno == EWOULDBLOCK ? Status::Busy : Status::Failed;
-    }
-    lock.fd_ = std::move(fd);
-    return Status::Held;
-}
-
-Date subtract_period(Date date, const Period& period) {
-    if (period.unit == Period::Unit::Days) return Date{sys_days{date} - days{period.count}};
-    const year_month ym = year_month{date.year(), date.month()} - months{period.count};
-    const day last = year_month_day_last{ym.year(), month_day_last{ym.month()}}.day();
-    return Date{ym.year(), ym.month(), date.day() > last ? last : date.day()};
-}
 
 std::optional<std::string> clock_problem(std::optional<std::int64_t> last_run, std::int64_t now, const Period& max_jump) {
     if (!last_run) return std::nullopt;  // the first run: nothing to compare with

@@ -44,25 +44,22 @@ public:
           started_(steady_clock::now()) {}
 
     int run() {
-        SweepLock lock;
-        if (const int rc = take_lock(lock); rc != 0) return rc;
         try {
-            key_.emplace(DigestKey::load_or_create(config_.index.key_file, config_.index.path, false));
-            index_ = Index::open(config_.index.path, {.create = false,
-                                                      .read_only = options_.dry_run,
-                                                      .busy_timeout_ms = 30000,
-                                                      .cache_mib = 64});
+            auto opened = open_index_checked(
+                config_.index, {.create = false, .read_only = options_.dry_run, .busy_timeout_ms = 30000, .cache_mib = 64}, false);
+            key_.emplace(std::move(opened.key));
+            index_ = std::move(opened.index);
+        } catch (const KeyMismatch& e) {
+            // With another key no copy would match its rows: every expired row would look
+            // copy-less and be marked destroyed while its mail stayed. Stop instead.
+            error_ = std::string(e.what()) + ": nothing was done; restore the right key from backup";
+            return kExitSafetyStop;
         } catch (const std::exception& e) {
             error_ = e.what();
             return kExitRuntime;
         }
-        // With another key no copy would match its rows: every expired row would look
-        // copy-less and be marked destroyed while its mail stayed. Stop instead.
-        if (index_->key_matches(*key_) == false) {
-            error_ = "the key " + config_.index.key_file + " is not the key the index " + config_.index.path +
-                     " was made with: nothing was done; restore the right key from backup";
-            return kExitSafetyStop;
-        }
+        std::unique_ptr<SweepLock> lock;
+        if (const int rc = take_lock(lock); rc != 0) return rc;
         try {
             return sweep();
         } catch (const StoreError& e) {
@@ -90,23 +87,22 @@ private:
     Leftovers leftovers_;
     bool acting_ = false;
 
-    int take_lock(SweepLock& lock) {
-        const std::string path = lock_path_for(config_.index.path);
-        int err = 0;
-        switch (SweepLock::acquire(path, config_.index.path, lock, err)) {
-            case SweepLock::Status::Held: return 0;
-            case SweepLock::Status::Busy:
-                summary_.stop = "another retention-sweep is running (it holds " + path + "); nothing was done";
+    int take_lock(std::unique_ptr<SweepLock>& lock) {
+        SweepLockAttempt attempt = index_->try_lock_sweep();
+        switch (attempt.status) {
+            case SweepLockAttempt::Status::Held: lock = std::move(attempt.lock); return 0;
+            case SweepLockAttempt::Status::Busy:
+                summary_.stop = "another retention-sweep is running (it holds " + attempt.where + "); nothing was done";
                 spdlog::warn("{}", *summary_.stop);
                 return kExitSafetyStop;
-            case SweepLock::Status::Failed:
+            case SweepLockAttempt::Status::Failed:
                 if (options_.dry_run) {
                     // A dry run changes nothing, so an admin without write access to the
                     // index's folder may still look.
-                    summary_.warn("dry run without the sweep lock (" + path + ": " + std::strerror(err) + ")");
+                    summary_.warn("dry run without the sweep lock (" + attempt.where + ": " + attempt.error + ")");
                     return 0;
                 }
-                error_ = "cannot open the lock file " + path + ": " + std::strerror(err) +
+                error_ = "cannot open the lock file " + attempt.where + ": " + attempt.error +
                          " (run as the mail store's user, in the index's group)";
                 return kExitRuntime;
         }

@@ -8,7 +8,7 @@
 #include "core/address.hpp"
 #include "core/config.hpp"
 #include "core/headers.hpp"
-#include "core/plan.hpp"
+#include "core/message_edits.hpp"
 #include "core/policy.hpp"
 #include "fuzz_common.hpp"
 

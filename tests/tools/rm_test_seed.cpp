@@ -13,8 +13,10 @@
 #include <vector>
 
 #include "core/config.hpp"
-#include "core/plan.hpp"
+#include "core/message_id_key.hpp"
 #include "db/index.hpp"
+#include "db/journal.hpp"
+#include "../unit/index_test_util.hpp"
 
 namespace {
 
@@ -42,10 +44,10 @@ int run(const std::string& config_path, const std::string& what, const std::vect
     const Config c = load_config(config_path);
     const DigestKey key = DigestKey::load_or_create(c.index.key_file, c.index.path, true);
     if (what == "pending" && a.size() == 6) {
-        PendingJournal(c.index.path).append(row_of(key, a));
+        PendingJournal(c.index).append(row_of(key, a));
         return 0;
     }
-    auto index = Index::open(c.index.path, {.create = true, .read_only = false, .busy_timeout_ms = 5000});
+    auto index = test::TestIndex::open(c.index.path, {.create = true, .read_only = false, .busy_timeout_ms = 5000});
     if (what == "row" && a.size() == 6) {
         index->insert({row_of(key, a)});
     } else if (what == "destroy" && a.size() == 2) {

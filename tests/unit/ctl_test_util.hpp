@@ -16,30 +16,12 @@
 #include "core/config.hpp"
 #include "core/period.hpp"
 #include "db/index.hpp"
+#include "index_test_util.hpp"
+#include "temp_dir.hpp"
 
 namespace ctltest {
 
-// A private folder removed at the end of the test.
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "rm-ctl-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
-        path_ = tmpl;
-        ::chmod(path_.c_str(), 0700);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-    std::string path_;
-};
+using rm::test::TempDir;
 
 inline void write_file(const std::string& path, const std::string& text, mode_t mode = 0640) {
     std::ofstream(path, std::ios::trunc) << text;
@@ -104,7 +86,7 @@ inline std::string Scene::text() const {
         const auto it = values.find(k);
         return it == values.end() ? def : it->second;
     };
-    const std::string d = dir.path();
+    const std::string d = dir.path().string();
     return "[milter]\n"
            "socket = \"" + get("socket", "unix:" + d + "/sock/milter.sock") + "\"\n"
            "user = \"" + get("user", user_name()) + "\"\n" +
@@ -128,8 +110,8 @@ inline std::string Scene::text() const {
 // A fresh index with its own key, in a scratch folder.
 struct IndexScene {
     TempDir dir;
-    std::unique_ptr<rm::Index> index =
-        rm::Index::open(dir / "index.sqlite3", {.create = true, .read_only = false, .busy_timeout_ms = 1000});
+    std::unique_ptr<rm::test::TestIndex> index =
+        rm::test::TestIndex::open(dir / "index.sqlite3", {.create = true, .read_only = false, .busy_timeout_ms = 1000});
     rm::DigestKey key = rm::DigestKey::from_bytes(std::string(32, '\x42'));
 
     // Inserts one row for `message_id` (the key as the milter makes it).

@@ -28,6 +28,8 @@
 #include "core/plan.hpp"
 #include "core/strings.hpp"
 #include "db/index.hpp"
+#include "db/journal.hpp"
+#include "index_test_util.hpp"
 #include "sweeper/sweep.hpp"
 
 namespace sweeptest {
@@ -92,7 +94,7 @@ public:
         index_path = (dir / "state" / "index.sqlite3").string();
         key_path = (dir / "etc" / "index.key").string();
         key = std::make_unique<rm::DigestKey>(rm::DigestKey::load_or_create(key_path, index_path, true));
-        index = rm::Index::open(index_path, {.create = true, .read_only = false, .busy_timeout_ms = 5000});
+        index = rm::test::TestIndex::open(index_path, {.create = true, .read_only = false, .busy_timeout_ms = 5000});
         // The sweep logs through spdlog's default logger; RM_TEST_LOG=1 shows it.
         if (!std::getenv("RM_TEST_LOG")) spdlog::set_level(spdlog::level::off);
         shared_a = dir / "vmail" / "respectphoneline.org.uk" / "info";
@@ -113,7 +115,7 @@ public:
     fs::path dir;
     std::string index_path, key_path;
     std::unique_ptr<rm::DigestKey> key;
-    std::unique_ptr<rm::Index> index;
+    std::unique_ptr<rm::test::TestIndex> index;
     fs::path shared_a, shared_b, staff, letters;
     std::string sweep_extra;    // lines added under [sweep]
     std::string mailbox_extra;  // more [[sweep.mailbox]] / [[sweep.files]] tables

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "db/batch_writer.hpp"
+#include "index_test_util.hpp"
 
 using namespace rm;
 namespace fs = std::filesystem;
@@ -36,18 +37,10 @@ MessageRow make_row(int n, std::string direction = "inbound") {
     return r;
 }
 
-class BatchWriterTest : public ::testing::Test {
+class BatchWriterTest : public test::IndexDirTest {
 protected:
-    void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "rm-batch-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-        dir_ = tmpl;
-        path_ = dir_ + "/index.sqlite3";
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
-    std::unique_ptr<Index> open(int busy_ms = 5000) {
-        return Index::open(path_, {.create = true, .read_only = false, .busy_timeout_ms = busy_ms});
+    std::unique_ptr<test::TestIndex> open(int busy_ms = 5000) {
+        return test::TestIndex::open(path_, {.create = true, .read_only = false, .busy_timeout_ms = busy_ms});
     }
     std::int64_t count() {
         auto index = open();
@@ -58,8 +51,6 @@ protected:
         sqlite3_finalize(s);
         return n;
     }
-
-    std::string dir_, path_;
 };
 
 }  // namespace
@@ -143,7 +134,7 @@ TEST_F(BatchWriterTest, ALockedIndexFailsTheWaitingCommitsPromptly) {
 
 TEST_F(BatchWriterTest, RefusesNoIndex) { EXPECT_THROW(BatchWriter(nullptr), std::invalid_argument); }
 
-// The index removed or renamed while the writer has it open (issue 8): SQLite would go on
+// The index removed or renamed while the writer has it open: SQLite would go on
 // writing into the file it opened, which nobody reads again and which is gone with the
 // last descriptor. The writer refuses every row instead, alone or batched, and writes
 // again once the file is back at its path.

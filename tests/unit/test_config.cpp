@@ -4,23 +4,14 @@
 
 #include <fstream>
 
+#include "config_test_util.hpp"
 #include "core/config.hpp"
 
 using namespace rm;
 
 namespace {
 
-const char* kMinimal = R"(
-[policy.email]
-retain = "6 months"
-
-[[line]]
-tag = "mens-advice-line"
-name = "Men's Advice Line"
-addresses = ["info@mensadviceline.org.uk"]
-domains = ["mensadviceline.org.uk"]
-policy = "email"
-)";
+const char* kMinimal = test::kOneLineConfig;
 
 // Parses `text` and returns the error, failing the test if there is none.
 ConfigError error_of(const std::string& text) {
@@ -49,12 +40,12 @@ TEST(Config, TheShippedExampleLoads) {
     EXPECT_EQ(c.policies.at("letter-response").retain.text(), "2 months");
 }
 
-TEST(Config, TheBriefsExampleLoads) {
-    const Config c = load_config(std::string(RM_SOURCE_DIR) + "/tests/data/brief-example.toml");
+TEST(Config, TheContractsExampleConfigLoads) {
+    const Config c = load_config(std::string(RM_SOURCE_DIR) + "/tests/data/contract-example.toml");
     EXPECT_EQ(c.milter.socket.text, "inet:8891@127.0.0.1");
     EXPECT_EQ(c.lines.at(0).review_mailbox.value_or(""), "quality-review@respectphoneline.org.uk");
     EXPECT_DOUBLE_EQ(c.lines.at(0).review_sample, 0.05);
-    // The brief writes secure_delete and orphans after [holds]; they are sweep settings.
+    // The example writes secure_delete and orphans after [holds]; they are sweep settings.
     EXPECT_EQ(c.sweep.secure_delete, SecureDelete::Overwrite);
     EXPECT_EQ(c.sweep.orphans, Orphans::Report);
     EXPECT_EQ(c.sweep.after_mailbox.at(0), "doveadm");
@@ -69,6 +60,17 @@ TEST(Config, DefaultsForAMinimalConfig) {
     EXPECT_EQ(c.sweep.max_destroy_per_run, 10000);
     EXPECT_EQ(c.holds.reasons.size(), 4u);
     EXPECT_EQ(c.log.sink, "syslog");
+}
+
+TEST(Config, ThePendingJournalSitsBesideTheIndexUnlessConfigured) {
+    EXPECT_EQ(parse_config(with("[index]\npath = \"/srv/rm/index.sqlite3\"\n"), "/x.toml").index.pending_journal,
+              "/srv/rm/index.sqlite3.pending");
+    const Config c = parse_config(with("[index]\npending_journal = \"/var/spool/rm/pending\"\nhost_id = \"mx1\"\n"),
+                                  "/x.toml");
+    EXPECT_EQ(c.index.pending_journal, "/var/spool/rm/pending");
+    EXPECT_EQ(c.index.host_id, "mx1");
+    EXPECT_NE(std::string(error_of(with("[index]\npending_journal = \"pending\"\n")).what()).find("absolute path"),
+              std::string::npos);
 }
 
 TEST(Config, ErrorsNameFileLineKeyAndProblem) {
@@ -113,7 +115,7 @@ TEST(Config, PeriodsThatDoNotParse) {
     EXPECT_EQ(error_of(with("[index]\ndigest_grace = \"soon\"\n")).key(), "index.digest_grace");
 }
 
-TEST(Config, DuplicateTags) {
+TEST(Config, ATagUsedByTwoLinesIsAnError) {
     const auto e = error_of(with("[[line]]\ntag = \"mens-advice-line\"\ndomains = [\"other.org\"]\npolicy = \"email\"\n"));
     EXPECT_EQ(e.key(), "line.tag");
     EXPECT_NE(e.problem().find("used by two"), std::string::npos);
@@ -137,7 +139,7 @@ TEST(Config, InvalidCidrAndSocket) {
     EXPECT_NE(e.problem().find("inet:PORT@HOST"), std::string::npos);
 }
 
-TEST(Config, WrongTypes) {
+TEST(Config, AValueOfTheWrongTypeNamesItsKey) {
     EXPECT_EQ(error_of(with("[milter]\nstamp_outbound = \"yes\"\n")).key(), "milter.stamp_outbound");
     EXPECT_EQ(error_of(with("[milter]\ninternal_hosts = \"127.0.0.1/32\"\n")).key(), "milter.internal_hosts");
     EXPECT_EQ(error_of(with("[sweep]\nmax_destroy_per_run = \"lots\"\n")).key(), "sweep.max_destroy_per_run");
@@ -175,7 +177,7 @@ TEST(Config, EmptyBinaryMissingAndDirectory) {
     }
 }
 
-TEST(Config, SweepMailboxRules) {
+TEST(Config, ASweepMailboxNeedsAKnownKindAndItsLine) {
     EXPECT_EQ(error_of(with("[[sweep.mailbox]]\npath = \"/m\"\nkind = \"shared\"\n")).key(), "sweep.mailbox.line");
     EXPECT_EQ(error_of(with("[[sweep.mailbox]]\npath = \"/m\"\nkind = \"shard\"\nline = \"x\"\n")).key(),
               "sweep.mailbox.kind");
@@ -207,7 +209,7 @@ TEST(Config, SweepChoicesInOnePlaceOnly) {
     EXPECT_EQ(error_of(with("[sweep]\nsecure_delete = \"shred\"\n")).key(), "sweep.secure_delete");
 }
 
-TEST(Config, ReviewSample) {
+TEST(Config, AReviewSampleNeedsAMailboxAndAShareUpToOne) {
     EXPECT_EQ(error_of(with("review_sample = 1.5\nreview_mailbox = \"q@mensadviceline.org.uk\"\n")).key(),
               "line.review_sample");
     EXPECT_EQ(error_of(with("review_sample = 0.5\n")).key(), "line.review_sample");

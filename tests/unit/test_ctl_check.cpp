@@ -371,7 +371,7 @@ TEST(CtlCheckLogs, JournalOnDiskWithoutTimeLimitIsAWarning) {
     EXPECT_NE(f.back().text.find("not kept on disk"), std::string::npos) << f.back().text;
 }
 
-TEST(CtlCheckLogs, Timespans) {
+TEST(CtlCheckLogs, JournaldTimespansParseToSeconds) {
     EXPECT_EQ(parse_timespan_seconds("180day"), 180LL * 86400);
     EXPECT_EQ(parse_timespan_seconds("1y"), 31557600LL);
     EXPECT_EQ(parse_timespan_seconds("2w 1d"), 15LL * 86400);

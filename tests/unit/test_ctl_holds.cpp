@@ -7,7 +7,7 @@
 #include "core/config.hpp"
 #include "ctl/error.hpp"
 #include "ctl/holds.hpp"
-#include "ctl/show.hpp"
+#include "config_test_util.hpp"
 #include "ctl_test_util.hpp"
 
 using namespace rm;
@@ -16,14 +16,7 @@ using namespace ctltest;
 
 namespace {
 
-const char* kConfig = R"(
-[policy.email]
-retain = "6 months"
-[[line]]
-tag = "mens-advice-line"
-name = "Men's Advice Line"
-addresses = ["info@mensadviceline.org.uk"]
-policy = "email"
+const std::string kConfig = std::string(test::kOneLineConfig) + R"(
 [holds]
 reasons = ["safeguarding", "court-order"]
 )";
@@ -151,38 +144,4 @@ TEST(CtlHolds, ADestroyedMessageCannotBeHeld) {
     s.index->mark_destroyed(d, at(date(2025, 7, 11)), 2);
     const CtlError e = error_of([&] { place_hold(*s.index, d, {"legal", "", "alice", kNow}, true); });
     EXPECT_NE(std::string(e.what()).find("already been destroyed"), std::string::npos);
-}
-
-TEST(CtlShow, ShowsEveryRecordAndTheHoldButNothingIdentifying) {
-    IndexScene s;
-    const Config c = parse_config(kConfig, "x.toml");
-    s.add("a@example.org", "mens-advice-line", date(2026, 1, 10), date(2026, 7, 10));
-    s.add("a@example.org", "mens-advice-line", date(2026, 1, 12), date(2026, 7, 12), "outbound");
-    const Digest d = s.key.digest("a@example.org");
-    place_hold(*s.index, d, {"safeguarding", "SG-1", "alice", kNow}, true);
-    const MessageView v = lookup_message(*s.index, d);
-    const std::string text = render_show_text(c, v, date(2026, 3, 1));
-    for (const char* want : {"2 records", "mens-advice-line (Men's Advice Line)", "inbound", "outbound", "2026-01-10",
-                             "2026-07-12", "held", "safeguarding (reference SG-1), placed by alice"}) {
-        EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
-    }
-    EXPECT_EQ(text.find("4ABCDEF"), std::string::npos) << "queue id shown";
-    EXPECT_EQ(text.find("example.org"), std::string::npos);
-    const auto j = show_json(c, v, date(2026, 3, 1));
-    EXPECT_EQ(j["records"].size(), 2u);
-    EXPECT_EQ(j["records"][0]["state"], "held");
-    EXPECT_EQ(j["hold"]["ref"], "SG-1");
-    EXPECT_EQ(j["records"][1]["lines"][0]["name"], "Men's Advice Line");
-}
-
-TEST(CtlShow, StatesInWords) {
-    MessageRow r;
-    r.retain_until = date(2026, 7, 10);
-    EXPECT_EQ(describe_state(r, date(2026, 3, 1), false), "kept until 2026-07-10 (destroyed on or after that day)");
-    EXPECT_NE(describe_state(r, date(2026, 7, 10), false).find("due"), std::string::npos);
-    EXPECT_NE(describe_state(r, date(2026, 8, 1), true).find("held"), std::string::npos);
-    r.state = RowState::Destroyed;
-    r.destroyed_at = at(date(2026, 7, 11), 3);
-    r.copies = 3;
-    EXPECT_EQ(describe_state(r, date(2026, 8, 1), false), "destroyed 2026-07-11 03:00 UTC (3 copies)");
 }

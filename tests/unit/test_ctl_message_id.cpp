@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "core/headers.hpp"
-#include "core/plan.hpp"
+#include "core/message_id_key.hpp"
 #include "ctl/error.hpp"
 #include "ctl/message_id.hpp"
 

@@ -5,6 +5,7 @@
 #include "core/config.hpp"
 #include "ctl/holds.hpp"
 #include "ctl/report.hpp"
+#include "config_test_util.hpp"
 #include "ctl_test_util.hpp"
 
 using namespace rm;
@@ -14,17 +15,7 @@ using namespace std::chrono;
 
 namespace {
 
-Config config() {
-    return parse_config(R"(
-[policy.email]
-retain = "6 months"
-[[line]]
-tag = "mens-advice-line"
-name = "Men's Advice Line"
-addresses = ["info@mensadviceline.org.uk"]
-policy = "email"
-)", "x.toml");
-}
+Config config() { return test::one_line_config(); }
 
 bool mentions(const std::vector<std::string>& warnings, const std::string& what) {
     for (const auto& w : warnings) {

@@ -6,7 +6,6 @@
 
 #include "core/config.hpp"
 #include "ctl/statement.hpp"
-#include "ctl/words.hpp"
 #include "ctl_test_util.hpp"
 
 using namespace rm;
@@ -142,30 +141,9 @@ TEST(CtlStatement, MarkdownEscapesNamesAndTextWraps) {
     }
 }
 
-TEST(CtlStatement, FormatNames) {
+TEST(CtlStatement, OnlyMarkdownHtmlAndTextAreFormats) {
     EXPECT_EQ(parse_statement_format("markdown"), StatementFormat::Markdown);
     EXPECT_EQ(parse_statement_format("html"), StatementFormat::Html);
     EXPECT_EQ(parse_statement_format("text"), StatementFormat::Text);
     EXPECT_FALSE(parse_statement_format("pdf"));
-}
-
-TEST(CtlWords, PeriodsInWords) {
-    EXPECT_EQ(period_in_words({Period::Unit::Months, 6}), "six months");
-    EXPECT_EQ(period_in_words({Period::Unit::Months, 2}), "two months");
-    EXPECT_EQ(period_in_words({Period::Unit::Months, 1}), "one month");
-    EXPECT_EQ(period_in_words({Period::Unit::Months, 12}), "one year");
-    EXPECT_EQ(period_in_words({Period::Unit::Months, 24}), "two years");
-    EXPECT_EQ(period_in_words({Period::Unit::Months, 18}), "eighteen months");
-    EXPECT_EQ(period_in_words({Period::Unit::Months, 30}), "30 months");
-    EXPECT_EQ(period_in_words({Period::Unit::Days, 180}), "180 days");
-    EXPECT_EQ(period_in_words({Period::Unit::Days, 1}), "one day");
-    EXPECT_EQ(period_in_words({Period::Unit::Days, 14}), "fourteen days");
-}
-
-TEST(CtlWords, ShortestDaysOfAPeriod) {
-    EXPECT_EQ(shortest_days({Period::Unit::Days, 180}), 180);
-    EXPECT_EQ(shortest_days({Period::Unit::Months, 1}), 28);
-    EXPECT_EQ(shortest_days({Period::Unit::Months, 2}), 59);
-    EXPECT_EQ(shortest_days({Period::Unit::Months, 6}), 181);
-    EXPECT_EQ(shortest_days({Period::Unit::Months, 12}), 365);
 }

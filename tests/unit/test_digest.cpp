@@ -10,39 +10,23 @@
 
 #include "core/strings.hpp"
 #include "db/index.hpp"
+#include "index_test_util.hpp"
 
 using namespace rm;
 namespace fs = std::filesystem;
 
 namespace {
 
-class DigestKeyTest : public ::testing::Test {
+class DigestKeyTest : public test::IndexDirTest {
 protected:
     void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "rm-digest-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-        dir_ = tmpl;
+        IndexDirTest::SetUp();
         key_ = dir_ + "/index.key";
-        index_ = dir_ + "/index.sqlite3";
+        index_ = path_;
     }
-    void TearDown() override { fs::remove_all(dir_); }
 
-    static mode_t mode_of(const std::string& p) {
-        struct stat st {};
-        EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
-        return st.st_mode & 07777;
-    }
-    // The whole file, or "" when it does not exist.
-    static std::string slurp(const std::string& p) {
-        std::string out;
-        const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return out;
-        char buf[65536];
-        ssize_t n = 0;
-        while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-        ::close(fd);
-        return out;
-    }
+    static mode_t mode_of(const std::string& p) { return test::mode_of(p); }
+    static std::string slurp(const std::string& p) { return test::slurp(p); }
     static void write_file(const std::string& p, const std::string& bytes, mode_t mode) {
         std::ofstream(p, std::ios::binary) << bytes;
         ASSERT_EQ(::chmod(p.c_str(), mode), 0);
@@ -58,7 +42,7 @@ protected:
         return {};
     }
 
-    std::string dir_, key_, index_;
+    std::string key_, index_;
 };
 
 }  // namespace

@@ -1,5 +1,4 @@
-// The SQLite index (db/index.cpp) and the pending journal (db/journal.cpp), on real
-// files in a fresh folder per test.
+// The SQLite index (db/sqlite_index.cpp), on real files in a fresh folder per test.
 #include <gtest/gtest.h>
 #include <openssl/sha.h>
 #include <sqlite3.h>
@@ -18,81 +17,21 @@
 
 #include "core/strings.hpp"
 #include "db/index.hpp"
+#include "index_test_util.hpp"
 #include "db/schema.hpp"
+#include "index_rows_test_util.hpp"
 
 using namespace rm;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using Clock = std::chrono::system_clock;
+using namespace rm::test;
 
 namespace {
 
-Date d(int y, unsigned m, unsigned dd) {
-    return Date{std::chrono::year{y}, std::chrono::month{m}, std::chrono::day{dd}};
-}
+using test::mode_of;
+using test::slurp;
 
-Clock::time_point at(Date day, int hour = 0) {
-    return Clock::time_point{std::chrono::sys_days{day}} + std::chrono::hours{hour};
-}
-
-const DigestKey& test_key() {
-    static const DigestKey key = DigestKey::from_bytes(std::string(32, 'K'));
-    return key;
-}
-
-Digest dig(int n) { return test_key().digest("msg-" + std::to_string(n) + "@example.org"); }
-
-MessageRow make_row(const Digest& digest, Date passed, Date until, std::string lines = "mens-advice-line",
-                    std::string direction = "inbound") {
-    MessageRow r;
-    r.digest = digest;
-    r.queue_id = "4Q1ABC";
-    r.lines = std::move(lines);
-    r.direction = std::move(direction);
-    r.policy = "email";
-    r.passed_on = passed;
-    r.retain_until = until;
-    return r;
-}
-
-// The whole file, or "" when it does not exist.
-std::string slurp(const std::string& p) {
-    std::string out;
-    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return out;
-    char buf[65536];
-    ssize_t n = 0;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-    ::close(fd);
-    return out;
-}
-
-mode_t mode_of(const std::string& p) {
-    struct stat st {};
-    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
-    return st.st_mode & 07777;
-}
-
-template <typename F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const IndexError& e) {
-        return e.what();
-    }
-    return {};
-}
-
-std::int64_t count_rows(sqlite3* db, const char* sql = "SELECT count(*) FROM messages") {
-    sqlite3_stmt* s = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-    std::int64_t n = -1;
-    if (sqlite3_step(s) == SQLITE_ROW) n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return n;
-}
-
-std::string pragma(Index& index, const std::string& name) {
+std::string pragma(SqliteIndex& index, const std::string& name) {
     sqlite3_stmt* s = nullptr;
     const std::string sql = "PRAGMA " + name;
     EXPECT_EQ(sqlite3_prepare_v2(index.handle(), sql.c_str(), -1, &s, nullptr), SQLITE_OK);
@@ -108,27 +47,13 @@ std::string sha256(const std::string& bytes) {
     return std::string(reinterpret_cast<const char*>(out.data()), out.size());
 }
 
-class TempDirTest : public ::testing::Test {
+class TempDirTest : public test::IndexDirTest {
 protected:
-    void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "rm-index-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-        dir_ = tmpl;
-        path_ = dir_ + "/index.sqlite3";
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
-    std::unique_ptr<Index> open(bool create = true, int busy_ms = 5000, bool read_only = false) {
-        return Index::open(path_, {.create = create, .read_only = read_only, .busy_timeout_ms = busy_ms});
-    }
     // The raw bytes of the database and its WAL, as someone with the disk would see them.
-    std::string raw_files() const { return slurp(path_) + slurp(path_ + "-wal"); }
-
-    std::string dir_, path_;
+    std::string raw_files() const { return test::slurp(path_) + test::slurp(path_ + "-wal"); }
 };
 
 class IndexTest : public TempDirTest {};
-class PendingJournalTest : public TempDirTest {};
 
 }  // namespace
 
@@ -170,8 +95,8 @@ TEST_F(IndexTest, HasNoColumnThatCouldIdentifyAPerson) {
         "holds.id", "holds.digest", "holds.reason", "holds.ref", "holds.placed_at", "holds.placed_by",
         "holds.released_at", "holds.released_by", "receipts.id", "receipts.run_at", "receipts.counts_json",
         "receipts.destroyed", "receipts.chain", "receipts.exit_code", "meta.key", "meta.value",
-        "scan_cache.file_key", "scan_cache.digest", "scan_cache.record", "scan_cache.added_on",
-        "files_seen.file_key", "files_seen.first_seen", "files_seen.last_seen"};
+        "scan_cache.host", "scan_cache.file_key", "scan_cache.digest", "scan_cache.record", "scan_cache.added_on",
+        "files_seen.host", "files_seen.file_key", "files_seen.first_seen", "files_seen.last_seen"};
     EXPECT_EQ(columns, expected);
 }
 
@@ -553,6 +478,57 @@ TEST_F(IndexTest, TheScanCacheForgetsAFileWithItsMessagesDigestAndAfterAMonth) {
     EXPECT_EQ(index->known_file(b), keys(dig(2)));
 }
 
+TEST_F(IndexTest, TwoHostsSharingAnIndexKeepTheirOwnScanCacheAndFilesSeen) {
+    open().reset();
+    const auto as_host = [&](const std::string& host) {
+        return test::TestIndex::open(path_, {.create = false, .read_only = false, .busy_timeout_ms = 5000, .host_id = host});
+    };
+    auto mx1 = as_host("mx1.example.org");
+    auto mx2 = as_host("mx2.example.org");
+    const std::string same_inode(16, 'i');  // the same device and inode on two hosts
+    mx1->remember_files({{same_inode, Index::FileKeys{dig(1), {}}}}, d(2026, 1, 10));
+    mx2->remember_files({{same_inode, Index::FileKeys{dig(2), {}}}}, d(2026, 1, 12));
+    EXPECT_EQ(mx1->known_file(same_inode), (Index::FileKeys{dig(1), {}}));
+    EXPECT_EQ(mx2->known_file(same_inode), (Index::FileKeys{dig(2), {}}));
+    EXPECT_EQ(mx1->forget_files_before(d(2026, 1, 11)), 1);
+    EXPECT_EQ(mx2->known_file(same_inode), (Index::FileKeys{dig(2), {}})) << "another host's cache is its own";
+
+    mx1->note_files_seen({same_inode}, d(2026, 1, 10));
+    mx2->note_files_seen({same_inode}, d(2026, 2, 1));
+    EXPECT_EQ(mx1->file_first_seen(same_inode), d(2026, 1, 10));
+    EXPECT_EQ(mx2->file_first_seen(same_inode), d(2026, 2, 1));
+    mx2->forget_files_seen({same_inode});
+    EXPECT_EQ(mx1->file_first_seen(same_inode), d(2026, 1, 10));
+    EXPECT_FALSE(mx2->file_first_seen(same_inode));
+    EXPECT_EQ(count_rows(mx1->handle(), "SELECT count(*) FROM scan_cache WHERE instr(host, 'mx1') > 0"), 0)
+        << "the host column holds a hash, not the host's name";
+}
+
+TEST_F(IndexTest, MigratingToPerHostTablesKeepsWhenFilesWereFirstSeen) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    std::string v5;
+    for (std::size_t i = 0; i < 5; ++i) v5 += std::string(dbdetail::kMigrations[i]);
+    v5 += "PRAGMA user_version = 5;"
+          "INSERT INTO files_seen VALUES (zeroblob(16), '2025-03-01', '2025-04-01');";
+    ASSERT_EQ(sqlite3_exec(db, v5.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+
+    auto index = open(false);
+    EXPECT_EQ(index->file_first_seen(std::string(16, '\0')), d(2025, 3, 1));
+}
+
+TEST_F(IndexTest, OneSweepLockAtATime) {
+    auto index = open();
+    auto first = index->try_lock_sweep();
+    ASSERT_EQ(first.status, SweepLockAttempt::Status::Held);
+    auto again = open()->try_lock_sweep();
+    EXPECT_EQ(again.status, SweepLockAttempt::Status::Busy);
+    EXPECT_EQ(again.where, path_ + ".sweep.lock");
+    first.lock.reset();
+    EXPECT_EQ(open()->try_lock_sweep().status, SweepLockAttempt::Status::Held);
+}
+
 TEST_F(IndexTest, ReceiptsChainToThePreviousOne) {
     auto index = open();
     EXPECT_FALSE(index->last_receipt());
@@ -727,105 +703,6 @@ TEST_F(IndexTest, TheFilesNeverHoldTheClearMessageId) {
 
 // --- the pending journal --------------------------------------------------------------
 
-TEST_F(PendingJournalTest, AppendsThenImportsEveryRowOnce) {
-    auto index = open();
-    PendingJournal journal(path_);
-    EXPECT_EQ(journal.path(), path_ + ".pending");
-    const mode_t old = ::umask(0077);
-    for (int i = 0; i < 3; ++i) journal.append(make_row(dig(i), d(2026, 1, 1), d(2026, 7, 1)));
-    ::umask(old);
-    EXPECT_EQ(mode_of(journal.path()), 0660u);
-    const std::string text = slurp(journal.path());
-    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
-    EXPECT_NE(text.find(to_hex(dig(1))), std::string::npos);
-
-    EXPECT_EQ(journal.import_into(*index), 3);
-    EXPECT_EQ(journal.skipped(), 0);
-    EXPECT_FALSE(fs::exists(journal.path()));
-    EXPECT_FALSE(fs::exists(journal.path() + ".importing"));
-    const auto rows = index->rows_for(dig(1));
-    ASSERT_EQ(rows.size(), 1u);
-    EXPECT_EQ(rows[0].queue_id, "4Q1ABC");
-    EXPECT_EQ(rows[0].retain_until, d(2026, 7, 1));
-    EXPECT_EQ(journal.import_into(*index), 0);
-    EXPECT_EQ(count_rows(index->handle()), 3);
-}
-
-TEST_F(PendingJournalTest, ImportWithoutAJournalDoesNothing) {
-    auto index = open();
-    PendingJournal journal(path_);
-    EXPECT_EQ(journal.import_into(*index), 0);
-    for (const auto& e : fs::directory_iterator(dir_)) {
-        EXPECT_EQ(e.path().string().find(".pending"), std::string::npos) << e.path();
-    }
-}
-
-TEST_F(PendingJournalTest, ImportingTheSameJournalTwiceAddsNothingTwice) {
-    auto index = open();
-    PendingJournal journal(path_);
-    for (int i = 0; i < 5; ++i) journal.append(make_row(dig(i), d(2026, 1, 1), d(2026, 7, 1)));
-    const std::string copy = slurp(journal.path());
-    EXPECT_EQ(journal.import_into(*index), 5);
-    // A crash after the import committed but before the journal was removed.
-    std::ofstream(journal.path() + ".importing", std::ios::binary) << copy;
-    std::ofstream(journal.path(), std::ios::binary) << copy;
-    EXPECT_EQ(journal.import_into(*index), 0);
-    EXPECT_EQ(count_rows(index->handle()), 5);
-    EXPECT_FALSE(fs::exists(journal.path() + ".importing"));
-}
-
-TEST_F(PendingJournalTest, SkipsAndKeepsMalformedLines) {
-    auto index = open();
-    PendingJournal journal(path_);
-    journal.append(make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)));
-    const std::string good = slurp(journal.path());
-    std::string bad = "garbage\n";
-    bad += std::string("\0\xff\xfe binary\n", 11);
-    bad += "rm1\tnot-a-token\t00\tq\tl\tinbound\temail\t2026-01-01\t2026-07-01\n";
-    std::string wrong_date = good;
-    wrong_date.replace(wrong_date.find("2026-07-01"), 10, "2026-02-30");
-    std::string wrong_direction = good;
-    wrong_direction.replace(wrong_direction.find("inbound"), 7, "sideway");
-    wrong_direction.replace(4, 1, "f");  // another token, so it is not a duplicate
-    std::string control = good;  // would pass the format but not the INSERT's checks
-    control.replace(control.find("mens-advice-line"), 4, "m\x01ns");
-    control.replace(4, 1, "e");
-    const std::string torn = good.substr(0, good.size() / 2);
-    std::ofstream(journal.path(), std::ios::app | std::ios::binary) << bad << wrong_date << wrong_direction << control
-                                                                      << "\n" << torn;
-    journal.append(make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1)));  // joins the torn line: both unreadable
-    journal.append(make_row(dig(3), d(2026, 1, 1), d(2026, 7, 1)));
-
-    EXPECT_EQ(journal.import_into(*index), 2);
-    EXPECT_EQ(journal.skipped(), 7);
-    EXPECT_EQ(index->rows_for(dig(1)).size(), 1u);
-    EXPECT_EQ(index->rows_for(dig(3)).size(), 1u);
-    EXPECT_TRUE(fs::exists(journal.path() + ".rejected"));
-    EXPECT_FALSE(fs::exists(journal.path()));
-}
-
-// A journal the previous release wrote (lines "rm1", no record digest) still imports after
-// an upgrade; lines of this release carry the record digest.
-TEST_F(PendingJournalTest, ImportsTheOlderLinesAndKeepsTheRecordDigestOfTheNewOnes) {
-    auto index = open();
-    PendingJournal journal(path_);
-    MessageRow stamped = make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1));
-    stamped.record = dig(22);
-    journal.append(stamped);
-    std::ofstream(journal.path(), std::ios::app | std::ios::binary)
-        << "rm1\t" << std::string(32, 'a') << "\t" << to_hex(dig(1)) << "\tQOLD1\tmens-advice-line\tinbound\temail\t"
-        << "2026-01-01\t2026-07-01\n";
-    EXPECT_EQ(journal.import_into(*index), 2);
-    EXPECT_EQ(journal.skipped(), 0);
-    ASSERT_EQ(index->rows_for(dig(1)).size(), 1u);
-    EXPECT_EQ(index->rows_for(dig(1)).at(0).queue_id, "QOLD1");
-    EXPECT_TRUE(index->rows_for(dig(1)).at(0).record.empty());
-    ASSERT_EQ(index->rows_for_record(dig(22)).size(), 1u);
-    EXPECT_EQ(index->rows_for_record(dig(22)).at(0).digest, dig(2));
-}
-
-// An index the previous release made (schema 3) with rows in it: opened for writing, it
-// gains the new columns and tables, and every row reads back unchanged.
 TEST_F(IndexTest, AnIndexOfThePreviousReleaseIsUpgradedWithItsRows) {
     {
         sqlite3* db = nullptr;
@@ -852,52 +729,4 @@ TEST_F(IndexTest, AnIndexOfThePreviousReleaseIsUpgradedWithItsRows) {
     EXPECT_TRUE(rows[0].record.empty());
     EXPECT_FALSE(rows[0].claimed);
     EXPECT_FALSE(index->known_file(std::string(16, '\0'))) << "the scan cache starts again";
-}
-
-TEST_F(PendingJournalTest, AppendsWhileAnotherImportsLoseNothing) {
-    auto index = open();
-    constexpr int kThreads = 4, kEach = 50;
-    std::atomic<int> finished{0};
-    std::vector<std::thread> writers;
-    for (int t = 0; t < kThreads; ++t) {
-        writers.emplace_back([&, t] {
-            PendingJournal j(path_);
-            for (int i = 0; i < kEach; ++i) j.append(make_row(dig(t * 1000 + i), d(2026, 1, 1), d(2026, 7, 1)));
-            ++finished;
-        });
-    }
-    PendingJournal importer(path_);
-    int imported = 0;
-    while (finished.load() < kThreads) imported += importer.import_into(*index);
-    for (auto& w : writers) w.join();
-    imported += importer.import_into(*index);
-    EXPECT_EQ(imported, kThreads * kEach);
-    EXPECT_EQ(count_rows(index->handle()), kThreads * kEach);
-}
-
-TEST_F(PendingJournalTest, KeepsAnEmptyQueueIdAndEveryField) {
-    auto index = open();
-    PendingJournal journal(path_);
-    MessageRow r = make_row(dig(1), d(2025, 8, 31), d(2026, 2, 28), "mens-advice-line,respect-phoneline", "internal");
-    r.queue_id = "";
-    r.policy = "letter-response";
-    journal.append(r);
-    ASSERT_EQ(journal.import_into(*index), 1);
-    const auto rows = index->rows_for(dig(1));
-    ASSERT_EQ(rows.size(), 1u);
-    EXPECT_EQ(rows[0].queue_id, "");
-    EXPECT_EQ(rows[0].lines, r.lines);
-    EXPECT_EQ(rows[0].direction, "internal");
-    EXPECT_EQ(rows[0].policy, "letter-response");
-    EXPECT_EQ(rows[0].passed_on, d(2025, 8, 31));
-    EXPECT_EQ(rows[0].retain_until, d(2026, 2, 28));
-}
-
-TEST_F(PendingJournalTest, RefusesRowsThatWouldBreakTheFormat) {
-    PendingJournal journal(path_);
-    MessageRow r = make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1));
-    r.queue_id = "A\tB";
-    EXPECT_THROW(journal.append(r), IndexError);
-    r = make_row("short", d(2026, 1, 1), d(2026, 7, 1));
-    EXPECT_THROW(journal.append(r), IndexError);
 }

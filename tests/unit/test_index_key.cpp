@@ -7,12 +7,13 @@
 #include <filesystem>
 
 #include "db/index.hpp"
+#include "temp_dir.hpp"
 
 using namespace rm;
 
 TEST(IndexKey, UnknownUntilRememberedThenMatchesOnlyItsKey) {
-    std::string dir = (std::filesystem::temp_directory_path() / "rm-key-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+    const test::TempDir tmp("rm-key");
+    const std::string dir = tmp.path().string();
     {
         auto index = Index::open(dir + "/index.sqlite3", {.create = true, .read_only = false, .busy_timeout_ms = 1000});
         const DigestKey key = DigestKey::from_bytes(std::string(32, '\x42'));
@@ -24,7 +25,6 @@ TEST(IndexKey, UnknownUntilRememberedThenMatchesOnlyItsKey) {
         index->remember_key(other);  // never replaces the recorded key
         EXPECT_EQ(index->key_matches(key), true);
     }
-    std::filesystem::remove_all(dir);
 }
 
 TEST(IndexKey, TheFingerprintRevealsNothingAndIsNoMessageDigest) {

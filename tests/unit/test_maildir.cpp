@@ -9,29 +9,15 @@
 #include <fstream>
 
 #include "core/maildir.hpp"
-#include "core/plan.hpp"
+#include "core/message_id_key.hpp"
+#include "temp_dir.hpp"
 
 using namespace rm;
 namespace fs = std::filesystem;
 
 namespace {
 
-class TempDir {
-public:
-    TempDir() {
-        std::string t = (fs::temp_directory_path() / "rm-maildir-XXXXXX").string();
-        if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
-        path_ = t;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using test::TempDir;
 
 void write(const fs::path& p, const std::string& bytes) {
     fs::create_directories(p.parent_path());

@@ -11,7 +11,7 @@ Period mo(int n) { return {Period::Unit::Months, n}; }
 Period dy(int n) { return {Period::Unit::Days, n}; }
 }  // namespace
 
-TEST(Period, ParsesTheBriefsSpellings) {
+TEST(Period, ParsesTheSpellingsAdminsWrite) {
     EXPECT_EQ(parse_period("6 months"), mo(6));
     EXPECT_EQ(parse_period("2 months"), mo(2));
     EXPECT_EQ(parse_period("180 days"), dy(180));
@@ -55,6 +55,20 @@ TEST(Period, DaysAreExactDays) {
     EXPECT_EQ(add_period(d(2028, 2, 28), dy(1)), d(2028, 2, 29));
     EXPECT_EQ(add_period(d(2026, 1, 1), dy(180)), d(2026, 6, 30));
     EXPECT_EQ(add_period(d(2026, 12, 25), dy(10)), d(2027, 1, 4));
+}
+
+TEST(Period, SubtractingClampsToTheMonthsLastDay) {
+    EXPECT_EQ(subtract_period(d(2026, 3, 31), {Period::Unit::Months, 1}), d(2026, 2, 28));
+    EXPECT_EQ(subtract_period(d(2026, 3, 1), {Period::Unit::Days, 1}), d(2026, 2, 28));
+    EXPECT_EQ(add_days(d(2026, 2, 28), 1), d(2026, 3, 1));
+    EXPECT_EQ(add_days(d(2026, 1, 1), -1), d(2025, 12, 31));
+}
+
+TEST(Period, DateOfSecondsRefusesAbsurdTimes) {
+    EXPECT_EQ(date_of_seconds(0), d(1970, 1, 1));
+    EXPECT_EQ(date_of_seconds(253402300799), d(9999, 12, 31));
+    EXPECT_FALSE(date_of_seconds(-1));
+    EXPECT_FALSE(date_of_seconds(253402300800));
 }
 
 TEST(Period, UtcDateIgnoresLocalTime) {

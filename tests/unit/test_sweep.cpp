@@ -785,13 +785,13 @@ TEST(Sweep, OneSweeperAtATime) {
     World w;
     const auto msg = w.deliver(w.shared_a, "a@x");
     w.row("a@x", kPast);
-    const int fd = ::open(rm::sweep::lock_path_for(w.index_path).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0660);
-    ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+    rm::SweepLockAttempt other = w.index->try_lock_sweep();  // what another sweeper holds
+    ASSERT_EQ(other.status, rm::SweepLockAttempt::Status::Held);
     const Summary s = w.sweep(kNow);
     EXPECT_EQ(s.exit_code, 3);
     EXPECT_NE(s.stop->find("another retention-sweep is running"), std::string::npos);
     EXPECT_TRUE(fs::exists(msg));
-    ::close(fd);
+    other.lock.reset();
     EXPECT_EQ(w.sweep(kNow).exit_code, 0);
     EXPECT_FALSE(fs::exists(msg));
 }

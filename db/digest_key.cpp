@@ -1,17 +1,14 @@
-// The digest key and the Message-ID digest; also the small file and byte helpers the
-// rest of db/ shares (declared in db/detail.hpp).
+// The digest key and the digests made with it.
+#include "db/digest_key.hpp"
+
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
 
 #include "core/strings.hpp"
 #include "db/detail.hpp"
@@ -19,95 +16,10 @@
 
 namespace rm {
 
-namespace dbdetail {
-
-std::string errno_text(int err) { return std::strerror(err); }
-
-std::string parent_dir(const std::string& path) {
-    std::string dir = std::filesystem::path(path).parent_path().string();
-    return dir.empty() ? std::string(".") : dir;
-}
-
-void sync_dir(const std::string& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) throw IndexError("cannot open folder " + dir + " to sync it: " + errno_text(errno));
-    const int rc = ::fsync(fd);
-    const int err = errno;
-    ::close(fd);
-    if (rc != 0) throw IndexError("cannot sync folder " + dir + ": " + errno_text(err));
-}
-
-bool folder_group(const std::string& path, gid_t& gid) {
-    struct stat st {};
-    if (::stat(parent_dir(path).c_str(), &st) != 0) return false;
-    gid = st.st_gid;
-    return true;
-}
-
-void give_folder_group(int fd, const std::string& path) {
-    gid_t gid = 0;
-    if (!folder_group(path, gid)) return;
-    if (::fchown(fd, static_cast<uid_t>(-1), gid) != 0 && errno != EPERM) {
-        throw IndexError("cannot give " + path + " the group of its folder: " + errno_text(errno));
-    }
-}
-
-std::string random_bytes(std::size_t n) {
-    std::string out(n, '\0');
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
-        throw IndexError("the system's random number generator failed (OpenSSL RAND_bytes)");
-    }
-    return out;
-}
-
-bool from_hex(std::string_view hex, std::string& out) {
-    if (hex.size() % 2 != 0) return false;
-    auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    out.clear();
-    out.reserve(hex.size() / 2);
-    for (std::size_t i = 0; i < hex.size(); i += 2) {
-        const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-        if (hi < 0 || lo < 0) return false;
-        out += static_cast<char>(hi * 16 + lo);
-    }
-    return true;
-}
-
-}  // namespace dbdetail
-
-void give_index_owner(int fd, const std::string& file, const std::string& index_path) {
-    if (::geteuid() != 0) {
-        dbdetail::give_folder_group(fd, file);
-        return;
-    }
-    struct stat st {};
-    if (::stat(index_path.c_str(), &st) != 0 && ::stat(dbdetail::parent_dir(index_path).c_str(), &st) != 0) {
-        throw IndexError("cannot find the owner for " + file + ": neither the index " + index_path +
-                         " nor its folder can be reached: " + dbdetail::errno_text(errno));
-    }
-    if (::fchown(fd, st.st_uid, st.st_gid) != 0) {
-        throw IndexError("cannot give " + file + " the owner and group of the index " + index_path + ": " +
-                         dbdetail::errno_text(errno));
-    }
-}
-
 namespace {
 
-using dbdetail::errno_text;
-using dbdetail::Fd;
 
 constexpr std::size_t kKeySize = 32;
-
-std::string mode_text(mode_t mode) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-    return buf;
-}
 
 bool exists(const std::string& path) {
     struct stat st {};
@@ -118,7 +30,7 @@ bool exists(const std::string& path) {
 
 // Reads the key, refusing one that others may read or write, or of the wrong size.
 std::string read_key(const std::string& key_file) {
-    Fd fd(::open(key_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    UniqueFd fd(::open(key_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
     if (fd.get() < 0) {
         throw IndexError("cannot read the key file " + key_file + ": " + errno_text(errno) +
                          "; the program's user must be able to read it (owner or the index's group)");
@@ -162,7 +74,7 @@ void write_all(int fd, const std::string& bytes, const std::string& what) {
 void create_key(const std::string& key_file, const std::string& index_path) {
     const std::string tmp = key_file + ".new." + to_hex(dbdetail::random_bytes(6));
     {
-        Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
+        UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
         if (fd.get() < 0) throw IndexError("cannot create the key file " + key_file + ": " + errno_text(errno));
         try {
             if (::fchmod(fd.get(), 0640) != 0) throw IndexError("cannot chmod " + tmp + ": " + errno_text(errno));
@@ -178,7 +90,7 @@ void create_key(const std::string& key_file, const std::string& index_path) {
     const int err = errno;
     ::unlink(tmp.c_str());
     if (rc != 0 && err != EEXIST) throw IndexError("cannot create the key file " + key_file + ": " + errno_text(err));
-    dbdetail::sync_dir(dbdetail::parent_dir(key_file));
+    dbdetail::sync_dir_or_throw(parent_dir(key_file));
 }
 
 }  // namespace

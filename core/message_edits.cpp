@@ -1,63 +1,6 @@
-#include "core/plan.hpp"
-
-#include <openssl/rand.h>
-
-#include <algorithm>
-#include <cstdint>
-#include <cstring>
-#include <stdexcept>
-
-#include "core/strings.hpp"
+#include "core/message_edits.hpp"
 
 namespace rm {
-
-std::string_view up_to_nul(std::string_view value) { return value.substr(0, value.find('\0')); }
-
-std::optional<std::string> usable_message_id(std::string_view value) {
-    return normalise_message_id(up_to_nul(value));
-}
-
-std::string message_id_key(std::string_view value) {
-    value = up_to_nul(value);
-    if (auto id = normalise_message_id(value)) return *id;
-    std::string out;
-    for (char c : value) {
-        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') out += c;
-    }
-    return out;
-}
-
-size_t unusable_message_ids_first(const std::vector<std::string_view>& values) {
-    size_t n = 0;
-    while (n < values.size() && !usable_message_id(values[n])) ++n;
-    return n;
-}
-
-std::string indexed_message_id(const std::vector<std::string_view>& values) {
-    const size_t first = unusable_message_ids_first(values);
-    if (first < values.size()) return *usable_message_id(values[first]);
-    return values.empty() ? std::string() : message_id_key(values.front());
-}
-
-double secure_uniform() {
-    std::uint64_t r = 0;
-    unsigned char buf[sizeof r];
-    if (RAND_bytes(buf, sizeof buf) != 1) throw std::runtime_error("no randomness for review sampling");
-    std::memcpy(&r, buf, sizeof r);
-    return static_cast<double>(r >> 11) / static_cast<double>(std::uint64_t{1} << 53);
-}
-
-std::vector<std::string> review_recipients(const Decision& decision, const UniformRandom& uniform) {
-    std::vector<std::string> out;
-    if (decision.direction != Direction::Outbound) return out;
-    for (const Line* l : decision.lines) {
-        if (!l->review_mailbox || l->review_sample <= 0.0) continue;
-        if (uniform() >= l->review_sample) continue;
-        const std::string rcpt = "<" + *l->review_mailbox + ">";
-        if (std::find(out.begin(), out.end(), rcpt) == out.end()) out.push_back(rcpt);
-    }
-    return out;
-}
 
 namespace {
 

@@ -1,0 +1,35 @@
+// The key the index uses for a message: which Message-ID header value counts, read as
+// libmilter reads it. The milter, the sweeper's scan and retentionctl all key a message
+// here, so that they agree.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rm {
+
+// A header value as libmilter hands it over: up to its first NUL byte. The sweeper reads
+// the file's bytes and cuts them the same way, so both key the same text.
+std::string_view up_to_nul(std::string_view value);
+
+// The id in a Message-ID header value (read up to a NUL), or nothing when the value holds
+// no usable id: empty, "<>", a lone "<", white space inside a bare id...
+std::optional<std::string> usable_message_id(std::string_view value);
+
+// The key the index uses for a Message-ID header value: usable_message_id() when it
+// finds an id, else the value with its white space removed (how a malformed id was keyed
+// before the milter replaced such ids; a pasted id is keyed the same way). Empty for an
+// empty value.
+std::string message_id_key(std::string_view value);
+
+// The Message-ID a header block is indexed by, given every Message-ID value in order: the
+// first usable one. The milter deletes the unusable ones before it, so it is also the one
+// mail clients show. With none usable, message_id_key() of the first; empty with none.
+std::string indexed_message_id(const std::vector<std::string_view>& values);
+// How many leading Message-ID headers are unusable (all of them when none is usable).
+size_t unusable_message_ids_first(const std::vector<std::string_view>& values);
+
+}  // namespace rm
