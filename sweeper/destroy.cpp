@@ -40,19 +40,6 @@ std::shared_ptr<UniqueFd> Dirs::open(size_t root, const std::string& rel) {
     return shared;
 }
 
-int overwrite_with_zeros(int fd, off_t size) {
-    static const std::vector<char> zeros(1 << 16, 0);
-    off_t done = 0;
-    while (done < size) {
-        const size_t want = static_cast<size_t>(std::min<off_t>(size - done, static_cast<off_t>(zeros.size())));
-        const ssize_t n = ::pwrite(fd, zeros.data(), want, done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return n < 0 ? errno : EIO;
-        done += n;
-    }
-    return ::fsync(fd) == 0 ? 0 : errno;
-}
-
 namespace {
 
 struct Renamed {

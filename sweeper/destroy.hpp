@@ -63,7 +63,5 @@ private:
 DestroyOutcome destroy_file(Dirs& dirs, std::vector<FileRef> names, SecureDelete mode,
                             DirSyncs* deferred = nullptr);
 
-// Overwrites `size` bytes of `fd` with zeros and syncs it. Returns 0 or errno.
-int overwrite_with_zeros(int fd, off_t size);
 
 }  // namespace rm::sweep

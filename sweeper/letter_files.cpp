@@ -35,12 +35,6 @@ std::optional<std::int64_t> birth_time(int fd) {
     return sx.stx_btime.tv_sec;
 }
 
-std::string mode_text(mode_t mode) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-    return buf;
-}
-
 }  // namespace
 
 // One [[sweep.files]] entry being walked.

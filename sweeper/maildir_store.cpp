@@ -19,7 +19,6 @@ namespace rm::sweep {
 
 namespace {
 
-bool has_glob(std::string_view p) { return p.find_first_of("*?[") != std::string_view::npos; }
 
 // glob(3) reports a folder it cannot read through its error callback only, then goes on
 // and may return "no match": the callback keeps the errors for expand_glob. A missing

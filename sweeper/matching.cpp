@@ -4,7 +4,7 @@
 #include <system_error>
 
 #include "core/headers.hpp"
-#include "core/plan.hpp"
+#include "core/message_id_key.hpp"
 #include "core/strings.hpp"
 
 namespace rm::sweep {

@@ -15,7 +15,7 @@
 
 #include "core/headers.hpp"
 #include "core/maildir.hpp"
-#include "core/plan.hpp"
+#include "core/message_id_key.hpp"
 #include "sweeper/matching.hpp"
 #include "sweeper/own_files.hpp"
 

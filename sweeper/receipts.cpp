@@ -20,18 +20,6 @@ std::int64_t epoch_seconds(system_clock::time_point t) {
     return std::chrono::duration_cast<seconds>(t.time_since_epoch()).count();
 }
 
-std::optional<Digest> from_hex(std::string_view hex) {
-    if (hex.size() % 2) return std::nullopt;
-    Digest out;
-    for (size_t i = 0; i < hex.size(); i += 2) {
-        unsigned v = 0;
-        const auto [end, ec] = std::from_chars(hex.data() + i, hex.data() + i + 2, v, 16);
-        if (ec != std::errc{} || end != hex.data() + i + 2) return std::nullopt;
-        out += static_cast<char>(v);
-    }
-    return out;
-}
-
 }  // namespace
 
 void Receipts::add(const Digest& d) {

@@ -11,9 +11,6 @@
 
 namespace rm::sweep {
 
-// The calendar arithmetic lives in core/period; the sweeper's code and tests still name it here.
-using rm::subtract_period;
-
 // Why the clock cannot be trusted, or nothing: earlier than the last run, or more than
 // `max_jump` after it. Times are whole seconds since the epoch.
 std::optional<std::string> clock_problem(std::optional<std::int64_t> last_run, std::int64_t now, const Period& max_jump);

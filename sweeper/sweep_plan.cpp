@@ -24,11 +24,6 @@ bool FileRef::same_file(const struct stat& st) const {
            st.st_mtim.tv_sec == mtime.tv_sec && st.st_mtim.tv_nsec == mtime.tv_nsec;
 }
 
-std::optional<Date> date_of_seconds(std::int64_t t) {
-    if (t < 0 || t > 253402300799) return std::nullopt;  // 9999-12-31
-    return utc_date(std::chrono::system_clock::time_point(std::chrono::seconds(t)));
-}
-
 long planned_destroys(const Plan& plan) {
     return static_cast<long>(std::count_if(plan.destroys.begin(), plan.destroys.end(),
                                            [](const DestroyItem& d) { return d.kind != DestroyKind::Residue; }));

@@ -55,9 +55,6 @@ struct FileRef {
     bool in_maildir() const { return sub == "cur" || sub == "new"; }
 };
 
-// The date a time stamp in seconds falls on, or nothing for an absurd one (a Maildir
-// name can start with any digits).
-std::optional<Date> date_of_seconds(std::int64_t t);
 
 enum class DestroyKind {
     Message,  // a helpline message: every index row past its date, no hold

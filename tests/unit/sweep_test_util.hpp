@@ -25,7 +25,7 @@
 
 #include "core/config.hpp"
 #include "core/maildir.hpp"
-#include "core/plan.hpp"
+#include "core/message_id_key.hpp"
 #include "core/strings.hpp"
 #include "db/index.hpp"
 #include "db/journal.hpp"

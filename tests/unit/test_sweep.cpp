@@ -1123,7 +1123,3 @@ TEST(SweepSafety, TheClockIsDistrustedBeforeTheLastRunAndPastMaxClockJump) {
     EXPECT_TRUE(rm::sweep::clock_problem(t, t - 1, jump));
 }
 
-TEST(SweepSafety, APeriodBackFromAMonthsEndEndsOnTheShorterMonthsLastDay) {
-    EXPECT_EQ(rm::sweep::subtract_period(date("2026-03-31"), {rm::Period::Unit::Months, 1}), date("2026-02-28"));
-    EXPECT_EQ(rm::sweep::subtract_period(date("2026-03-01"), {rm::Period::Unit::Days, 1}), date("2026-02-28"));
-}
