@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmarks of BENCHMARKS.md (issue 7), in one command. Needs root (a private Postfix,
+# The benchmarks of BENCHMARKS.md, in one command. Needs root (a private Postfix,
 # the milter dropping to nobody). Never part of the test command; prints figures, asserts
 # no time. What it does:
 #   0. the machine: nproc, CPU, kernel, the disk of the work folder and its fsync time

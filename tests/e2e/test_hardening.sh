@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hardening (issue 8): the running milter's uid, gid, groups and capabilities after the
+# Hardening: the running milter's uid, gid, groups and capabilities after the
 # privilege drop (/proc/PID/status), the modes of its socket and files, its refusal to run
 # as root without `user`, and the systemd units' sandboxing, checked offline with
 # systemd-analyze (systemd need not be PID 1 here).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5's "done when": what `cmake --install` lays out in a scratch root, set up as the
+# An install as an admin makes it: what `cmake --install` lays out in a scratch root, set up as the
 # README says (create-user.sh, the config edited for this host), started the way the
 # installed systemd unit starts it, passes mail through the test Postfix, and
 # `retentionctl check` passes on that install. Postfix reaches the milter through the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The milter under faults, through a real Postfix (issue 8): its index read-only, on a full
+# The milter under faults, through a real Postfix: its index read-only, on a full
 # filesystem, locked by another process past the busy timeout, removed or renamed while the
 # milter runs; the key file missing or readable by others at start; the MTA dropping a
 # message mid-DATA (the client hanging up, Postfix's smtpd or cleanup killed); SIGKILL and

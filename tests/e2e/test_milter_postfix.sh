@@ -250,7 +250,7 @@ test_flood_of_forged_headers() {
   assert_file_not_contains "$RM_LOG" "caller@example.net" "the refusal's log names no address"
 }
 
-# The brief's confidentiality test: distinctive values are in the delivered mail (so the
+# The confidentiality test: distinctive values are in the delivered mail (so the
 # test can fail), and none of them is in the index, its WAL and shm, or the milter's log.
 test_confidentiality() {
   local sender=zqsender7731@caller-home.example local=zqlocal5512 subject="ZQ subject 4417 private"

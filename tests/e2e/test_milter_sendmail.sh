@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End to end through a REAL Sendmail (issue 6): the real retention-milter on a unix socket,
+# End to end through a REAL Sendmail: the real retention-milter on a unix socket,
 # a private Sendmail test instance (tests/e2e/lib/sendmail.sh) wired to it with the
 # INPUT_MAIL_FILTER block of conf/sendmail.mc (F=T), and mail sent with swaks:
 #   (a) inbound with forged headers, (b) outbound after SMTP AUTH, (c) outbound from an

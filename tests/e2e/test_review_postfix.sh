@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Managers' quality review of replies (issue 9), through a real Postfix: a line's share of
+# Managers' quality review of replies, through a real Postfix: a line's share of
 # outbound replies gets its review mailbox added as a blind recipient; nothing in the
 # message tells the outside recipient; the review copy shares the reply's Message-ID and
 # index row, so the sweeper destroys it on the same day as every other copy.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The milter writing while the sweeper runs (issue 8): a helpline's shared mailbox holds
+# The milter writing while the sweeper runs: a helpline's shared mailbox holds
 # many messages whose rows have expired and some that have not; the real retention-sweep
 # (as the mail store's user, real clock) destroys the expired ones while mail keeps
 # arriving through a real Postfix and the real milter, into the very mailbox being swept.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# No path from mail content escapes the configured roots (issue 8). Mail whose Message-ID,
+# No path from mail content escapes the configured roots. Mail whose Message-ID,
 # forged X-Helpline-Line / X-Retain-Until and Subject hold "../" paths and "/etc/passwd"
 # goes through a real Postfix and the real milter into a helpline's mailbox; a staff
 # member's mail client saves a reply with such a Message-ID in her Sent folder; the
