@@ -1,10 +1,10 @@
 #include "core/headers.hpp"
 
-#include <openssl/rand.h>
 
 #include <chrono>
 #include <stdexcept>
 
+#include "core/random.hpp"
 #include "core/strings.hpp"
 
 namespace rm {
@@ -20,9 +20,7 @@ std::optional<size_t> our_header_slot(std::string_view name) {
 bool is_record_header(std::string_view name) { return iequals(trim(name), kHdrRecord); }
 
 std::string make_record_token() {
-    unsigned char rnd[16];
-    if (RAND_bytes(rnd, sizeof rnd) != 1) throw std::runtime_error("no randomness for a record token");
-    return to_hex(std::string_view(reinterpret_cast<const char*>(rnd), sizeof rnd));
+    return to_hex(random_bytes(16, "a record token"));
 }
 
 std::optional<std::string> record_token_of(std::string_view value) {
@@ -74,15 +72,14 @@ std::optional<std::string> normalise_message_id(std::string_view value) {
 }
 
 std::string make_message_id(std::string_view domain) {
-    unsigned char rnd[16];
-    if (RAND_bytes(rnd, sizeof rnd) != 1) throw std::runtime_error("no randomness for a Message-ID");
+    const std::string rnd = random_bytes(16, "a Message-ID");
     const auto secs = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
     std::string d(trim(domain));
     if (d.empty() || !is_clean_utf8(d) || d.find_first_of(" <>@\"") != std::string::npos) d = "localhost";
     return "<" + std::to_string(secs) + "." +
-           to_hex(std::string_view(reinterpret_cast<const char*>(rnd), sizeof rnd)) + "@" + d + ">";
+           to_hex(rnd) + "@" + d + ">";
 }
 
 void HeaderTracker::add(std::string_view name, std::string_view value) {

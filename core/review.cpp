@@ -1,6 +1,6 @@
 #include "core/review.hpp"
 
-#include <openssl/rand.h>
+#include "core/random.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -11,9 +11,8 @@ namespace rm {
 
 double secure_uniform() {
     std::uint64_t r = 0;
-    unsigned char buf[sizeof r];
-    if (RAND_bytes(buf, sizeof buf) != 1) throw std::runtime_error("no randomness for review sampling");
-    std::memcpy(&r, buf, sizeof r);
+    const std::string bytes = random_bytes(sizeof r, "review sampling");
+    std::memcpy(&r, bytes.data(), sizeof r);
     return static_cast<double>(r >> 11) / static_cast<double>(std::uint64_t{1} << 53);
 }
 

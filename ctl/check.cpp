@@ -8,6 +8,7 @@
 #include "ctl/fs_facts.hpp"
 #include "ctl/words.hpp"
 #include "db/index.hpp"
+#include "db/sqlite_index.hpp"
 
 namespace rm::ctl {
 
@@ -193,7 +194,7 @@ void check_index(const Config& c, Findings& f) {
     }
     const bool exists = stat_of(c.index.path).has_value();
     if (exists && dst) {
-        for (const char* suffix : {"", "-wal", "-shm"}) check_index_file(c.index.path + suffix, dst->st_gid, f);
+        for (const auto& file : SqliteIndex::files_at(c.index.path)) check_index_file(file, dst->st_gid, f);
         check_index_file(c.index.pending_journal, dst->st_gid, f);
         check_index_opens(c, f);
     } else if (!exists) {

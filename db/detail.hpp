@@ -1,5 +1,5 @@
-// Private helpers of the db/ library: the checks every stored row passes, file-system
-// chores (syncing folders, group and owner of shared files), random tokens.
+// Private helpers of the db/ library: file-system chores (syncing folders, group and
+// owner of the files the three programs share).
 // Not part of the public interface; only db/*.cpp and the db unit tests include it.
 #pragma once
 
@@ -17,10 +17,6 @@
 
 namespace rm::dbdetail {
 
-// What is wrong with a row that must not be written (digest size, direction, dates,
-// empty or control characters), or nothing. Never mentions the row's values.
-std::optional<std::string> row_problem(const MessageRow& row);
-
 // --- files ----------------------------------------------------------------------------
 // sync_dir() of a folder, throwing IndexError when it fails.
 void sync_dir_or_throw(const std::string& dir);
@@ -37,8 +33,5 @@ void give_folder_group(int fd, const std::string& path);
 // setgid folder gave it already). Throws IndexError when root cannot change the owner.
 void give_index_owner(int fd, const std::string& file, const std::string& index_path);
 
-
-// --- bytes ----------------------------------------------------------------------------
-std::string random_bytes(std::size_t n);  // OpenSSL RAND_bytes; throws IndexError on failure
 
 }  // namespace rm::dbdetail

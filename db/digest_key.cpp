@@ -11,6 +11,7 @@
 #include <cerrno>
 
 #include "core/strings.hpp"
+#include "core/random.hpp"
 #include "db/detail.hpp"
 #include "db/index.hpp"
 
@@ -72,14 +73,14 @@ void write_all(int fd, const std::string& bytes, const std::string& what) {
 // file appears whole or not at all, and when two programs race to make it, one wins
 // and the other uses the winner's key.
 void create_key(const std::string& key_file, const std::string& index_path) {
-    const std::string tmp = key_file + ".new." + to_hex(dbdetail::random_bytes(6));
+    const std::string tmp = key_file + ".new." + to_hex(random_bytes(6, "a temporary name"));
     {
         UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640));
         if (fd.get() < 0) throw IndexError("cannot create the key file " + key_file + ": " + errno_text(errno));
         try {
             if (::fchmod(fd.get(), 0640) != 0) throw IndexError("cannot chmod " + tmp + ": " + errno_text(errno));
             dbdetail::give_folder_group(fd.get(), index_path);
-            write_all(fd.get(), dbdetail::random_bytes(kKeySize), "the key file " + key_file);
+            write_all(fd.get(), random_bytes(kKeySize, "the digest key"), "the key file " + key_file);
             if (::fsync(fd.get()) != 0) throw IndexError("cannot sync the key file " + key_file + ": " + errno_text(errno));
         } catch (...) {
             ::unlink(tmp.c_str());

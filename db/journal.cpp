@@ -27,7 +27,9 @@
 #include "db/journal.hpp"
 
 #include "core/strings.hpp"
+#include "core/random.hpp"
 #include "db/detail.hpp"
+#include "db/row_check.hpp"
 
 namespace rm {
 
@@ -43,7 +45,7 @@ constexpr std::size_t kFieldsV1 = 9;
 // row_problem() refuses control characters, so no field can hold a tab or a line break.
 std::string journal_line(const MessageRow& row, const std::string& path) {
     if (auto problem = row_problem(row)) throw IndexError("pending journal " + path + ": refusing a row: " + *problem);
-    const std::vector<std::string> fields = {std::string(kMagic), to_hex(random_bytes(16)), to_hex(row.digest),
+    const std::vector<std::string> fields = {std::string(kMagic), to_hex(random_bytes(16, "a journal line")), to_hex(row.digest),
                                              row.queue_id, row.lines, row.direction, row.policy,
                                              format_date(row.passed_on), format_date(row.retain_until),
                                              to_hex(row.record)};

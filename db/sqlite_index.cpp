@@ -17,6 +17,7 @@
 
 #include "core/strings.hpp"
 #include "db/detail.hpp"
+#include "db/row_check.hpp"
 #include "db/sqlite.hpp"
 #include "db/schema.hpp"
 

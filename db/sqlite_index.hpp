@@ -23,6 +23,9 @@ public:
     // and -shm files the same mode. Times are kept to the second (Unix seconds, UTC).
     SqliteIndex(const std::string& path, const Options& opts);
     ~SqliteIndex() override;
+    // The files an index at `path` is kept in (the database, its -wal and -shm), for
+    // retentionctl check's look at their owners and modes.
+    static std::vector<std::string> files_at(const std::string& path) { return {path, path + "-wal", path + "-shm"}; }
 
     int schema_version() const override;
     const std::string& path() const override { return path_; }
