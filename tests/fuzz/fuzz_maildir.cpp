@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/config.hpp"
 #include "core/maildir.hpp"
@@ -48,17 +49,21 @@ void check_folder(std::string_view display) {
     (void)rm::looks_like_lazy_expunge(display);
 }
 
+void same_fields(const std::vector<rm::HeaderField>& a, const std::vector<rm::HeaderField>& b) {
+    FUZZ_CHECK(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+        FUZZ_CHECK(a[i].name == b[i].name);
+        FUZZ_CHECK(a[i].value == b[i].value);
+    }
+}
+
 void same(const rm::HeaderBlock& a, const rm::HeaderBlock& b) {
     FUZZ_CHECK(a.status == b.status);
     FUZZ_CHECK(a.raw == b.raw);
     FUZZ_CHECK(a.body_offset == b.body_offset);
     FUZZ_CHECK(a.crlf == b.crlf);
     FUZZ_CHECK(a.foreign == b.foreign);
-    FUZZ_CHECK(a.fields.size() == b.fields.size());
-    for (size_t i = 0; i < a.fields.size(); ++i) {
-        FUZZ_CHECK(a.fields[i].name == b.fields[i].name);
-        FUZZ_CHECK(a.fields[i].value == b.fields[i].value);
-    }
+    same_fields(a.fields, b.fields);
 }
 
 // The streamed reader keeps of the fields the block parser finds exactly the wanted ones,
@@ -69,11 +74,7 @@ void check_fields(std::string_view bytes, int fd) {
     const rm::HeaderFields in_memory = rm::parse_header_fields(bytes, wanted);
     FUZZ_CHECK(streamed.status == in_memory.status);
     FUZZ_CHECK(streamed.foreign == in_memory.foreign);
-    FUZZ_CHECK(streamed.fields.size() == in_memory.fields.size());
-    for (size_t i = 0; i < streamed.fields.size(); ++i) {
-        FUZZ_CHECK(streamed.fields[i].name == in_memory.fields[i].name);
-        FUZZ_CHECK(streamed.fields[i].value == in_memory.fields[i].value);
-    }
+    same_fields(streamed.fields, in_memory.fields);
     if (bytes.size() >= rm::kWantedFieldCap) return;
     const rm::HeaderBlock whole = rm::parse_header_block(bytes, true, bytes.size() + 3);
     FUZZ_CHECK(whole.status == streamed.status);
@@ -81,11 +82,7 @@ void check_fields(std::string_view bytes, int fd) {
     for (const auto& f : whole.fields) {
         if (rm::first_field({f}, "Message-ID") || rm::first_field({f}, "X-Retention-Record")) kept.push_back(f);
     }
-    FUZZ_CHECK(kept.size() == streamed.fields.size());
-    for (size_t i = 0; i < kept.size() && i < streamed.fields.size(); ++i) {
-        FUZZ_CHECK(kept[i].name == streamed.fields[i].name);
-        FUZZ_CHECK(kept[i].value == streamed.fields[i].value);
-    }
+    same_fields(kept, streamed.fields);
 }
 
 void check_block(std::string_view bytes, size_t cap) {

@@ -48,6 +48,12 @@ bool has_warning(const CheckResult& r, const std::string& words) {
     return false;
 }
 
+// The check passes (exit 0) with a warning containing each of `words`.
+void expect_warnings(const CheckResult& r, const std::vector<const char*>& words) {
+    EXPECT_EQ(r.exit_code, kExitOk) << all_text(r);
+    for (const char* w : words) EXPECT_TRUE(has_warning(r, w)) << "no warning with '" << w << "' in:\n" << all_text(r);
+}
+
 // An index and key as the milter makes them at its first start.
 void make_index(const Scene& s) {
     DigestKey::load_or_create(s.key_path(), s.index_path(), true);
@@ -145,9 +151,7 @@ TEST(CtlCheck, IndexFolderOpenToOthers) {
 TEST(CtlCheck, IndexFolderWithoutSetgidIsAWarning) {
     Scene s;
     ::chmod(s.state().c_str(), 0770);
-    const CheckResult r = check(s);
-    EXPECT_EQ(r.exit_code, kExitOk) << all_text(r);
-    EXPECT_TRUE(has_warning(r, "chmod g+s")) << all_text(r);
+    expect_warnings(check(s), {"chmod g+s"});
 }
 
 TEST(CtlCheck, IndexFileOpenToOthers) {
@@ -212,21 +216,14 @@ TEST(CtlCheck, MissingPathsThatAppearLaterAreWarnings) {
     s.values["letters"] = s.dir / "no-letters";
     s.values["sweep_extra"] = "metrics_file = \"" + (s.dir / "prom/retention.prom") +
                               "\"\nafter_mailbox = [\"no-such-program-xyz\", \"%u\"]\n";
-    const CheckResult r = check(s);
-    EXPECT_EQ(r.exit_code, kExitOk) << all_text(r);
-    EXPECT_TRUE(has_warning(r, "does not exist yet"));
-    EXPECT_TRUE(has_warning(r, "matches no folder"));
-    EXPECT_TRUE(has_warning(r, "no-letters does not exist"));
-    EXPECT_TRUE(has_warning(r, "metrics_file"));
-    EXPECT_TRUE(has_warning(r, "no-such-program-xyz"));
+    expect_warnings(check(s), {"does not exist yet", "matches no folder", "no-letters does not exist",
+                               "metrics_file", "no-such-program-xyz"});
 }
 
 TEST(CtlCheck, ALineWithoutSharedMailboxIsAWarning) {
     Scene s;
     s.values["extra_line"] = "[[line]]\ntag = \"mens-advice-line\"\naddresses = [\"info@mensadviceline.org.uk\"]\npolicy = \"email\"\n";
-    const CheckResult r = check(s);
-    EXPECT_EQ(r.exit_code, kExitOk) << all_text(r);
-    EXPECT_TRUE(has_warning(r, "line mens-advice-line has no [[sweep.mailbox]]")) << all_text(r);
+    expect_warnings(check(s), {"line mens-advice-line has no [[sweep.mailbox]]"});
 }
 
 // The layout an older install had: the socket beside the index, so the MTA had to be let
@@ -234,10 +231,7 @@ TEST(CtlCheck, ALineWithoutSharedMailboxIsAWarning) {
 TEST(CtlCheck, ASocketInTheIndexFolderIsAWarning) {
     Scene s;
     s.values["socket"] = "unix:" + s.state() + "/milter.sock";
-    const CheckResult r = check(s);
-    EXPECT_EQ(r.exit_code, kExitOk) << all_text(r);
-    EXPECT_TRUE(has_warning(r, "is in the index's folder")) << all_text(r);
-    EXPECT_TRUE(has_warning(r, "a folder of its own")) << all_text(r);
+    expect_warnings(check(s), {"is in the index's folder", "a folder of its own"});
 }
 
 TEST(CtlCheck, ASocketInAFolderOfItsOwnIsNotWarnedAbout) {
@@ -264,18 +258,14 @@ TEST(CtlCheck, ASocketFolderTheMilterDoesNotOwnIsAWarning) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the folder away";
     Scene s;
     ASSERT_EQ(::chown((s.dir / "sock").c_str(), *user_uid("nobody"), static_cast<gid_t>(-1)), 0);
-    const CheckResult r = check(s);
-    EXPECT_EQ(r.exit_code, kExitOk) << all_text(r);
-    EXPECT_TRUE(has_warning(r, "cannot remove its socket when it stops")) << all_text(r);
+    expect_warnings(check(s), {"cannot remove its socket when it stops"});
 }
 
 TEST(CtlCheck, ASocketFolderTheMtaCannotEnterIsAWarning) {
     if (!group_exists("nogroup")) GTEST_SKIP() << "needs the group nogroup";
     Scene s;
     s.values["socket_group"] = "nogroup";
-    const CheckResult r = check(s);
-    EXPECT_EQ(r.exit_code, kExitOk) << all_text(r);
-    EXPECT_TRUE(has_warning(r, "the MTA's group nogroup cannot enter the folder")) << all_text(r);
+    expect_warnings(check(s), {"the MTA's group nogroup cannot enter the folder"});
 }
 
 TEST(CtlCheck, NothingIdentifyingIsPrinted) {

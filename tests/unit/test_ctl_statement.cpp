@@ -53,6 +53,11 @@ std::vector<std::string> secrets(const Config& c) {
     return out;
 }
 
+// Every one of `phrases` is in the statement `s`; a failure names the missing phrase.
+void expect_says(const std::string& s, std::initializer_list<std::string_view> phrases) {
+    for (const auto phrase : phrases) EXPECT_NE(s.find(phrase), std::string::npos) << phrase << " is not in:\n" << s;
+}
+
 }  // namespace
 
 TEST(CtlStatement, NamesEveryLineAndPeriodOfTheExampleConfig) {
@@ -63,12 +68,8 @@ TEST(CtlStatement, NamesEveryLineAndPeriodOfTheExampleConfig) {
             const std::string name = format == StatementFormat::Html ? "Men&#39;s Advice Line" : l.name;
             EXPECT_NE(s.find(l.name == "Men's Advice Line" ? name : l.name), std::string::npos) << l.name;
         }
-        EXPECT_NE(s.find("six months"), std::string::npos) << s;
-        EXPECT_NE(s.find("two months"), std::string::npos) << s;
-        EXPECT_NE(s.find("destroyed securely"), std::string::npos);
-        EXPECT_NE(s.find("Sent and Deleted folders"), std::string::npos);
-        EXPECT_NE(s.find("whether a person has made contact"), std::string::npos);
-        EXPECT_NE(s.find("child or an adult at risk"), std::string::npos);
+        expect_says(s, {"six months", "two months", "destroyed securely", "Sent and Deleted folders",
+                        "whether a person has made contact", "child or an adult at risk"});
         EXPECT_EQ(s.find("6 months"), std::string::npos);
     }
 }
@@ -123,11 +124,9 @@ TEST(CtlStatement, HtmlIsACompleteEscapedDocument) {
     c.lines[0].name = "<script>alert(1)</script> & Co";
     const std::string s = render_statement(c, StatementFormat::Html);
     EXPECT_EQ(s.rfind("<!DOCTYPE html>", 0), 0u);
-    EXPECT_NE(s.find("<html lang=\"en\">"), std::string::npos);
-    EXPECT_NE(s.find("<meta charset=\"utf-8\">"), std::string::npos);
-    EXPECT_NE(s.find("</html>"), std::string::npos);
+    expect_says(s, {"<html lang=\"en\">", "<meta charset=\"utf-8\">", "</html>",
+                    "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"});
     EXPECT_EQ(s.find("<script>"), std::string::npos);
-    EXPECT_NE(s.find("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"), std::string::npos);
 }
 
 TEST(CtlStatement, MarkdownEscapesNamesAndTextWraps) {

@@ -17,9 +17,7 @@ TEST(Hex, RoundTripsBytesAndRefusesWhatIsNotHex) {
     EXPECT_EQ(to_hex(bytes), "007f80ff");
     EXPECT_EQ(from_hex("007F80ff"), bytes);
     EXPECT_EQ(from_hex(""), std::string());
-    EXPECT_FALSE(from_hex("abc"));
-    EXPECT_FALSE(from_hex("zz"));
-    EXPECT_FALSE(from_hex("+1"));
+    for (const char* not_hex : {"abc", "zz", "+1"}) EXPECT_FALSE(from_hex(not_hex)) << not_hex;
 }
 
 TEST(Fs, NamesTheFolderOfAPath) {
