@@ -74,6 +74,8 @@ std::optional<Date> date_of_seconds(std::int64_t t) {
     return Date{floor<days>(sys_seconds{seconds{t}})};
 }
 
+std::int64_t epoch_seconds(system_clock::time_point t) { return duration_cast<seconds>(t.time_since_epoch()).count(); }
+
 std::string format_date(Date date) {
     char buf[16];
     std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(date.year()),

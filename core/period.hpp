@@ -42,6 +42,8 @@ Date utc_date(std::chrono::system_clock::time_point t);
 // The UTC date a time stamp in seconds since the epoch falls on, or nothing for one
 // before 1970 or after 9999 (a Maildir name can start with any digits).
 std::optional<Date> date_of_seconds(std::int64_t seconds);
+// Whole seconds since the epoch, as the index and the receipts keep times.
+std::int64_t epoch_seconds(std::chrono::system_clock::time_point t);
 
 // "YYYY-MM-DD" and back. parse_date accepts only that exact form and real dates.
 std::string format_date(Date date);

@@ -41,7 +41,7 @@ std::string label(const std::string& k, const std::string& v) {
 }
 
 double seconds(std::chrono::system_clock::time_point t) {
-    return static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+    return static_cast<double>(epoch_seconds(t));
 }
 
 std::string metrics_text(const Summary& s, std::chrono::system_clock::time_point run_at,

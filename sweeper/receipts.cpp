@@ -11,16 +11,8 @@
 
 namespace rm::sweep {
 
-namespace {
-
 using std::chrono::seconds;
 using std::chrono::system_clock;
-
-std::int64_t epoch_seconds(system_clock::time_point t) {
-    return std::chrono::duration_cast<seconds>(t.time_since_epoch()).count();
-}
-
-}  // namespace
 
 void Receipts::add(const Digest& d) {
     if (seen_.insert(d).second) digests_.push_back(d);

@@ -34,8 +34,6 @@ std::optional<std::int64_t> meta_seconds(const Index& index, const char* key) {
 
 namespace {
 
-std::int64_t epoch_seconds(system_clock::time_point t) { return duration_cast<seconds>(t.time_since_epoch()).count(); }
-
 class Sweeper {
 public:
     Sweeper(const Config& config, const SweepOptions& options, system_clock::time_point now, Date today,
