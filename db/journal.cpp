@@ -247,8 +247,10 @@ PendingJournal::DestroyResult PendingJournal::destroy_rejected_if(
     UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
     if (lock && ::flock(lock.get(), LOCK_EX) != 0) lock.reset();
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || overwrite_with_zeros(fd.get(), st.st_size) != 0 ||
-        ::unlink(path.c_str()) != 0) {
+    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return {Outcome::Failed, errno_text(errno)};
+    // An import may have added lines between the look above and the lock: judged again.
+    if (!past_keeping(utc_date(std::chrono::system_clock::time_point(std::chrono::seconds(st.st_mtime))))) return {};
+    if (overwrite_with_zeros(fd.get(), st.st_size) != 0 || ::unlink(path.c_str()) != 0) {
         return {Outcome::Failed, errno_text(errno)};
     }
     return {Outcome::Destroyed, {}};
