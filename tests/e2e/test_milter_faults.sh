@@ -315,7 +315,8 @@ partial_start() {
   wait_for 20 test -s "$W/partial/$1.pid" || test -s "$W/partial/$1.result" || true
 }
 partial_go() {  # (in $(...) too: waits for the result file, not for the client's pid)
-  echo "$2" >"$W/partial/$1.go"
+  # Written whole, then renamed: the client polls for the file and must never read it empty.
+  echo "$2" >"$W/partial/$1.go.tmp" && mv "$W/partial/$1.go.tmp" "$W/partial/$1.go"
   wait_for 60 test -s "$W/partial/$1.result" || true
   cat "$W/partial/$1.result" 2>/dev/null || echo "no result"
 }
