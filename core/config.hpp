@@ -44,6 +44,9 @@ enum class OnIndexError { Tempfail, Accept };
 enum class SecureDelete { Overwrite, Unlink };
 enum class Orphans { Keep, Report, Expire };
 enum class MailboxKind { Shared, Personal };
+// How the sweeper reaches a mailbox: its Maildir++ directory itself, or through Dovecot's
+// admin interface (doveadm, locally or over its HTTP API), which reads every format.
+enum class StoreKind { Maildir, Dovecot };
 
 struct PolicyDef {
     std::string name;  // the key under [policy.NAME]
@@ -90,12 +93,29 @@ struct LogSection {
 };
 
 struct SweepMailbox {
-    std::string path;  // may be a glob
+    StoreKind store = StoreKind::Maildir;
+    std::string path;  // Maildir: the mailbox's directory; may be a glob
+    // Dovecot: the name of its [[sweep.dovecot]] endpoint (empty: the only one). Its users
+    // are named by `user`: one user for a shared mailbox, a mask ("*@respect.example") for
+    // personal ones, listed through Dovecot's user iteration.
+    std::string dovecot;
     MailboxKind kind = MailboxKind::Shared;
     std::string line;  // shared mailboxes: the line's tag
     std::string user;  // "{name}@example.org": the mail user for after_mailbox
     std::vector<std::string> sent_folders{"Sent", "Sent Items"};
     std::vector<std::string> deleted_folders{"Trash", "Deleted Items"};
+};
+
+// One way to reach Dovecot's admin interface: the local doveadm program (run with a
+// minimal environment of its own), or its HTTP API when `url` is set.
+struct SweepDovecot {
+    std::string name = "default";
+    std::string doveadm = "/usr/bin/doveadm";
+    std::string config_file;   // passed to doveadm as -c; empty: doveadm's own default
+    std::string url;           // "http(s)://host:port/doveadm/v1": the HTTP API
+    std::string api_key_file;  // the API key (doveadm_api_key), read when the sweep starts
+    std::string ca_file;       // CA for an https url; empty: the system's CAs
+    int timeout_seconds = 300;  // one doveadm call (a folder's fetch, an expunge batch)
 };
 
 struct SweepFiles {
@@ -111,6 +131,7 @@ struct SweepSection {
     SecureDelete secure_delete = SecureDelete::Overwrite;
     Orphans orphans = Orphans::Report;
     std::vector<SweepMailbox> mailboxes;
+    std::vector<SweepDovecot> dovecots;
     std::vector<SweepFiles> files;
 };
 

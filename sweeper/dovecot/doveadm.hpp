@@ -1,0 +1,98 @@
+// Dovecot's admin interface as the Dovecot store uses it: the handful of doveadm commands
+// the sweep needs, whichever way doveadm is reached. Two clients implement it: the local
+// doveadm program (local_doveadm.hpp), and doveadm's HTTP API (http_doveadm.hpp). The
+// store (dovecot_store.hpp) speaks only to this interface.
+//
+// Values are bytes as doveadm's JSON output gives them (the HTTP API's and the program's
+// "-f json" formatter are the same): a NUL in a header comes back as a NUL, but invalid
+// UTF-8 comes back replaced by U+FFFD (message_id_key.hpp keys Message-IDs over that form).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+
+namespace rm::sweep::dovecot {
+
+// Why a doveadm call failed. The store turns each into a reported skip or a config error
+// naming the [[sweep.mailbox]] entry, never a user's address.
+class DoveadmError : public std::runtime_error {
+public:
+    enum class Kind {
+        Unreachable,    // doveadm could not be run, or the API not connected (Dovecot down)
+        Refused,        // wrong API key, or a command the server does not allow
+        NoSuchUser,     // doveadm's exit code 67
+        NoSuchMailbox,  // exit code 68 (EX_NOUSER is 67; doveadm uses 68 for a missing mailbox)
+        TempFail,       // exit code 75: try again later
+        BadAnswer,      // an answer cut off in the middle, or not the JSON expected
+        Failed,         // any other failure
+    };
+    DoveadmError(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
+    Kind kind() const { return kind_; }
+
+private:
+    Kind kind_;
+};
+
+// One message's fields, by doveadm's field names ("uid", "guid", "hdr", "flags",
+// "date.received.unixtime", ...).
+using Fields = std::map<std::string, std::string>;
+
+// One mailbox (folder) of a user, as "mailbox status" reports it. `name` is as Dovecot
+// names it, with its own hierarchy separator and namespace prefix.
+struct MailboxStatus {
+    std::string name;
+    std::string guid;
+    std::string uidvalidity;
+    long messages = 0;
+};
+
+class Doveadm {
+public:
+    virtual ~Doveadm() = default;
+
+    // The users a mask ("*@respect.example") matches, through the userdb's iteration
+    // (doveadm user -u MASK / the API's "user" command). Throws DoveadmError when the
+    // userdb cannot iterate: never an empty list for "cannot tell".
+    virtual std::vector<std::string> users(const std::string& mask) = 0;
+    // Whether `user` exists (a userdb lookup).
+    virtual bool user_exists(const std::string& user) = 0;
+    // Every mailbox of `user` ("mailbox status -u USER 'guid uidvalidity messages' '*'"),
+    // and the hierarchy separator of its namespace ("mailbox list" / "namespace").
+    virtual std::vector<MailboxStatus> mailboxes(const std::string& user) = 0;
+    virtual char separator(const std::string& user) = 0;
+    // "fetch -u USER FIELDS QUERY": one Fields per message the search query matches, e.g.
+    // query {"mailbox-guid", G, "uid", "1:*"}.
+    virtual std::vector<Fields> fetch(const std::string& user, const std::vector<std::string>& fields,
+                                      const std::vector<std::string>& query) = 0;
+    // "expunge -u USER QUERY".
+    virtual void expunge(const std::string& user, const std::vector<std::string>& query) = 0;
+    // "mailbox create -u USER NAME"; an existing mailbox is not an error.
+    virtual void create_mailbox(const std::string& user, const std::string& name) = 0;
+    // Puts `message` (the whole message, bytes as they are) into `mailbox` of `user` with
+    // the IMAP `flags` and received date. Returns false when this client cannot keep the
+    // flags or the date (then the store reports what it kept).
+    virtual void save(const std::string& user, const std::string& mailbox, const std::string& message,
+                      const std::string& flags, std::optional<std::chrono::system_clock::time_point> received) = 0;
+    // "purge -u USER": frees the space of expunged mail in mdbox storage.
+    virtual void purge(const std::string& user) = 0;
+    // "force-resync -u USER MASK".
+    virtual void force_resync(const std::string& user, const std::string& mailbox_mask) = 0;
+    // The file-system path of `mailbox` of `user` ("mailbox path"), where this client runs
+    // on the store's host; nothing over the API (then nothing can be overwritten in place).
+    virtual std::optional<std::string> mailbox_path(const std::string& user, const std::string& mailbox) = 0;
+    // A name for the summary and the logs: the endpoint's name, never a user.
+    virtual std::string describe() const = 0;
+};
+
+// The client for one [[sweep.dovecot]] endpoint: the HTTP API when it has a url, else the
+// local program. Throws ConfigError-free std::runtime_error when the API key cannot be read.
+std::unique_ptr<Doveadm> make_doveadm(const SweepDovecot& endpoint);
+
+}  // namespace rm::sweep::dovecot
