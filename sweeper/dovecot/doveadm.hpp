@@ -76,9 +76,10 @@ public:
     // "mailbox create -u USER NAME"; an existing mailbox is not an error.
     virtual void create_mailbox(const std::string& user, const std::string& name) = 0;
     // Puts `message` (the whole message, bytes as they are) into `mailbox` of `user` with
-    // the IMAP `flags` and received date. Returns false when this client cannot keep the
-    // flags or the date (then the store reports what it kept).
-    virtual void save(const std::string& user, const std::string& mailbox, const std::string& message,
+    // the IMAP `flags` and received date. Returns false when this client could not keep the
+    // received date (then the store reports what it kept). The local client writes a
+    // staging Maildir and imports it ("doveadm import"); the API saves, then sets flags.
+    virtual bool save(const std::string& user, const std::string& mailbox, const std::string& message,
                       const std::string& flags, std::optional<std::chrono::system_clock::time_point> received) = 0;
     // "purge -u USER": frees the space of expunged mail in mdbox storage.
     virtual void purge(const std::string& user) = 0;
@@ -92,7 +93,7 @@ public:
 };
 
 // The client for one [[sweep.dovecot]] endpoint: the HTTP API when it has a url, else the
-// local program. Throws ConfigError-free std::runtime_error when the API key cannot be read.
+// local program. Throws std::runtime_error when the API key cannot be read.
 std::unique_ptr<Doveadm> make_doveadm(const SweepDovecot& endpoint);
 
 }  // namespace rm::sweep::dovecot
