@@ -16,7 +16,9 @@ namespace rm {
 // one U+FFFD per such byte: what Dovecot's JSON output (doveadm -f json and its HTTP API)
 // makes of a header. Keys are computed over this form so that a Message-ID read from the
 // message file (the milter, the Maildir scan) and one read through doveadm key the same;
-// valid UTF-8, and so every ASCII id, is unchanged.
+// valid UTF-8, and so every ASCII id, is unchanged. (doveadm converts a header in blocks of
+// 8 KiB: a character cut by a block's end becomes U+FFFD too, which no form of the bytes
+// alone can foresee. Only ids after 8 KiB of header with 8-bit bytes are concerned.)
 std::string dovecot_json_utf8(std::string_view bytes);
 
 // A header value as libmilter hands it over: up to its first NUL byte. The sweeper reads

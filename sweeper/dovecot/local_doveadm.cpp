@@ -338,12 +338,31 @@ std::optional<std::string> LocalDoveadm::mailbox_path(const std::string& user, c
 
 namespace {
 
+const std::string kStagingPrefix = "retention-sweep-staging-";
+
+// Staging folders a killed run left (a message's copy in /tmp): those of a process that
+// no longer runs are removed before a new one is made.
+void remove_stale_staging(const fs::path& tmp) {
+    std::error_code ec;
+    for (fs::directory_iterator it(tmp, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.rfind(kStagingPrefix, 0) != 0 || !it->is_directory(ec) || it->is_symlink(ec)) continue;
+        const long pid = std::strtol(name.c_str() + kStagingPrefix.size(), nullptr, 10);
+        if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) {
+            std::error_code ignored;
+            fs::remove_all(it->path(), ignored);
+        }
+    }
+}
+
 // A Maildir of one mailbox (`leaf`) in LAYOUT=fs, in a fresh folder of /tmp owned by the
 // mailbox's owner (doveadm reads it as that user). Removed with its contents at the end.
 class Staging {
 public:
     Staging(uid_t uid, gid_t gid) : uid_(uid), gid_(gid) {
-        std::string tmpl = (fs::temp_directory_path() / ("retention-sweep-staging-" + std::to_string(::getpid()) + "-XXXXXX")).string();
+        const fs::path tmp = fs::temp_directory_path();
+        remove_stale_staging(tmp);
+        std::string tmpl = (tmp / (kStagingPrefix + std::to_string(::getpid()) + "-XXXXXX")).string();
         if (::mkdtemp(tmpl.data()) == nullptr) throw DoveadmError(DoveadmError::Kind::Failed, std::string("no staging folder: ") + std::strerror(errno));
         root_ = tmpl;
         own(root_);

@@ -159,6 +159,24 @@ TEST_P(LocalDoveadmFormat, SavesIntoExactlyTheMailboxWithFlagsAndReceivedDate) {
     EXPECT_FALSE(staging_left);
 }
 
+// A killed run's staging copy (a message in /tmp) is removed by the next save.
+TEST(LocalDoveadm, AStagingCopyAKilledRunLeftIsRemoved) {
+    if (!PrivateDovecot::available()) GTEST_SKIP() << "needs root and Dovecot";
+    PrivateDovecot d;
+    LocalDoveadm client(endpoint_for(d));
+    // A pid no process has (above the kernel's pid_max).
+    const fs::path stale = fs::temp_directory_path() / "retention-sweep-staging-99999999-test";
+    fs::create_directories(stale / "Sent" / "cur");
+    std::ofstream(stale / "Sent" / "cur" / "1.x:2,S") << "a message";
+    const fs::path alive = fs::temp_directory_path() / ("retention-sweep-staging-" + std::to_string(::getpid()) + "-live");
+    fs::create_directories(alive);
+    EXPECT_TRUE(client.save("alice@a.example", "INBOX", message("<after@example.org>"), "", std::nullopt));
+    EXPECT_FALSE(fs::exists(stale));
+    EXPECT_TRUE(fs::exists(alive));  // a running sweep's own
+    fs::remove_all(alive);
+    fs::remove_all(stale);
+}
+
 TEST_P(LocalDoveadmFormat, AMissingUserIsNoSuchUserAndItsAddressStaysOutOfTheError) {
     try {
         client_->fetch("nosuch@a.example", {"uid"}, {"all"});
