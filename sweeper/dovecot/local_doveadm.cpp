@@ -208,11 +208,11 @@ void LocalDoveadm::fail(const std::string& what, const ProgramRun& r, const std:
                            text + " took longer than " + std::to_string(endpoint_.timeout_seconds) + " s and was stopped");
     }
     const std::string detail = scrubbed(r.err, user);
-    if (r.exit_code == 89 || detail.find("connect(") != std::string::npos) {
-        // doveadm's fatal exit: most often Dovecot is not running (no auth socket).
-        if (detail.find("connect(") != std::string::npos || detail.find("No such file") != std::string::npos) {
-            throw DoveadmError(DoveadmError::Kind::Unreachable, text + ": Dovecot does not answer: " + detail);
-        }
+    // Dovecot not running: doveadm cannot reach its auth socket (and fails with 75, or
+    // aborts while listing users).
+    if (detail.find("connect(") != std::string::npos &&
+        (detail.find("Connection refused") != std::string::npos || detail.find("No such file") != std::string::npos)) {
+        throw DoveadmError(DoveadmError::Kind::Unreachable, text + ": Dovecot does not answer: " + detail);
     }
     throw doveadm_error(r.exit_code, text + (detail.empty() ? "" : ": " + detail));
 }
