@@ -11,6 +11,7 @@
 #include <fstream>
 #include <thread>
 
+#include "core/message_id_key.hpp"
 #include "dovecot_test_util.hpp"
 #include "sweeper/dovecot/http_doveadm.hpp"
 #include "sweeper/dovecot/local_doveadm.hpp"
@@ -160,6 +161,35 @@ TEST_F(HttpDoveadmFaults, ACommandTheServerDoesNotAllowIsRefused) {
     HttpDoveadm client(endpoint(http_url(d), write_key(keys_, kKey)));
     EXPECT_TRUE(client.fetch("alice@a.example", {"uid"}, {"all"}).empty());
     EXPECT_EQ(kind_of([&] { client.purge("alice@a.example"); }), Kind::Refused);
+}
+
+TEST_F(HttpDoveadmFaults, AUserdbThatCannotIterateIsAnErrorNotAnEmptyList) {
+    DovecotOptions o;
+    o.api_key = kKey;
+    o.static_userdb = true;
+    PrivateDovecot d(o);
+    HttpDoveadm client(endpoint(http_url(d), write_key(keys_, kKey)));
+    EXPECT_THROW(client.users("*@a.example"), DoveadmError);
+    EXPECT_TRUE(client.user_exists("anyone@a.example"));
+}
+
+// The API's JSON is the program's: a Message-ID with invalid UTF-8 keys through it as the
+// milter keys the bytes.
+TEST_F(HttpDoveadmFaults, MessageIdsKeyAsTheMilterKeysThem) {
+    DovecotOptions o;
+    o.api_key = kKey;
+    PrivateDovecot d(o);
+    HttpDoveadm client(endpoint(http_url(d), write_key(keys_, kKey)));
+    const std::vector<std::string> ids{"<abc\xff\xfe@secret.example>", "<\xC0\xAF\xED\xA0\x80\xF4\x90\x80\x80@x>",
+                                       "<cut\xE2\x82@x>", "<caf\xC3\xA9@example.org>"};
+    for (const auto& id : ids) d.deliver("alice@a.example", "Message-ID: " + id + "\nSubject: k\n\nbody\n");
+    auto rows = client.fetch("alice@a.example", {"hdr"}, {"mailbox", "INBOX", "all"});
+    ASSERT_EQ(rows.size(), ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+        const std::string& hdr = rows[i]["hdr"];
+        const std::string value = hdr.substr(12, hdr.find('\n') - 12);
+        EXPECT_EQ(rm::message_id_key(value), rm::message_id_key(ids[i])) << i;
+    }
 }
 
 TEST_F(HttpDoveadmFaults, AKeyFileOpenToEveryoneIsRefusedBeforeAnyCall) {
