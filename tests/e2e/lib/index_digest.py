@@ -10,7 +10,10 @@ Printed one a line, in order, as upper-case hex HMAC-SHA-256 keyed by the bytes 
 A Message-ID is keyed as the milter reads it: the text between the first '<' and the next
 '>' with spaces, tabs, CRs and LFs removed, when that is a usable id (not empty, no control
 characters, no DEL, no '<' or '>'); a bare value without blanks as it stands; anything else
-(an unusable value) with its blanks removed. Bytes are taken as they are, never re-encoded.
+(an unusable value) with its blanks removed. The value (up to its first NUL) is first put in
+the form Dovecot's JSON output gives it: each byte that does not begin well-formed UTF-8
+becomes U+FFFD (Python's strict decoder with surrogateescape marks exactly those bytes, one
+lone surrogate each); valid UTF-8 is kept as it is.
 """
 import hashlib
 import hmac
@@ -19,6 +22,11 @@ import sys
 
 BLANKS = b" \t\r\n"
 RECORD_PREFIX = b"retention-milter record token v1\0"
+
+
+def dovecot_json_utf8(value):
+    text = value.decode("utf-8", "surrogateescape")
+    return "".join("\ufffd" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in text).encode("utf-8")
 
 
 def without_blanks(value):
@@ -31,7 +39,7 @@ def usable(ident):
 
 def normalised(value):
     """The id the index keys, or None when the value holds no usable id."""
-    value = value.split(b"\0", 1)[0].strip(BLANKS)
+    value = dovecot_json_utf8(value.split(b"\0", 1)[0]).strip(BLANKS)
     lt = value.find(b"<")
     if lt >= 0:
         gt = value.find(b">", lt + 1)
@@ -46,7 +54,7 @@ def normalised(value):
 
 def message_id_key(value):
     ident = normalised(value)
-    return ident if ident is not None else without_blanks(value.split(b"\0", 1)[0])
+    return ident if ident is not None else without_blanks(dovecot_json_utf8(value.split(b"\0", 1)[0]))
 
 
 def digest(key, kind, value):
