@@ -97,7 +97,8 @@ bool overwrite_maildir_message(const std::string& path, const std::string& guid)
 MailFormat format_of_mailbox_path(const std::string& path) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) return MailFormat::Unknown;
-    if (S_ISREG(st.st_mode)) return MailFormat::Mbox;
+    // mbox: doveadm names the folder's index directory, kept below ".imap" beside the files.
+    if (S_ISREG(st.st_mode) || path.find("/.imap/") != std::string::npos) return MailFormat::Mbox;
     if (!S_ISDIR(st.st_mode)) return MailFormat::Unknown;
     if (is_dir(path + "/cur") || is_dir(path + "/new")) return MailFormat::Maildir;
     const std::string mails = is_dir(path + "/dbox-Mails") ? path + "/dbox-Mails" : path;

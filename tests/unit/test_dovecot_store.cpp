@@ -105,6 +105,18 @@ TEST_P(DovecotSweep, DestroysExpiredHelplineMailAndKeepsTheRest) {
     EXPECT_EQ(listed(kShared), ids({"future@x", "held@x"}));
     EXPECT_TRUE(w.destroyed("past@x"));
     EXPECT_FALSE(w.destroyed("future@x"));
+    // No file Dovecot keeps holds the destroyed message any more (mdbox: purged).
+    for (const auto& e : fs::recursive_directory_iterator(dovecot->home(kShared))) {
+        if (e.is_regular_file()) {
+            EXPECT_EQ(slurp(e.path()).find("The body of past@x"), std::string::npos) << e.path();
+        }
+    }
+    if (GetParam() == MailFormat::Mdbox) {
+        EXPECT_EQ(s.residues.purged_mdbox_users, 1);
+    }
+    if (GetParam() == MailFormat::Mbox) {
+        EXPECT_EQ(s.residues.rewritten_mboxes, 1);
+    }
     // Dovecot's own view stays consistent: a resync finds nothing to repair.
     EXPECT_EQ(dovecot->doveadm("force-resync -u " + std::string(kShared) + " '*'"), 0);
     EXPECT_EQ(listed(kShared), ids({"future@x", "held@x"}));
@@ -185,7 +197,8 @@ TEST_P(DovecotSweep, WritesOffARowOnlyWhenEveryMailboxWasRead) {
     EXPECT_TRUE(w.destroyed("nowhere@x"));  // no mailbox holds it: found nowhere, written off
 }
 
-INSTANTIATE_TEST_SUITE_P(Formats, DovecotSweep, ::testing::Values(MailFormat::Maildir, MailFormat::Mdbox),
+INSTANTIATE_TEST_SUITE_P(Formats, DovecotSweep, ::testing::Values(MailFormat::Maildir, MailFormat::Sdbox, MailFormat::Mdbox,
+                                                                  MailFormat::Mbox),
                          [](const auto& p) { return std::string(rm::test::format_name(p.param)); });
 
 // --- without Dovecot -------------------------------------------------------------------
