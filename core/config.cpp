@@ -313,11 +313,15 @@ void read_lines(const std::string& file, const toml::table& root, Config& c) {
     }
 }
 
-SweepMailbox read_sweep_mailbox(const TableReader& m, const Config& c) {
-    m.only({"path", "kind", "line", "user", "sent_folders", "deleted_folders"});
-    SweepMailbox box;
-    box.path = m.required_string("path");
-    if (box.path.front() != '/') m.fail_key("path", "must be an absolute path");
+// A folder of a Dovecot mailbox, as an IMAP name with "/" between levels.
+std::optional<std::string> imap_folder_problem(std::string_view name) {
+    if (name.front() == '/' || name.back() == '/' || name.find("//") != std::string_view::npos)
+        return "'" + std::string(name) + "' is not an IMAP folder name: write its levels with a single '/' "
+               "between them, such as \"Sent/2024\"";
+    return std::nullopt;
+}
+
+void read_mailbox_kind(const TableReader& m, const Config& c, SweepMailbox& box) {
     const std::string kind = m.required_string("kind");
     if (kind == "shared") box.kind = MailboxKind::Shared;
     else if (kind == "personal") box.kind = MailboxKind::Personal;
@@ -330,16 +334,100 @@ SweepMailbox read_sweep_mailbox(const TableReader& m, const Config& c) {
     } else if (box.kind == MailboxKind::Shared) {
         m.fail_here("sweep.mailbox.line", "is required for a shared mailbox: name the line's tag");
     }
-    if (auto u = m.string("user")) box.user = *u;
+}
+
+// A Dovecot mailbox is named by its user (a mask for personal ones) at one endpoint.
+void read_dovecot_mailbox(const TableReader& m, const Config& c, SweepMailbox& box) {
+    if (m.has("path"))
+        m.fail_key("path", "is for store = \"maildir\"; a Dovecot mailbox is named by user (remove path)");
+    const auto user = m.string("user");
+    if (!user)
+        m.fail_here("sweep.mailbox.user",
+                    box.kind == MailboxKind::Shared
+                        ? "is required for store = \"dovecot\": the Dovecot user of the shared mailbox"
+                        : "is required for store = \"dovecot\": a user mask such as \"*@respect.example\"");
+    box.user = *user;
+    if (box.kind == MailboxKind::Shared && (user->find('*') != std::string::npos || user->find('?') != std::string::npos))
+        m.fail_key("user", "a shared mailbox is one Dovecot user: '" + *user + "' is a mask");
+    if (user->find_first_of(" \t") != std::string::npos) m.fail_key("user", "must not contain spaces");
+    if (auto d = m.string("dovecot")) box.dovecot = *d;
+    if (c.sweep.dovecots.empty())
+        m.fail_key("store", "is \"dovecot\" but there is no [[sweep.dovecot]] table: add one naming doveadm");
+    if (box.dovecot.empty()) {
+        if (c.sweep.dovecots.size() > 1)
+            m.fail_here("sweep.mailbox.dovecot",
+                        "is required when there are several [[sweep.dovecot]] tables: name one of them");
+        box.dovecot = c.sweep.dovecots.front().name;
+    } else if (std::none_of(c.sweep.dovecots.begin(), c.sweep.dovecots.end(),
+                            [&](const SweepDovecot& d) { return d.name == box.dovecot; })) {
+        m.fail_key("dovecot", "names '" + box.dovecot + "', but no [[sweep.dovecot]] has that name");
+    }
+}
+
+void read_mailbox_folders(const TableReader& m, SweepMailbox& box) {
     for (const std::string_view k : {"sent_folders", "deleted_folders"}) {
         const auto f = m.strings(k);
         if (!f) continue;
         for (const auto& name : *f) {
-            if (auto why = folder_name_problem(name)) m.fail_key(k, *why);
+            const auto why = box.store == StoreKind::Dovecot ? imap_folder_problem(name) : folder_name_problem(name);
+            if (why) m.fail_key(k, *why);
         }
         (k == "sent_folders" ? box.sent_folders : box.deleted_folders) = *f;
     }
+}
+
+SweepMailbox read_sweep_mailbox(const TableReader& m, const Config& c) {
+    m.only({"store", "path", "dovecot", "kind", "line", "user", "sent_folders", "deleted_folders"});
+    SweepMailbox box;
+    if (auto s = m.string("store")) {
+        if (*s == "dovecot") box.store = StoreKind::Dovecot;
+        else if (*s != "maildir") m.fail_key("store", "must be \"maildir\" or \"dovecot\", not '" + *s + "'");
+    }
+    read_mailbox_kind(m, c, box);
+    if (box.store == StoreKind::Dovecot) {
+        read_dovecot_mailbox(m, c, box);
+    } else {
+        if (m.has("dovecot")) m.fail_key("dovecot", "is for store = \"dovecot\"; this mailbox is a Maildir path");
+        box.path = m.required_string("path");
+        if (box.path.front() != '/') m.fail_key("path", "must be an absolute path");
+        if (auto u = m.string("user")) box.user = *u;
+    }
+    read_mailbox_folders(m, box);
     return box;
+}
+
+SweepDovecot read_sweep_dovecot(const TableReader& d, const Config& c) {
+    d.only({"name", "doveadm", "config_file", "url", "api_key_file", "ca_file", "timeout_seconds"});
+    SweepDovecot e;
+    if (auto n = d.string("name")) {
+        if (!valid_tag(*n)) d.fail_key("name", "'" + *n + "' must be a short word of lower-case letters, digits and '-'");
+        e.name = *n;
+    }
+    for (const auto& other : c.sweep.dovecots)
+        if (other.name == e.name) d.fail_key("name", "'" + e.name + "' names another [[sweep.dovecot]] too; give each its own name");
+    const auto absolute = [&](std::string_view k, std::string& out) {
+        if (auto v = d.string(k)) {
+            if (v->front() != '/') d.fail_key(k, "must be an absolute path");
+            out = *v;
+        }
+    };
+    absolute("doveadm", e.doveadm);
+    absolute("config_file", e.config_file);
+    absolute("api_key_file", e.api_key_file);
+    absolute("ca_file", e.ca_file);
+    if (auto u = d.string("url")) {
+        if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0)
+            d.fail_key("url", "must start with http:// or https:// (doveadm's HTTP API), not '" + *u + "'");
+        e.url = *u;
+    }
+    if (!e.url.empty() && e.api_key_file.empty())
+        d.fail_here("sweep.dovecot.api_key_file", "is required with url: the file holding doveadm_api_key");
+    if (e.url.empty() && !e.api_key_file.empty())
+        d.fail_key("api_key_file", "is for doveadm's HTTP API: set url too, or remove it");
+    if (!e.ca_file.empty() && e.url.rfind("https://", 0) != 0)
+        d.fail_key("ca_file", "is for an https url only");
+    if (auto t = d.integer("timeout_seconds", 1, 86400)) e.timeout_seconds = static_cast<int>(*t);
+    return e;
 }
 
 SweepFiles read_sweep_files(const TableReader& f, const Config& c) {
@@ -369,7 +457,7 @@ void read_sweep(const std::string& file, const toml::table& root, Config& c) {
     const toml::table& sweep = sub_table(file, root, "sweep");
     const TableReader t(file, sweep, "sweep");
     t.only({"max_destroy_per_run", "max_clock_jump", "metrics_file", "after_mailbox", "secure_delete",
-            "orphans", "mailbox", "files"});
+            "orphans", "mailbox", "dovecot", "files"});
     SweepSection& s = c.sweep;
     if (auto v = t.integer("max_destroy_per_run", 1, 100000000)) s.max_destroy_per_run = static_cast<long>(*v);
     if (auto p = t.period("max_clock_jump")) s.max_clock_jump = *p;
@@ -378,6 +466,9 @@ void read_sweep(const std::string& file, const toml::table& root, Config& c) {
         s.metrics_file = *v;
     }
     if (auto v = t.strings("after_mailbox")) s.after_mailbox = *v;
+    // Endpoints first: mailboxes name them.
+    for_each_sweep_table(file, t, sweep, "dovecot",
+                         [&](const TableReader& d) { s.dovecots.push_back(read_sweep_dovecot(d, c)); });
     for_each_sweep_table(file, t, sweep, "mailbox",
                          [&](const TableReader& m) { s.mailboxes.push_back(read_sweep_mailbox(m, c)); });
     for_each_sweep_table(file, t, sweep, "files",

@@ -2,8 +2,14 @@
 // the command run after each mailbox.
 #include <glob.h>
 
+#include <algorithm>
+#include <map>
+#include <memory>
+
 #include "ctl/check.hpp"
 #include "ctl/fs_facts.hpp"
+#include "sweeper/dovecot/doveadm.hpp"
+#include "sweeper/dovecot/dovecot_store.hpp"
 
 namespace rm::ctl {
 
@@ -20,7 +26,8 @@ void check_maildir(const std::string& path, Findings& f) {
     if (is_dir(path + "/cur") && is_dir(path + "/new")) return;
     const bool dbox = is_dir(path + "/mailboxes") || is_dir(path + "/storage") || is_dir(path + "/dbox-Mails");
     fail(f, "[[sweep.mailbox]] " + path + (dbox ? " is a Dovecot dbox store" : " is not a Maildir (no cur/ and new/)") +
-                ": the sweeper handles Maildir++ only (Dovecot mail_location = maildir:...), and stops on it");
+                ": a path is read directly as Maildir++ only, and the sweeper stops on it; name the Dovecot user "
+                "instead (store = \"dovecot\", user = ...) to sweep it through doveadm");
 }
 
 std::vector<std::string> glob_matches(const std::string& pattern) {
@@ -33,7 +40,7 @@ std::vector<std::string> glob_matches(const std::string& pattern) {
     return out;
 }
 
-void check_mailbox(const SweepMailbox& m, Findings& f) {
+void check_maildir_mailbox(const SweepMailbox& m, Findings& f) {
     const std::string kind = m.kind == MailboxKind::Shared ? "shared" : "personal";
     if (has_glob(m.path)) {
         const auto matches = glob_matches(m.path);
@@ -42,13 +49,99 @@ void check_mailbox(const SweepMailbox& m, Findings& f) {
                            "mailboxes receive their first message)");
         for (const auto& p : matches) check_maildir(p, f);
         return ok(f, "[[sweep.mailbox]] " + m.path + " (" + kind + "): " + std::to_string(matches.size()) +
-                         " mailboxes");
+                         " mailboxes, read directly as Maildir++ (store = \"maildir\", the default)");
     }
     if (!stat_of(m.path))
         return warn(f, "[[sweep.mailbox]] " + m.path + " does not exist yet: check the path (the mail server "
                        "creates it with the first message delivered there)");
     check_maildir(m.path, f);
-    ok(f, "[[sweep.mailbox]] " + m.path + " (" + kind + (m.line.empty() ? "" : ", line " + m.line) + ")");
+    ok(f, "[[sweep.mailbox]] " + m.path + " (" + kind + (m.line.empty() ? "" : ", line " + m.line) +
+              "), read directly as Maildir++ (store = \"maildir\", the default)");
+}
+
+// --- Dovecot mailboxes ------------------------------------------------------------------
+
+namespace dc = rm::sweep::dovecot;
+
+std::string entry_name(size_t number, const SweepMailbox& m) {
+    // A personal entry's single user names a staff member: it is shown by number only.
+    const bool shown = m.kind == MailboxKind::Shared || m.user.find_first_of("*?") != std::string::npos;
+    return "[[sweep.mailbox]] number " + std::to_string(number) + (shown ? " (user = \"" + m.user + "\")" : "");
+}
+
+std::string path_taken(const SweepDovecot& e) {
+    if (!e.url.empty()) return "through doveadm's HTTP API at " + e.url + " ([[sweep.dovecot]] " + e.name + ")";
+    return "through the local " + e.doveadm + " ([[sweep.dovecot]] " + e.name + ")";
+}
+
+// The folders of `names` (written with '/') that the user has, by Dovecot's names.
+std::vector<std::string> missing_folders(const std::vector<std::string>& names, const std::vector<dc::MailboxStatus>& have,
+                                         char sep) {
+    std::vector<std::string> missing;
+    for (const auto& n : names) {
+        const auto candidates = dc::dovecot_names(n, sep);
+        const bool found = std::any_of(have.begin(), have.end(), [&](const dc::MailboxStatus& m) {
+            return std::find(candidates.begin(), candidates.end(), m.name) != candidates.end();
+        });
+        if (!found) missing.push_back(n);
+    }
+    return missing;
+}
+
+// doveadm answers, the users exist (a mask lists someone), and the folders named exist.
+void check_dovecot_mailbox(size_t number, const SweepMailbox& m, const SweepDovecot& e, dc::Doveadm& d, Findings& f) {
+    const std::string name = entry_name(number, m);
+    std::vector<std::string> users;
+    try {
+        if (m.user.find_first_of("*?") != std::string::npos) {
+            users = d.users(m.user);
+            if (users.empty())
+                return fail(f, name + ": the mask lists no Dovecot user (can the userdb iterate? a static or LDAP "
+                                      "userdb without iterate settings lists nobody): the sweep skips it");
+        } else {
+            if (!d.user_exists(m.user)) return fail(f, name + ": Dovecot has no such user");
+            users = {m.user};
+        }
+        long folders_missing = 0;
+        for (const auto& u : users) {
+            const auto have = d.mailboxes(u);
+            char sep = d.separator(u);
+            if (sep == 0) sep = '/';
+            const auto sent = missing_folders(m.sent_folders, have, sep);
+            const auto deleted = missing_folders(m.deleted_folders, have, sep);
+            // The shared mailbox's Sent folder is made on the first move; staff may lack some.
+            if (m.kind == MailboxKind::Personal && sent.size() + deleted.size() == m.sent_folders.size() + m.deleted_folders.size())
+                ++folders_missing;
+        }
+        if (folders_missing)
+            warn(f, name + ": " + std::to_string(folders_missing) + " of " + std::to_string(users.size()) +
+                        " users have none of the folders in sent_folders and deleted_folders: check their names "
+                        "(IMAP names, '/' between levels)");
+    } catch (const dc::DoveadmError& err) {
+        return fail(f, name + ": doveadm " + path_taken(e) + " failed: " + err.what());
+    }
+    ok(f, name + " (" + (m.kind == MailboxKind::Shared ? "shared, line " + m.line : std::string("personal")) + "): " +
+              std::to_string(users.size()) + " user(s), swept " + path_taken(e) +
+              " (store = \"dovecot\": every mailbox format Dovecot reads)");
+}
+
+void check_dovecot_mailboxes(const Config& c, Findings& f) {
+    std::map<std::string, std::unique_ptr<dc::Doveadm>> clients;
+    for (size_t i = 0; i < c.sweep.mailboxes.size(); ++i) {
+        const SweepMailbox& m = c.sweep.mailboxes[i];
+        if (m.store != StoreKind::Dovecot) continue;
+        const auto e = std::find_if(c.sweep.dovecots.begin(), c.sweep.dovecots.end(),
+                                    [&](const SweepDovecot& d) { return d.name == m.dovecot; });
+        if (e == c.sweep.dovecots.end()) continue;  // the config reader refuses this
+        auto& client = clients[e->name];
+        try {
+            if (!client) client = dc::make_doveadm(*e);
+        } catch (const std::exception& err) {
+            fail(f, "[[sweep.dovecot]] " + e->name + ": " + err.what());
+            continue;
+        }
+        check_dovecot_mailbox(i + 1, m, *e, *client, f);
+    }
 }
 
 // The policy promises letter responses "accessible only by Helplines staff".
@@ -80,7 +173,9 @@ void check_extras(const SweepSection& s, Findings& f) {
 void check_sweep(const Config& c, Findings& f) {
     if (c.sweep.mailboxes.empty())
         warn(f, "there is no [[sweep.mailbox]]: the sweeper will destroy no mail. Add the helplines' mailboxes");
-    for (const auto& m : c.sweep.mailboxes) check_mailbox(m, f);
+    for (const auto& m : c.sweep.mailboxes)
+        if (m.store == StoreKind::Maildir) check_maildir_mailbox(m, f);
+    check_dovecot_mailboxes(c, f);
     for (const auto& files : c.sweep.files) check_files(files, f);
     check_extras(c.sweep, f);
 }

@@ -64,9 +64,13 @@ private:
     // in folder order so that directory descriptors are reused.
     std::vector<Group> inode_groups() const {
         std::map<std::pair<dev_t, ino_t>, Group> by_inode;
-        for (size_t i = 0; i < plan_.destroys.size(); ++i)
-            by_inode[{plan_.destroys[i].file.dev, plan_.destroys[i].file.ino}].push_back(i);
         std::vector<Group> groups;
+        for (size_t i = 0; i < plan_.destroys.size(); ++i) {
+            const FileRef& f = plan_.destroys[i].file;
+            // A message of a store without inodes (Dovecot's, by UID) is a group of its own.
+            if (f.ino == 0) groups.push_back({i});
+            else by_inode[{f.dev, f.ino}].push_back(i);
+        }
         for (auto& [inode, items] : by_inode) groups.push_back(std::move(items));
         std::sort(groups.begin(), groups.end(), [&](const auto& a, const auto& b) {
             const FileRef& x = plan_.destroys[a.front()].file;

@@ -176,6 +176,7 @@ void MaildirStore::add_roots(Plan& plan, ScanSink& sink) {
                              .count();
     for (size_t e = 0; e < config_.sweep.mailboxes.size(); ++e) {
         const SweepMailbox& box = config_.sweep.mailboxes[e];
+        if (box.store != StoreKind::Maildir) continue;  // reached through Dovecot
         if (has_glob(box.path)) expand_glob(plan, e, sink);
         else add_root(plan, e, box.path, "");
     }

@@ -70,6 +70,9 @@ std::string metrics_text(const Summary& s, std::chrono::system_clock::time_point
     header(o, "retention_sweep_residues", "Residues the last sweep saw (Dovecot caches, lazy_expunge folders).");
     metric(o, "retention_sweep_residues", "kind=\"index_cache_folders\"", static_cast<double>(s.residues.index_cache_folders));
     metric(o, "retention_sweep_residues", "kind=\"lazy_expunge_folders\"", static_cast<double>(s.residues.lazy_expunge_folders));
+    metric(o, "retention_sweep_residues", "kind=\"rewritten_mboxes\"", static_cast<double>(s.residues.rewritten_mboxes));
+    metric(o, "retention_sweep_residues", "kind=\"purged_mdbox_users\"", static_cast<double>(s.residues.purged_mdbox_users));
+    metric(o, "retention_sweep_residues", "kind=\"not_overwritten_remote\"", static_cast<double>(s.residues.not_overwritten_remote));
     header(o, "retention_sweep_others_access", "[[sweep.files]] folders and files readable by others.");
     metric(o, "retention_sweep_others_access", "kind=\"folders\"", static_cast<double>(s.others_access_folders));
     metric(o, "retention_sweep_others_access", "kind=\"files\"", static_cast<double>(s.others_access_files));

@@ -8,9 +8,9 @@
 
 #include "core/strings.hpp"
 #include "sweeper/letter_files.hpp"
-#include "sweeper/maildir_store.hpp"
 #include "sweeper/matching.hpp"
 #include "sweeper/own_files.hpp"
+#include "sweeper/stores.hpp"
 #include "sweeper/sweep.hpp"
 
 namespace rm::sweep {
@@ -267,7 +267,7 @@ Plan scan_stores(Store& store, const Config& config, const Index& index, const D
 
 Plan make_plan(const Config& config, const Index& index, const DigestKey& key, Date today, Summary& summary,
                ScanCache cache) {
-    MaildirStore store(config, key, cache.settle);
+    Stores store(config, key, cache.settle);
     return scan_stores(store, config, index, key, today, summary, cache);
 }
 

@@ -49,6 +49,21 @@ SkipInfo info(Skip s) {
         case Skip::NotOurLeftover:
             return {"not_our_leftover",
                     "file named like a leftover of retention-sweep that no run of it left: left alone (rename it)"};
+        case Skip::DovecotUnreachable:
+            return {"dovecot_unreachable", "Dovecot could not be reached (not running, or doveadm's API down)"};
+        case Skip::DovecotRefused:
+            return {"dovecot_refused",
+                    "doveadm refused the sweeper (wrong API key, or a command missing from doveadm_allowed_commands)"};
+        case Skip::DovecotBadAnswer:
+            return {"dovecot_bad_answer", "doveadm's answer was cut off or not understood, or doveadm failed"};
+        case Skip::NoUsers:
+            return {"no_users", "user mask lists no Dovecot user (can the userdb iterate its users?)"};
+        case Skip::MoveAcrossStores:
+            return {"move_across_stores",
+                    "personal Sent copy and its line's shared mailbox are not in the same Dovecot: not moved"};
+        case Skip::MoveWouldChangeBytes:
+            return {"move_would_change_bytes",
+                    "personal Sent copy has bytes doveadm cannot pass on unchanged (not UTF-8): not moved"};
     }
     return {"unknown", "unknown"};
 }
@@ -75,7 +90,10 @@ nlohmann::json counts_json(const Summary& s) {
     for (const auto& [why, n] : s.skips) j["skips"][skip_key(why)] = n;
     j["residues"] = {{"interrupted_destructions_finished", s.residues.interrupted_finished},
                      {"index_cache_folders", s.residues.index_cache_folders},
-                     {"lazy_expunge_folders", s.residues.lazy_expunge_folders}};
+                     {"lazy_expunge_folders", s.residues.lazy_expunge_folders},
+                     {"rewritten_mboxes", s.residues.rewritten_mboxes},
+                     {"purged_mdbox_users", s.residues.purged_mdbox_users},
+                     {"not_overwritten_remote", s.residues.not_overwritten_remote}};
     j["messages_scanned"] = s.messages_scanned;
     j["messages_known"] = s.messages_known;
     j["vanished"] = s.vanished;
@@ -139,6 +157,18 @@ void print_residues(std::ostream& out, const Summary& s) {
     if (r.lazy_expunge_folders)
         out << "residue: " << r.lazy_expunge_folders
             << " lazy_expunge folder(s) (EXPUNGED) keep copies of messages expunged by users\n";
+    if (r.rewritten_mboxes)
+        out << "residue: " << r.rewritten_mboxes
+            << " mbox folder(s) were rewritten by Dovecot without the destroyed messages; their old bytes were not "
+               "overwritten in place and may stay on disk until reused (keep mail on encrypted storage)\n";
+    if (r.purged_mdbox_users)
+        out << "residue: " << r.purged_mdbox_users
+            << " mdbox mailbox(es) purged: the storage files were rewritten without the destroyed messages, whose "
+               "old bytes were not overwritten in place (keep mail on encrypted storage)\n";
+    if (r.not_overwritten_remote)
+        out << "residue: " << r.not_overwritten_remote
+            << " Dovecot folder(s) changed over doveadm's HTTP API: Dovecot deleted the messages, nothing was "
+               "overwritten in place (keep mail on encrypted storage)\n";
 }
 
 }  // namespace
@@ -158,7 +188,10 @@ void Summary::listed(const std::string& action, const std::string& path, const s
 
 std::string mailbox_entry_text(int number, const std::string& pattern) {
     std::string t = "[[sweep.mailbox]] number " + std::to_string(number);
-    return t + (pattern.empty() ? " (kind = \"personal\")" : " (path = \"" + pattern + "\")");
+    if (pattern.empty()) return t + " (kind = \"personal\")";
+    // A Dovecot entry is shown by its user: a shared mailbox's, or a personal entry's mask.
+    if (pattern.front() != '/') return t + " (store = \"dovecot\", user = \"" + pattern + "\")";
+    return t + " (path = \"" + pattern + "\")";
 }
 
 void Summary::mailbox_not_read(int number, const std::string& pattern) { mailboxes_not_read.emplace(number, pattern); }

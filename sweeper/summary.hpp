@@ -42,6 +42,12 @@ enum class Skip {
     ForeignFile,
     NotOurLeftover,
     MailboxEmpty,
+    DovecotUnreachable,
+    DovecotRefused,
+    DovecotBadAnswer,
+    NoUsers,
+    MoveAcrossStores,
+    MoveWouldChangeBytes,
 };
 // A stable key for JSON and metrics ("symlink", "hard_link", ...).
 const char* skip_key(Skip s);
@@ -67,6 +73,10 @@ struct Residues {
     long interrupted_finished = 0;  // files a killed run had started to destroy, finished now
     long index_cache_folders = 0;   // folders changed whose dovecot.index.cache may hold header copies
     long lazy_expunge_folders = 0;  // lazy_expunge-looking folders seen
+    // Dovecot mailboxes where destroyed messages' bytes could not be overwritten in place:
+    long rewritten_mboxes = 0;      // mbox files Dovecot rewrote without the messages
+    long purged_mdbox_users = 0;    // mdbox users purged (storage files rewritten)
+    long not_overwritten_remote = 0;  // mailboxes changed over doveadm's HTTP API
 };
 
 struct ListEntry {

@@ -12,12 +12,12 @@
 #include "db/index.hpp"
 #include "sweeper/execute.hpp"
 #include "sweeper/housekeeping.hpp"
-#include "sweeper/maildir_store.hpp"
 #include "sweeper/own_files.hpp"
 #include "sweeper/receipts.hpp"
 #include "sweeper/metrics.hpp"
 #include "sweeper/safety.hpp"
 #include "sweeper/scan.hpp"
+#include "sweeper/stores.hpp"
 
 namespace rm::sweep {
 
@@ -116,7 +116,7 @@ private:
         if (!options_.dry_run) index_->release_claims();
         const bool journal_read = take_in_pending_journal(config_, *index_, options_.dry_run, summary_);
         const Config& config = journal_read ? config_ : without_orphan_expiry();
-        MaildirStore store(config, *key_, options_.scan_cache_settle);
+        Stores store(config, *key_, options_.scan_cache_settle);
         Plan plan = scan_stores(store, config, *index_, *key_, today_, summary_,
                                 ScanCache{.look_up = !options_.read_all,
                                           .learn_into = options_.dry_run ? nullptr : index_.get(),

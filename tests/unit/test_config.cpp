@@ -216,3 +216,93 @@ TEST(Config, AReviewSampleNeedsAMailboxAndAShareUpToOne) {
     const Config c = parse_config(with("review_sample = 1\nreview_mailbox = \"q@mensadviceline.org.uk\"\n"), "x");
     EXPECT_DOUBLE_EQ(c.lines[0].review_sample, 1.0);
 }
+
+namespace {
+
+const std::string kLocalDovecot = "[[sweep.dovecot]]\nname = \"local\"\ndoveadm = \"/usr/bin/doveadm\"\n";
+const std::string kDovecotShared =
+    "[[sweep.mailbox]]\nstore = \"dovecot\"\nuser = \"info@mensadviceline.example\"\nkind = \"shared\"\n"
+    "line = \"mens-advice-line\"\n";
+
+}  // namespace
+
+TEST(Config, DovecotMailboxesNameUsersAtAnEndpoint) {
+    const Config c = test::one_line_config(
+        kLocalDovecot + "config_file = \"/etc/dovecot/dovecot.conf\"\ntimeout_seconds = 60\n" + kDovecotShared +
+        "[[sweep.mailbox]]\nstore = \"dovecot\"\nuser = \"*@respect.example\"\nkind = \"personal\"\n"
+        "sent_folders = [\"Sent\", \"Sent Items/2024\"]\n");
+    ASSERT_EQ(c.sweep.dovecots.size(), 1u);
+    EXPECT_EQ(c.sweep.dovecots[0].name, "local");
+    EXPECT_EQ(c.sweep.dovecots[0].config_file, "/etc/dovecot/dovecot.conf");
+    EXPECT_EQ(c.sweep.dovecots[0].timeout_seconds, 60);
+    ASSERT_EQ(c.sweep.mailboxes.size(), 2u);
+    EXPECT_EQ(c.sweep.mailboxes[0].store, StoreKind::Dovecot);
+    EXPECT_EQ(c.sweep.mailboxes[0].dovecot, "local");  // the only endpoint
+    EXPECT_EQ(c.sweep.mailboxes[0].user, "info@mensadviceline.example");
+    EXPECT_TRUE(c.sweep.mailboxes[0].path.empty());
+    EXPECT_EQ(c.sweep.mailboxes[1].user, "*@respect.example");
+    EXPECT_EQ(c.sweep.mailboxes[1].sent_folders.at(1), "Sent Items/2024");
+}
+
+TEST(Config, AMaildirMailboxIsTheDefaultStore) {
+    const Config c = test::one_line_config("[[sweep.mailbox]]\npath = \"/var/vmail/*\"\nkind = \"personal\"\n");
+    EXPECT_EQ(c.sweep.mailboxes.at(0).store, StoreKind::Maildir);
+    EXPECT_TRUE(c.sweep.dovecots.empty());
+}
+
+TEST(Config, ADovecotMailboxNeedsAUserAndAnEndpoint) {
+    const std::string personal = "[[sweep.mailbox]]\nstore = \"dovecot\"\nkind = \"personal\"\n";
+    EXPECT_EQ(error_of(with(kLocalDovecot + personal)).key(), "sweep.mailbox.user");
+    EXPECT_EQ(error_of(with(personal + "user = \"*@x.example\"\n")).key(), "sweep.mailbox.store");
+    EXPECT_EQ(error_of(with(kLocalDovecot + personal + "user = \"*@x.example\"\npath = \"/m\"\n")).key(),
+              "sweep.mailbox.path");
+    EXPECT_EQ(error_of(with(kLocalDovecot + personal + "user = \"*@x.example\"\ndovecot = \"other\"\n")).key(),
+              "sweep.mailbox.dovecot");
+    EXPECT_EQ(error_of(with(kLocalDovecot + "[[sweep.dovecot]]\nname = \"api\"\n" + personal +
+                            "user = \"*@x.example\"\n"))
+                  .key(),
+              "sweep.mailbox.dovecot");
+    EXPECT_EQ(error_of(with(kLocalDovecot + "[[sweep.mailbox]]\nstore = \"mbox\"\nkind = \"personal\"\n"
+                                            "user = \"*@x.example\"\n"))
+                  .key(),
+              "sweep.mailbox.store");
+    // One user for a shared mailbox: a mask would mix staff mail into the line's.
+    const auto e = error_of(with(kLocalDovecot +
+                                 "[[sweep.mailbox]]\nstore = \"dovecot\"\nuser = \"*@x.example\"\nkind = \"shared\"\n"
+                                 "line = \"mens-advice-line\"\n"));
+    EXPECT_EQ(e.key(), "sweep.mailbox.user");
+    EXPECT_NE(e.problem().find("mask"), std::string::npos);
+    EXPECT_EQ(error_of(with("[[sweep.mailbox]]\npath = \"/m\"\nkind = \"personal\"\ndovecot = \"local\"\n")).key(),
+              "sweep.mailbox.dovecot");
+}
+
+TEST(Config, DovecotFolderNamesAreImapNamesWithSlashes) {
+    const std::string box = kLocalDovecot + "[[sweep.mailbox]]\nstore = \"dovecot\"\nuser = \"*@x.example\"\n"
+                                            "kind = \"personal\"\n";
+    for (const char* bad : {"/Sent", "Sent/", "Sent//2024"}) {
+        const auto e = error_of(with(box + "sent_folders = [\"" + bad + "\"]\n"));
+        EXPECT_EQ(e.key(), "sweep.mailbox.sent_folders") << bad;
+    }
+    EXPECT_EQ(error_of(with(box + "deleted_folders = [\"Trash//x\"]\n")).key(), "sweep.mailbox.deleted_folders");
+}
+
+TEST(Config, DovecotEndpointsAreCheckedKeyByKey) {
+    const auto key_of = [](const std::string& table) { return error_of(with("[[sweep.dovecot]]\n" + table)).key(); };
+    EXPECT_EQ(key_of("doveadm = \"doveadm\"\n"), "sweep.dovecot.doveadm");
+    EXPECT_EQ(key_of("config_file = \"dovecot.conf\"\n"), "sweep.dovecot.config_file");
+    EXPECT_EQ(key_of("url = \"ftp://x/doveadm/v1\"\napi_key_file = \"/k\"\n"), "sweep.dovecot.url");
+    EXPECT_EQ(key_of("url = \"http://127.0.0.1:8080/doveadm/v1\"\n"), "sweep.dovecot.api_key_file");
+    EXPECT_EQ(key_of("api_key_file = \"/k\"\n"), "sweep.dovecot.api_key_file");
+    EXPECT_EQ(key_of("url = \"http://127.0.0.1:8080/doveadm/v1\"\napi_key_file = \"/k\"\nca_file = \"/ca\"\n"),
+              "sweep.dovecot.ca_file");
+    EXPECT_EQ(key_of("timeout_seconds = 0\n"), "sweep.dovecot.timeout_seconds");
+    EXPECT_EQ(key_of("timeout_seconds = 86401\n"), "sweep.dovecot.timeout_seconds");
+    EXPECT_EQ(key_of("nmae = \"x\"\n"), "sweep.dovecot.nmae");
+    EXPECT_EQ(error_of(with("[[sweep.dovecot]]\n[[sweep.dovecot]]\n")).key(), "sweep.dovecot.name");
+    const Config c = test::one_line_config(
+        "[[sweep.dovecot]]\nname = \"store-host\"\nurl = \"https://store.example:8080/doveadm/v1\"\n"
+        "api_key_file = \"/etc/retention-milter/doveadm.key\"\nca_file = \"/etc/ssl/store-ca.pem\"\n");
+    EXPECT_EQ(c.sweep.dovecots.at(0).url, "https://store.example:8080/doveadm/v1");
+    EXPECT_EQ(c.sweep.dovecots.at(0).ca_file, "/etc/ssl/store-ca.pem");
+    EXPECT_EQ(test::one_line_config("[[sweep.dovecot]]\n").sweep.dovecots.at(0).name, "default");
+}

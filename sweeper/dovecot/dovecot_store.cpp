@@ -1,0 +1,630 @@
+#include "sweeper/dovecot/dovecot_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <spdlog/spdlog.h>
+
+#include "core/fs.hpp"
+#include "core/headers.hpp"
+#include "core/maildir.hpp"
+#include "core/strings.hpp"
+#include "sweeper/matching.hpp"
+#include "sweeper/move.hpp"
+
+namespace rm::sweep::dovecot {
+
+namespace {
+
+// How many headers one fetch asks for, and so how many messages the scan hands on at once.
+constexpr size_t kHeaderBatch = 256;
+
+// The header of ours that a moved copy carries: the source's message GUID (random, it
+// names nobody), so that a run killed between saving the copy and expunging the source
+// finds the copy and does not save a second one.
+constexpr std::string_view kHdrMovedFrom = "X-Retention-Moved-From";
+
+Skip skip_of(const DoveadmError& e) {
+    switch (e.kind()) {
+        case DoveadmError::Kind::Unreachable: return Skip::DovecotUnreachable;
+        case DoveadmError::Kind::Refused: return Skip::DovecotRefused;
+        case DoveadmError::Kind::NoSuchUser: return Skip::MailboxMissing;
+        case DoveadmError::Kind::NoSuchMailbox: return Skip::FolderUnreadable;
+        case DoveadmError::Kind::TempFail: return Skip::MailboxUnreadable;
+        case DoveadmError::Kind::BadAnswer:
+        case DoveadmError::Kind::Failed: return Skip::DovecotBadAnswer;
+    }
+    return Skip::DovecotBadAnswer;
+}
+
+bool is_mask(const std::string& user) { return user.find_first_of("*?") != std::string::npos; }
+
+std::optional<unsigned long> number(const Fields& f, const std::string& field) {
+    const auto it = f.find(field);
+    if (it == f.end()) return std::nullopt;
+    unsigned long v = 0;
+    const auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    if (ec != std::errc{} || end != it->second.data() + it->second.size()) return std::nullopt;
+    return v;
+}
+
+std::string field(const Fields& f, const std::string& name) {
+    const auto it = f.find(name);
+    return it == f.end() ? std::string() : it->second;
+}
+
+bool is_dir(const std::string& path) {
+    struct stat st {};
+    return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Opens a message file for overwriting: a regular file with no other link (a Maildir
+// copy hard-linked into another folder is that folder's message too).
+UniqueFd open_for_overwrite(int dirfd, const std::string& name, struct stat& st) {
+    UniqueFd fd(::openat(dirfd, name.c_str(), O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) return UniqueFd();
+    return fd;
+}
+
+bool overwrite_file(int dirfd, const std::string& name) {
+    struct stat st {};
+    const UniqueFd fd = open_for_overwrite(dirfd, name, st);
+    return fd && overwrite_with_zeros(fd.get(), st.st_size) == 0;
+}
+
+// The Maildir file whose base name (Dovecot's GUID for a Maildir message) is `guid`.
+bool overwrite_maildir_message(const std::string& path, const std::string& guid) {
+    for (const char* sub : {"cur", "new"}) {
+        const UniqueFd dir = open_dir_at(AT_FDCWD, path + "/" + sub);
+        if (!dir) continue;
+        std::string found;
+        for_each_entry(dir.get(), [&](const std::string& name) {
+            if (name.compare(0, guid.size(), guid) == 0 &&
+                (name.size() == guid.size() || name[guid.size()] == ':' || name[guid.size()] == ','))
+                found = name;
+        });
+        if (!found.empty()) return overwrite_file(dir.get(), found);
+    }
+    return false;
+}
+
+}  // namespace
+
+MailFormat format_of_mailbox_path(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return MailFormat::Unknown;
+    // mbox: doveadm names the folder's index directory, kept below ".imap" beside the files.
+    if (S_ISREG(st.st_mode) || path.find("/.imap/") != std::string::npos) return MailFormat::Mbox;
+    if (!S_ISDIR(st.st_mode)) return MailFormat::Unknown;
+    if (is_dir(path + "/cur") || is_dir(path + "/new")) return MailFormat::Maildir;
+    const std::string mails = is_dir(path + "/dbox-Mails") ? path + "/dbox-Mails" : path;
+    if (mails == path && path.find("dbox-Mails") == std::string::npos) return MailFormat::Unknown;
+    // mdbox keeps the messages of all folders in a "storage" folder beside "mailboxes".
+    std::string up = path;
+    for (int i = 0; i < 6 && up != "/"; ++i) {
+        up = parent_dir(up);
+        if (is_dir(up + "/storage") && is_dir(up + "/mailboxes")) return MailFormat::Mdbox;
+    }
+    return MailFormat::Sdbox;
+}
+
+std::vector<std::string> dovecot_names(const std::string& folder, char separator) {
+    std::string name = folder;
+    std::replace(name.begin(), name.end(), '/', separator);
+    std::vector<std::string> out{name};
+    const std::string prefixed = std::string("INBOX") + separator + name;
+    if (to_lower(folder) != "inbox") out.push_back(prefixed);
+    return out;
+}
+
+std::string uid_set(std::vector<unsigned long> uids) {
+    std::sort(uids.begin(), uids.end());
+    uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+    std::string out;
+    for (size_t i = 0; i < uids.size();) {
+        size_t j = i;
+        while (j + 1 < uids.size() && uids[j + 1] == uids[j] + 1) ++j;
+        if (!out.empty()) out += ',';
+        out += std::to_string(uids[i]);
+        if (j > i) out += ':' + std::to_string(uids[j]);
+        i = j + 1;
+    }
+    return out;
+}
+
+DovecotStore::DovecotStore(const Config& config, const SweepDovecot& endpoint, Doveadm& doveadm, const DigestKey& key)
+    : config_(config), endpoint_(endpoint), doveadm_(doveadm), key_(key) {}
+
+bool DovecotStore::serves(size_t e) const {
+    const SweepMailbox& box = config_.sweep.mailboxes.at(e);
+    return box.store == StoreKind::Dovecot && box.dovecot == endpoint_.name;
+}
+
+const SweepMailbox& DovecotStore::entry_of(const Root& root) const {
+    return config_.sweep.mailboxes.at(static_cast<size_t>(root.entry));
+}
+
+// --- the mailboxes --------------------------------------------------------------------
+
+namespace {
+
+// A Dovecot entry as the summary names it: by its user (the shared mailbox's, or a mask),
+// never by a personal entry's single user.
+std::string shown_entry(const SweepMailbox& box) {
+    return box.kind == MailboxKind::Personal && !is_mask(box.user) ? std::string() : box.user;
+}
+
+}  // namespace
+
+void DovecotStore::add_roots(Plan& plan, ScanSink& sink) {
+    for (size_t e = 0; e < config_.sweep.mailboxes.size(); ++e) {
+        if (!serves(e)) continue;
+        const SweepMailbox& box = config_.sweep.mailboxes[e];
+        if (box.kind == MailboxKind::Personal && is_mask(box.user)) expand_mask(plan, e, sink);
+        else add_user_root(plan, e, box.user);
+    }
+}
+
+// A mask that lists nobody is never "no staff": a userdb that cannot iterate (LDAP without
+// iterate_attrs, a static userdb) lists nobody too, and their Sent copies would be missed.
+void DovecotStore::expand_mask(Plan& plan, size_t e, ScanSink& sink) {
+    const SweepMailbox& box = config_.sweep.mailboxes[e];
+    const std::string where = "dovecot:" + endpoint_.name + "/" + box.user;
+    std::vector<std::string> users;
+    try {
+        users = doveadm_.users(box.user);
+    } catch (const DoveadmError& err) {
+        spdlog::warn("[[sweep.mailbox]] number {}: cannot list the users of its mask through {}: {}", e + 1,
+                     doveadm_.describe(), err.what());
+        return sink.location_unread(skip_of(err), static_cast<int>(e), box.line, where, shown_entry(box));
+    }
+    if (users.empty()) return sink.location_unread(Skip::NoUsers, static_cast<int>(e), box.line, where, shown_entry(box));
+    std::sort(users.begin(), users.end());
+    for (const auto& u : users) add_user_root(plan, e, u);
+}
+
+void DovecotStore::add_user_root(Plan& plan, size_t e, const std::string& user) {
+    const SweepMailbox& box = config_.sweep.mailboxes[e];
+    Root root;
+    root.path = "dovecot:" + endpoint_.name + "/" + user;
+    root.kind = box.kind;
+    root.line = box.line;
+    root.user = user;
+    root.entry = static_cast<int>(e);
+    roots_[plan.roots.size()].user = user;
+    plan.roots.push_back(std::move(root));
+}
+
+std::optional<FolderRole> DovecotStore::role_of(const Root& root, const RootState& rs, const std::string& name) const {
+    if (root.kind == MailboxKind::Shared) return FolderRole::Shared;
+    const SweepMailbox& box = entry_of(root);
+    const auto is_or_below = [&](const std::vector<std::string>& folders) {
+        for (const auto& folder : folders)
+            for (const auto& n : dovecot_names(folder, rs.separator))
+                if (name == n || name.rfind(n + rs.separator, 0) == 0) return true;
+        return false;
+    };
+    // Staff file old replies in folders below Sent; Outlook moves deleted folders below
+    // Deleted Items.
+    if (is_or_below(box.sent_folders)) return FolderRole::Sent;
+    if (is_or_below(box.deleted_folders)) return FolderRole::Deleted;
+    // A lazy_expunge folder holds copies of what the user expunged: helpline copies
+    // there go on their date like those in the deleted items.
+    if (looks_like_lazy_expunge(name)) return FolderRole::Deleted;
+    return std::nullopt;
+}
+
+std::string DovecotStore::sent_folder(const Plan& plan, size_t r) {
+    const auto it = roots_.find(r);
+    if (it == roots_.end() || !plan.roots[r].usable) return {};
+    const RootState& rs = it->second;
+    const SweepMailbox& box = entry_of(plan.roots[r]);
+    for (const auto& folder : box.sent_folders)
+        for (const auto& n : dovecot_names(folder, rs.separator))
+            if (rs.mailboxes.count(n)) return n;
+    const std::string first = box.sent_folders.empty() ? std::string("Sent") : box.sent_folders.front();
+    const auto names = dovecot_names(first, rs.separator);
+    // Where every folder sits below INBOX (Courier's layout), a new one does too.
+    const std::string inbox_prefix = std::string("INBOX") + rs.separator;
+    const bool below_inbox = rs.mailboxes.size() > 1 &&
+                             std::all_of(rs.mailboxes.begin(), rs.mailboxes.end(), [&](const auto& m) {
+                                 return m.first == "INBOX" || m.first.rfind(inbox_prefix, 0) == 0;
+                             });
+    return below_inbox && names.size() > 1 ? names[1] : names[0];
+}
+
+// --- one mailbox ----------------------------------------------------------------------
+
+struct DovecotStore::Walk {
+    Plan& plan;
+    size_t r;
+    ScanSink& sink;
+    RootState& rs;
+    std::vector<StoredMessage> batch;
+
+    Root& root() { return plan.roots[r]; }
+    std::string path(const std::string& folder) const { return path_of(plan, r, folder); }
+    void flush() {
+        if (batch.empty()) return;
+        sink.messages(batch);
+        batch.clear();
+    }
+    void location_unread(Skip why, const std::string& where, const std::string& shown) {
+        flush();
+        sink.location_unread(why, root().entry, line_of(root()), where, shown);
+    }
+};
+
+void DovecotStore::scan(Plan& plan, size_t r, ScanSink& sink) {
+    RootState& rs = roots_[r];
+    Walk w{plan, r, sink, rs, {}};
+    const SweepMailbox& box = entry_of(w.root());
+    try {
+        const auto list = doveadm_.mailboxes(rs.user);
+        // A user without nested folders gives no separator: "/" then, as the config writes.
+        if (const char sep = doveadm_.separator(rs.user); sep != 0) rs.separator = sep;
+        for (const auto& m : list) rs.mailboxes[m.name].status = m;
+    } catch (const DoveadmError& e) {
+        spdlog::warn("[[sweep.mailbox]] number {}: cannot list a user's folders through {}: {}", w.root().entry + 1,
+                     doveadm_.describe(), e.what());
+        return w.location_unread(skip_of(e), w.root().path, shown_entry(box));
+    }
+    w.root().usable = true;
+    for (auto& [name, m] : rs.mailboxes) {
+        const auto role = role_of(w.root(), rs, name);
+        m.lazy_expunge = looks_like_lazy_expunge(name);
+        if (m.lazy_expunge) sink.expunged_copies_folder(w.path(name));
+        if (!role) continue;
+        m.role = *role;
+        scan_mailbox(w, name, m);
+        w.flush();
+    }
+}
+
+std::string DovecotStore::identity(const std::string& user, const MailboxStatus& box, unsigned long uid) const {
+    std::string id = "dovecot";
+    for (const std::string* part : {&endpoint_.name, &user, &box.guid, &box.uidvalidity}) {
+        id += '\0';
+        id += *part;
+    }
+    id += '\0';
+    id += std::to_string(uid);
+    return key_.file_hash(id).substr(0, 16);  // the scan cache's key length
+}
+
+void DovecotStore::scan_mailbox(Walk& w, const std::string& name, const Mailbox& box) {
+    std::vector<Fields> listed;
+    try {
+        listed = doveadm_.fetch(w.rs.user, {"uid", "date.received.unixtime"},
+                                {"mailbox-guid", box.status.guid, "uid", "1:*"});
+    } catch (const DoveadmError& e) {
+        // A folder deleted or renamed since the listing: its messages may be elsewhere now.
+        if (e.kind() == DoveadmError::Kind::NoSuchMailbox) return w.sink.vanished();
+        spdlog::warn("[[sweep.mailbox]] number {}: cannot list a folder through {}: {}", w.root().entry + 1,
+                     doveadm_.describe(), e.what());
+        return w.location_unread(skip_of(e), w.path(name), shown_entry(entry_of(w.root())));
+    }
+    std::vector<unsigned long> unknown;
+    std::map<unsigned long, std::optional<Date>> received;
+    for (const Fields& f : listed) {
+        const auto uid = number(f, "uid");
+        if (!uid) {
+            w.location_unread(Skip::DovecotBadAnswer, w.path(name), shown_entry(entry_of(w.root())));
+            return;
+        }
+        const auto at = number(f, "date.received.unixtime");
+        received[*uid] = at ? date_of_seconds(static_cast<std::int64_t>(*at)) : std::nullopt;
+        if (auto keys = w.sink.known(identity(w.rs.user, box.status, *uid))) {
+            StoredMessage m{FileRef{w.r, name, "", std::to_string(*uid)}, box.role, received[*uid], *keys};
+            w.batch.push_back(std::move(m));
+        } else {
+            unknown.push_back(*uid);
+        }
+        if (w.batch.size() >= kHeaderBatch) w.flush();
+    }
+    w.flush();
+    for (size_t i = 0; i < unknown.size(); i += kHeaderBatch) {
+        const std::vector<unsigned long> part(unknown.begin() + static_cast<long>(i),
+                                              unknown.begin() + static_cast<long>(std::min(unknown.size(), i + kHeaderBatch)));
+        read_headers(w, name, box, part, received);
+        w.flush();
+    }
+}
+
+// Headers of a batch of messages; a batch doveadm cannot answer is asked again one
+// message at a time, so that one message Dovecot cannot parse is a skip of its own.
+void DovecotStore::read_headers(Walk& w, const std::string& name, const Mailbox& box,
+                                const std::vector<unsigned long>& uids,
+                                const std::map<unsigned long, std::optional<Date>>& received) {
+    std::vector<Fields> got;
+    try {
+        got = doveadm_.fetch(w.rs.user, {"uid", "hdr"}, {"mailbox-guid", box.status.guid, "uid", uid_set(uids)});
+    } catch (const DoveadmError& e) {
+        if (e.kind() == DoveadmError::Kind::Unreachable || e.kind() == DoveadmError::Kind::Refused)
+            return w.location_unread(skip_of(e), w.path(name), shown_entry(entry_of(w.root())));
+        if (uids.size() > 1) {
+            for (const auto uid : uids) read_headers(w, name, box, {uid}, received);
+            return;
+        }
+        w.flush();
+        return w.sink.message_unread(Skip::Unreadable, w.root(), w.path(name + "/" + std::to_string(uids.front())));
+    }
+    std::set<unsigned long> answered;
+    for (const Fields& f : got) {
+        const auto uid = number(f, "uid");
+        if (!uid || !received.count(*uid)) continue;
+        answered.insert(*uid);
+        const std::string where = w.path(name + "/" + std::to_string(*uid));
+        const HeaderFields h = parse_header_fields(field(f, "hdr"), kMatchFields);
+        w.sink.message_read();
+        const bool no_header = h.status == HeaderBlock::Status::Empty || h.status == HeaderBlock::Status::NoHeaders;
+        // In a staff member's own folders a message without a header is their own mail.
+        if (box.role != FolderRole::Shared && no_header) continue;
+        if (h.status != HeaderBlock::Status::Ok) {
+            w.flush();
+            w.sink.message_unread(h.status == HeaderBlock::Status::TooLarge ? Skip::HeaderTooLarge
+                                  : no_header                                ? Skip::NoHeaderBlock
+                                                                             : Skip::Unreadable,
+                                  w.root(), where);
+            continue;
+        }
+        const Index::FileKeys keys = match_keys(header_facts(h.fields), key_);
+        if (!keys.digest.empty() || !keys.record.empty()) w.sink.learn(identity(w.rs.user, box.status, *uid), keys);
+        w.batch.push_back({FileRef{w.r, name, "", std::to_string(*uid)}, box.role, received.at(*uid), keys});
+    }
+    // Expunged between the listing and the header fetch.
+    for (const auto uid : uids)
+        if (!answered.count(uid)) w.sink.vanished();
+}
+
+// --- phase 2: destruction ---------------------------------------------------------------
+
+MailFormat DovecotStore::format(size_t r, const std::string& name) {
+    Mailbox& box = roots_[r].mailboxes[name];
+    if (box.format) return *box.format;
+    std::optional<std::string> path;
+    try {
+        path = doveadm_.mailbox_path(roots_[r].user, name);
+    } catch (const DoveadmError& e) {
+        spdlog::warn("cannot ask {} where a folder is stored: {}", doveadm_.describe(), e.what());
+    }
+    box.format = path ? format_of_mailbox_path(*path) : MailFormat::Unknown;
+    return *box.format;
+}
+
+std::vector<DestroyOutcome> DovecotStore::destroy(const Plan& plan, const std::vector<std::vector<FileRef>>& batch) {
+    std::vector<DestroyOutcome> out(batch.size());
+    std::map<std::pair<size_t, std::string>, std::vector<size_t>> by_mailbox;
+    for (size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i].empty()) continue;
+        by_mailbox[{batch[i].front().root, batch[i].front().folder}].push_back(i);
+    }
+    std::set<size_t> to_purge;
+    for (const auto& [where, items] : by_mailbox) {
+        destroy_in_mailbox(plan, where.first, where.second, items, batch, out);
+        if (roots_[where.first].purge) to_purge.insert(where.first);
+    }
+    for (const size_t r : to_purge) {
+        try {
+            doveadm_.purge(roots_[r].user);
+        } catch (const DoveadmError& e) {
+            // Over the API the format is not known: purge only matters for mdbox.
+            spdlog::warn("purge of a user's mdbox storage through {} failed: {}", doveadm_.describe(), e.what());
+        }
+    }
+    return out;
+}
+
+void DovecotStore::destroy_in_mailbox(const Plan& plan, size_t r, const std::string& name,
+                                      const std::vector<size_t>& items, const std::vector<std::vector<FileRef>>& batch,
+                                      std::vector<DestroyOutcome>& out) {
+    (void)plan;
+    RootState& rs = roots_[r];
+    const Mailbox& box = rs.mailboxes[name];
+    std::vector<unsigned long> uids;
+    for (const size_t i : items) {
+        unsigned long uid = 0;
+        const std::string& n = batch[i].front().name;
+        std::from_chars(n.data(), n.data() + n.size(), uid);
+        uids.push_back(uid);
+    }
+    const std::vector<std::string> query{"mailbox-guid", box.status.guid, "uid", uid_set(uids)};
+    const auto fail_all = [&](Skip why) {
+        for (const size_t i : items) out[i].skips.push_back(why);
+    };
+    try {
+        const std::vector<Fields> present = doveadm_.fetch(rs.user, {"uid", "guid"}, query);
+        std::set<unsigned long> before;
+        std::set<std::string> guids;
+        for (const auto& f : present) {
+            if (auto uid = number(f, "uid")) before.insert(*uid);
+            guids.insert(field(f, "guid"));
+        }
+        const MailFormat fmt = format(r, name);
+        bool overwritten = false;
+        if (config_.sweep.secure_delete == SecureDelete::Overwrite && !before.empty())
+            overwritten = overwrite_in_place(r, name, present);
+        if (!before.empty()) doveadm_.expunge(rs.user, query);
+        if (fmt == MailFormat::Mdbox || fmt == MailFormat::Unknown) rs.purge = true;
+        expunge_lazy_copies(r, guids);
+        std::set<unsigned long> left;
+        if (!before.empty())
+            for (const auto& f : doveadm_.fetch(rs.user, {"uid"}, query))
+                if (auto uid = number(f, "uid")) left.insert(*uid);
+        for (size_t k = 0; k < items.size(); ++k) {
+            DestroyOutcome& o = out[items[k]];
+            if (!before.count(uids[k])) {
+                o.vanished = 1;
+            } else if (left.count(uids[k])) {
+                o.skips.push_back(Skip::CannotDestroy);
+            } else {
+                o.removed = 1;
+                o.overwritten = overwritten;
+                o.folders.emplace_back(r, name);
+            }
+        }
+    } catch (const DoveadmError& e) {
+        spdlog::error("cannot expunge messages through {}: {}", doveadm_.describe(), e.what());
+        // A folder gone since the scan took its messages with it, or moved them elsewhere:
+        // the next run finds them there.
+        fail_all(e.kind() == DoveadmError::Kind::NoSuchMailbox ? Skip::Changed : skip_of(e));
+    }
+}
+
+// Maildir and sdbox files are overwritten where Dovecot keeps them, when doveadm runs on
+// the store's host; the rest is reported as a residue (report_residues).
+bool DovecotStore::overwrite_in_place(size_t r, const std::string& name, const std::vector<Fields>& present) {
+    const MailFormat fmt = format(r, name);
+    if (fmt != MailFormat::Maildir && fmt != MailFormat::Sdbox) return false;
+    std::optional<std::string> path;
+    try {
+        path = doveadm_.mailbox_path(roots_[r].user, name);
+    } catch (const DoveadmError&) {
+        return false;
+    }
+    if (!path) return false;
+    bool all = true;
+    for (const auto& f : present) {
+        bool done = false;
+        if (fmt == MailFormat::Maildir) {
+            done = overwrite_maildir_message(*path, field(f, "guid"));
+        } else {
+            const std::string dir = is_dir(*path + "/dbox-Mails") ? *path + "/dbox-Mails" : *path;
+            const UniqueFd dfd = open_dir_at(AT_FDCWD, dir);
+            done = dfd && overwrite_file(dfd.get(), "u." + field(f, "uid"));
+        }
+        all = all && done;
+    }
+    return all;
+}
+
+// lazy_expunge keeps a copy of each expunged message in the user's expunged folder: the
+// copies of what was just destroyed are expunged there too (found by message GUID).
+void DovecotStore::expunge_lazy_copies(size_t r, const std::set<std::string>& guids) {
+    RootState& rs = roots_[r];
+    for (const auto& [name, m] : rs.mailboxes) {
+        if (!m.lazy_expunge) continue;
+        std::vector<unsigned long> copies;
+        for (const auto& f : doveadm_.fetch(rs.user, {"uid", "guid"}, {"mailbox-guid", m.status.guid, "all"}))
+            if (guids.count(field(f, "guid")))
+                if (auto uid = number(f, "uid")) copies.push_back(*uid);
+        if (!copies.empty()) doveadm_.expunge(rs.user, {"mailbox-guid", m.status.guid, "uid", uid_set(copies)});
+    }
+}
+
+// --- phase 2: moves -------------------------------------------------------------------
+
+std::vector<MoveOutcome> DovecotStore::move(const Plan& plan, const std::vector<MoveItem>& batch) {
+    std::vector<MoveOutcome> out;
+    out.reserve(batch.size());
+    for (const MoveItem& m : batch) out.push_back(move_one(plan, m));
+    return out;
+}
+
+MoveOutcome DovecotStore::move_one(const Plan& plan, const MoveItem& item) {
+    MoveOutcome out;
+    const size_t src = item.source.root;
+    if (!roots_.count(item.dest_root) || plan.roots[item.dest_root].is_files) {
+        out.skip = Skip::MoveAcrossStores;
+        return out;
+    }
+    RootState& from = roots_[src];
+    RootState& to = roots_[item.dest_root];
+    const Mailbox& box = from.mailboxes[item.source.folder];
+    const std::vector<std::string> query{"mailbox-guid", box.status.guid, "uid", item.source.name};
+    try {
+        const auto got = doveadm_.fetch(from.user, {"guid", "flags", "date.received.unixtime", "text"}, query);
+        if (got.empty()) {
+            out.result = MoveOutcome::Result::Vanished;
+            return out;
+        }
+        const Fields& f = got.front();
+        const std::string guid = field(f, "guid");
+        const std::string text = field(f, "text");
+        // doveadm hands message bodies on as UTF-8: a message with other bytes would
+        // arrive changed, so it stays where it is (and goes on its date).
+        if (text.find("\xEF\xBF\xBD") != std::string::npos) {
+            out.skip = Skip::MoveWouldChangeBytes;
+            return out;
+        }
+        bool created = false;
+        if (ensure_folder(plan, item.dest_root, item.dest_folder, created) != 0) return out;
+        out.created_folder = created;
+        const auto already = doveadm_.fetch(to.user, {"uid"},
+                                            {"mailbox", item.dest_folder, "header", std::string(kHdrMovedFrom), guid});
+        if (already.empty()) {
+            const HeaderBlock h = parse_header_block(text, true);
+            if (h.status != HeaderBlock::Status::Ok) return out;
+            const std::string eol = h.crlf ? "\r\n" : "\n";
+            const std::string copy = std::string(kHdrMovedFrom) + ": " + guid + eol +
+                                     our_header_lines(item.headers, h.crlf) + without_our_headers(h.raw) +
+                                     text.substr(h.raw.size());
+            std::optional<std::chrono::system_clock::time_point> received;
+            if (auto at = number(f, "date.received.unixtime"))
+                received = std::chrono::system_clock::time_point(std::chrono::seconds(*at));
+            if (!doveadm_.save(to.user, item.dest_folder, copy, field(f, "flags"), received))
+                spdlog::warn("a moved Sent copy kept its flags but not its received date ({})", doveadm_.describe());
+            out.result = MoveOutcome::Result::Moved;
+        } else {
+            out.result = MoveOutcome::Result::AlreadyThere;
+        }
+    } catch (const DoveadmError& e) {
+        spdlog::error("cannot move a personal Sent copy through {}: {}", doveadm_.describe(), e.what());
+        out.result = MoveOutcome::Result::Failed;
+        out.skip = skip_of(e);
+        return out;
+    }
+    std::vector<DestroyOutcome> gone = destroy(plan, std::vector<std::vector<FileRef>>{std::vector<FileRef>{item.source}});
+    out.source = std::move(gone.front());
+    return out;
+}
+
+int DovecotStore::ensure_folder(const Plan& plan, size_t r, const std::string& folder, bool& created) {
+    (void)plan;
+    created = false;
+    RootState& rs = roots_[r];
+    if (rs.mailboxes.count(folder)) return 0;
+    try {
+        doveadm_.create_mailbox(rs.user, folder);
+        for (const auto& m : doveadm_.mailboxes(rs.user))
+            if (m.name == folder) rs.mailboxes[m.name].status = m;
+    } catch (const DoveadmError& e) {
+        spdlog::error("cannot make a folder of a shared mailbox through {}: {}", doveadm_.describe(), e.what());
+        return EIO;
+    }
+    created = created_.insert({r, folder}).second;
+    return rs.mailboxes.count(folder) ? 0 : EIO;
+}
+
+void DovecotStore::report_residues(const Plan& plan, const std::set<std::pair<size_t, std::string>>& changed,
+                                   Summary& summary) {
+    std::set<size_t> mdbox_users;
+    for (const auto& [r, name] : changed) {
+        if (!roots_.count(r)) continue;
+        const std::string where = path_of(plan, r, name);
+        switch (format(r, name)) {
+            case MailFormat::Mbox:
+                ++summary.residues.rewritten_mboxes;
+                summary.listed("residue", where, "mbox rewritten: old bytes not overwritten in place");
+                break;
+            case MailFormat::Mdbox:
+                if (mdbox_users.insert(r).second) ++summary.residues.purged_mdbox_users;
+                summary.listed("residue", where, "mdbox purged: old bytes not overwritten in place");
+                break;
+            case MailFormat::Unknown:
+                ++summary.residues.not_overwritten_remote;
+                summary.listed("residue", where, "changed over doveadm's HTTP API: nothing overwritten in place");
+                break;
+            case MailFormat::Maildir:
+            case MailFormat::Sdbox: break;
+        }
+    }
+}
+
+void DovecotStore::end_phase2() {}
+
+}  // namespace rm::sweep::dovecot

@@ -1,0 +1,92 @@
+// The Dovecot store: [[sweep.mailbox]] entries that name Dovecot users (one user for a
+// shared mailbox, a mask for personal ones) at one [[sweep.dovecot]] endpoint, read and
+// changed through doveadm only, whatever the mailbox format behind it.
+//
+// A message is named by its mailbox's GUID and its UID (FileRef: folder = the mailbox's
+// name, name = the UID); a UID is never given to another message of the mailbox while its
+// UIDVALIDITY stays, so phase 2 acts on the message the scan read or on nothing.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "sweeper/dovecot/doveadm.hpp"
+#include "sweeper/store.hpp"
+
+namespace rm::sweep::dovecot {
+
+// How a mailbox stores its messages, as far as the sweep can tell from its path: what
+// can be overwritten in place (Maildir files, sdbox files) and what Dovecot rewrites
+// (mbox files, mdbox storage after a purge).
+enum class MailFormat { Unknown, Maildir, Sdbox, Mdbox, Mbox };
+MailFormat format_of_mailbox_path(const std::string& path);
+
+// The Dovecot names a folder written "Sent/2024" may have: with the user's separator, and
+// with the namespace prefix "INBOX<sep>" some servers use.
+std::vector<std::string> dovecot_names(const std::string& folder, char separator);
+
+// "1:3,7,9:10" for the UIDs given (sorted or not).
+std::string uid_set(std::vector<unsigned long> uids);
+
+class DovecotStore : public Store {
+public:
+    DovecotStore(const Config& config, const SweepDovecot& endpoint, Doveadm& doveadm, const DigestKey& key);
+
+    void add_roots(Plan& plan, ScanSink& sink) override;
+    void scan(Plan& plan, size_t r, ScanSink& sink) override;
+    std::string sent_folder(const Plan& plan, size_t r) override;
+
+    std::vector<DestroyOutcome> destroy(const Plan& plan, const std::vector<std::vector<FileRef>>& batch) override;
+    std::vector<MoveOutcome> move(const Plan& plan, const std::vector<MoveItem>& batch) override;
+    int ensure_folder(const Plan& plan, size_t r, const std::string& folder, bool& created) override;
+    void report_residues(const Plan& plan, const std::set<std::pair<size_t, std::string>>& changed,
+                         Summary& summary) override;
+    void end_phase2() override;
+
+    // Whether this store serves the [[sweep.mailbox]] entry `e`.
+    bool serves(size_t e) const;
+
+private:
+    struct Mailbox {
+        MailboxStatus status;
+        FolderRole role = FolderRole::Shared;
+        bool lazy_expunge = false;
+        std::optional<MailFormat> format;  // looked up in phase 2
+    };
+    struct RootState {
+        std::string user;
+        char separator = '/';
+        std::map<std::string, Mailbox> mailboxes;  // by Dovecot name
+        bool purge = false;  // mdbox (or a format unknown over the API) changed: purge after
+    };
+    struct Walk;
+
+    const Config& config_;
+    const SweepDovecot& endpoint_;
+    Doveadm& doveadm_;
+    const DigestKey& key_;
+    std::map<size_t, RootState> roots_;
+    std::set<std::pair<size_t, std::string>> created_;
+
+    const SweepMailbox& entry_of(const Root& root) const;
+    void add_user_root(Plan& plan, size_t e, const std::string& user);
+    void expand_mask(Plan& plan, size_t e, ScanSink& sink);
+    std::optional<FolderRole> role_of(const Root& root, const RootState& rs, const std::string& name) const;
+    void scan_mailbox(Walk& w, const std::string& name, const Mailbox& box);
+    void read_headers(Walk& w, const std::string& name, const Mailbox& box, const std::vector<unsigned long>& uids,
+                      const std::map<unsigned long, std::optional<Date>>& received);
+    std::string identity(const std::string& user, const MailboxStatus& box, unsigned long uid) const;
+    MailFormat format(size_t r, const std::string& name);
+    void destroy_in_mailbox(const Plan& plan, size_t r, const std::string& name,
+                            const std::vector<size_t>& items, const std::vector<std::vector<FileRef>>& batch,
+                            std::vector<DestroyOutcome>& out);
+    bool overwrite_in_place(size_t r, const std::string& name, const std::vector<Fields>& present);
+    void expunge_lazy_copies(size_t r, const std::set<std::string>& guids);
+    MoveOutcome move_one(const Plan& plan, const MoveItem& item);
+};
+
+}  // namespace rm::sweep::dovecot

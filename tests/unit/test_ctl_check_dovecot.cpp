@@ -1,0 +1,77 @@
+// `retentionctl check` on Dovecot mailboxes, against a private Dovecot: which path each
+// mailbox takes, and what doveadm says of its users and folders.
+#include <gtest/gtest.h>
+
+#include "ctl/check.hpp"
+#include "ctl_test_util.hpp"
+#include "dovecot_test_util.hpp"
+
+using namespace rm;
+using namespace rm::ctl;
+using namespace ctltest;
+
+namespace {
+
+std::string all_text(const CheckResult& r) {
+    std::string out;
+    for (const auto& f : r.findings) out += format_finding(f) + "\n";
+    return out;
+}
+
+class CtlCheckDovecot : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!rm::test::PrivateDovecot::available()) GTEST_SKIP() << "needs root and Dovecot";
+        rm::test::DovecotOptions o;
+        o.users = {"info@line.example", "alice@staff.example"};
+        dovecot = std::make_unique<rm::test::PrivateDovecot>(o);
+        ASSERT_EQ(dovecot->doveadm("mailbox create -u alice@staff.example Sent Trash"), 0);
+    }
+
+    CheckResult check(const std::string& shared_user, const std::string& mask) {
+        s.values["tail"] = "[[sweep.dovecot]]\nname = \"local\"\nconfig_file = \"" + dovecot->config() +
+                           "\"\n[[sweep.mailbox]]\nstore = \"dovecot\"\nuser = \"" + shared_user +
+                           "\"\nkind = \"shared\"\nline = \"respect-phoneline\"\n"
+                           "[[sweep.mailbox]]\nstore = \"dovecot\"\nuser = \"" + mask + "\"\nkind = \"personal\"\n";
+        s.write();
+        const std::string none = s.dir / "none";
+        return run_check(s.config_path, {none + "/a", none + "/b", none + "/c", none + "/d", none + "/e"});
+    }
+
+    Scene s;
+    std::unique_ptr<rm::test::PrivateDovecot> dovecot;
+};
+
+}  // namespace
+
+TEST_F(CtlCheckDovecot, SaysWhichPathEachMailboxTakes) {
+    const CheckResult r = check("info@line.example", "*@staff.example");
+    const std::string text = all_text(r);
+    EXPECT_FALSE(has_errors(r.findings)) << text;
+    EXPECT_NE(text.find("read directly as Maildir++"), std::string::npos) << text;
+    EXPECT_NE(text.find("number 3 (user = \"info@line.example\") (shared, line respect-phoneline): 1 user(s), swept "
+                        "through the local /usr/bin/doveadm"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("number 4 (user = \"*@staff.example\") (personal): 1 user(s)"), std::string::npos) << text;
+}
+
+TEST_F(CtlCheckDovecot, AMissingUserAndAMaskListingNobodyAreErrors) {
+    const CheckResult r = check("nobody@line.example", "*@nowhere.example");
+    const std::string text = all_text(r);
+    EXPECT_NE(text.find("error: [[sweep.mailbox]] number 3 (user = \"nobody@line.example\"): Dovecot has no such user"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("error: [[sweep.mailbox]] number 4 (user = \"*@nowhere.example\"): the mask lists no Dovecot user"),
+              std::string::npos)
+        << text;
+}
+
+TEST_F(CtlCheckDovecot, DovecotNotRunningIsAnError) {
+    dovecot->stop();
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // its auth process may answer a moment longer
+    const std::string text = all_text(check("info@line.example", "*@staff.example"));
+    EXPECT_NE(text.find("error: [[sweep.mailbox]] number 3 (user = \"info@line.example\"): doveadm through the local"),
+              std::string::npos)
+        << text;
+}

@@ -1,0 +1,217 @@
+// The Dovecot store against a real, private Dovecot (dovecot_test_util.hpp): whole sweeps
+// through the local doveadm, in Maildir and mdbox, checked by what doveadm then lists.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "dovecot_test_util.hpp"
+#include "sweep_test_util.hpp"
+#include "sweeper/dovecot/dovecot_store.hpp"
+#include "sweeper/dovecot/local_doveadm.hpp"
+
+using namespace sweeptest;
+using rm::sweep::Skip;
+using rm::test::MailFormat;
+using rm::test::PrivateDovecot;
+
+namespace {
+
+constexpr const char* kShared = "info@line.example";
+
+class DovecotSweep : public ::testing::TestWithParam<MailFormat> {
+protected:
+    void SetUp() override {
+        if (!PrivateDovecot::available()) GTEST_SKIP() << "needs root and Dovecot";
+        rm::test::DovecotOptions o;
+        o.format = GetParam();
+        o.users = {kShared, "alice@staff.example", "bob@staff.example"};
+        dovecot = std::make_unique<PrivateDovecot>(o);
+    }
+
+    World w;
+    std::unique_ptr<PrivateDovecot> dovecot;
+    std::string shared_user = kShared;
+
+    std::string config_text() const {
+        return "[index]\npath = \"" + w.index_path + "\"\nkey_file = \"" + w.key_path +
+               "\"\n[log]\nsink = \"stderr\"\nlevel = \"off\"\n"
+               "[policy.email]\nretain = \"6 months\"\n"
+               "[[line]]\ntag = \"respect-phoneline\"\naddresses = [\"info@line.example\"]\npolicy = \"email\"\n"
+               "[sweep]\n"
+               "[[sweep.dovecot]]\nname = \"local\"\ndoveadm = \"/usr/bin/doveadm\"\nconfig_file = \"" +
+               dovecot->config() +
+               "\"\n"
+               "[[sweep.mailbox]]\nstore = \"dovecot\"\nuser = \"" + shared_user +
+               "\"\nkind = \"shared\"\nline = \"respect-phoneline\"\n"
+               "[[sweep.mailbox]]\nstore = \"dovecot\"\nuser = \"*@staff.example\"\nkind = \"personal\"\n";
+    }
+
+    rm::sweep::Summary sweep() {
+        w.last_error.clear();
+        const rm::Config c = rm::parse_config(config_text(), (w.dir / "etc" / "retention.toml").string());
+        return rm::sweep::run_sweep(c, {}, kNow, w.last_error);
+    }
+
+    // A message as the milter stamped it.
+    static std::string message(const std::string& id, const std::string& extra = "") {
+        return "From: someone@example.org\nMessage-ID: <" + id + ">\nSubject: confidential\n" +
+               World::record_header(World::token(id)) + extra + "\nThe body of " + id + ".\n";
+    }
+
+    void deliver(const std::string& user, const std::string& id, const std::string& mailbox = "INBOX") {
+        dovecot->deliver(user, message(id), mailbox);
+    }
+
+    // The Message-IDs doveadm lists in `mailbox` of `user`.
+    std::vector<std::string> listed(const std::string& user, const std::string& mailbox = "INBOX") {
+        rm::SweepDovecot e;
+        e.config_file = dovecot->config();
+        rm::sweep::dovecot::LocalDoveadm d(e);
+        std::vector<std::string> ids;
+        for (const auto& f : d.fetch(user, {"hdr"}, {"mailbox", mailbox, "all"})) {
+            const std::string& h = f.at("hdr");
+            const auto at = h.find("Message-ID: <");
+            if (at != std::string::npos) ids.push_back(h.substr(at + 13, h.find('>', at) - at - 13));
+        }
+        std::sort(ids.begin(), ids.end());
+        return ids;
+    }
+
+    std::string fetch_one(const std::string& user, const std::string& mailbox, const std::string& field) {
+        rm::SweepDovecot e;
+        e.config_file = dovecot->config();
+        rm::sweep::dovecot::LocalDoveadm d(e);
+        const auto got = d.fetch(user, {field}, {"mailbox", mailbox, "all"});
+        return got.empty() ? std::string("(none)") : got.front().at(field);
+    }
+};
+
+std::vector<std::string> ids(std::initializer_list<const char*> l) { return {l.begin(), l.end()}; }
+
+}  // namespace
+
+TEST_P(DovecotSweep, DestroysExpiredHelplineMailAndKeepsTheRest) {
+    w.row("past@x", kPast, "respect-phoneline", "inbound", World::token("past@x"));
+    w.row("future@x", kFuture, "respect-phoneline", "inbound", World::token("future@x"));
+    w.row("held@x", kPast, "respect-phoneline", "inbound", World::token("held@x"));
+    w.index->hold(w.digest("held@x"), "safeguarding", "CASE-1", "tester", kNow - days(30));
+    for (const char* id : {"past@x", "future@x", "held@x"}) deliver(kShared, id);
+
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 1);
+    EXPECT_EQ(s.lines.at("respect-phoneline").kept, 1);
+    EXPECT_EQ(s.lines.at("respect-phoneline").held, 1);
+    EXPECT_EQ(listed(kShared), ids({"future@x", "held@x"}));
+    EXPECT_TRUE(w.destroyed("past@x"));
+    EXPECT_FALSE(w.destroyed("future@x"));
+    // No file Dovecot keeps holds the destroyed message any more (mdbox: purged).
+    for (const auto& e : fs::recursive_directory_iterator(dovecot->home(kShared))) {
+        if (e.is_regular_file()) {
+            EXPECT_EQ(slurp(e.path()).find("The body of past@x"), std::string::npos) << e.path();
+        }
+    }
+    if (GetParam() == MailFormat::Mdbox) {
+        EXPECT_EQ(s.residues.purged_mdbox_users, 1);
+    }
+    if (GetParam() == MailFormat::Mbox) {
+        EXPECT_EQ(s.residues.rewritten_mboxes, 1);
+    }
+    // Dovecot's own view stays consistent: a resync finds nothing to repair.
+    EXPECT_EQ(dovecot->doveadm("force-resync -u " + std::string(kShared) + " '*'"), 0);
+    EXPECT_EQ(listed(kShared), ids({"future@x", "held@x"}));
+    // A second run reads the kept ones from its scan cache and changes nothing.
+    const auto again = sweep();
+    EXPECT_EQ(again.exit_code, 0) << w.last_error;
+    EXPECT_EQ(again.messages_known, 2);
+    EXPECT_TRUE(s.warnings.empty()) << s.warnings.front();
+    EXPECT_EQ(listed(kShared), ids({"future@x", "held@x"}));
+}
+
+TEST_P(DovecotSweep, DestroysExpiredCopiesInStaffDeletedItemsOnly) {
+    w.row("gone@x", kPast, "respect-phoneline", "inbound", World::token("gone@x"));
+    ASSERT_EQ(dovecot->doveadm("mailbox create -u alice@staff.example Trash"), 0);
+    deliver("alice@staff.example", "gone@x", "Trash");
+    deliver("alice@staff.example", "own@x", "Trash");  // not in the index: her own mail
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_EQ(listed("alice@staff.example", "Trash"), ids({"own@x"}));
+    EXPECT_TRUE(w.destroyed("gone@x"));
+}
+
+TEST_P(DovecotSweep, MovesAPersonalSentCopyWithItsFlags) {
+    w.row("reply@x", kFuture, "respect-phoneline", "outbound", World::token("reply@x"));
+    ASSERT_EQ(dovecot->doveadm("mailbox create -u alice@staff.example Sent"), 0);
+    deliver("alice@staff.example", "reply@x", "Sent");
+    ASSERT_EQ(dovecot->doveadm("flags add -u alice@staff.example '\\Seen \\Flagged' mailbox Sent all"), 0);
+
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_EQ(s.lines.at("respect-phoneline").moved, 1);
+    EXPECT_TRUE(listed("alice@staff.example", "Sent").empty());
+    EXPECT_EQ(listed(kShared, "Sent"), ids({"reply@x"}));
+    const std::string flags = fetch_one(kShared, "Sent", "flags");
+    EXPECT_NE(flags.find("\\Seen"), std::string::npos) << flags;
+    EXPECT_NE(flags.find("\\Flagged"), std::string::npos) << flags;
+    const std::string hdr = fetch_one(kShared, "Sent", "hdr");
+    EXPECT_NE(hdr.find("X-Helpline-Line: respect-phoneline"), std::string::npos) << hdr;
+    // A second run finds the copy where it belongs and moves nothing again.
+    EXPECT_EQ(sweep().exit_code, 0) << w.last_error;
+    EXPECT_EQ(listed(kShared, "Sent"), ids({"reply@x"}));
+}
+
+TEST_P(DovecotSweep, DovecotStoppedIsASkipAndNoRowIsWrittenOff) {
+    w.row("nowhere@x", kPast, "respect-phoneline", "inbound", World::token("nowhere@x"));
+    dovecot->stop();
+    // Dovecot's auth process may answer for a moment after the master has gone.
+    bool answers = true;
+    for (int i = 0; i < 50 && answers; ++i) {
+        answers = dovecot->doveadm("mailbox list -u " + std::string(kShared)) == 0;
+        if (answers) std::this_thread::sleep_for(milliseconds(100));
+    }
+    ASSERT_FALSE(answers) << "Dovecot still answers";
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 4) << w.last_error;
+    EXPECT_GE(skips(s, Skip::DovecotUnreachable), 1);
+    EXPECT_FALSE(w.destroyed("nowhere@x"));
+    EXPECT_FALSE(s.mailboxes_not_read.empty());
+    // The summary names the entries, never a staff member.
+    std::ostringstream text;
+    rm::sweep::print_text(text, s);
+    EXPECT_EQ(text.str().find("alice"), std::string::npos) << text.str();
+}
+
+TEST_P(DovecotSweep, AMissingSharedUserIsASkipAndNoRowIsWrittenOff) {
+    shared_user = "nobody-here@line.example";
+    w.row("nowhere@x", kPast, "respect-phoneline", "inbound", World::token("nowhere@x"));
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 4) << w.last_error;
+    EXPECT_EQ(skips(s, Skip::MailboxMissing), 1);
+    EXPECT_FALSE(w.destroyed("nowhere@x"));
+}
+
+TEST_P(DovecotSweep, WritesOffARowOnlyWhenEveryMailboxWasRead) {
+    w.row("nowhere@x", kPast, "respect-phoneline", "inbound", World::token("nowhere@x"));
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_TRUE(w.destroyed("nowhere@x"));  // no mailbox holds it: found nowhere, written off
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, DovecotSweep, ::testing::Values(MailFormat::Maildir, MailFormat::Sdbox, MailFormat::Mdbox,
+                                                                  MailFormat::Mbox),
+                         [](const auto& p) { return std::string(rm::test::format_name(p.param)); });
+
+// --- without Dovecot -------------------------------------------------------------------
+
+TEST(DovecotStoreNames, FoldersWrittenWithSlashesFindDovecotsNames) {
+    using rm::sweep::dovecot::dovecot_names;
+    EXPECT_EQ(dovecot_names("Sent Items/2024", '.'),
+              (std::vector<std::string>{"Sent Items.2024", "INBOX.Sent Items.2024"}));
+    EXPECT_EQ(dovecot_names("Sent", '/'), (std::vector<std::string>{"Sent", "INBOX/Sent"}));
+}
+
+TEST(DovecotStoreNames, UidSetsAreRanges) {
+    using rm::sweep::dovecot::uid_set;
+    EXPECT_EQ(uid_set({7, 1, 2, 3, 9, 10}), "1:3,7,9:10");
+    EXPECT_EQ(uid_set({5}), "5");
+}
