@@ -53,6 +53,10 @@ IN3_ID="dv-in3-$T@outside.example"    # to the helpline and bob, who deletes his
 HELD_ID="dv-held-$T@outside.example"  # held: kept past the date
 REPLY_ID="dv-reply-$T@respectphoneline.test"
 OWN_ID="dv-own-$T@respect.test"       # alice's own mail: never touched
+# A reply whose Message-ID doveadm cannot give back as it is: invalid UTF-8 (which its JSON
+# replaces), a quote and a backslash (which it escapes). Bob's client saves the copy.
+BAD_ID=$(printf 'dv-bad\xff\xfe"q\\-%s@respectphoneline.test' "$T")
+BAD_HEX=$(printf '%s' "<$BAD_ID>" | od -An -tx1 | tr -d ' \n')
 # Words only each message carries (its subject, its body), to find any trace of it.
 tokens() { echo "subject-$1-$T" "body-$1-$T"; }
 
@@ -87,6 +91,12 @@ wait_for 30 sh -c "grep -l '$REPLY_ID' $SINK_DIR/* >/dev/null 2>&1" || fail "the
 assert_eq "respect-phoneline|outbound|$RETAIN" \
   "$(rm_sql "SELECT lines, direction, retain_until FROM messages WHERE hex(digest) = '$(rm_digest "<$REPLY_ID>")'")" \
   "the reply is indexed as outbound"
+swaks --silent 2 --server "127.0.0.1:$PF_SUBMISSION_PORT" --auth PLAIN \
+  --auth-user "$PF_AUTH_USER" --auth-password "$PF_AUTH_PASS" --helo staff.respect.test \
+  --from "$SHARED_USER" --to someone@outside.example \
+  --header "Message-Id: <$BAD_ID>" --header "Subject: Re: $(tokens bad | cut -d' ' -f1)" \
+  --body "Our advice ($(tokens bad | cut -d' ' -f2))."
+wait_for 30 sh -c "grep -l 'dv-bad' $SINK_DIR/* >/dev/null 2>&1" || fail "the reply with invalid UTF-8 in its Message-ID left"
 
 # --- staff over IMAP, as their mail clients act ----------------------------------------------
 
@@ -106,6 +116,9 @@ uid = M.uid('SEARCH', 'HEADER', 'Message-ID', '$IN2_ID')[1][0].split()[0]
 assert M.uid('MOVE', uid, '\"Deleted Items\"')[0] == 'OK'"
 pf_imap bob@respect.test "
 M.create('Trash')
+M.create('Sent')
+bad = b'From: Respect Phoneline <$SHARED_USER>\r\nTo: someone@outside.example\r\nSubject: Re: $(tokens bad | cut -d' ' -f1)\r\nMessage-ID: ' + bytes.fromhex('$BAD_HEX') + b'\r\n\r\nOur advice ($(tokens bad | cut -d' ' -f2)).\r\n'
+assert M.append('Sent', r'(\Seen)', None, bad)[0] == 'OK'
 M.select('INBOX')
 uid = M.uid('SEARCH', 'HEADER', 'Message-ID', '$IN3_ID')[1][0].split()[0]
 assert M.uid('MOVE', uid, 'Trash')[0] == 'OK'"
@@ -164,7 +177,7 @@ not_read() { sweep_json "sorted(e['entry'] for e in d['mailboxes_not_read'])"; }
 
 # Nothing a run writes names a person or a message: no address, Message-ID or subject.
 PRIVATE=(alice@respect.test bob@respect.test "$SHARED_USER" "$GONE_USER" "$IN1_ID" "$IN2_ID" "$IN3_ID"
-  "$HELD_ID" "$REPLY_ID" "$OWN_ID" "subject-" "$PF_MAIL_DIR")
+  "$HELD_ID" "$REPLY_ID" "$OWN_ID" dv-bad "subject-" "$PF_MAIL_DIR")
 names_nothing() { # WHEN: after each run, its summary, stderr and the log so far
   local f p found=""
   for f in "$W/sweep/out.json" "$W/sweep/err" "$W/sweep/sweep.log"; do
@@ -212,7 +225,7 @@ sweep_at "$DAY_BEFORE 03:00:00"
 assert_eq 0 "$SWEEP_RC" "the day before: the sweep ends 0"
 sweep_show_failure
 assert_eq "$DAY_BEFORE" "$(sweep_json 'd["today"]')" "the day before: the sweep's today is faketime's date"
-assert_eq "1" "$(line_count moved)" "the day before: the summary counts the move"
+assert_eq "2" "$(line_count moved)" "the day before: the summary counts the two moves"
 assert_eq "0" "$(line_count destroyed)" "the day before: nothing destroyed"
 assert_eq "6" "$(line_count kept)" "the day before: the six helpline copies are kept"
 assert_eq "[]" "$(not_read)" "the day before: every mailbox was read"
@@ -224,14 +237,17 @@ assert_cmd "the day before: alice's mailbox downloads over IMAP" view before ali
 assert_cmd "the day before: bob's mailbox downloads over IMAP" view before bob@respect.test
 assert_eq "$(plist "<$HELD_ID>" "<$IN1_ID>" "<$IN2_ID>" "<$IN3_ID>")" "$(ids before $SHARED_USER INBOX)" \
   "the day before: the helpline's INBOX still holds its four messages"
-assert_eq "['<$REPLY_ID>']" "$(ids before $SHARED_USER Sent)" "the day before: the reply moved into the helpline's Sent folder, once"
-assert_eq "['\\\\Flagged', '\\\\Seen']" "$(viewq before $SHARED_USER "v['Sent'][0]['flags']")" "the moved copy keeps its flags"
+assert_eq "2" "$(viewq before $SHARED_USER "len(v.get('Sent', []))")" "the day before: the helpline's Sent folder holds the two moved replies, once each"
+assert_eq "1" "$(viewq before $SHARED_USER "sum(m['message_id'].encode('utf-8', 'surrogateescape') == bytes.fromhex('$BAD_HEX') for m in v.get('Sent', []))")" \
+  "the reply with invalid UTF-8 in its Message-ID moved, its bytes as they were"
+assert_eq "[]" "$(ids before bob@respect.test Sent)" "the day before: bob's Sent copy left his Sent folder"
+moved_reply() { viewq before $SHARED_USER "[m for m in v['Sent'] if m['message_id'] == '<$REPLY_ID>'][0]['$1']"; }
+assert_eq "['\\\\Flagged', '\\\\Seen']" "$(moved_reply flags)" "the moved copy keeps its flags"
 if [ "$API" = 0 ]; then
-  assert_eq "$SENT_DATE" "$(viewq before $SHARED_USER "v['Sent'][0]['internaldate']")" \
-    "the moved copy keeps its received date (INTERNALDATE)"
+  assert_eq "$SENT_DATE" "$(moved_reply internaldate)" "the moved copy keeps its received date (INTERNALDATE)"
 fi
-assert_eq "$RETAIN" "$(viewq before $SHARED_USER "v['Sent'][0]['x_retain_until']")" "the moved copy carries its retention date"
-assert_eq "respect-phoneline" "$(viewq before $SHARED_USER "v['Sent'][0]['x_helpline_line']")" "the moved copy carries its line"
+assert_eq "$RETAIN" "$(moved_reply x_retain_until)" "the moved copy carries its retention date"
+assert_eq "respect-phoneline" "$(moved_reply x_helpline_line)" "the moved copy carries its line"
 assert_eq "['<$OWN_ID>']" "$(ids before alice@respect.test Sent)" "the day before: alice's Sent keeps her own mail only"
 assert_eq "['<$IN2_ID>']" "$(ids before alice@respect.test 'Deleted Items')" "the day before: alice's deleted copy is kept"
 assert_eq "['<$IN3_ID>']" "$(ids before bob@respect.test Trash)" "the day before: bob's deleted copy is kept"
@@ -270,7 +286,7 @@ sweep_show_failure
 assert_eq "[3, 4]" "$(not_read)" "a missing user and an empty mask: those two entries are reported not read"
 assert_file_contains "$W/sweep/sweep.log" "[[sweep.mailbox]] number 3" "the log names the missing user's entry"
 assert_file_contains "$W/sweep/sweep.log" "[[sweep.mailbox]] number 4" "the log names the empty mask's entry"
-assert_eq "6" "$(line_count destroyed)" "a missing user: the copies found elsewhere are destroyed"
+assert_eq "7" "$(line_count destroyed)" "a missing user: the copies found elsewhere are destroyed"
 assert_eq "1" "$(line_count held)" "a missing user: the held message is held"
 for id in "$IN1_ID" "$IN2_ID" "$IN3_ID" "$REPLY_ID"; do
   assert_eq present "$(state_of "$id")" "a missing user: no row written off ($id)"
@@ -306,6 +322,7 @@ check_views() { # NAME
   assert_eq "[]" "$(ids "$1" alice@respect.test 'Deleted Items')" "$1: alice's Deleted Items is empty"
   assert_eq "[]" "$(ids "$1" alice@respect.test INBOX)" "$1: alice's INBOX is empty"
   assert_eq "[]" "$(ids "$1" bob@respect.test Trash)" "$1: bob's Trash is empty"
+  assert_eq "[]" "$(ids "$1" bob@respect.test Sent)" "$1: bob's Sent is empty"
 }
 check_views after
 for u in "$SHARED_USER" alice@respect.test bob@respect.test; do
@@ -320,7 +337,7 @@ assert_eq "" "$(grep -E ' (Error|Panic|Fatal): ' "$PF_DOVECOT_LOG" | head -5)" "
 # client moved out of it (into Deleted Items) long before; the sweep never opens that folder.
 own_inbox_index="^$PF_MAIL_DIR/respect\.test/[^/]+/(dovecot\.index[^/]*|mail/\.imap/INBOX/[^/]*|[sm]dbox/mailboxes/INBOX/dbox-Mails/dovecot\.index[^/]*)\$"
 left=""
-for name in in1 in2 in3 reply; do
+for name in in1 in2 in3 reply bad; do
   for tok in $(tokens "$name"); do
     left+=$(grep -rlaF -- "$tok" "$PF_MAIL_DIR" "$(dirname "$RM_INDEX")" 2>/dev/null | grep -vE "$own_inbox_index" |
       sed "s|^|$tok in |" || true)$'\n'

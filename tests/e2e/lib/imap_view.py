@@ -9,7 +9,6 @@ folder names with "/" between levels whatever the server's separator.
 Exits non-zero, saying why, on any IMAP error and when a folder's FETCH gives fewer or
 more messages than its SELECT announced (a message the index lists but the store cannot
 give back: a ghost)."""
-import email.parser
 import imaplib
 import json
 import re
@@ -45,6 +44,18 @@ def folders(m):
     return out
 
 
+def header(raw, name):
+    """The first NAME field of the message's header, unfolded, its bytes kept (as ASCII
+    with surrogate escapes, so invalid UTF-8 survives the JSON)."""
+    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+    head = re.sub(rb"\r?\n[ \t]+", b" ", head)
+    for line in re.split(rb"\r?\n", head):
+        field, colon, value = line.partition(b":")
+        if colon and field.strip().lower() == name.lower().encode():
+            return value.strip().decode("ascii", "surrogateescape")
+    return ""
+
+
 def quote(name):
     return b'"' + name.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
@@ -59,7 +70,6 @@ def messages(m, raw, shown):
     typ, data = m.fetch("1:*", "(UID FLAGS INTERNALDATE BODY.PEEK[])")
     if typ != "OK":
         sys.exit("FETCH in %s failed: %r" % (shown, data))
-    parser = email.parser.BytesHeaderParser()
     out = []
     pending = None
     for item in data:
@@ -74,14 +84,14 @@ def messages(m, raw, shown):
         idate = re.search(rb'INTERNALDATE "[^"]*"', meta)
         if not (uid and flags and idate):
             sys.exit("FETCH in %s: an incomplete answer: %r" % (shown, meta))
-        headers = parser.parsebytes(pending[1])
+        raw = pending[1]
         out.append({
             "uid": int(uid.group(1)),
-            "message_id": (headers.get("Message-ID") or "").strip(),
+            "message_id": header(raw, "Message-ID"),
             "flags": sorted(f for f in flags.group(1).decode().split() if f != "\\Recent"),
             "internaldate": int(time.mktime(imaplib.Internaldate2tuple(idate.group(0)))),
-            "x_retain_until": (headers.get("X-Retain-Until") or "").strip(),
-            "x_helpline_line": (headers.get("X-Helpline-Line") or "").strip(),
+            "x_retain_until": header(raw, "X-Retain-Until"),
+            "x_helpline_line": header(raw, "X-Helpline-Line"),
         })
         pending = None
     if len(out) != exists:
