@@ -19,16 +19,24 @@
 # Over the API a moved copy keeps its flags but not its received date (doveadm's save
 # takes none): the copy in the helpline's Sent folder is dated the day it moved.
 #
-# Usage: test_sweep_dovecot.sh [--api] FORMAT PATH/TO/retention-milter PATH/TO/retention-sweep PATH/TO/retentionctl
+# With --lazy-expunge Dovecot's lazy_expunge plugin copies every expunged message into the
+# user's EXPUNGED folder (as mail-server bundles set it up): on the date no copy of a
+# destroyed message may be left there either.
+#
+# Usage: test_sweep_dovecot.sh [--api] [--lazy-expunge] FORMAT PATH/TO/retention-milter PATH/TO/retention-sweep PATH/TO/retentionctl
 #   FORMAT: maildir, mbox, sdbox or mdbox
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 API=0
-if [ "${1:-}" = --api ]; then
-  API=1
+while [ "$#" -gt 0 ]; do
+  case $1 in
+    --api) API=1 ;;
+    --lazy-expunge) export PF_LAZY_EXPUNGE=1 ;;
+    *) break ;;
+  esac
   shift
-fi
-usage="usage: $0 [--api] maildir|mbox|sdbox|mdbox MILTER SWEEP CTL"
+done
+usage="usage: $0 [--api] [--lazy-expunge] maildir|mbox|sdbox|mdbox MILTER SWEEP CTL"
 FORMAT=${1:?$usage}
 CTL=${4:?$usage}
 shift
@@ -138,6 +146,7 @@ viewq() {
   python3 -c "import json,sys; v=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$VIEW_DIR/$1.$2.json" "$3"
 }
 ids() { viewq "$1" "$2" "sorted(m['message_id'] for m in v.get('$3', []))"; }
+all_ids() { viewq "$1" "$2" "sorted(m['message_id'] for f in v.values() for m in f)"; }
 plist() { python3 -c 'import sys; print(sorted(sys.argv[1:]))' "$@"; }
 pf_imap $SHARED_USER "
 M.select('INBOX')
@@ -323,6 +332,10 @@ check_views() { # NAME
   assert_eq "[]" "$(ids "$1" alice@respect.test INBOX)" "$1: alice's INBOX is empty"
   assert_eq "[]" "$(ids "$1" bob@respect.test Trash)" "$1: bob's Trash is empty"
   assert_eq "[]" "$(ids "$1" bob@respect.test Sent)" "$1: bob's Sent is empty"
+  # Nothing anywhere else either (a staging folder, lazy_expunge's copies, a stray copy).
+  assert_eq "['<$HELD_ID>'] ['<$OWN_ID>'] []" \
+    "$(for u in "$SHARED_USER" alice@respect.test bob@respect.test; do all_ids "$1" "$u"; done | paste -sd' ')" \
+    "$1: every folder of the three users together holds the held message and alice's own mail alone"
 }
 check_views after
 for u in "$SHARED_USER" alice@respect.test bob@respect.test; do

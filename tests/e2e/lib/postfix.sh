@@ -100,6 +100,8 @@
 #                       iterate (`doveadm user '*@respect.test'`); PF_CATCHALL is not offered
 #   PF_MAIL_SEPARATOR   the namespace's hierarchy separator, default "." for Maildir and "/"
 #                       for the other formats
+#   PF_LAZY_EXPUNGE=1   Dovecot's lazy_expunge plugin: every expunged message is first copied
+#                       into the user's folder EXPUNGED (made when missing)
 #   PF_DOVEADM_API_KEY  set: doveadm's HTTP API listens on 127.0.0.1:PF_DOVEADM_PORT with this
 #                       doveadm_api_key; PF_DOVEADM_ALLOWED_COMMANDS (comma-separated command
 #                       names as doveadm spells them, "mailbox status"; default all) is its
@@ -267,6 +269,17 @@ _pf_dovecot_userdb() {
   fi
 }
 
+_pf_lazy_expunge_mailbox() {
+  [ "${PF_LAZY_EXPUNGE:-0}" = 1 ] || return 0
+  printf '  mailbox EXPUNGED {\n    auto = create\n  }\n'
+}
+
+_pf_lazy_expunge_plugin() {
+  [ "${PF_LAZY_EXPUNGE:-0}" = 1 ] || return 0
+  # A message moved between folders is copied there only when its last instance goes.
+  printf 'mail_plugins = $mail_plugins lazy_expunge\nplugin {\n  lazy_expunge = EXPUNGED\n  lazy_expunge_only_last_instance = yes\n}\n'
+}
+
 # LMTP for Postfix's deliveries (PF_MAIL_FORMAT), and doveadm's HTTP API (PF_DOVEADM_API_KEY).
 _pf_dovecot_services() {
   if [ -n "${PF_MAIL_FORMAT:-}" ]; then
@@ -339,7 +352,9 @@ namespace inbox {
   mailbox Trash {
     special_use = \\Trash
   }
+$(_pf_lazy_expunge_mailbox)
 }
+$(_pf_lazy_expunge_plugin)
 service auth {
   # Postfix's smtpd runs as the postfix user, unchrooted: it reaches this absolute path.
   unix_listener auth-postfix {
