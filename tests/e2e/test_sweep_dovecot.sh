@@ -51,6 +51,10 @@ fi
 
 sweep_e2e_begin "rm-dove-$FORMAT" "$1" "$2" -- faketime doveadm
 [ "$API" = 1 ] || SWEEP_AS=root
+# The sweep's temporary files (the local doveadm's staging Maildirs) go here, to be checked.
+SWEEP_TMPDIR=$W/sweep-tmp
+mkdir -p "$SWEEP_TMPDIR"
+[ "$API" = 0 ] || chown "$PF_MAIL_UID:$PF_MAIL_GID" "$SWEEP_TMPDIR"
 
 T="$$-$RANDOM"
 SHARED_USER=info@respectphoneline.test
@@ -375,18 +379,20 @@ check_views resynced
 assert_eq "" "$(grep -E ' (Error|Panic|Fatal): ' "$PF_DOVECOT_LOG" | head -5)" "Dovecot logged no error"
 
 # No text of a destroyed message is left in the store (files, indexes, caches, mdbox
-# storage) or beside the index (a staging folder). One place is out of the sweep's reach:
+# storage), beside the index or in the sweep's temporary folder (a staging Maildir, even
+# one a killed run left). One place is out of the sweep's reach:
 # a staff member's own INBOX, whose index cache may still hold the headers of what their
 # client moved out of it (into Deleted Items) long before; the sweep never opens that folder.
 own_inbox_index="^$PF_MAIL_DIR/respect\.test/[^/]+/(dovecot\.index[^/]*|mail/\.imap/INBOX/[^/]*|[sm]dbox/mailboxes/INBOX/dbox-Mails/dovecot\.index[^/]*)\$"
 left=""
 for name in in1 in2 in3 reply bad; do
   for tok in $(tokens "$name"); do
-    left+=$(grep -rlaF -- "$tok" "$PF_MAIL_DIR" "$(dirname "$RM_INDEX")" 2>/dev/null | grep -vE "$own_inbox_index" |
+    left+=$(grep -rlaF -- "$tok" "$PF_MAIL_DIR" "$(dirname "$RM_INDEX")" "$SWEEP_TMPDIR" 2>/dev/null | grep -vE "$own_inbox_index" |
       sed "s|^|$tok in |" || true)$'\n'
   done
 done
 assert_eq "" "$(echo "$left" | sed '/^$/d')" "no trace of a destroyed message is left in the store ($FORMAT)"
+assert_eq "" "$(ls -A "$SWEEP_TMPDIR")" "the sweep left nothing in its temporary folder"
 assert_ne "" "$(grep -rlaF -- "$(tokens held | cut -d' ' -f2)" "$PF_MAIL_DIR" || true)" "the held message is still stored"
 
 e2e_finish

@@ -28,7 +28,7 @@
 #                      local doveadm needs), from SWEEP_CWD (default /): exit code
 #                      in SWEEP_RC, summary in $W/sweep/out.json, stderr in $W/sweep/err.
 #                      SWEEP_NO_FAKE_STAT=1: file times as they are (libfaketime would shift
-#                      them by the faked offset)
+#                      them by the faked offset). SWEEP_TMPDIR: its TMPDIR
 #   sweep_json EXPR    a Python expression over the summary d, printed
 #   sweep_show_failure shows err and the summary when the last assertion failed
 
@@ -94,6 +94,7 @@ sweep_at() {
   local when=$1 env=() as=(pf_as_mail)
   shift
   [ "${SWEEP_NO_FAKE_STAT:-0}" != 1 ] || env=(NO_FAKE_STAT=1)
+  [ -z "${SWEEP_TMPDIR:-}" ] || env+=(TMPDIR="$SWEEP_TMPDIR")
   [ "${SWEEP_AS:-mail}" != root ] || as=()
   SWEEP_RC=0
   (cd "${SWEEP_CWD:-/}" && "${as[@]}" env "${env[@]}" faketime "$when" "$SWEEP" -c "$W/sweep/retention.toml" \
