@@ -207,6 +207,14 @@ names_nothing() { # WHEN: after each run, its summary, stderr and the log so far
   assert_eq "" "$(found_in_output "${ENTRY_USERS[@]}")" \
     "$1: the summary, stderr and log name no mailbox's user address (entries go by number)"
 }
+# check_says ok|error N MSG: `retentionctl check` on the sweep's config has a finding of that
+# kind for [[sweep.mailbox]] number N (an ok one says it goes through doveadm).
+check_says() {
+  local want="^$1: \\[\\[sweep\\.mailbox\\]\\] number $2[^0-9]"
+  [ "$1" != ok ] || want+=".*doveadm"
+  "$CTL" -c "$W/sweep/retention.toml" check >"$W/sweep/check.out" 2>&1 || true
+  assert_file_matches "$W/sweep/check.out" "$want" "$3"
+}
 # The local doveadm runs as root: whatever it leaves in the store must be the mail user's.
 owned_right() {
   assert_eq "" "$(find "$PF_MAIL_DIR" ! -uid "$PF_MAIL_UID" | head -5)" \
@@ -324,6 +332,8 @@ for id in "$IN1_ID" "$IN2_ID" "$IN3_ID" "$REPLY_ID"; do
   assert_eq present "$(state_of "$id")" "Dovecot down: no row written off ($id)"
 done
 names_nothing "Dovecot down"
+check_says error 1 "retentionctl check: Dovecot down is an error for the first entry"
+check_says error 2 "retentionctl check: Dovecot down is an error for the second entry"
 pf_dovecot_start || fail "Dovecot starts again"
 
 # --- on the date, with a user that does not exist and a mask that lists nobody ---------------
@@ -343,6 +353,10 @@ for id in "$IN1_ID" "$IN2_ID" "$IN3_ID" "$REPLY_ID"; do
 done
 assert_ne "0" "$(sweep_json 'd.get("rows_mark_deferred", 0)')" "a missing user: the summary says rows wait for a complete run"
 names_nothing "a missing user"
+check_says ok 1 "retentionctl check: the helpline's entry is swept through doveadm"
+check_says ok 2 "retentionctl check: the staff entry is swept through doveadm"
+check_says error 3 "retentionctl check: the missing user is an error"
+check_says error 4 "retentionctl check: the mask that lists nobody is an error"
 
 # --- on the date --------------------------------------------------------------------------------
 
