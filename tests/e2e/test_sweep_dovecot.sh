@@ -269,36 +269,56 @@ EOF
   chmod 0755 "$W/doveadm-killing"
   sed -i "s|^doveadm = .*|doveadm = \"$W/doveadm-killing\"|" "$W/sweep/retention.toml"
   sweep_at "$DAY_BEFORE 02:30:00"
-  assert_eq 137 "$SWEEP_RC" "a run killed in the middle of a move (before the original went)"
+  # (faketime waits for the sweep as its child, so the status seen here is faketime's.)
+  assert_cmd "a run was killed in the middle of a move (before the original went)" test -e "$W/killed"
+  assert_ne 0 "$SWEEP_RC" "the killed run did not end well"
   config
 fi
 
 sweep_at "$DAY_BEFORE 03:00:00"
-assert_eq 0 "$SWEEP_RC" "the day before: the sweep ends 0"
+assert_cmd "the day before: the helpline's mailbox downloads over IMAP" view before "$SHARED_USER"
+assert_cmd "the day before: alice's mailbox downloads over IMAP" view before alice@respect.test
+assert_cmd "the day before: bob's mailbox downloads over IMAP" view before bob@respect.test
+
+# The reply with invalid UTF-8 in its Message-ID: doveadm's JSON cannot carry its bytes. It
+# may move byte for byte (a store fetching what carries the bytes), or stay where it is as a
+# reported skip, to be destroyed there on its date; never may a changed copy arrive.
+bad_copies() { # VIEW USER: copies in USER's Sent with the Message-ID exactly, then with it at all
+  viewq "$1" "$2" "sum(m['message_id'].encode('utf-8', 'surrogateescape') == bytes.fromhex('$BAD_HEX') for m in v.get('Sent', []))"
+  viewq "$1" "$2" "sum('dv-bad' in m['message_id'] for m in v.get('Sent', []))"
+}
+BAD_MOVED=0
+case "$(bad_copies before "$SHARED_USER" | paste -sd' ')/$(bad_copies before bob@respect.test | paste -sd' ')" in
+  "1 1/0 0")
+    BAD_MOVED=1
+    pass "the reply with invalid UTF-8 in its Message-ID moved, its bytes as they were" ;;
+  "0 0/1 1")
+    pass "the reply with invalid UTF-8 in its Message-ID stays in bob's Sent as it was (not moved: reported)" ;;
+  *)
+    fail "the reply with invalid UTF-8 in its Message-ID moved intact or stayed intact" \
+      "$(cat "$VIEW_DIR/before.$SHARED_USER.json" "$VIEW_DIR/before.bob@respect.test.json")" ;;
+esac
+assert_eq "$((1 - BAD_MOVED))" "$(line_count skipped)" "the day before: a copy not moved is counted as skipped"
+assert_eq "$((4 * (1 - BAD_MOVED)))" "$SWEEP_RC" "the day before: the sweep ends 0 (4 when it reports a copy it would not move)"
 sweep_show_failure
 assert_eq "$DAY_BEFORE" "$(sweep_json 'd["today"]')" "the day before: the sweep's today is faketime's date"
 if [ "$API" = 1 ]; then
-  assert_eq "2" "$(line_count moved)" "the day before: the summary counts the two moves"
+  assert_eq "$((1 + BAD_MOVED))" "$(line_count moved)" "the day before: the summary counts the moves"
 else
-  # The killed run had put one or both copies into the helpline's Sent; this run finishes
-  # those moves (the views below show each reply once, and only in the helpline's Sent).
+  # The killed run had put a copy into the helpline's Sent; this run finishes that move (the
+  # views show each reply once, and only in the helpline's Sent).
   assert_ne "0" "$(line_count moved)" "the day before, after the killed run: the summary counts the moves it finished"
 fi
 assert_eq "0" "$(line_count destroyed)" "the day before: nothing destroyed"
-assert_eq "6" "$(line_count kept)" "the day before: the six helpline copies are kept"
+assert_eq "$((7 - BAD_MOVED))" "$(line_count kept)" "the day before: the helpline copies not moved are kept"
 assert_eq "[]" "$(not_read)" "the day before: every mailbox was read"
 names_nothing "the day before"
 [ "$API" = 1 ] || owned_right "the day before"
 
-assert_cmd "the day before: the helpline's mailbox downloads over IMAP" view before "$SHARED_USER"
-assert_cmd "the day before: alice's mailbox downloads over IMAP" view before alice@respect.test
-assert_cmd "the day before: bob's mailbox downloads over IMAP" view before bob@respect.test
 assert_eq "$(plist "<$HELD_ID>" "<$IN1_ID>" "<$IN2_ID>" "<$IN3_ID>")" "$(ids before $SHARED_USER INBOX)" \
   "the day before: the helpline's INBOX still holds its four messages"
-assert_eq "2" "$(viewq before $SHARED_USER "len(v.get('Sent', []))")" "the day before: the helpline's Sent folder holds the two moved replies, once each"
-assert_eq "1" "$(viewq before $SHARED_USER "sum(m['message_id'].encode('utf-8', 'surrogateescape') == bytes.fromhex('$BAD_HEX') for m in v.get('Sent', []))")" \
-  "the reply with invalid UTF-8 in its Message-ID moved, its bytes as they were"
-assert_eq "[]" "$(ids before bob@respect.test Sent)" "the day before: bob's Sent copy left his Sent folder"
+assert_eq "$((1 + BAD_MOVED))" "$(viewq before $SHARED_USER "len(v.get('Sent', []))")" \
+  "the day before: the helpline's Sent folder holds each moved reply once"
 moved_reply() { viewq before $SHARED_USER "[m for m in v['Sent'] if m['message_id'] == '<$REPLY_ID>'][0]['$1']"; }
 assert_eq "['\\\\Flagged', '\\\\Seen']" "$(moved_reply flags)" "the moved copy keeps its flags"
 if [ "$API" = 0 ]; then
@@ -310,9 +330,9 @@ assert_eq "['<$OWN_ID>']" "$(ids before alice@respect.test Sent)" "the day befor
 assert_eq "['<$IN2_ID>']" "$(ids before alice@respect.test 'Deleted Items')" "the day before: alice's deleted copy is kept"
 assert_eq "['<$IN3_ID>']" "$(ids before bob@respect.test Trash)" "the day before: bob's deleted copy is kept"
 
-# A second run the same night finds the move done: no second copy.
+# A second run the same night finds the moves done: no second copy.
 sweep_at "$DAY_BEFORE 04:00:00"
-assert_eq 0 "$SWEEP_RC" "the day before, again: the sweep ends 0"
+assert_eq "$((4 * (1 - BAD_MOVED)))" "$SWEEP_RC" "the day before, again: the sweep ends as the first did"
 sweep_show_failure
 assert_eq "0" "$(line_count moved)" "the day before, again: nothing more to move"
 assert_eq "1" "$(count $SHARED_USER Sent "$REPLY_ID")" "the day before, again: still one copy in the helpline's Sent"
