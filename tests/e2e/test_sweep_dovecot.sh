@@ -413,8 +413,14 @@ check_views() { # NAME
     "$1: every folder of the three users together holds the held message and alice's own mail alone"
 }
 check_views after
+# (force-resync of dbox storage always warns that it rebuilds its indexes: not an error.)
+resync() {
+  local out rc=0
+  out=$(pf_doveadm force-resync -u "$1" '*' 2>&1) || rc=$?
+  echo "$rc $(grep -E '(Error|Panic|Fatal):' <<<"$out" | head -3)"
+}
 for u in "$SHARED_USER" alice@respect.test bob@respect.test; do
-  assert_eq "" "$(pf_doveadm force-resync -u "$u" '*' 2>&1)" "doveadm force-resync of $u: no error"
+  assert_eq "0 " "$(resync "$u")" "doveadm force-resync of $u: no error"
 done
 check_views resynced
 assert_eq "" "$(grep -E ' (Error|Panic|Fatal): ' "$PF_DOVECOT_LOG" | head -5)" "Dovecot logged no error"
