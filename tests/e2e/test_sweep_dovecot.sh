@@ -368,7 +368,13 @@ sweep_show_failure
 assert_eq "[3, 4]" "$(not_read)" "a missing user and an empty mask: those two entries are reported not read"
 assert_file_contains "$W/sweep/sweep.log" "[[sweep.mailbox]] number 3" "the log names the missing user's entry"
 assert_file_contains "$W/sweep/sweep.log" "[[sweep.mailbox]] number 4" "the log names the empty mask's entry"
-assert_eq "7" "$(line_count destroyed)" "a missing user: the copies found elsewhere are destroyed"
+if [ "${PF_LAZY_EXPUNGE:-0}" = 1 ]; then
+  # Besides, any copy lazy_expunge kept of a moved original (in the staff member's EXPUNGED).
+  assert_eq "True" "$(sweep_json "d['lines']['respect-phoneline']['destroyed'] >= 7")" \
+    "a missing user: the copies found elsewhere are destroyed"
+else
+  assert_eq "7" "$(line_count destroyed)" "a missing user: the copies found elsewhere are destroyed"
+fi
 assert_eq "1" "$(line_count held)" "a missing user: the held message is held"
 for id in "$IN1_ID" "$IN2_ID" "$IN3_ID" "$REPLY_ID"; do
   assert_eq present "$(state_of "$id")" "a missing user: no row written off ($id)"
