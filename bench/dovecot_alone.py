@@ -5,9 +5,10 @@ the floor a doveadm-driven sweep is measured against.
   dovecot_alone.py ids EXPIRED_LIST
       the Message-IDs of the files gen-store listed as expired, one a line (not timed: it
       stands for what the index knows)
-  dovecot_alone.py sweep CONF IDS_FILE [--purge] USER_OR_MASK...
+  dovecot_alone.py sweep CONF IDS_FILE [--purge] [--hdr] USER_OR_MASK...
       for every user (a mask is listed through Dovecot's user iteration, as the sweeper
-      lists staff): `doveadm fetch 'mailbox uid hdr.message-id' all`, then
+      lists staff): `doveadm fetch 'mailbox uid hdr.message-id' all` (--hdr: the whole
+      header, `hdr`, what a sweep must read since doveadm's hdr.message-id loses bytes), then
       `doveadm expunge mailbox M uid SET` of the messages whose Message-ID is in IDS_FILE,
       then (--purge, mdbox) `doveadm purge`. Prints users=, fetched= and expunged=.
   dovecot_alone.py count CONF USER_OR_MASK...
@@ -15,6 +16,7 @@ the floor a doveadm-driven sweep is measured against.
 """
 import email.parser
 import json
+import re
 import subprocess
 import sys
 
@@ -68,16 +70,25 @@ def cmd_ids(expired_list):
                 print(mid.strip())
 
 
-def cmd_sweep(conf, ids_file, purge, names):
+def message_id(m, whole_header):
+    if not whole_header:
+        return m["hdr.message-id"].strip()
+    head = re.sub(r"\r?\n[ \t]+", " ", m["hdr"])
+    found = re.search(r"(?im)^message-id:[ \t]*(.*?)\r?$", head)
+    return found.group(1).strip() if found else ""
+
+
+def cmd_sweep(conf, ids_file, purge, whole_header, names):
     with open(ids_file) as f:
         expired = set(line.strip() for line in f if line.strip())
     fetched = expunged = 0
     everyone = users(conf, names)
     for user in everyone:
         by_box = {}
-        for m in json.loads(doveadm(conf, "-f", "json", "fetch", "-u", user, "mailbox uid hdr.message-id", "all")):
+        field = "hdr" if whole_header else "hdr.message-id"
+        for m in json.loads(doveadm(conf, "-f", "json", "fetch", "-u", user, "mailbox uid " + field, "all")):
             fetched += 1
-            if m["hdr.message-id"].strip() in expired:
+            if message_id(m, whole_header) in expired:
                 by_box.setdefault(m["mailbox"], []).append(int(m["uid"]))
         for box, uids in by_box.items():
             for uid_set in uid_sets(uids):
@@ -101,9 +112,9 @@ def main():
     if cmd == "ids":
         cmd_ids(args[0])
     elif cmd == "sweep":
-        purge = "--purge" in args
-        args = [a for a in args if a != "--purge"]
-        cmd_sweep(args[0], args[1], purge, args[2:])
+        purge, whole_header = "--purge" in args, "--hdr" in args
+        args = [a for a in args if a not in ("--purge", "--hdr")]
+        cmd_sweep(args[0], args[1], purge, whole_header, args[2:])
     elif cmd == "count":
         cmd_count(args[0], args[1:])
     else:

@@ -15,7 +15,8 @@
 #      same generated store imported into a private Dovecot (`doveadm import`) in each
 #      format, beside Dovecot doing the same work by itself (bench/dovecot_alone.py:
 #      `doveadm fetch` of every Message-ID, `doveadm expunge` of the expired ones' UIDs,
-#      `doveadm purge` for mdbox) and beside `doveadm expunge -A mailbox '*' before 180d`
+#      `doveadm purge` for mdbox; once fetching `hdr.message-id`, once the whole header
+#      `hdr`, which a sweep must read: hdr.message-id loses bytes) and beside `doveadm expunge -A mailbox '*' before 180d`
 #      (Dovecot's own age-based expiry, for scale; `before`, the received date, because
 #      imported mail's save date, which `savedbefore` reads, is the day of the import).
 #      Each of the three starts from the same copy of the store and index, synced and read
@@ -381,7 +382,7 @@ bench_dovecot() {
     find "$PF_MAIL_DIR" -type f -exec cat {} + >/dev/null
   }
   left() { python3 bench/dovecot_alone.py count "$PF_DOVECOT_CONF" info@respectphoneline.test info@mensadviceline.test '*@respect.test'; }
-  local purge=() alone_sec alone_out alone_left sweep_sec sweep_rss sweep_left summary before_sec before_left
+  local purge=() alone_sec alone_out alone_left alone_hdr_sec alone_hdr_left sweep_sec sweep_rss sweep_left summary before_sec before_left
   [ "$fmt" != mdbox ] || purge=(--purge)
 
   DV_OUT=$d/alone.out
@@ -390,6 +391,13 @@ bench_dovecot() {
   alone_sec=$DV_SECONDS
   alone_out=$(cat "$DV_OUT")
   alone_left=$(left)
+
+  restore
+  DV_OUT=$d/alone-hdr.out
+  dv_time python3 bench/dovecot_alone.py sweep "$PF_DOVECOT_CONF" "$g/expired.ids" "${purge[@]}" --hdr \
+    info@respectphoneline.test info@mensadviceline.test '*@respect.test'
+  alone_hdr_sec=$DV_SECONDS
+  alone_hdr_left=$(left)
 
   restore
   sed '/^\[\[sweep\.mailbox\]\]/,$d' "$g/retention.toml" >"$d/retention.toml"
@@ -436,10 +444,11 @@ EOF
 
   local exit destroyed not_read
   read -r exit destroyed not_read <<<"$summary"
-  printf '  format=%s store=%d expired=%d import_seconds=%.2f dovecot_alone_seconds=%.2f (%s) sweep_seconds=%.2f sweep_peak_rss_kb=%s ratio_to_alone=%.2f sweep_exit=%s destroyed=%s mailboxes_not_read=%s expunge_before_seconds=%.2f ratio_to_expunge_before=%.2f left_alone=%s left_sweep=%s left_before=%s left_expected=%d\n' \
-    "$fmt" "$n" "$expired" "$import_sec" "$alone_sec" "$alone_out" "$sweep_sec" "$sweep_rss" \
-    "$(echo "$sweep_sec / ($alone_sec + 0.001)" | bc -l)" "$exit" "$destroyed" "$not_read" "$before_sec" \
-    "$(echo "$sweep_sec / ($before_sec + 0.001)" | bc -l)" "$alone_left" "$sweep_left" "$before_left" "$want"
+  printf '  format=%s store=%d expired=%d import_seconds=%.2f dovecot_alone_seconds=%.2f (%s) dovecot_alone_whole_header_seconds=%.2f sweep_seconds=%.2f sweep_peak_rss_kb=%s ratio_to_alone=%.2f ratio_to_alone_whole_header=%.2f sweep_exit=%s destroyed=%s mailboxes_not_read=%s expunge_before_seconds=%.2f ratio_to_expunge_before=%.2f left_alone=%s left_alone_whole_header=%s left_sweep=%s left_before=%s left_expected=%d\n' \
+    "$fmt" "$n" "$expired" "$import_sec" "$alone_sec" "$alone_out" "$alone_hdr_sec" "$sweep_sec" "$sweep_rss" \
+    "$(echo "$sweep_sec / ($alone_sec + 0.001)" | bc -l)" "$(echo "$sweep_sec / ($alone_hdr_sec + 0.001)" | bc -l)" \
+    "$exit" "$destroyed" "$not_read" "$before_sec" \
+    "$(echo "$sweep_sec / ($before_sec + 0.001)" | bc -l)" "$alone_left" "$alone_hdr_left" "$sweep_left" "$before_left" "$want"
   pf_stop "$d"
   PF_DIR=""
   rm -rf "$d"
