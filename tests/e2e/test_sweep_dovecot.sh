@@ -50,6 +50,7 @@ fi
 . "$HERE/lib/sweep.sh"
 
 sweep_e2e_begin "rm-dove-$FORMAT" "$1" "$2" -- faketime doveadm
+# shellcheck disable=SC2034  # read by sweep_at (lib/sweep.sh)
 [ "$API" = 1 ] || SWEEP_AS=root
 # The sweep's temporary files (the local doveadm's staging Maildirs) go here, to be checked.
 SWEEP_TMPDIR=$W/sweep-tmp
