@@ -235,11 +235,11 @@ if [ "$API" = 1 ]; then
   assert_eq 4 "$SWEEP_RC" "a wrong API key: the run ends with the skip code"
   sweep_show_failure
   assert_eq "[1, 2]" "$(not_read)" "a wrong API key: both entries are reported not read"
-  assert_file_matches "$W/sweep/err" '[[]\[sweep\.mailbox\]\] number 1' "a wrong API key: the error names the entry"
-  if grep -qiE 'key|unauthori[sz]ed|401|refused|denied' "$W/sweep/err"; then
-    pass "a wrong API key: the error says the key was refused"
+  assert_file_contains "$W/sweep/sweep.log" "[[sweep.mailbox]] number 1" "a wrong API key: the log names the entry"
+  if grep -qiE 'api key|unauthori[sz]ed|401|refused|denied' "$W/sweep/sweep.log"; then
+    pass "a wrong API key: the log says the key was refused"
   else
-    fail "a wrong API key: the error says the key was refused" "$(cat "$W/sweep/err")"
+    fail "a wrong API key: the log says the key was refused" "$(cat "$W/sweep/sweep.log")"
   fi
   assert_eq "0" "$(line_count moved)" "a wrong API key: nothing moved"
   assert_eq "1" "$(count alice@respect.test Sent "$REPLY_ID")" "a wrong API key: the reply is still in alice's Sent"
@@ -432,7 +432,10 @@ for u in "$SHARED_USER" alice@respect.test bob@respect.test; do
   assert_eq "0 " "$(resync "$u")" "doveadm force-resync of $u: no error"
 done
 check_views resynced
-assert_eq "" "$(grep -E ' (Error|Panic|Fatal): ' "$PF_DOVECOT_LOG" | head -5)" "Dovecot logged no error"
+# Dovecot's errors, but for those the bad input above caused on purpose.
+assert_eq "" "$(grep -E ' (Error|Panic|Fatal): ' "$PF_DOVECOT_LOG" |
+  grep -vE "Invalid authentication attempt to HTTP API|\(127\.0\.0\.1,$GONE_USER\): Error: User doesn't exist" | head -5)" \
+  "Dovecot logged no error"
 
 # No text of a destroyed message is left in the store (files, indexes, caches, mdbox
 # storage), beside the index or in the sweep's temporary folder (a staging Maildir, even
