@@ -315,6 +315,7 @@ assert_eq "0" "$(line_count destroyed)" "the day before: nothing destroyed"
 # (after the killed run) the copy that run had already put into the helpline's Sent.
 assert_eq "$((7 - BAD_MOVED + (1 - API)))" "$(line_count kept)" "the day before: the helpline copies not moved are kept"
 assert_eq "[]" "$(not_read)" "the day before: every mailbox was read"
+assert_eq "[]" "$(sweep_json 'd["warnings"]')" "the day before: the summary has no warning"
 names_nothing "the day before"
 [ "$API" = 1 ] || owned_right "the day before"
 
@@ -394,6 +395,7 @@ sweep_at "$RETAIN 03:00:00"
 assert_eq 0 "$SWEEP_RC" "on the date: the sweep ends 0"
 sweep_show_failure
 assert_eq "[]" "$(not_read)" "on the date: every mailbox was read"
+assert_eq "[]" "$(sweep_json 'd["warnings"]')" "on the date: the summary has no warning"
 assert_eq "1" "$(line_count held)" "on the date: the held message is held"
 for id in "$IN1_ID" "$IN2_ID" "$IN3_ID" "$REPLY_ID"; do
   assert_eq destroyed "$(state_of "$id")" "on the date: the row is written off ($id)"
