@@ -315,7 +315,9 @@ assert_eq "0" "$(line_count destroyed)" "the day before: nothing destroyed"
 # (after the killed run) the copy that run had already put into the helpline's Sent.
 assert_eq "$((7 - BAD_MOVED + (1 - API)))" "$(line_count kept)" "the day before: the helpline copies not moved are kept"
 assert_eq "[]" "$(not_read)" "the day before: every mailbox was read"
-assert_eq "[]" "$(sweep_json 'd["warnings"]')" "the day before: the summary has no warning"
+# (The first move makes the helpline's Sent folder, which the summary rightly tells.)
+assert_eq "[]" "$(sweep_json '[w for w in d["warnings"] if "Sent folder" not in w]')" \
+  "the day before: the summary has no warning (but the new Sent folder's)"
 names_nothing "the day before"
 [ "$API" = 1 ] || owned_right "the day before"
 
