@@ -11,12 +11,23 @@
 #      rounds; throughput until every message is delivered (queue empty, files counted)
 #   3. the sweeper over generated stores (bench/gen-store) beside `find -mtime +180 -delete`
 #      of the same expired files in an identical tree (the floor), with /usr/bin/time
+#   4. the sweeper through Dovecot (store = "dovecot", the local doveadm, as root) over the
+#      same generated store imported into a private Dovecot (`doveadm import`) in each
+#      format, beside Dovecot doing the same work by itself (bench/dovecot_alone.py:
+#      `doveadm fetch` of every Message-ID, `doveadm expunge` of the expired ones' UIDs,
+#      `doveadm purge` for mdbox; once fetching `hdr.message-id`, once the whole header
+#      `hdr`, which a sweep must read: hdr.message-id loses bytes) and beside `doveadm expunge -A mailbox '*' before 180d`
+#      (Dovecot's own age-based expiry, for scale; `before`, the received date, because
+#      imported mail's save date, which `savedbefore` reads, is the day of the import).
+#      Each of the three starts from the same copy of the store and index, synced and read
+#      once (warm cache)
 #
 # Environment:
 #   BENCH_QUICK=1        a small run (about 2 minutes): fewer messages, 1 round, 10k store only
-#   BENCH_ONLY="milter postfix sweep"   the parts to run (default all three)
+#   BENCH_ONLY="milter postfix sweep dovecot"   the parts to run (default all four)
 #   BENCH_SIZES="10000 100000"          sweeper store sizes (add 1000000 for the 1M store:
 #                        about 4 GB of disk and several more minutes)
+#   BENCH_FORMATS="maildir mbox sdbox mdbox"   Dovecot's mailbox formats for part 4
 #   BENCH_ROUNDS=3, BENCH_MESSAGES=5000  Postfix rounds and messages per run
 #   BENCH_VARIANTS="none null stamp unix tcp"  Postfix variants: no milter, bench/null-milter
 #                                        (same steps, does nothing), null-milter --stamp (adds
@@ -32,7 +43,8 @@ cd "$ROOT"
 [ "$(id -u)" -eq 0 ] || { echo "bench.sh: run as root (a private Postfix, daemons dropping privileges)" >&2; exit 2; }
 
 QUICK=${BENCH_QUICK:-0}
-ONLY=${BENCH_ONLY:-milter postfix sweep}
+ONLY=${BENCH_ONLY:-milter postfix sweep dovecot}
+FORMATS=${BENCH_FORMATS:-maildir mbox sdbox mdbox}
 if [ "$QUICK" = 1 ]; then
   ROUNDS=${BENCH_ROUNDS:-1}; MESSAGES=${BENCH_MESSAGES:-1000}; LOAD=${BENCH_LOAD_MESSAGES:-4000}
   SIZES=${BENCH_SIZES:-10000}
@@ -339,5 +351,120 @@ if [[ " $ONLY " == *" sweep "* ]]; then
     bench_nightly_sweep "$n" "$fsec"
   done
 fi
+# --- 4. the sweeper through Dovecot ------------------------------------------------------
+# Sets DV_SECONDS (wall time) and DV_RSS (peak KB) of CMD...; its stdout goes to DV_OUT.
+dv_time() {
+  local tv
+  tv=$( { /usr/bin/time -f '%e %M' "$@" >"$DV_OUT"; } 2>&1 | tail -1) || true
+  read -r DV_SECONDS DV_RSS <<<"$tv"
+}
+
+# FORMAT N GEN_DIR: gen-store's store in GEN_DIR imported into a private Dovecot in FORMAT,
+# then the three ways of doing the night's work, each on a fresh copy.
+bench_dovecot() {
+  local fmt=$1 n=$2 g=$3
+  local d=$WORK/dovecot-$fmt-$n users u t0 import_sec expired want
+  users=$(cd "$g/mail" && for u in */*; do echo "${u#*/}@${u%/*}"; done)
+  expired=$(wc -l <"$g/expired.ids")
+  want=$((n - expired))
+  PF_MAIL_FORMAT=$fmt PF_MAILBOXES=${users//$'\n'/ } pf_start "$d" "" >/dev/null
+  chown -R "$PF_MAIL_UID:$PF_MAIL_GID" "$g/mail"
+  t0=$(now)
+  for u in $users; do pf_doveadm import -u "$u" -s "maildir:$g/mail/${u#*@}/${u%@*}" "" all; done
+  import_sec=$(echo "$(now) - $t0" | bc -l)
+  cp -a "$PF_MAIL_DIR" "$d/mail.snap"
+  cp -a "$g/state" "$d/state.snap"
+  restore() {
+    rm -rf "$PF_MAIL_DIR" "$g/state"
+    cp -a "$d/mail.snap" "$PF_MAIL_DIR"
+    cp -a "$d/state.snap" "$g/state"
+    sync
+    find "$PF_MAIL_DIR" -type f -exec cat {} + >/dev/null
+  }
+  left() { python3 bench/dovecot_alone.py count "$PF_DOVECOT_CONF" info@respectphoneline.test info@mensadviceline.test '*@respect.test'; }
+  local purge=() alone_sec alone_out alone_left alone_hdr_sec alone_hdr_left sweep_sec sweep_rss sweep_left summary before_sec before_left
+  [ "$fmt" != mdbox ] || purge=(--purge)
+
+  DV_OUT=$d/alone.out
+  dv_time python3 bench/dovecot_alone.py sweep "$PF_DOVECOT_CONF" "$g/expired.ids" "${purge[@]}" \
+    info@respectphoneline.test info@mensadviceline.test '*@respect.test'
+  alone_sec=$DV_SECONDS
+  alone_out=$(cat "$DV_OUT")
+  alone_left=$(left)
+
+  restore
+  DV_OUT=$d/alone-hdr.out
+  dv_time python3 bench/dovecot_alone.py sweep "$PF_DOVECOT_CONF" "$g/expired.ids" "${purge[@]}" --hdr \
+    info@respectphoneline.test info@mensadviceline.test '*@respect.test'
+  alone_hdr_sec=$DV_SECONDS
+  alone_hdr_left=$(left)
+
+  restore
+  sed '/^\[\[sweep\.mailbox\]\]/,$d' "$g/retention.toml" >"$d/retention.toml"
+  cat >>"$d/retention.toml" <<EOF
+[[sweep.dovecot]]
+name = "local"
+doveadm = "$(command -v doveadm)"
+config_file = "$PF_DOVECOT_CONF"
+
+[[sweep.mailbox]]
+store = "dovecot"
+user = "info@respectphoneline.test"
+kind = "shared"
+line = "respect-phoneline"
+
+[[sweep.mailbox]]
+store = "dovecot"
+user = "info@mensadviceline.test"
+kind = "shared"
+line = "mens-advice-line"
+
+[[sweep.mailbox]]
+store = "dovecot"
+user = "*@respect.test"
+kind = "personal"
+EOF
+  DV_OUT=$d/sweep.json
+  dv_time "$SWEEP_BIN" -c "$d/retention.toml" --json
+  sweep_sec=$DV_SECONDS
+  sweep_rss=$DV_RSS
+  summary=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j.get("exit_code"), sum(v.get("destroyed",0) for v in j.get("lines",{}).values()), len(j.get("mailboxes_not_read",[])))' "$d/sweep.json" 2>/dev/null || echo "? ? ?")
+  sweep_left=$(left)
+
+  restore
+  DV_OUT=$d/before.out
+  if [ "$fmt" = mdbox ]; then
+    # shellcheck disable=SC2016  # $1 is the inner shell's
+    dv_time sh -c 'doveadm -c "$1" expunge -A mailbox "*" before 180d && doveadm -c "$1" purge -A' _ "$PF_DOVECOT_CONF"
+  else
+    dv_time doveadm -c "$PF_DOVECOT_CONF" expunge -A mailbox '*' before 180d
+  fi
+  before_sec=$DV_SECONDS
+  before_left=$(left)
+
+  local exit destroyed not_read
+  read -r exit destroyed not_read <<<"$summary"
+  printf '  format=%s store=%d expired=%d import_seconds=%.2f dovecot_alone_seconds=%.2f (%s) dovecot_alone_whole_header_seconds=%.2f sweep_seconds=%.2f sweep_peak_rss_kb=%s ratio_to_alone=%.2f ratio_to_alone_whole_header=%.2f sweep_exit=%s destroyed=%s mailboxes_not_read=%s expunge_before_seconds=%.2f ratio_to_expunge_before=%.2f left_alone=%s left_alone_whole_header=%s left_sweep=%s left_before=%s left_expected=%d\n' \
+    "$fmt" "$n" "$expired" "$import_sec" "$alone_sec" "$alone_out" "$alone_hdr_sec" "$sweep_sec" "$sweep_rss" \
+    "$(echo "$sweep_sec / ($alone_sec + 0.001)" | bc -l)" "$(echo "$sweep_sec / ($alone_hdr_sec + 0.001)" | bc -l)" \
+    "$exit" "$destroyed" "$not_read" "$before_sec" \
+    "$(echo "$sweep_sec / ($before_sec + 0.001)" | bc -l)" "$alone_left" "$alone_hdr_left" "$sweep_left" "$before_left" "$want"
+  pf_stop "$d"
+  PF_DIR=""
+  rm -rf "$d"
+}
+
+if [[ " $ONLY " == *" dovecot "* ]]; then
+  say
+  say "== sweeper through Dovecot $(dovecot --version | cut -d' ' -f1) (store = \"dovecot\", local doveadm, secure_delete = \"unlink\") beside Dovecot alone (fetch + expunge [+ purge]) and expunge before 180d (warm cache)"
+  for n in $SIZES; do
+    g=$WORK/dovecot-gen-$n
+    "$GEN_BIN" -d "$g" -n "$n" >/dev/null
+    python3 bench/dovecot_alone.py ids "$g/expired.list" >"$g/expired.ids"
+    for fmt in $FORMATS; do bench_dovecot "$fmt" "$n" "$g"; done
+    rm -rf "$g"
+  done
+fi
+
 say
 say "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -35,8 +35,15 @@
 #   pf_add_mailbox ADDRESS...   make more virtual mailboxes (reloads Postfix)
 #   pf_sink_files       files smtp-sink saved, oldest first
 #   pf_doveadm ARGS...  doveadm for the private Dovecot (e.g. force-resync -u USER '*')
+#   pf_dovecot_stop / pf_dovecot_start
+#                       stop the private Dovecot alone (IMAP, LMTP, doveadm, SMTP AUTH gone),
+#                       start it again with the same config and users
+#   pf_mail_home ADDRESS   the Dovecot home of a mailbox: PF_MAIL_DIR/<domain>/<local part>
 #   pf_imap USER STATEMENTS  an IMAP session as USER, running Python STATEMENTS with M the
 #                       logged-in imaplib connection
+#   pf_imap_view USER   what USER's mail client shows after a fresh login: every folder and
+#                       every message downloaded whole, as JSON (lib/imap_view.py); fails on
+#                       any IMAP error and on a message SELECT counts but FETCH cannot give
 #
 # Exported by pf_start:
 #   PF_DIR              the test folder (DIR)
@@ -65,6 +72,9 @@
 #   PF_IMAP_PORT        Dovecot IMAP on 127.0.0.1, no TLS, plaintext login allowed; every
 #                       PF_DOVECOT_USERS address logs in with PF_AUTH_PASS
 #   PF_DOVECOT_CONF, PF_DOVECOT_LOG
+#   PF_LMTP_SOCKET      Dovecot's LMTP socket (with PF_MAIL_FORMAT), which Postfix delivers to
+#   PF_DOVEADM_PORT     doveadm's HTTP API on 127.0.0.1 (with PF_DOVEADM_API_KEY), at
+#                       http://127.0.0.1:PF_DOVEADM_PORT/doveadm/v1
 #   PF_MILTER           the MILTER_SPEC given to pf_start ("" when none)
 # Knobs read by pf_start (set before calling it):
 #   PF_DOMAINS          virtual_mailbox_domains, default "respectphoneline.test
@@ -78,6 +88,24 @@
 #   PF_DOVECOT_USERS    IMAP logins besides PF_AUTH_USER, default the helplines' info@
 #   PF_SUBMISSION_RESTRICTIONS   the submission port's smtpd_relay_restrictions, default
 #                       "permit_sasl_authenticated,reject"
+#   PF_MAIL_FORMAT      unset: Postfix's virtual(8) writes the Maildirs itself (Dovecot only
+#                       reads them; any address is a Dovecot user). maildir, mbox, sdbox or
+#                       mdbox: Postfix hands every virtual mailbox's mail to Dovecot's LMTP
+#                       (virtual_transport = lmtp:unix:PF_LMTP_SOCKET), which stores it in
+#                       that format under pf_mail_home (maildir: the home itself, as without
+#                       PF_MAIL_FORMAT; mbox: ~/mail with INBOX ~/mail/inbox; sdbox: ~/sdbox;
+#                       mdbox: ~/mdbox), so Dovecot's indexes and caches are its own. Its
+#                       users are then a passwd-file listing PF_MAILBOXES, PF_AUTH_USER and
+#                       PF_DOVECOT_USERS (all log in with PF_AUTH_PASS), which Dovecot can
+#                       iterate (`doveadm user '*@respect.test'`); PF_CATCHALL is not offered
+#   PF_MAIL_SEPARATOR   the namespace's hierarchy separator, default "." for Maildir and "/"
+#                       for the other formats
+#   PF_LAZY_EXPUNGE=1   Dovecot's lazy_expunge plugin: every expunged message is first copied
+#                       into the user's folder EXPUNGED (made when missing)
+#   PF_DOVEADM_API_KEY  set: doveadm's HTTP API listens on 127.0.0.1:PF_DOVEADM_PORT with this
+#                       doveadm_api_key; PF_DOVEADM_ALLOWED_COMMANDS (comma-separated command
+#                       names as doveadm spells them, "mailbox status"; default all) is its
+#                       doveadm_allowed_commands
 #
 # How it is built, and why:
 # - `postfix -c DIR/postfix/etc start`: every command given -c (and every process master
@@ -145,8 +173,9 @@ _pf_paths() {
   PF_DOVECOT_CONF=$PF_DOVECOT_DIR/dovecot.conf
   PF_DOVECOT_LOG=$PF_DOVECOT_DIR/dovecot.log
   PF_AUTH_SOCKET=$PF_DOVECOT_DIR/run/auth-postfix
+  PF_LMTP_SOCKET=$PF_DOVECOT_DIR/run/lmtp-postfix
   export PF_DIR PF_CONFIG_DIR PF_QUEUE_DIR PF_DATA_DIR PF_LOG PF_MAIL_DIR SINK_DIR \
-    PF_DOVECOT_DIR PF_DOVECOT_CONF PF_DOVECOT_LOG PF_AUTH_SOCKET
+    PF_DOVECOT_DIR PF_DOVECOT_CONF PF_DOVECOT_LOG PF_AUTH_SOCKET PF_LMTP_SOCKET
 }
 
 # ---------------------------------------------------------------------------------------
@@ -193,15 +222,103 @@ _pf_kill_wait() {
 # ---------------------------------------------------------------------------------------
 # Dovecot: SMTP AUTH for Postfix (smtpd_sasl_type = dovecot) and IMAP for the tests
 
-_pf_write_dovecot_conf() {
-  local d=$PF_DOVECOT_DIR u
-  mkdir -p "$d/run" "$d/state" && chmod 0755 "$d" || return 1
-  : >"$d/users"
-  for u in "$PF_AUTH_USER" $PF_DOVECOT_USERS; do
-    printf '%s:{PLAIN}%s::::::\n' "$u" "$PF_AUTH_PASS" >>"$d/users"
+# The mail_location for PF_MAIL_FORMAT (every format below the user's home).
+_pf_mail_location() {
+  case "${PF_MAIL_FORMAT:-}" in
+    "") echo "maildir:$PF_MAIL_DIR/%Ld/%Ln" ;;
+    maildir) echo "maildir:~" ;;
+    mbox) echo "mbox:~/mail:INBOX=~/mail/inbox" ;;
+    sdbox) echo "sdbox:~/sdbox" ;;
+    mdbox) echo "mdbox:~/mdbox" ;;
+    *) _pf_say "PF_MAIL_FORMAT must be maildir, mbox, sdbox or mdbox: '$PF_MAIL_FORMAT'"; return 1 ;;
+  esac
+}
+
+pf_mail_home() {
+  local a
+  a=$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')
+  echo "$PF_MAIL_DIR/${a#*@}/${a%@*}"
+}
+
+# Appends the Dovecot users ADDRESS... to its passwd-file (skipping those already there).
+# With PF_MAIL_FORMAT each line carries the mail store's uid, gid and the home, so the file
+# is the userdb too (Dovecot re-reads it when it changes).
+_pf_add_dovecot_users() {
+  local f=$PF_DOVECOT_DIR/users u
+  for u in "$@"; do
+    u=$(printf '%s' "$u" | tr '[:upper:]' '[:lower:]')
+    grep -q "^$u:" "$f" 2>/dev/null && continue
+    if [ -n "${PF_MAIL_FORMAT:-}" ]; then
+      printf '%s:{PLAIN}%s:%s:%s::%s::\n' "$u" "$PF_AUTH_PASS" "$PF_MAIL_UID" "$PF_MAIL_GID" "$(pf_mail_home "$u")" >>"$f"
+    else
+      printf '%s:{PLAIN}%s::::::\n' "$u" "$PF_AUTH_PASS" >>"$f"
+    fi
   done
   # Test credentials only; Dovecot's auth process (user dovecot) must read them.
-  chmod 0644 "$d/users"
+  chmod 0644 "$f"
+}
+
+# The userdb: with PF_MAIL_FORMAT the passwd-file (iterable, as doveadm's user masks need);
+# else any address is a user, so doveadm -u works for every mailbox Postfix delivered to.
+_pf_dovecot_userdb() {
+  if [ -n "${PF_MAIL_FORMAT:-}" ]; then
+    printf 'userdb {\n  driver = passwd-file\n  args = username_format=%%Lu %s\n}\n' "$PF_DOVECOT_DIR/users"
+  else
+    printf 'userdb {\n  driver = static\n  args = uid=%s gid=%s home=%s/%%Ld/%%Ln allow_all_users=yes\n}\n' \
+      "$PF_MAIL_UID" "$PF_MAIL_GID" "$PF_MAIL_DIR"
+  fi
+}
+
+_pf_lazy_expunge_mailbox() {
+  [ "${PF_LAZY_EXPUNGE:-0}" = 1 ] || return 0
+  printf '  mailbox EXPUNGED {\n    auto = create\n  }\n'
+}
+
+_pf_lazy_expunge_plugin() {
+  [ "${PF_LAZY_EXPUNGE:-0}" = 1 ] || return 0
+  # A message moved between folders is copied there only when its last instance goes.
+  printf 'mail_plugins = $mail_plugins lazy_expunge\nplugin {\n  lazy_expunge = EXPUNGED\n  lazy_expunge_only_last_instance = yes\n}\n'
+}
+
+# LMTP for Postfix's deliveries (PF_MAIL_FORMAT), and doveadm's HTTP API (PF_DOVEADM_API_KEY).
+_pf_dovecot_services() {
+  if [ -n "${PF_MAIL_FORMAT:-}" ]; then
+    cat <<EOF
+# Postfix's lmtp client runs as postfix, unchrooted: it reaches this absolute path.
+service lmtp {
+  unix_listener lmtp-postfix {
+    mode = 0660
+    user = postfix
+    group = postfix
+  }
+}
+postmaster_address = postmaster@respect.test
+EOF
+  fi
+  if [ -n "${PF_DOVEADM_API_KEY:-}" ]; then
+    cat <<EOF
+doveadm_api_key = $PF_DOVEADM_API_KEY
+${PF_DOVEADM_ALLOWED_COMMANDS:+doveadm_allowed_commands = $PF_DOVEADM_ALLOWED_COMMANDS}
+service doveadm {
+  inet_listener http {
+    address = 127.0.0.1
+    port = $PF_DOVEADM_PORT
+    ssl = no
+  }
+}
+EOF
+  fi
+}
+
+_pf_write_dovecot_conf() {
+  local d=$PF_DOVECOT_DIR location protocols=imap sep
+  mkdir -p "$d/run" "$d/state" && chmod 0755 "$d" || return 1
+  location=$(_pf_mail_location) || return 1
+  [ -z "${PF_MAIL_FORMAT:-}" ] || protocols="imap lmtp"
+  case "${PF_MAIL_FORMAT:-maildir}" in maildir) sep=${PF_MAIL_SEPARATOR:-.} ;; *) sep=${PF_MAIL_SEPARATOR:-/} ;; esac
+  : >"$d/users"
+  # shellcheck disable=SC2086  # blank-separated lists
+  _pf_add_dovecot_users "$PF_AUTH_USER" $PF_DOVECOT_USERS ${PF_MAIL_FORMAT:+$PF_MAILBOXES}
   cat >"$PF_DOVECOT_CONF" <<EOF
 # Private Dovecot for the tests (tests/e2e/lib/postfix.sh); nothing from /etc/dovecot.
 instance_name = rmtest-$PF_IMAP_PORT
@@ -209,7 +326,7 @@ base_dir = $d/run
 state_dir = $d/state
 log_path = $PF_DOVECOT_LOG
 info_log_path = $PF_DOVECOT_LOG
-protocols = imap
+protocols = $protocols
 listen = 127.0.0.1
 ssl = no
 # Loopback without TLS: plaintext logins are how the tests log in.
@@ -220,26 +337,24 @@ auth_mechanisms = plain login
 auth_failure_delay = 0
 auth_username_format = %Lu
 first_valid_uid = 1
-mail_location = maildir:$PF_MAIL_DIR/%Ld/%Ln
+mail_location = $location
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%Lu $d/users
 }
-# Any address is a user (doveadm -u works for every mailbox Postfix delivered to).
-userdb {
-  driver = static
-  args = uid=$PF_MAIL_UID gid=$PF_MAIL_GID home=$PF_MAIL_DIR/%Ld/%Ln allow_all_users=yes
-}
+$(_pf_dovecot_userdb)
 namespace inbox {
   inbox = yes
-  separator = .
+  separator = $sep
   mailbox Sent {
     special_use = \\Sent
   }
   mailbox Trash {
     special_use = \\Trash
   }
+$(_pf_lazy_expunge_mailbox)
 }
+$(_pf_lazy_expunge_plugin)
 service auth {
   # Postfix's smtpd runs as the postfix user, unchrooted: it reaches this absolute path.
   unix_listener auth-postfix {
@@ -262,19 +377,41 @@ service imap-login {
     port = 0
   }
 }
+$(_pf_dovecot_services)
 EOF
 }
 
 _pf_start_dovecot() {
   _pf_write_dovecot_conf || return 1
+  pf_dovecot_start
+}
+
+pf_dovecot_start() {
   dovecot -c "$PF_DOVECOT_CONF" >>"$PF_DOVECOT_DIR/start.out" 2>&1 || {
     _pf_say "dovecot did not start: $(cat "$PF_DOVECOT_DIR/start.out" "$PF_DOVECOT_LOG" 2>/dev/null)"
     return 1
   }
-  if ! wait_for 30 test -S "$PF_AUTH_SOCKET" || ! wait_for 30 port_listening "$PF_IMAP_PORT"; then
-    _pf_say "dovecot's auth socket or IMAP port did not appear: $(cat "$PF_DOVECOT_LOG" 2>/dev/null)"
+  local ready=(test -S "$PF_AUTH_SOCKET")
+  if ! wait_for 30 "${ready[@]}" || ! wait_for 30 port_listening "$PF_IMAP_PORT" ||
+    { [ -n "${PF_MAIL_FORMAT:-}" ] && ! wait_for 30 test -S "$PF_LMTP_SOCKET"; } ||
+    { [ -n "${PF_DOVEADM_API_KEY:-}" ] && ! wait_for 30 port_listening "$PF_DOVEADM_PORT"; }; then
+    _pf_say "dovecot's sockets or ports did not appear: $(cat "$PF_DOVECOT_LOG" 2>/dev/null)"
     return 1
   fi
+}
+
+# Dovecot's master and its children, gone when this returns (the sockets it leaves behind
+# are refused connections, as on a server where Dovecot is down).
+pf_dovecot_stop() {
+  local dove kids p
+  dove=$(_pf_live_pid "$PF_DOVECOT_DIR/run/master.pid" "$PF_DOVECOT_CONF") || return 0
+  kids=$(cat "/proc/$dove/task/$dove/children" 2>/dev/null || true)
+  _pf_kill_wait "$dove" 20
+  for p in $kids; do
+    if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -q '^dovecot'; then
+      _pf_kill_wait "$p" 5
+    fi
+  done
 }
 
 pf_doveadm() { doveadm -c "$PF_DOVECOT_CONF" "$@"; }
@@ -282,6 +419,8 @@ pf_doveadm() { doveadm -c "$PF_DOVECOT_CONF" "$@"; }
 # pf_imap USER PYTHON-STATEMENTS: an IMAP session as USER (password PF_AUTH_PASS), the
 # statements run with M the logged-in imaplib connection (lib/imap_session.py).
 pf_imap() { "$(e2e_python)" "$E2E_LIB_DIR/imap_session.py" "$PF_IMAP_PORT" "$1" "$PF_AUTH_PASS" "$2"; }
+
+pf_imap_view() { "$(e2e_python)" "$E2E_LIB_DIR/imap_view.py" "$PF_IMAP_PORT" "$1" "$PF_AUTH_PASS"; }
 
 # ---------------------------------------------------------------------------------------
 # Postfix
@@ -309,6 +448,7 @@ proxymap  unix  -       -       n       -       -       proxymap
 proxywrite unix -       -       n       -       1       proxymap
 smtp      unix  -       -       n       -       -       smtp
 relay     unix  -       -       n       -       -       smtp
+lmtp      unix  -       -       n       -       -       lmtp
 showq     unix  n       -       n       -       -       showq
 error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
@@ -347,6 +487,7 @@ pf_add_mailbox() {
   local map=$PF_CONFIG_DIR/virtual_mailbox
   # shellcheck disable=SC2046  # one address a line, no blanks
   _pf_write_mailbox_map $(awk '$1 !~ /^@/ { print $1 }' "$map") "$@" || return 1
+  [ -z "${PF_MAIL_FORMAT:-}" ] || _pf_add_dovecot_users "$@" || return 1
   if _pf_master_running; then pf_reload; fi
 }
 
@@ -404,6 +545,7 @@ _pf_write_main_cf() {
     "smtpd_milters = $milter"
     "non_smtpd_milters = $milter"
   )
+  [ -z "${PF_MAIL_FORMAT:-}" ] || settings+=("virtual_transport = lmtp:unix:$PF_LMTP_SOCKET")
   printf '%s\n' "${settings[@]}" >"$PF_CONFIG_DIR/main.cf"
   _pf_backdate "$PF_CONFIG_DIR/main.cf" "$PF_CONFIG_DIR/master.cf"
   # shellcheck disable=SC2086  # PF_MAILBOXES is a blank-separated list
@@ -480,9 +622,13 @@ pf_start() {
   _pf_mail_user || return 1
 
   local ports
-  ports=$(free_ports 4 | tr '\n' ' ')
-  read -r PF_PORT PF_SUBMISSION_PORT PF_SINK_PORT PF_IMAP_PORT <<<"$ports"
-  export PF_PORT PF_SUBMISSION_PORT PF_SINK_PORT PF_IMAP_PORT PF_AUTH_USER PF_AUTH_PASS
+  ports=$(free_ports 5 | tr '\n' ' ')
+  read -r PF_PORT PF_SUBMISSION_PORT PF_SINK_PORT PF_IMAP_PORT PF_DOVEADM_PORT <<<"$ports"
+  export PF_PORT PF_SUBMISSION_PORT PF_SINK_PORT PF_IMAP_PORT PF_DOVEADM_PORT PF_AUTH_USER PF_AUTH_PASS
+  if [ -n "${PF_MAIL_FORMAT:-}" ] && [ "${PF_CATCHALL:-0}" = 1 ]; then
+    _pf_say "pf_start: PF_CATCHALL needs Postfix's own delivery (no PF_MAIL_FORMAT)"
+    return 1
+  fi
 
   mkdir -p "$PF_DIR" "$PF_CONFIG_DIR" "$PF_QUEUE_DIR" "$PF_DATA_DIR" "$PF_MAIL_DIR" || return 1
   # Postfix's own checks want root-owned, not group/other-writable config and queue roots;

@@ -16,12 +16,19 @@
 #                      the two test lines, then the TOML lines given ([sweep], mailboxes...).
 #   sweep_mailbox PATH KIND [LINE]
 #                      one [[sweep.mailbox]] for sweep_config's TOML
+#   sweep_dovecot_mailbox USER KIND [LINE]
+#                      one [[sweep.mailbox]] with store = "dovecot": USER is a Dovecot user
+#                      (shared) or a user mask (personal)
+#   sweep_dovecot_local [NAME]
+#                      one [[sweep.dovecot]]: the local doveadm on the harness's Dovecot
+#                      (config_file = PF_DOVECOT_CONF), named NAME (default "local")
 #   sweep_at WHEN [ARG...]
 #                      the sweeper under faketime WHEN ("YYYY-MM-DD HH:MM:SS") with --json and
-#                      the ARGs, as the mail store's user, from SWEEP_CWD (default /): exit code
+#                      the ARGs, as the mail store's user (SWEEP_AS=root: as root, as the
+#                      local doveadm needs), from SWEEP_CWD (default /): exit code
 #                      in SWEEP_RC, summary in $W/sweep/out.json, stderr in $W/sweep/err.
 #                      SWEEP_NO_FAKE_STAT=1: file times as they are (libfaketime would shift
-#                      them by the faked offset)
+#                      them by the faked offset). SWEEP_TMPDIR: its TMPDIR
 #   sweep_json EXPR    a Python expression over the summary d, printed
 #   sweep_show_failure shows err and the summary when the last assertion failed
 
@@ -73,12 +80,24 @@ sweep_mailbox() {
   [ -z "${3:-}" ] || printf 'line = "%s"\n' "$3"
 }
 
+sweep_dovecot_mailbox() {
+  printf '[[sweep.mailbox]]\nstore = "dovecot"\nuser = "%s"\nkind = "%s"\n' "$1" "$2"
+  [ -z "${3:-}" ] || printf 'line = "%s"\n' "$3"
+}
+
+sweep_dovecot_local() {
+  printf '[[sweep.dovecot]]\nname = "%s"\ndoveadm = "%s"\nconfig_file = "%s"\n' \
+    "${1:-local}" "$(command -v doveadm)" "$PF_DOVECOT_CONF"
+}
+
 sweep_at() {
-  local when=$1 env=()
+  local when=$1 env=() as=(pf_as_mail)
   shift
   [ "${SWEEP_NO_FAKE_STAT:-0}" != 1 ] || env=(NO_FAKE_STAT=1)
+  [ -z "${SWEEP_TMPDIR:-}" ] || env+=(TMPDIR="$SWEEP_TMPDIR")
+  [ "${SWEEP_AS:-mail}" != root ] || as=()
   SWEEP_RC=0
-  (cd "${SWEEP_CWD:-/}" && pf_as_mail env "${env[@]}" faketime "$when" "$SWEEP" -c "$W/sweep/retention.toml" \
+  (cd "${SWEEP_CWD:-/}" && "${as[@]}" env "${env[@]}" faketime "$when" "$SWEEP" -c "$W/sweep/retention.toml" \
     --json "$@" >"$W/sweep/out.json" 2>"$W/sweep/err") || SWEEP_RC=$?
 }
 
