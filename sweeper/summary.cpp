@@ -189,8 +189,8 @@ void Summary::listed(const std::string& action, const std::string& path, const s
 std::string mailbox_entry_text(int number, const std::string& pattern) {
     std::string t = "[[sweep.mailbox]] number " + std::to_string(number);
     if (pattern.empty()) return t + " (kind = \"personal\")";
-    // A Dovecot entry is shown by its user: a shared mailbox's, or a personal entry's mask.
-    if (pattern.front() != '/') return t + " (store = \"dovecot\", user = \"" + pattern + "\")";
+    // A Dovecot entry comes already described (its line, or a personal entry's mask).
+    if (pattern.front() != '/') return t + " (" + pattern + ")";
     return t + " (path = \"" + pattern + "\")";
 }
 

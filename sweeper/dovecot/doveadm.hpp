@@ -83,6 +83,9 @@ public:
                       const std::string& flags, std::optional<std::chrono::system_clock::time_point> received) = 0;
     // "purge -u USER": frees the space of expunged mail in mdbox storage.
     virtual void purge(const std::string& user) = 0;
+    // "mailbox cache purge -u USER MAILBOX...": rewrites each mailbox's dovecot.index.cache
+    // without the records of expunged messages (their header fields and snippets).
+    virtual void purge_cache(const std::string& user, const std::vector<std::string>& mailboxes) = 0;
     // "force-resync -u USER MASK".
     virtual void force_resync(const std::string& user, const std::string& mailbox_mask) = 0;
     // The file-system path of `mailbox` of `user` ("mailbox path"), where this client runs

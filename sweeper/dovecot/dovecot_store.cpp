@@ -70,14 +70,9 @@ UniqueFd open_for_overwrite(int dirfd, const std::string& name, struct stat& st)
     return fd;
 }
 
-bool overwrite_file(int dirfd, const std::string& name) {
-    struct stat st {};
-    const UniqueFd fd = open_for_overwrite(dirfd, name, st);
-    return fd && overwrite_with_zeros(fd.get(), st.st_size) == 0;
-}
-
-// The Maildir file whose base name (Dovecot's GUID for a Maildir message) is `guid`.
-bool overwrite_maildir_message(const std::string& path, const std::string& guid) {
+// The Maildir file whose base name (Dovecot's GUID for a Maildir message) is `guid`, opened
+// for overwriting.
+UniqueFd open_maildir_message(const std::string& path, const std::string& guid) {
     for (const char* sub : {"cur", "new"}) {
         const UniqueFd dir = open_dir_at(AT_FDCWD, path + "/" + sub);
         if (!dir) continue;
@@ -87,9 +82,16 @@ bool overwrite_maildir_message(const std::string& path, const std::string& guid)
                 (name.size() == guid.size() || name[guid.size()] == ':' || name[guid.size()] == ','))
                 found = name;
         });
-        if (!found.empty()) return overwrite_file(dir.get(), found);
+        struct stat st {};
+        if (!found.empty()) return open_for_overwrite(dir.get(), found, st);
     }
-    return false;
+    return UniqueFd();
+}
+
+// Overwrites what `fd` holds, unlinked by the expunge meanwhile, and syncs it.
+bool overwrite_open_file(int fd) {
+    struct stat st {};
+    return ::fstat(fd, &st) == 0 && overwrite_with_zeros(fd, st.st_size) == 0;
 }
 
 }  // namespace
@@ -154,8 +156,13 @@ namespace {
 
 // A Dovecot entry as the summary names it: by its user (the shared mailbox's, or a mask),
 // never by a personal entry's single user.
+// How the summary names a Dovecot entry: by its mask or its line, never by an address
+// (a shared mailbox's user is the helpline's own address, but a personal one's is a
+// staff member's).
 std::string shown_entry(const SweepMailbox& box) {
-    return box.kind == MailboxKind::Personal && !is_mask(box.user) ? std::string() : box.user;
+    if (box.kind == MailboxKind::Personal)
+        return is_mask(box.user) ? "store = \"dovecot\", user = \"" + box.user + "\"" : std::string();
+    return "store = \"dovecot\", line = \"" + box.line + "\"";
 }
 
 }  // namespace
@@ -445,9 +452,9 @@ void DovecotStore::destroy_in_mailbox(const Plan& plan, size_t r, const std::str
             guids.insert(field(f, "guid"));
         }
         const MailFormat fmt = format(r, name);
-        bool overwritten = false;
+        std::map<unsigned long, UniqueFd> files;
         if (config_.sweep.secure_delete == SecureDelete::Overwrite && !before.empty())
-            overwritten = overwrite_in_place(r, name, present);
+            files = open_in_place(r, name, present);
         if (!before.empty()) doveadm_.expunge(rs.user, query);
         if (fmt == MailFormat::Mdbox || fmt == MailFormat::Unknown) rs.purge = true;
         expunge_lazy_copies(r, guids);
@@ -455,6 +462,11 @@ void DovecotStore::destroy_in_mailbox(const Plan& plan, size_t r, const std::str
         if (!before.empty())
             for (const auto& f : doveadm_.fetch(rs.user, {"uid"}, query))
                 if (auto uid = number(f, "uid")) left.insert(*uid);
+        // Only what Dovecot no longer lists is overwritten: its file is unlinked now, and
+        // a run killed before this line leaves no zeroed message Dovecot still reads.
+        std::set<unsigned long> overwritten;
+        for (auto& [uid, fd] : files)
+            if (!left.count(uid) && fd && overwrite_open_file(fd.get())) overwritten.insert(uid);
         for (size_t k = 0; k < items.size(); ++k) {
             DestroyOutcome& o = out[items[k]];
             if (!before.count(uids[k])) {
@@ -463,7 +475,7 @@ void DovecotStore::destroy_in_mailbox(const Plan& plan, size_t r, const std::str
                 o.skips.push_back(Skip::CannotDestroy);
             } else {
                 o.removed = 1;
-                o.overwritten = overwritten;
+                o.overwritten = overwritten.count(uids[k]) > 0;
                 o.folders.emplace_back(r, name);
             }
         }
@@ -475,31 +487,37 @@ void DovecotStore::destroy_in_mailbox(const Plan& plan, size_t r, const std::str
     }
 }
 
-// Maildir and sdbox files are overwritten where Dovecot keeps them, when doveadm runs on
-// the store's host; the rest is reported as a residue (report_residues).
-bool DovecotStore::overwrite_in_place(size_t r, const std::string& name, const std::vector<Fields>& present) {
+// Maildir and sdbox files are opened where Dovecot keeps them, when doveadm runs on the
+// store's host, to be overwritten once the expunge has unlinked them (overwriting first
+// would leave a zeroed message that Dovecot still lists, and a corrupt dbox file, if the
+// run were killed in between); the rest is reported as a residue (report_residues).
+std::map<unsigned long, UniqueFd> DovecotStore::open_in_place(size_t r, const std::string& name,
+                                                              const std::vector<Fields>& present) {
+    std::map<unsigned long, UniqueFd> files;
     const MailFormat fmt = format(r, name);
-    if (fmt != MailFormat::Maildir && fmt != MailFormat::Sdbox) return false;
+    if (fmt != MailFormat::Maildir && fmt != MailFormat::Sdbox) return files;
     std::optional<std::string> path;
     try {
         path = doveadm_.mailbox_path(roots_[r].user, name);
     } catch (const DoveadmError&) {
-        return false;
+        return files;
     }
-    if (!path) return false;
-    bool all = true;
+    if (!path) return files;
+    const UniqueFd dbox_dir =
+        fmt == MailFormat::Sdbox
+            ? open_dir_at(AT_FDCWD, is_dir(*path + "/dbox-Mails") ? *path + "/dbox-Mails" : *path)
+            : UniqueFd();
     for (const auto& f : present) {
-        bool done = false;
+        const auto uid = number(f, "uid");
+        if (!uid) continue;
         if (fmt == MailFormat::Maildir) {
-            done = overwrite_maildir_message(*path, field(f, "guid"));
-        } else {
-            const std::string dir = is_dir(*path + "/dbox-Mails") ? *path + "/dbox-Mails" : *path;
-            const UniqueFd dfd = open_dir_at(AT_FDCWD, dir);
-            done = dfd && overwrite_file(dfd.get(), "u." + field(f, "uid"));
+            files[*uid] = open_maildir_message(*path, field(f, "guid"));
+        } else if (dbox_dir) {
+            struct stat st {};
+            files[*uid] = open_for_overwrite(dbox_dir.get(), "u." + std::to_string(*uid), st);
         }
-        all = all && done;
     }
-    return all;
+    return files;
 }
 
 // lazy_expunge keeps a copy of each expunged message in the user's expunged folder: the
@@ -602,6 +620,7 @@ int DovecotStore::ensure_folder(const Plan& plan, size_t r, const std::string& f
 
 void DovecotStore::report_residues(const Plan& plan, const std::set<std::pair<size_t, std::string>>& changed,
                                    Summary& summary) {
+    purge_caches(changed, summary);
     std::set<size_t> mdbox_users;
     for (const auto& [r, name] : changed) {
         if (!roots_.count(r)) continue;
@@ -621,6 +640,26 @@ void DovecotStore::report_residues(const Plan& plan, const std::set<std::pair<si
                 break;
             case MailFormat::Maildir:
             case MailFormat::Sdbox: break;
+        }
+    }
+}
+
+// Dovecot's index cache keeps header fields of expunged messages until it is rewritten:
+// each changed mailbox's cache is purged, and lazy_expunge folders (which received and
+// lost copies) with them.
+void DovecotStore::purge_caches(const std::set<std::pair<size_t, std::string>>& changed, Summary& summary) {
+    std::map<size_t, std::set<std::string>> by_root;
+    for (const auto& [r, name] : changed)
+        if (roots_.count(r)) by_root[r].insert(name);
+    for (auto& [r, names] : by_root) {
+        for (const auto& [name, m] : roots_[r].mailboxes)
+            if (m.lazy_expunge) names.insert(name);
+        try {
+            doveadm_.purge_cache(roots_[r].user, {names.begin(), names.end()});
+        } catch (const DoveadmError& e) {
+            spdlog::warn("cannot purge Dovecot's index cache through {}: {}", doveadm_.describe(), e.what());
+            summary.warn("Dovecot's index cache of a changed mailbox could not be purged: it may still hold header "
+                         "fields of destroyed messages (run doveadm mailbox cache purge)");
         }
     }
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/fs.hpp"
 #include "sweeper/dovecot/doveadm.hpp"
 #include "sweeper/store.hpp"
 
@@ -84,7 +85,8 @@ private:
     void destroy_in_mailbox(const Plan& plan, size_t r, const std::string& name,
                             const std::vector<size_t>& items, const std::vector<std::vector<FileRef>>& batch,
                             std::vector<DestroyOutcome>& out);
-    bool overwrite_in_place(size_t r, const std::string& name, const std::vector<Fields>& present);
+    std::map<unsigned long, UniqueFd> open_in_place(size_t r, const std::string& name, const std::vector<Fields>& present);
+    void purge_caches(const std::set<std::pair<size_t, std::string>>& changed, Summary& summary);
     void expunge_lazy_copies(size_t r, const std::set<std::string>& guids);
     MoveOutcome move_one(const Plan& plan, const MoveItem& item);
 };

@@ -289,6 +289,10 @@ bool HttpDoveadm::save(const std::string& user, const std::string& mailbox, cons
 
 void HttpDoveadm::purge(const std::string& user) { call("purge", {{"user", user}}); }
 
+void HttpDoveadm::purge_cache(const std::string& user, const std::vector<std::string>& mailboxes) {
+    call("mailboxCachePurge", {{"user", user}, {"mailbox", mailboxes}});
+}
+
 void HttpDoveadm::force_resync(const std::string& user, const std::string& mailbox_mask) {
     call("forceResync", {{"user", user}, {"mailboxMask", mailbox_mask}});
 }

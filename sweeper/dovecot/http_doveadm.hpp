@@ -5,7 +5,7 @@
 //
 // The commands it sends, for the server's doveadm_allowed_commands (list these and no
 // more on a store host that serves the sweeper only):
-//   doveadm_allowed_commands = user,mailbox list,mailbox status,mailbox create,fetch,expunge,save,flags add,purge,force-resync
+//   doveadm_allowed_commands = user,mailbox list,mailbox status,mailbox create,fetch,expunge,save,flags add,purge,mailbox cache purge,force-resync
 //
 // The API key reads every mailbox: its file must be readable by the sweeper's user only.
 #pragma once
@@ -42,6 +42,7 @@ public:
     bool save(const std::string& user, const std::string& mailbox, const std::string& message,
               const std::string& flags, std::optional<std::chrono::system_clock::time_point> received) override;
     void purge(const std::string& user) override;
+    void purge_cache(const std::string& user, const std::vector<std::string>& mailboxes) override;
     void force_resync(const std::string& user, const std::string& mailbox_mask) override;
     // Nothing: the store is on another host (or at least not reached through files).
     std::optional<std::string> mailbox_path(const std::string& user, const std::string& mailbox) override;

@@ -320,6 +320,12 @@ void LocalDoveadm::create_mailbox(const std::string& user, const std::string& na
 
 void LocalDoveadm::purge(const std::string& user) { run_json("purge", {"purge", "-u", user}); }
 
+void LocalDoveadm::purge_cache(const std::string& user, const std::vector<std::string>& mailboxes) {
+    std::vector<std::string> args{"mailbox", "cache", "purge", "-u", user};
+    args.insert(args.end(), mailboxes.begin(), mailboxes.end());
+    run_json("mailbox cache purge", args);
+}
+
 void LocalDoveadm::force_resync(const std::string& user, const std::string& mailbox_mask) {
     run_json("force-resync", {"force-resync", "-u", user, mailbox_mask});
 }

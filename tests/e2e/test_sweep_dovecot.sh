@@ -44,7 +44,7 @@ export PF_MAIL_FORMAT=$FORMAT
 if [ "$API" = 1 ]; then
   PF_DOVEADM_API_KEY=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
   # The commands the sweeper sends over the API (sweeper/dovecot/http_doveadm.hpp), no more.
-  PF_DOVEADM_ALLOWED_COMMANDS="user,mailbox list,mailbox status,mailbox create,fetch,expunge,save,flags add,purge,force-resync"
+  PF_DOVEADM_ALLOWED_COMMANDS="user,mailbox list,mailbox status,mailbox create,fetch,expunge,save,flags add,purge,mailbox cache purge,force-resync"
   export PF_DOVEADM_API_KEY PF_DOVEADM_ALLOWED_COMMANDS
 fi
 . "$HERE/lib/sweep.sh"

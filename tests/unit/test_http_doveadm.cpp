@@ -28,7 +28,7 @@ using Kind = DoveadmError::Kind;
 
 // What the sweeper's HTTP client sends (http_doveadm.hpp names the same list).
 const char* const kAllowed =
-    "user,mailbox list,mailbox status,mailbox create,fetch,expunge,save,flags add,purge,force-resync";
+    "user,mailbox list,mailbox status,mailbox create,fetch,expunge,save,flags add,purge,mailbox cache purge,force-resync";
 const char* const kKey = "sweeper-test-key-5d1e";
 
 template <class F>
