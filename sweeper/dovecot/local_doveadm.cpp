@@ -13,13 +13,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <strings.h>
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <regex>
 #include <system_error>
 
 namespace rm::sweep::dovecot {
@@ -99,12 +99,44 @@ int wait_child(pid_t pid) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// "doveadm(alice@x)<pid><session>: Error" becomes "doveadm<pid><session>: Error".
+std::string without_doveadm_context(std::string text) {
+    for (size_t at = text.find("doveadm("); at != std::string::npos; at = text.find("doveadm(", at + 7)) {
+        const size_t close = text.find(')', at + 8);
+        if (close == std::string::npos) break;
+        text.erase(at + 7, close + 1 - (at + 7));
+    }
+    return text;
+}
+
+// Every word with an '@' inside it (between white space and punctuation) becomes "<user>".
+std::string with_addresses_hidden(const std::string& text) {
+    const auto delimiter = [](char c) {
+        return std::isspace(static_cast<unsigned char>(c)) || std::strchr(":(),<>[]\"'", c) != nullptr;
+    };
+    std::string out;
+    size_t i = 0;
+    while (i < text.size()) {
+        if (delimiter(text[i])) {
+            out += text[i++];
+            continue;
+        }
+        size_t end = i;
+        while (end < text.size() && !delimiter(text[end])) ++end;
+        const std::string word = text.substr(i, end - i);
+        const size_t at = word.find('@');
+        out += (at != std::string::npos && at > 0 && at + 1 < word.size()) ? "<user>" : word;
+        i = end;
+    }
+    return out;
+}
+
 // doveadm's error lines name the user ("doveadm(alice@...): Error: ...") and may hold
 // paths with the user's name: the text kept for the summary and the log names neither.
 std::string scrubbed(const std::string& err, const std::string& user) {
     std::string text = err.substr(0, 600);
-    text = std::regex_replace(text, std::regex(R"(doveadm\([^)]*\))"), "doveadm");
-    text = std::regex_replace(text, std::regex(R"([^\s:(),<>\[\]"']+@[^\s:(),<>\[\]"']+)"), "<user>");
+    text = without_doveadm_context(text);
+    text = with_addresses_hidden(text);
     std::string local = user.substr(0, user.find('@'));
     if (local.size() >= 2 && local.find_first_of("*?") == std::string::npos) {
         for (size_t at = text.find(local); at != std::string::npos; at = text.find(local, at)) {
