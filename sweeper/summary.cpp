@@ -93,7 +93,9 @@ nlohmann::json counts_json(const Summary& s) {
                      {"lazy_expunge_folders", s.residues.lazy_expunge_folders},
                      {"rewritten_mboxes", s.residues.rewritten_mboxes},
                      {"purged_mdbox_users", s.residues.purged_mdbox_users},
-                     {"not_overwritten_remote", s.residues.not_overwritten_remote}};
+                     {"not_overwritten_remote", s.residues.not_overwritten_remote},
+                     {"fts_index_users", s.residues.fts_index_users},
+                     {"attachment_dir_users", s.residues.attachment_dir_users}};
     j["messages_scanned"] = s.messages_scanned;
     j["messages_known"] = s.messages_known;
     j["vanished"] = s.vanished;
@@ -168,7 +170,17 @@ void print_residues(std::ostream& out, const Summary& s) {
     if (r.not_overwritten_remote)
         out << "residue: " << r.not_overwritten_remote
             << " Dovecot folder(s) changed over doveadm's HTTP API: Dovecot deleted the messages, nothing was "
-               "overwritten in place (keep mail on encrypted storage)\n";
+               "overwritten in place, and its full-text search index or mail_attachment_dir, if any, cannot be "
+               "asked over the API (keep mail on encrypted storage)\n";
+    if (r.fts_index_users)
+        out << "residue: " << r.fts_index_users
+            << " Dovecot user(s) changed have a full-text search index, which may keep words of destroyed "
+               "messages until Dovecot rebuilds it (doveadm fts rescan; keep the index on encrypted storage)\n";
+    if (r.attachment_dir_users)
+        out << "residue: " << r.attachment_dir_users
+            << " Dovecot user(s) changed keep attachments in mail_attachment_dir: Dovecot deletes a destroyed "
+               "message's attachments once nothing refers to them, without overwriting them (keep it on "
+               "encrypted storage)\n";
 }
 
 }  // namespace

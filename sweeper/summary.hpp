@@ -77,6 +77,9 @@ struct Residues {
     long rewritten_mboxes = 0;      // mbox files Dovecot rewrote without the messages
     long purged_mdbox_users = 0;    // mdbox users purged (storage files rewritten)
     long not_overwritten_remote = 0;  // mailboxes changed over doveadm's HTTP API
+    // Dovecot users changed whose messages also live outside their mailboxes:
+    long fts_index_users = 0;       // in a full-text search index
+    long attachment_dir_users = 0;  // attachments in mail_attachment_dir (sdbox, mdbox)
 };
 
 struct ListEntry {

@@ -91,6 +91,16 @@ public:
     // The file-system path of `mailbox` of `user` ("mailbox path"), where this client runs
     // on the store's host; nothing over the API (then nothing can be overwritten in place).
     virtual std::optional<std::string> mailbox_path(const std::string& user, const std::string& mailbox) = 0;
+    // One field of the one message `query` matches, its bytes exactly as stored: "text"
+    // (the whole message) or "hdr" ("fetch -f pager FIELD QUERY": the pager formatter
+    // passes bytes on as they are, where JSON replaces invalid UTF-8). Nothing when this
+    // client cannot (the HTTP API answers in JSON only) or the query matches no message.
+    virtual std::optional<std::string> fetch_raw(const std::string& user, const std::string& field,
+                                                 const std::vector<std::string>& query) = 0;
+    // A Dovecot setting as doveconf gives it ("doveadm config [-f protocol=P] -h KEY"),
+    // for what the sweeper must report but cannot clear (full-text search indexes,
+    // mail_attachment_dir). Nothing when this client cannot ask (the HTTP API cannot).
+    virtual std::optional<std::string> setting(const std::string& key, const std::string& protocol) = 0;
     // A name for the summary and the logs: the endpoint's name, never a user.
     virtual std::string describe() const = 0;
 };

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <sstream>
 #include <spdlog/spdlog.h>
 
 #include "core/fs.hpp"
@@ -640,6 +641,71 @@ void DovecotStore::report_residues(const Plan& plan, const std::set<std::pair<si
                 break;
             case MailFormat::Maildir:
             case MailFormat::Sdbox: break;
+        }
+    }
+    report_kept_elsewhere(plan, changed, summary);
+}
+
+namespace {
+
+bool has_word(const std::string& list, const std::string& word) {
+    std::istringstream in(list);
+    std::string w;
+    while (in >> w)
+        if (w == word) return true;
+    return false;
+}
+
+}  // namespace
+
+// A full-text search index counts when the fts plugin is loaded for any protocol that
+// indexes mail (delivery, IMAP, doveadm) and a backend is named.
+const DovecotStore::KeptElsewhere& DovecotStore::kept_elsewhere() {
+    if (kept_elsewhere_) return *kept_elsewhere_;
+    KeptElsewhere k;
+    try {
+        const auto backend = doveadm_.setting("plugin/fts", "");
+        const auto attachments = doveadm_.setting("mail_attachment_dir", "");
+        if (!backend || !attachments) {
+            k.remote = true;
+        } else {
+            k.attachments = !attachments->empty();
+            bool loaded = false;
+            for (const char* protocol : {"", "imap", "lmtp", "lda", "doveadm"})
+                if (auto plugins = doveadm_.setting("mail_plugins", protocol)) loaded = loaded || has_word(*plugins, "fts");
+            if (loaded && !backend->empty()) k.fts = *backend;
+        }
+    } catch (const DoveadmError& e) {
+        spdlog::warn("cannot ask {} for its full-text search and attachment settings: {}", doveadm_.describe(), e.what());
+        k.unknown = true;
+    }
+    return *(kept_elsewhere_ = k);
+}
+
+// Words in a full-text search index and attachments in mail_attachment_dir are kept
+// outside the mailbox files: Dovecot drops them in its own time, and nothing overwrites them.
+void DovecotStore::report_kept_elsewhere(const Plan& plan, const std::set<std::pair<size_t, std::string>>& changed,
+                                         Summary& summary) {
+    if (changed.empty()) return;
+    const KeptElsewhere& k = kept_elsewhere();
+    if (k.remote) return;  // the not_overwritten_remote residue says it
+    if (k.unknown) {
+        summary.warn("whether Dovecot keeps a full-text search index or a mail_attachment_dir could not be asked "
+                     "(doveadm config): count them as residues of every mailbox changed");
+        return;
+    }
+    std::set<size_t> fts_users, attachment_users;
+    for (const auto& [r, name] : changed) {
+        if (!roots_.count(r)) continue;
+        const std::string where = path_of(plan, r, name);
+        if (!k.fts.empty()) {
+            if (fts_users.insert(r).second) ++summary.residues.fts_index_users;
+            summary.listed("residue", where, "full-text search index (fts = " + k.fts + ") not rebuilt");
+        }
+        const MailFormat fmt = format(r, name);
+        if (k.attachments && (fmt == MailFormat::Sdbox || fmt == MailFormat::Mdbox)) {
+            if (attachment_users.insert(r).second) ++summary.residues.attachment_dir_users;
+            summary.listed("residue", where, "attachments in mail_attachment_dir not overwritten");
         }
     }
 }

@@ -299,4 +299,10 @@ void HttpDoveadm::force_resync(const std::string& user, const std::string& mailb
 
 std::optional<std::string> HttpDoveadm::mailbox_path(const std::string&, const std::string&) { return std::nullopt; }
 
+std::optional<std::string> HttpDoveadm::fetch_raw(const std::string&, const std::string&, const std::vector<std::string>&) {
+    return std::nullopt;
+}
+
+std::optional<std::string> HttpDoveadm::setting(const std::string&, const std::string&) { return std::nullopt; }
+
 }  // namespace rm::sweep::dovecot

@@ -46,6 +46,9 @@ public:
     void force_resync(const std::string& user, const std::string& mailbox_mask) override;
     // Nothing: the store is on another host (or at least not reached through files).
     std::optional<std::string> mailbox_path(const std::string& user, const std::string& mailbox) override;
+    std::optional<std::string> fetch_raw(const std::string& user, const std::string& field,
+                                         const std::vector<std::string>& query) override;
+    std::optional<std::string> setting(const std::string& key, const std::string& protocol) override;
     std::string describe() const override;
 
 private:

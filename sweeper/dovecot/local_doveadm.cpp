@@ -370,6 +370,32 @@ std::optional<std::string> LocalDoveadm::mailbox_path(const std::string& user, c
     return rows[0]["path"];
 }
 
+// The pager formatter writes "FIELD:\n" and then the value's bytes as they are, to the end
+// of the output when one message matched.
+std::optional<std::string> LocalDoveadm::fetch_raw(const std::string& user, const std::string& field,
+                                                   const std::vector<std::string>& query) {
+    std::vector<std::string> args{"fetch", "-u", user, field};
+    args.insert(args.end(), query.begin(), query.end());
+    ProgramRun r = run("pager", args);
+    if (r.exit_code != 0) fail("fetch", r, user);
+    if (r.out.empty()) return std::nullopt;
+    const std::string lead = field + ":\n";
+    if (r.out.compare(0, lead.size(), lead) != 0)
+        throw DoveadmError(DoveadmError::Kind::BadAnswer, describe() + ": doveadm fetch gave an answer not in the pager's form");
+    return r.out.substr(lead.size());
+}
+
+std::optional<std::string> LocalDoveadm::setting(const std::string& key, const std::string& protocol) {
+    std::vector<std::string> args{"config"};
+    if (!protocol.empty()) args.insert(args.end(), {"-f", "protocol=" + protocol});
+    args.insert(args.end(), {"-h", key});
+    ProgramRun r = run("", args);
+    if (r.exit_code != 0) fail("config", r, "");
+    while (!r.out.empty() && (r.out.back() == '\n' || r.out.back() == ' ')) r.out.pop_back();
+    const auto first = r.out.find_first_not_of(' ');
+    return first == std::string::npos ? std::string() : r.out.substr(first);
+}
+
 // ---------------------------------------------------------------------------------------
 // save: a staging Maildir imported into the mailbox, so that Dovecot itself stores the
 // message (its indexes stay right, in every format) with its flags and received date.

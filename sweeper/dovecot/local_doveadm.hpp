@@ -53,6 +53,9 @@ public:
     void purge_cache(const std::string& user, const std::vector<std::string>& mailboxes) override;
     void force_resync(const std::string& user, const std::string& mailbox_mask) override;
     std::optional<std::string> mailbox_path(const std::string& user, const std::string& mailbox) override;
+    std::optional<std::string> fetch_raw(const std::string& user, const std::string& field,
+                                         const std::vector<std::string>& query) override;
+    std::optional<std::string> setting(const std::string& key, const std::string& protocol) override;
     std::string describe() const override;
 
 private:

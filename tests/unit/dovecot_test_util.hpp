@@ -68,6 +68,7 @@ struct DovecotOptions {
     std::string api_key;
     std::string allowed_commands;  // doveadm_allowed_commands; empty: all
     std::string ssl_cert, ssl_key;  // files: the API's listener speaks TLS
+    std::string extra_config;       // appended to dovecot.conf
 };
 
 class PrivateDovecot {
@@ -254,7 +255,7 @@ private:
         }
         c << "passdb {\n  driver = passwd-file\n  args = " << (dir_ / "users") << "\n}\n"
           << userdb() << "namespace inbox {\n  inbox = yes\n  separator = " << opt_.separator << "\n}\n"
-          << http_listener();
+          << http_listener() << opt_.extra_config;
     }
 
     DovecotOptions opt_;

@@ -117,6 +117,8 @@ TEST_P(DovecotSweep, DestroysExpiredHelplineMailAndKeepsTheRest) {
     if (GetParam() == MailFormat::Mbox) {
         EXPECT_EQ(s.residues.rewritten_mboxes, 1);
     }
+    EXPECT_EQ(s.residues.fts_index_users, 0);
+    EXPECT_EQ(s.residues.attachment_dir_users, 0);
     // Dovecot's own view stays consistent: a resync finds nothing to repair.
     EXPECT_EQ(dovecot->doveadm("force-resync -u " + std::string(kShared) + " '*'"), 0);
     EXPECT_EQ(listed(kShared), ids({"future@x", "held@x"}));
@@ -158,6 +160,29 @@ TEST_P(DovecotSweep, MovesAPersonalSentCopyWithItsFlags) {
     // A second run finds the copy where it belongs and moves nothing again.
     EXPECT_EQ(sweep().exit_code, 0) << w.last_error;
     EXPECT_EQ(listed(kShared, "Sent"), ids({"reply@x"}));
+}
+
+TEST_P(DovecotSweep, ReportsWhatAFullTextIndexAndAnAttachmentStoreKeep) {
+    rm::test::DovecotOptions o = dovecot->options();
+    dovecot.reset();
+    o.extra_config = "mail_attachment_dir = /var/tmp/rm-test-attachments\n"
+                     "protocol imap {\n  mail_plugins = $mail_plugins fts fts_squat\n}\n"
+                     "plugin {\n  fts = squat\n}\n";
+    dovecot = std::make_unique<PrivateDovecot>(o);
+    w.row("past@x", kPast, "respect-phoneline", "inbound", World::token("past@x"));
+    deliver(kShared, "past@x");
+
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_TRUE(w.destroyed("past@x"));
+    EXPECT_EQ(s.residues.fts_index_users, 1);
+    // Dovecot keeps attachments apart only in its own formats.
+    const bool dbox = GetParam() == MailFormat::Sdbox || GetParam() == MailFormat::Mdbox;
+    EXPECT_EQ(s.residues.attachment_dir_users, dbox ? 1 : 0);
+    std::ostringstream text;
+    rm::sweep::print_text(text, s);
+    EXPECT_NE(text.str().find("full-text search index"), std::string::npos) << text.str();
+    EXPECT_TRUE(s.warnings.empty()) << s.warnings.front();
 }
 
 TEST_P(DovecotSweep, DovecotStoppedIsASkipAndNoRowIsWrittenOff) {
