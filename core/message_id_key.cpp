@@ -77,6 +77,12 @@ size_t unusable_message_ids_first(const std::vector<std::string_view>& values) {
     return n;
 }
 
+std::string legacy_indexed_message_id(const std::vector<std::string_view>& values) {
+    if (values.empty()) return {};
+    const size_t first = unusable_message_ids_first(values);
+    return raw_message_id_key(values[first < values.size() ? first : 0]);
+}
+
 std::string indexed_message_id(const std::vector<std::string_view>& values) {
     const size_t first = unusable_message_ids_first(values);
     if (first < values.size()) return *usable_message_id(values[first]);

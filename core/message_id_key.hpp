@@ -43,6 +43,9 @@ std::string raw_message_id_key(std::string_view value);
 // first usable one. The milter deletes the unusable ones before it, so it is also the one
 // mail clients show. With none usable, message_id_key() of the first; empty with none.
 std::string indexed_message_id(const std::vector<std::string_view>& values);
+// The same as keys were made before they took the dovecot_json_utf8 form (the bytes as
+// they are); equal to indexed_message_id() for valid UTF-8.
+std::string legacy_indexed_message_id(const std::vector<std::string_view>& values);
 // How many leading Message-ID headers are unusable (all of them when none is usable).
 size_t unusable_message_ids_first(const std::vector<std::string_view>& values);
 

@@ -210,6 +210,10 @@ public:
     struct FileKeys {
         Digest digest;
         Digest record;
+        // The Message-ID digest as keys were made before they took the form Dovecot's JSON
+        // gives (dovecot_json_utf8): rows written then for an id with bytes that are not
+        // UTF-8 carry it. Empty when it equals `digest`; never kept in the scan cache.
+        Digest legacy{};
         bool operator==(const FileKeys&) const = default;
     };
     struct KnownFile {

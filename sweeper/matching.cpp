@@ -27,6 +27,8 @@ Index::FileKeys match_keys(const HeaderFacts& facts, const DigestKey& key) {
     const std::vector<std::string_view> ids(facts.message_ids.begin(), facts.message_ids.end());
     const std::string id = indexed_message_id(ids);
     if (!id.empty()) keys.digest = key.digest(id);
+    const std::string legacy = legacy_indexed_message_id(ids);
+    if (legacy != id && !legacy.empty()) keys.legacy = key.digest(legacy);
     return keys;
 }
 

@@ -133,7 +133,9 @@ private:
             if (!rows.empty()) return rows;
         }
         if (keys.digest.empty()) return {};
-        return rows_of_unstamped_copy(reads_.get().rows_for(keys.digest), role);
+        std::vector<MessageRow> rows = reads_.get().rows_for(keys.digest);
+        if (rows.empty() && !keys.legacy.empty()) rows = reads_.get().rows_for(keys.legacy);
+        return rows_of_unstamped_copy(std::move(rows), role);
     }
 
     void classify(const StoredMessage& m) {

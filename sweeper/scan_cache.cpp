@@ -18,8 +18,10 @@ std::string scan_cache_key(const DigestKey& key, const struct stat& st) {
     return out;
 }
 
+// A copy with a legacy key is read again each run rather than cached without it (such
+// ids are rare: bytes that are not UTF-8).
 void CacheWriter::add(std::string file_key, const Index::FileKeys& keys) {
-    if (into_) learnt_.push_back({std::move(file_key), keys});
+    if (into_ && keys.legacy.empty()) learnt_.push_back({std::move(file_key), keys});
 }
 
 void CacheWriter::write() {

@@ -13,6 +13,7 @@
 #include "core/fs.hpp"
 #include "core/headers.hpp"
 #include "core/maildir.hpp"
+#include "core/message_id_key.hpp"
 #include "core/strings.hpp"
 #include "sweeper/matching.hpp"
 #include "sweeper/move.hpp"
@@ -380,13 +381,42 @@ void DovecotStore::read_headers(Walk& w, const std::string& name, const Mailbox&
                                   w.root(), where);
             continue;
         }
-        const Index::FileKeys keys = match_keys(header_facts(h.fields), key_);
+        const HeaderFacts facts = header_facts(h.fields);
+        Index::FileKeys keys = match_keys(facts, key_);
+        if (!add_legacy_key(w.rs.user, box, *uid, facts, keys)) {
+            w.flush();
+            w.sink.message_unread(Skip::Unreadable, w.root(), where);
+            continue;
+        }
         if (!keys.digest.empty() || !keys.record.empty()) w.sink.learn(identity(w.rs.user, box.status, *uid), keys);
         w.batch.push_back({FileRef{w.r, name, "", std::to_string(*uid)}, box.role, received.at(*uid), keys});
     }
     // Expunged between the listing and the header fetch.
     for (const auto uid : uids)
         if (!answered.count(uid)) w.sink.vanished();
+}
+
+// A Message-ID with bytes that are not UTF-8 comes through JSON with them replaced, but
+// rows an older milter wrote for it are keyed over the bytes themselves: such a header is
+// fetched again byte for byte where the client can (the local program; over the API those
+// rows match stamped copies only). False when that fetch fails: the copy is not read.
+bool DovecotStore::add_legacy_key(const std::string& user, const Mailbox& box, unsigned long uid,
+                                  const HeaderFacts& facts, Index::FileKeys& keys) {
+    const bool replaced = std::any_of(facts.message_ids.begin(), facts.message_ids.end(), [](const std::string& v) {
+        return v.find("\xEF\xBF\xBD") != std::string::npos;
+    });
+    if (!replaced || keys.digest.empty()) return true;
+    try {
+        const auto raw = doveadm_.fetch_raw(user, "hdr", {"mailbox-guid", box.status.guid, "uid", std::to_string(uid)});
+        if (!raw) return true;
+        const HeaderFields h = parse_header_fields(*raw, kMatchFields);
+        const Index::FileKeys exact = match_keys(header_facts(h.fields), key_);
+        if (exact.digest == keys.digest) keys.legacy = exact.legacy;
+        return true;
+    } catch (const DoveadmError& e) {
+        spdlog::error("cannot fetch a header byte for byte through {}: {}", doveadm_.describe(), e.what());
+        return false;
+    }
 }
 
 // --- phase 2: destruction ---------------------------------------------------------------
@@ -563,10 +593,8 @@ MoveOutcome DovecotStore::move_one(const Plan& plan, const MoveItem& item) {
         }
         const Fields& f = got.front();
         const std::string guid = field(f, "guid");
-        const std::string text = field(f, "text");
-        // doveadm hands message bodies on as UTF-8: a message with other bytes would
-        // arrive changed, so it stays where it is (and goes on its date).
-        if (text.find("\xEF\xBF\xBD") != std::string::npos) {
+        const std::optional<std::string> text = exact_text(from.user, query, field(f, "text"));
+        if (!text) {
             out.skip = Skip::MoveWouldChangeBytes;
             return out;
         }
@@ -576,12 +604,12 @@ MoveOutcome DovecotStore::move_one(const Plan& plan, const MoveItem& item) {
         const auto already = doveadm_.fetch(to.user, {"uid"},
                                             {"mailbox", item.dest_folder, "header", std::string(kHdrMovedFrom), guid});
         if (already.empty()) {
-            const HeaderBlock h = parse_header_block(text, true);
+            const HeaderBlock h = parse_header_block(*text, true);
             if (h.status != HeaderBlock::Status::Ok) return out;
             const std::string eol = h.crlf ? "\r\n" : "\n";
             const std::string copy = std::string(kHdrMovedFrom) + ": " + guid + eol +
                                      our_header_lines(item.headers, h.crlf) + without_our_headers(h.raw) +
-                                     text.substr(h.raw.size());
+                                     text->substr(h.raw.size());
             std::optional<std::chrono::system_clock::time_point> received;
             if (auto at = number(f, "date.received.unixtime"))
                 received = std::chrono::system_clock::time_point(std::chrono::seconds(*at));
@@ -600,6 +628,17 @@ MoveOutcome DovecotStore::move_one(const Plan& plan, const MoveItem& item) {
     std::vector<DestroyOutcome> gone = destroy(plan, std::vector<std::vector<FileRef>>{std::vector<FileRef>{item.source}});
     out.source = std::move(gone.front());
     return out;
+}
+
+// doveadm's JSON hands a message on with each byte that is not UTF-8 replaced: such a
+// message is fetched again byte for byte where the client can (the local program), and
+// taken only if it is the same message; else it stays where it is (and goes on its date).
+std::optional<std::string> DovecotStore::exact_text(const std::string& user, const std::vector<std::string>& query,
+                                                    const std::string& json_text) {
+    if (json_text.find("\xEF\xBF\xBD") == std::string::npos) return json_text;
+    std::optional<std::string> raw = doveadm_.fetch_raw(user, "text", query);
+    if (!raw || dovecot_json_utf8(*raw) != json_text) return std::nullopt;
+    return raw;
 }
 
 int DovecotStore::ensure_folder(const Plan& plan, size_t r, const std::string& folder, bool& created) {

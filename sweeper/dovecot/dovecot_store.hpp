@@ -89,6 +89,8 @@ private:
     void read_headers(Walk& w, const std::string& name, const Mailbox& box, const std::vector<unsigned long>& uids,
                       const std::map<unsigned long, std::optional<Date>>& received);
     std::string identity(const std::string& user, const MailboxStatus& box, unsigned long uid) const;
+    bool add_legacy_key(const std::string& user, const Mailbox& box, unsigned long uid, const HeaderFacts& facts,
+                        Index::FileKeys& keys);
     MailFormat format(size_t r, const std::string& name);
     void destroy_in_mailbox(const Plan& plan, size_t r, const std::string& name,
                             const std::vector<size_t>& items, const std::vector<std::vector<FileRef>>& batch,
@@ -100,6 +102,8 @@ private:
                                Summary& summary);
     void expunge_lazy_copies(size_t r, const std::set<std::string>& guids);
     MoveOutcome move_one(const Plan& plan, const MoveItem& item);
+    std::optional<std::string> exact_text(const std::string& user, const std::vector<std::string>& query,
+                                          const std::string& json_text);
 };
 
 }  // namespace rm::sweep::dovecot

@@ -163,7 +163,13 @@ public:
         return folder / sub / name;
     }
 
-    rm::Digest digest(const std::string& message_id) const { return key->digest(rm::message_id_key("<" + message_id + ">")); }
+    rm::Digest digest(const std::string& message_id) const {
+        const std::string value = "<" + message_id + ">";
+        return key->digest(legacy_keys ? rm::raw_message_id_key(value) : rm::message_id_key(value));
+    }
+    // Rows (and their lookups) keyed as the milter keyed them before keys took the form
+    // Dovecot's JSON gives: the bytes as they are.
+    bool legacy_keys = false;
 
     // The record token the milter would stamp on a message (`n` tells apart messages that
     // share a Message-ID), and the header line that carries it.

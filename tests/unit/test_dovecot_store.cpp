@@ -185,6 +185,43 @@ TEST_P(DovecotSweep, ReportsWhatAFullTextIndexAndAnAttachmentStoreKeep) {
     EXPECT_TRUE(s.warnings.empty()) << s.warnings.front();
 }
 
+TEST_P(DovecotSweep, MovesASentCopyThatIsNotUtf8ByteForByte) {
+    const std::string id = "caf\xE9\xFF@x";
+    w.row(id, kFuture, "respect-phoneline", "outbound");
+    ASSERT_EQ(dovecot->doveadm("mailbox create -u alice@staff.example Sent"), 0);
+    const std::string original = "From: a@staff.example\nMessage-ID: <" + id +
+                                 ">\nSubject: r\xE9ponse\n\nLatin-1 text: \xE0 bient\xF4t.\n";
+    dovecot->deliver("alice@staff.example", original, "Sent");
+
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_EQ(skips(s, Skip::MoveWouldChangeBytes), 0);
+    EXPECT_EQ(s.lines.at("respect-phoneline").moved, 1);
+    EXPECT_EQ(fetch_one("alice@staff.example", "Sent", "guid"), "(none)");
+    rm::SweepDovecot e;
+    e.config_file = dovecot->config();
+    rm::sweep::dovecot::LocalDoveadm d(e);
+    const auto moved = d.fetch_raw(kShared, "text", {"mailbox", "Sent", "all"});
+    ASSERT_TRUE(moved.has_value());
+    // Our headers first, then the message exactly as it was.
+    EXPECT_NE(moved->find("X-Helpline-Line: respect-phoneline"), std::string::npos) << *moved;
+    EXPECT_EQ(moved->substr(moved->size() - original.size()), original);
+}
+
+TEST_P(DovecotSweep, RowsKeyedBeforeTheCanonicalFormStillMatchTheirCopies) {
+    // A reply indexed by an older milter over its id's bytes (one is not UTF-8); its mail
+    // client's copy, deleted, carries no stamp. doveadm's JSON shows the id changed.
+    const std::string id = "r\xE9ply@x";
+    w.legacy_keys = true;
+    w.row(id, kPast, "respect-phoneline", "outbound");
+    ASSERT_EQ(dovecot->doveadm("mailbox create -u alice@staff.example Trash"), 0);
+    dovecot->deliver("alice@staff.example", "From: a@staff.example\nMessage-ID: <" + id + ">\n\nbody\n", "Trash");
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_EQ(fetch_one("alice@staff.example", "Trash", "guid"), "(none)");
+    EXPECT_TRUE(w.destroyed(id));
+}
+
 TEST_P(DovecotSweep, DovecotStoppedIsASkipAndNoRowIsWrittenOff) {
     w.row("nowhere@x", kPast, "respect-phoneline", "inbound", World::token("nowhere@x"));
     dovecot->stop();

@@ -49,4 +49,12 @@ TEST(MessageIdKey, KeysInvalidUtf8InDovecotsForm) {
     EXPECT_EQ(rm::indexed_message_id({"<a\xff@x>"}), "a" + R + "@x");
 }
 
+TEST(MessageIdKey, TheLegacyKeyIsTheSameIdsBytesAsTheyAre) {
+    // The same header chosen (the first usable), keyed over its bytes.
+    EXPECT_EQ(rm::legacy_indexed_message_id({"<>", "<a\xff@x>", "<b@x>"}), "a\xff@x");
+    EXPECT_EQ(rm::legacy_indexed_message_id({"<caf\xC3\xA9@x>"}), rm::indexed_message_id({"<caf\xC3\xA9@x>"}));
+    EXPECT_EQ(rm::legacy_indexed_message_id({"bare \xff id"}), "bare\xffid");
+    EXPECT_EQ(rm::legacy_indexed_message_id({}), "");
+}
+
 }  // namespace

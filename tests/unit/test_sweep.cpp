@@ -225,6 +225,24 @@ long cache_rows(const World& w) {
 
 }  // namespace
 
+TEST(Sweep, RowsKeyedBeforeTheCanonicalFormStillMatchTheirCopies) {
+    World w;
+    make_maildir(w.shared_a);
+    // A reply whose Message-ID has a byte that is not UTF-8, indexed by an older milter over
+    // the bytes as they are; its mail client's copy, deleted, carries no stamp.
+    const std::string id = "r\xE9ply@x";
+    const auto copy = w.deliver(w.staff / "alice" / ".Trash", id);
+    w.legacy_keys = true;
+    w.row(id, kFuture, "respect-phoneline", "outbound");
+    // Before its date it is kept, and not cached without its older key...
+    EXPECT_EQ(w.sweep(kNow, learning()).exit_code, 0);
+    EXPECT_TRUE(fs::exists(copy));
+    // ...so that on its date it is found and destroyed.
+    EXPECT_EQ(w.sweep(at(kFuture), learning()).exit_code, 0);
+    EXPECT_FALSE(fs::exists(copy));
+    EXPECT_TRUE(w.destroyed(id));
+}
+
 TEST(Sweep, ASecondRunReadsOnlyTheFilesItHasNotSeen) {
     World w;
     w.deliver(w.shared_a, "kept1@x");
