@@ -95,6 +95,26 @@ TEST_P(LocalDoveadmFormat, ListsMailboxesAndTellsTheSeparator) {
     EXPECT_EQ(client_->separator("alice@a.example"), '/');
 }
 
+TEST_P(LocalDoveadmFormat, FetchesAMessageByteForByteWhereJsonWouldReplaceBytes) {
+    // (doveadm save stores lines ending in LF: the message is written so.)
+    const std::string original = std::string("From: a@example.org\nMessage-ID: <x\xff\xfe@y>\n"
+                                             "Subject: caf\xe9\n\nbody \xe9\0tail\n\f\nend\n",
+                                             73);
+    dovecot_->deliver("alice@a.example", original);
+    const std::vector<std::string> query{"mailbox", "INBOX", "all"};
+    EXPECT_EQ(client_->fetch_raw("alice@a.example", "text", query), original);
+    const auto hdr = client_->fetch_raw("alice@a.example", "hdr", query);
+    ASSERT_TRUE(hdr.has_value());
+    EXPECT_EQ(*hdr, original.substr(0, original.find("\n\n") + 2));
+    EXPECT_EQ(client_->fetch_raw("alice@a.example", "text", {"mailbox", "INBOX", "uid", "99"}), std::nullopt);
+}
+
+TEST_P(LocalDoveadmFormat, AsksDovecotForASetting) {
+    EXPECT_EQ(client_->setting("mail_attachment_dir", ""), "");
+    EXPECT_EQ(client_->setting("mail_location", "imap").value_or("").substr(0, 3),
+              std::string(rm::test::format_name(GetParam())).substr(0, 3));
+}
+
 TEST_P(LocalDoveadmFormat, FetchesFieldsAndKeepsANulInTheHeader) {
     dovecot_->deliver("alice@a.example", message("<m1@example.org>", std::string("X-Odd: a\0b\r\n", 12)));
     dovecot_->deliver("alice@a.example", message("<m2@example.org>"));
