@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "ctl/check.hpp"
 #include "ctl/fs_facts.hpp"
 #include "sweeper/dovecot/doveadm.hpp"
 #include "sweeper/dovecot/dovecot_store.hpp"
+#include "sweeper/dovecot/kept_elsewhere.hpp"
 
 namespace rm::ctl {
 
@@ -125,8 +127,28 @@ void check_dovecot_mailbox(size_t number, const SweepMailbox& m, const SweepDove
               " (store = \"dovecot\": every mailbox format Dovecot reads)");
 }
 
+// What no sweep can overwrite: told before the first night, so the admin can put it on
+// encrypted storage.
+void check_kept_elsewhere(const SweepDovecot& e, dc::Doveadm& d, Findings& f) {
+    const std::string name = "[[sweep.dovecot]] " + e.name;
+    try {
+        const dc::KeptElsewhere k = dc::kept_elsewhere(d);
+        if (k.remote) return;
+        if (!k.fts.empty())
+            warn(f, name + ": Dovecot keeps a full-text search index (fts = " + k.fts +
+                        "): it may keep words of destroyed messages until rebuilt; keep it on encrypted storage");
+        if (k.attachments)
+            warn(f, name + ": Dovecot keeps attachments in mail_attachment_dir: they are deleted, not overwritten; "
+                           "keep it on encrypted storage");
+    } catch (const dc::DoveadmError& err) {
+        warn(f, name + ": doveadm config failed (" + std::string(err.what()) +
+                    "): whether a full-text search index or mail_attachment_dir keeps copies is not known");
+    }
+}
+
 void check_dovecot_mailboxes(const Config& c, Findings& f) {
     std::map<std::string, std::unique_ptr<dc::Doveadm>> clients;
+    std::set<std::string> checked_endpoints;
     for (size_t i = 0; i < c.sweep.mailboxes.size(); ++i) {
         const SweepMailbox& m = c.sweep.mailboxes[i];
         if (m.store != StoreKind::Dovecot) continue;
@@ -140,6 +162,7 @@ void check_dovecot_mailboxes(const Config& c, Findings& f) {
             fail(f, "[[sweep.dovecot]] " + e->name + ": " + err.what());
             continue;
         }
+        if (checked_endpoints.insert(e->name).second) check_kept_elsewhere(*e, *client, f);
         check_dovecot_mailbox(i + 1, m, *e, *client, f);
     }
 }

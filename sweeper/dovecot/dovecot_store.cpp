@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <sstream>
 #include <spdlog/spdlog.h>
 
 #include "core/fs.hpp"
@@ -685,35 +684,12 @@ void DovecotStore::report_residues(const Plan& plan, const std::set<std::pair<si
     report_kept_elsewhere(plan, changed, summary);
 }
 
-namespace {
-
-bool has_word(const std::string& list, const std::string& word) {
-    std::istringstream in(list);
-    std::string w;
-    while (in >> w)
-        if (w == word) return true;
-    return false;
-}
-
-}  // namespace
-
-// A full-text search index counts when the fts plugin is loaded for any protocol that
-// indexes mail (delivery, IMAP, doveadm) and a backend is named.
-const DovecotStore::KeptElsewhere& DovecotStore::kept_elsewhere() {
+// Asked once a run, and only when something changed.
+const DovecotStore::KeptElsewhereOrUnknown& DovecotStore::kept_elsewhere_once() {
     if (kept_elsewhere_) return *kept_elsewhere_;
-    KeptElsewhere k;
+    KeptElsewhereOrUnknown k;
     try {
-        const auto backend = doveadm_.setting("plugin/fts", "");
-        const auto attachments = doveadm_.setting("mail_attachment_dir", "");
-        if (!backend || !attachments) {
-            k.remote = true;
-        } else {
-            k.attachments = !attachments->empty();
-            bool loaded = false;
-            for (const char* protocol : {"", "imap", "lmtp", "lda", "doveadm"})
-                if (auto plugins = doveadm_.setting("mail_plugins", protocol)) loaded = loaded || has_word(*plugins, "fts");
-            if (loaded && !backend->empty()) k.fts = *backend;
-        }
+        k.kept = kept_elsewhere(doveadm_);
     } catch (const DoveadmError& e) {
         spdlog::warn("cannot ask {} for its full-text search and attachment settings: {}", doveadm_.describe(), e.what());
         k.unknown = true;
@@ -726,9 +702,10 @@ const DovecotStore::KeptElsewhere& DovecotStore::kept_elsewhere() {
 void DovecotStore::report_kept_elsewhere(const Plan& plan, const std::set<std::pair<size_t, std::string>>& changed,
                                          Summary& summary) {
     if (changed.empty()) return;
-    const KeptElsewhere& k = kept_elsewhere();
+    const KeptElsewhereOrUnknown& asked = kept_elsewhere_once();
+    const KeptElsewhere& k = asked.kept;
     if (k.remote) return;  // the not_overwritten_remote residue says it
-    if (k.unknown) {
+    if (asked.unknown) {
         summary.warn("whether Dovecot keeps a full-text search index or a mail_attachment_dir could not be asked "
                      "(doveadm config): count them as residues of every mailbox changed");
         return;

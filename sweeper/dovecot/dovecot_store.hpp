@@ -16,6 +16,7 @@
 #include "core/config.hpp"
 #include "core/fs.hpp"
 #include "sweeper/dovecot/doveadm.hpp"
+#include "sweeper/dovecot/kept_elsewhere.hpp"
 #include "sweeper/store.hpp"
 
 namespace rm::sweep::dovecot {
@@ -65,14 +66,11 @@ private:
         bool purge = false;  // mdbox (or a format unknown over the API) changed: purge after
     };
     struct Walk;
-    // What Dovecot keeps of messages outside their mailboxes, asked of doveconf once a run.
-    struct KeptElsewhere {
-        std::string fts;   // the full-text search backend in use ("" when none)
-        bool attachments = false;  // mail_attachment_dir is set
-        bool remote = false;       // cannot be asked over the API
-        bool unknown = false;      // doveconf failed
+    struct KeptElsewhereOrUnknown {
+        KeptElsewhere kept;
+        bool unknown = false;  // doveconf failed
     };
-    std::optional<KeptElsewhere> kept_elsewhere_;
+    std::optional<KeptElsewhereOrUnknown> kept_elsewhere_;
 
     const Config& config_;
     const SweepDovecot& endpoint_;
@@ -97,7 +95,7 @@ private:
                             std::vector<DestroyOutcome>& out);
     std::map<unsigned long, UniqueFd> open_in_place(size_t r, const std::string& name, const std::vector<Fields>& present);
     void purge_caches(const std::set<std::pair<size_t, std::string>>& changed, Summary& summary);
-    const KeptElsewhere& kept_elsewhere();
+    const KeptElsewhereOrUnknown& kept_elsewhere_once();
     void report_kept_elsewhere(const Plan& plan, const std::set<std::pair<size_t, std::string>>& changed,
                                Summary& summary);
     void expunge_lazy_copies(size_t r, const std::set<std::string>& guids);

@@ -56,6 +56,22 @@ TEST_F(CtlCheckDovecot, SaysWhichPathEachMailboxTakes) {
     EXPECT_NE(text.find("number 4 (user = \"*@staff.example\") (personal): 1 user(s)"), std::string::npos) << text;
 }
 
+TEST_F(CtlCheckDovecot, WarnsOfWhatAFullTextIndexAndAnAttachmentStoreKeep) {
+    EXPECT_EQ(all_text(check("info@line.example", "*@staff.example")).find("full-text"), std::string::npos);
+    rm::test::DovecotOptions o = dovecot->options();
+    dovecot.reset();
+    o.extra_config = "mail_attachment_dir = /var/tmp/rm-test-attachments\nmail_plugins = $mail_plugins fts fts_squat\n"
+                     "plugin {\n  fts = squat\n}\n";
+    dovecot = std::make_unique<rm::test::PrivateDovecot>(o);
+    const std::string text = all_text(check("info@line.example", "*@staff.example"));
+    EXPECT_NE(text.find("warning: [[sweep.dovecot]] local: Dovecot keeps a full-text search index (fts = squat)"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("warning: [[sweep.dovecot]] local: Dovecot keeps attachments in mail_attachment_dir"),
+              std::string::npos)
+        << text;
+}
+
 TEST_F(CtlCheckDovecot, AMissingUserAndAMaskListingNobodyAreErrors) {
     const CheckResult r = check("nobody@line.example", "*@nowhere.example");
     const std::string text = all_text(r);
