@@ -423,27 +423,27 @@ bool DovecotStore::add_legacy_key(const std::string& user, const Mailbox& box, u
 MailFormat DovecotStore::format(size_t r, const std::string& name) {
     Mailbox& box = roots_[r].mailboxes[name];
     if (box.format) return *box.format;
-    std::optional<std::string> path;
     try {
-        path = doveadm_.mailbox_path(roots_[r].user, name);
+        box.path = doveadm_.mailbox_path(roots_[r].user, name);
     } catch (const DoveadmError& e) {
         spdlog::warn("cannot ask {} where a folder is stored: {}", doveadm_.describe(), e.what());
     }
-    box.format = path ? format_of_mailbox_path(*path) : MailFormat::Unknown;
+    box.format = box.path ? format_of_mailbox_path(*box.path) : MailFormat::Unknown;
     return *box.format;
 }
 
 std::vector<DestroyOutcome> DovecotStore::destroy(const Plan& plan, const std::vector<std::vector<FileRef>>& batch) {
+    (void)plan;
     std::vector<DestroyOutcome> out(batch.size());
-    std::map<std::pair<size_t, std::string>, std::vector<size_t>> by_mailbox;
+    std::map<size_t, std::map<std::string, std::vector<size_t>>> by_user;
     for (size_t i = 0; i < batch.size(); ++i) {
         if (batch[i].empty()) continue;
-        by_mailbox[{batch[i].front().root, batch[i].front().folder}].push_back(i);
+        by_user[batch[i].front().root][batch[i].front().folder].push_back(i);
     }
     std::set<size_t> to_purge;
-    for (const auto& [where, items] : by_mailbox) {
-        destroy_in_mailbox(plan, where.first, where.second, items, batch, out);
-        if (roots_[where.first].purge) to_purge.insert(where.first);
+    for (const auto& [r, by_mailbox] : by_user) {
+        destroy_for_user(r, by_mailbox, batch, out);
+        if (roots_[r].purge) to_purge.insert(r);
     }
     for (const size_t r : to_purge) {
         try {
@@ -456,64 +456,104 @@ std::vector<DestroyOutcome> DovecotStore::destroy(const Plan& plan, const std::v
     return out;
 }
 
-void DovecotStore::destroy_in_mailbox(const Plan& plan, size_t r, const std::string& name,
-                                      const std::vector<size_t>& items, const std::vector<std::vector<FileRef>>& batch,
-                                      std::vector<DestroyOutcome>& out) {
-    (void)plan;
+namespace {
+
+unsigned long uid_of(const FileRef& f) {
+    unsigned long uid = 0;
+    std::from_chars(f.name.data(), f.name.data() + f.name.size(), uid);
+    return uid;
+}
+
+}  // namespace
+
+// One user's messages in all their folders go in one search query ("( mailbox-guid G uid
+// SET ) OR ..."): each doveadm run costs a process and a look at the user's indexes, so
+// the fetch of what is there, the expunge and the check of what is left are one run
+// each, however many folders the batch touches.
+void DovecotStore::destroy_for_user(size_t r, const std::map<std::string, std::vector<size_t>>& by_mailbox,
+                                    const std::vector<std::vector<FileRef>>& batch, std::vector<DestroyOutcome>& out) {
     RootState& rs = roots_[r];
-    const Mailbox& box = rs.mailboxes[name];
-    std::vector<unsigned long> uids;
-    for (const size_t i : items) {
-        unsigned long uid = 0;
-        const std::string& n = batch[i].front().name;
-        std::from_chars(n.data(), n.data() + n.size(), uid);
-        uids.push_back(uid);
+    std::vector<std::string> query;
+    std::map<std::string, std::string> name_of_guid;
+    for (const auto& [name, items] : by_mailbox) {
+        std::vector<unsigned long> uids;
+        for (const size_t i : items) uids.push_back(uid_of(batch[i].front()));
+        const std::string& guid = rs.mailboxes[name].status.guid;
+        name_of_guid[guid] = name;
+        const std::vector<std::string> one{"mailbox-guid", guid, "uid", uid_set(uids)};
+        if (by_mailbox.size() == 1) query = one;
+        else {
+            if (!query.empty()) query.push_back("OR");
+            query.push_back("(");
+            query.insert(query.end(), one.begin(), one.end());
+            query.push_back(")");
+        }
     }
-    const std::vector<std::string> query{"mailbox-guid", box.status.guid, "uid", uid_set(uids)};
-    const auto fail_all = [&](Skip why) {
-        for (const size_t i : items) out[i].skips.push_back(why);
+    // (mailbox name, uid) of each row doveadm gives, for a mailbox of this batch.
+    const auto where = [&](const Fields& f) -> std::optional<std::pair<std::string, unsigned long>> {
+        const auto box = name_of_guid.find(field(f, "mailbox-guid"));
+        const auto uid = number(f, "uid");
+        if (box == name_of_guid.end() || !uid) return std::nullopt;
+        return std::make_pair(box->second, *uid);
     };
     try {
-        const std::vector<Fields> present = doveadm_.fetch(rs.user, {"uid", "guid"}, query);
-        std::set<unsigned long> before;
+        std::map<std::string, std::vector<Fields>> present;
+        std::set<std::pair<std::string, unsigned long>> before;
         std::set<std::string> guids;
-        for (const auto& f : present) {
-            if (auto uid = number(f, "uid")) before.insert(*uid);
+        for (auto& f : doveadm_.fetch(rs.user, {"mailbox-guid", "uid", "guid"}, query)) {
+            const auto at = where(f);
+            if (!at) continue;
+            before.insert(*at);
             guids.insert(field(f, "guid"));
+            present[at->first].push_back(std::move(f));
         }
-        const MailFormat fmt = format(r, name);
-        std::map<unsigned long, UniqueFd> files;
-        if (config_.sweep.secure_delete == SecureDelete::Overwrite && !before.empty())
-            files = open_in_place(r, name, present);
+        std::map<std::string, std::map<unsigned long, UniqueFd>> files;
+        for (const auto& [name, items] : by_mailbox) {
+            const MailFormat fmt = format(r, name);
+            if (fmt == MailFormat::Mdbox || fmt == MailFormat::Unknown) rs.purge = true;
+            if (config_.sweep.secure_delete == SecureDelete::Overwrite && present.count(name))
+                files[name] = open_in_place(r, name, present[name]);
+        }
         if (!before.empty()) doveadm_.expunge(rs.user, query);
-        if (fmt == MailFormat::Mdbox || fmt == MailFormat::Unknown) rs.purge = true;
         expunge_lazy_copies(r, guids);
-        std::set<unsigned long> left;
+        std::set<std::pair<std::string, unsigned long>> left;
         if (!before.empty())
-            for (const auto& f : doveadm_.fetch(rs.user, {"uid"}, query))
-                if (auto uid = number(f, "uid")) left.insert(*uid);
-        // Only what Dovecot no longer lists is overwritten: its file is unlinked now, and
-        // a run killed before this line leaves no zeroed message Dovecot still reads.
-        std::set<unsigned long> overwritten;
-        for (auto& [uid, fd] : files)
-            if (!left.count(uid) && fd && overwrite_open_file(fd.get())) overwritten.insert(uid);
-        for (size_t k = 0; k < items.size(); ++k) {
-            DestroyOutcome& o = out[items[k]];
-            if (!before.count(uids[k])) {
-                o.vanished = 1;
-            } else if (left.count(uids[k])) {
-                o.skips.push_back(Skip::CannotDestroy);
-            } else {
-                o.removed = 1;
-                o.overwritten = overwritten.count(uids[k]) > 0;
-                o.folders.emplace_back(r, name);
-            }
-        }
+            for (const auto& f : doveadm_.fetch(rs.user, {"mailbox-guid", "uid"}, query))
+                if (const auto at = where(f)) left.insert(*at);
+        for (const auto& [name, items] : by_mailbox)
+            account_destroyed(r, name, items, batch, before, left, files[name], out);
     } catch (const DoveadmError& e) {
         spdlog::error("cannot expunge messages through {}: {}", doveadm_.describe(), e.what());
         // A folder gone since the scan took its messages with it, or moved them elsewhere:
         // the next run finds them there.
-        fail_all(e.kind() == DoveadmError::Kind::NoSuchMailbox ? Skip::Changed : skip_of(e));
+        const Skip why = e.kind() == DoveadmError::Kind::NoSuchMailbox ? Skip::Changed : skip_of(e);
+        for (const auto& [name, items] : by_mailbox)
+            for (const size_t i : items) out[i].skips.push_back(why);
+    }
+}
+
+// Only what Dovecot no longer lists is overwritten: its file is unlinked now, and a run
+// killed before this leaves no zeroed message Dovecot still reads.
+void DovecotStore::account_destroyed(size_t r, const std::string& name, const std::vector<size_t>& items,
+                                     const std::vector<std::vector<FileRef>>& batch,
+                                     const std::set<std::pair<std::string, unsigned long>>& before,
+                                     const std::set<std::pair<std::string, unsigned long>>& left,
+                                     std::map<unsigned long, UniqueFd>& files, std::vector<DestroyOutcome>& out) {
+    std::set<unsigned long> overwritten;
+    for (auto& [uid, fd] : files)
+        if (!left.count({name, uid}) && fd && overwrite_open_file(fd.get())) overwritten.insert(uid);
+    for (const size_t i : items) {
+        const unsigned long uid = uid_of(batch[i].front());
+        DestroyOutcome& o = out[i];
+        if (!before.count({name, uid})) {
+            o.vanished = 1;
+        } else if (left.count({name, uid})) {
+            o.skips.push_back(Skip::CannotDestroy);
+        } else {
+            o.removed = 1;
+            o.overwritten = overwritten.count(uid) > 0;
+            o.folders.emplace_back(r, name);
+        }
     }
 }
 
@@ -526,12 +566,7 @@ std::map<unsigned long, UniqueFd> DovecotStore::open_in_place(size_t r, const st
     std::map<unsigned long, UniqueFd> files;
     const MailFormat fmt = format(r, name);
     if (fmt != MailFormat::Maildir && fmt != MailFormat::Sdbox) return files;
-    std::optional<std::string> path;
-    try {
-        path = doveadm_.mailbox_path(roots_[r].user, name);
-    } catch (const DoveadmError&) {
-        return files;
-    }
+    const std::optional<std::string>& path = roots_[r].mailboxes[name].path;  // asked by format()
     if (!path) return files;
     const UniqueFd dbox_dir =
         fmt == MailFormat::Sdbox

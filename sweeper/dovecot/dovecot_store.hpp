@@ -58,6 +58,7 @@ private:
         FolderRole role = FolderRole::Shared;
         bool lazy_expunge = false;
         std::optional<MailFormat> format;  // looked up in phase 2
+        std::optional<std::string> path;   // with the format, where doveadm runs on the store's host
     };
     struct RootState {
         std::string user;
@@ -90,9 +91,13 @@ private:
     bool add_legacy_key(const std::string& user, const Mailbox& box, unsigned long uid, const HeaderFacts& facts,
                         Index::FileKeys& keys);
     MailFormat format(size_t r, const std::string& name);
-    void destroy_in_mailbox(const Plan& plan, size_t r, const std::string& name,
-                            const std::vector<size_t>& items, const std::vector<std::vector<FileRef>>& batch,
-                            std::vector<DestroyOutcome>& out);
+    void destroy_for_user(size_t r, const std::map<std::string, std::vector<size_t>>& by_mailbox,
+                          const std::vector<std::vector<FileRef>>& batch, std::vector<DestroyOutcome>& out);
+    void account_destroyed(size_t r, const std::string& name, const std::vector<size_t>& items,
+                           const std::vector<std::vector<FileRef>>& batch,
+                           const std::set<std::pair<std::string, unsigned long>>& before,
+                           const std::set<std::pair<std::string, unsigned long>>& left,
+                           std::map<unsigned long, UniqueFd>& files, std::vector<DestroyOutcome>& out);
     std::map<unsigned long, UniqueFd> open_in_place(size_t r, const std::string& name, const std::vector<Fields>& present);
     void purge_caches(const std::set<std::pair<size_t, std::string>>& changed, Summary& summary);
     const KeptElsewhereOrUnknown& kept_elsewhere_once();

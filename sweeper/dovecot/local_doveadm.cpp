@@ -311,6 +311,9 @@ std::vector<MailboxStatus> LocalDoveadm::mailboxes(const std::string& user) {
         }
         out.push_back(std::move(m));
     }
+    listed_user_ = user;
+    listed_names_.clear();
+    for (const auto& m : out) listed_names_.push_back(m.name);
     return out;
 }
 
@@ -323,7 +326,14 @@ std::vector<std::string> LocalDoveadm::mailbox_names(const std::string& user, co
 char LocalDoveadm::separator(const std::string& user) {
     // doveadm 2.3 has no command that prints a namespace's separator: it is told from the
     // mailbox names. With no mailbox below another, no name needs it: '/' then.
-    char sep = separator_from_listing(mailbox_names(user, "*"), mailbox_names(user, "%"));
+    // The names "mailbox status" just gave for this user stand for the "*" listing: one
+    // doveadm run less per user. A \NoSelect parent is missing there, but its children,
+    // which tell the separator, are not.
+    std::vector<std::string> all;
+    if (listed_user_ == user) all.swap(listed_names_);
+    else all = mailbox_names(user, "*");
+    listed_user_.clear();
+    char sep = separator_from_listing(all, mailbox_names(user, "%"));
     return sep != 0 ? sep : '/';
 }
 

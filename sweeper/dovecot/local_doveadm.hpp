@@ -69,6 +69,9 @@ private:
     std::vector<std::string> mailbox_names(const std::string& user, const std::string& pattern) const;
 
     SweepDovecot endpoint_;
+    // The user mailboxes() listed last and the names it gave, for separator().
+    std::string listed_user_;
+    std::vector<std::string> listed_names_;
 };
 
 }  // namespace rm::sweep::dovecot

@@ -31,6 +31,7 @@ protected:
     World w;
     std::unique_ptr<PrivateDovecot> dovecot;
     std::string shared_user = kShared;
+    std::string doveadm_program = "/usr/bin/doveadm";
 
     std::string config_text() const {
         return "[index]\npath = \"" + w.index_path + "\"\nkey_file = \"" + w.key_path +
@@ -38,7 +39,7 @@ protected:
                "[policy.email]\nretain = \"6 months\"\n"
                "[[line]]\ntag = \"respect-phoneline\"\naddresses = [\"info@line.example\"]\npolicy = \"email\"\n"
                "[sweep]\n"
-               "[[sweep.dovecot]]\nname = \"local\"\ndoveadm = \"/usr/bin/doveadm\"\nconfig_file = \"" +
+               "[[sweep.dovecot]]\nname = \"local\"\ndoveadm = \"" + doveadm_program + "\"\nconfig_file = \"" +
                dovecot->config() +
                "\"\n"
                "[[sweep.mailbox]]\nstore = \"dovecot\"\nuser = \"" + shared_user +
@@ -128,6 +129,38 @@ TEST_P(DovecotSweep, DestroysExpiredHelplineMailAndKeepsTheRest) {
     EXPECT_EQ(again.messages_known, 2);
     EXPECT_TRUE(s.warnings.empty()) << s.warnings.front();
     EXPECT_EQ(listed(kShared), ids({"future@x", "held@x"}));
+}
+
+// doveadm's runs cost most of a sweep's time: one user's expired messages in several
+// folders go in one expunge, and what is left is still known per folder.
+TEST_P(DovecotSweep, ExpungesAUsersMessagesInSeveralFoldersInOneRun) {
+    const fs::path log = w.dir / "doveadm-runs";
+    doveadm_program = (w.dir / "doveadm-logged").string();
+    // LocalDoveadm runs "doveadm -c CONFIG -f json COMMAND ...": $5 is the command.
+    spit(doveadm_program, "#!/bin/sh\nprintf '%s\\n' \"$5\" >>'" + log.string() + "'\nexec /usr/bin/doveadm \"$@\"\n");
+    fs::permissions(doveadm_program, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                         fs::perms::others_read | fs::perms::others_exec);
+    ASSERT_EQ(dovecot->doveadm("mailbox create -u " + std::string(kShared) + " Archive Closed"), 0);
+    for (const char* box : {"INBOX", "Archive", "Closed"}) {
+        const std::string past = std::string("past-") + box + "@x", future = std::string("future-") + box + "@x";
+        w.row(past, kPast, "respect-phoneline", "inbound", World::token(past));
+        w.row(future, kFuture, "respect-phoneline", "inbound", World::token(future));
+        deliver(kShared, past, box);
+        deliver(kShared, future, box);
+    }
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 3);
+    EXPECT_EQ(s.vanished, 0);
+    for (const char* box : {"INBOX", "Archive", "Closed"}) {
+        EXPECT_EQ(listed(kShared, box), std::vector<std::string>{std::string("future-") + box + "@x"}) << box;
+        EXPECT_TRUE(w.destroyed(std::string("past-") + box + "@x")) << box;
+    }
+    const std::string runs = slurp(log);
+    size_t expunges = 0;
+    for (size_t at = runs.find("expunge\n"); at != std::string::npos; at = runs.find("expunge\n", at + 1))
+        if (at == 0 || runs[at - 1] == '\n') ++expunges;
+    EXPECT_EQ(expunges, 1u) << runs;
 }
 
 TEST_P(DovecotSweep, DestroysExpiredCopiesInStaffDeletedItemsOnly) {

@@ -316,6 +316,26 @@ TEST_F(FakeDoveadm, StdinIsEmptyAndTheArgumentsAreDoveadms) {
     EXPECT_EQ(slurp(args_file), "-f|json|fetch|-u|alice@a.example|uid hdr|mailbox|INBOX|all|");
 }
 
+// Each run costs a process and Dovecot's config: the separator is told from the names
+// "mailbox status" just gave and the top level ("mailbox list %") alone.
+TEST_F(FakeDoveadm, TheSeparatorAfterTheMailboxesTakesOneRun) {
+    const std::string runs = dir_ / "runs";
+    LocalDoveadm client(with_script(
+        "printf '%s\\n' \"$3\" >> '" + runs + "'\n"
+        "case \"$3 $7\" in\n"
+        "  'mailbox %') echo '[{\"mailbox\":\"INBOX\"},{\"mailbox\":\"Sent\"}]' ;;\n"
+        "  'mailbox *') echo '[{\"mailbox\":\"INBOX\"},{\"mailbox\":\"Sent\"},{\"mailbox\":\"Sent.2024\"}]' ;;\n"
+        "  *) echo '[{\"mailbox\":\"INBOX\",\"guid\":\"g1\",\"uidvalidity\":\"1\",\"messages\":\"0\"},"
+        "{\"mailbox\":\"Sent.2024\",\"guid\":\"g2\",\"uidvalidity\":\"1\",\"messages\":\"0\"}]' ;;\n"
+        "esac"));
+    ASSERT_EQ(client.mailboxes("alice@a.example").size(), 2u);
+    EXPECT_EQ(client.separator("alice@a.example"), '.');
+    EXPECT_EQ(slurp(runs), "mailbox\nmailbox\n");
+    // Another user's names are never taken for this one's: listed afresh.
+    EXPECT_EQ(client.separator("bob@a.example"), '.');
+    EXPECT_EQ(slurp(runs), "mailbox\nmailbox\nmailbox\nmailbox\n");
+}
+
 TEST_F(FakeDoveadm, AHangingDoveadmIsKilledAtTheTimeLimit) {
     LocalDoveadm client(with_script("sleep 30", 1));
     auto start = std::chrono::steady_clock::now();
