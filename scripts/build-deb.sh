@@ -4,20 +4,23 @@
 # dpkg-buildpackage (which runs the unit tests) and lintian (a warning or an error fails
 # the build). Leaves retention-milter_VERSION_ARCH.deb in dist/ (--out DIR), replacing
 # any retention-milter .deb there. Run as root on Debian 12.
-# Usage: scripts/build-deb.sh [--out DIR] [--version VERSION]
+# Usage: scripts/build-deb.sh [--out DIR] [--version VERSION] [--keep]
 #   --version VERSION   build as VERSION (a changelog entry is added in the scratch copy
 #                       only), e.g. 0.1.0+local1 to try an upgrade over the committed one
+#   --keep              keep the scratch folder (the build tree, lintian's input) and say where
 # DEB_BUILD_OPTIONS is passed on (default parallel=$(nproc)); nocheck skips the tests.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$ROOT/dist
 VERSION=""
+KEEP=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) OUT=${2:?--out needs a folder}; shift 2 ;;
     --version) VERSION=${2:?--version needs a version}; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "build-deb.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -36,7 +39,11 @@ tools=$(missing dpkg-dev lintian git)
 [ -z "$tools" ] || apt_install $tools
 
 scratch=$(mktemp -d /var/tmp/retention-milter-deb.XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
+if [ "$KEEP" = 1 ]; then
+  trap 'echo "build-deb.sh: the scratch folder is kept: $scratch" >&2' EXIT
+else
+  trap 'rm -rf "$scratch"' EXIT
+fi
 src=$scratch/retention-milter
 mkdir "$src"
 git -C "$ROOT" archive HEAD | tar -x -C "$src"
