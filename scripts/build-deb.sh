@@ -46,7 +46,8 @@ else
 fi
 src=$scratch/retention-milter
 mkdir "$src"
-git -C "$ROOT" archive HEAD | tar -x -C "$src"
+# As root (sudo) in a clone another user owns, git refuses the repository unless told it is safe.
+git -c safe.directory="$ROOT" -C "$ROOT" archive HEAD | tar -x -C "$src"
 
 if [ -n "$VERSION" ]; then
   { printf 'retention-milter (%s) unstable; urgency=medium\n\n  * Local build.\n\n' "$VERSION"
