@@ -13,7 +13,10 @@
 #      group-commit writer, the journal, and many clients at once against the milter.
 #   4. $BUILD-fuzz (clang, libFuzzer): each fuzz target for RM_FUZZ_SECONDS (default 60)
 #      seconds, two at a time (tests/fuzz/run.sh; scripts/fuzz.sh runs them longer).
-# RM_TEST_STAGES (default "main asan tsan fuzz") picks stages, e.g. RM_TEST_STAGES=main.
+#   5. deb: the Debian package built (scripts/build-deb.sh), installed, used with a private
+#      Postfix, upgraded, removed and purged on this machine (tests/deb/run.sh). It refuses
+#      to run where retention-milter is already installed.
+# RM_TEST_STAGES (default "main asan tsan fuzz deb") picks stages, e.g. RM_TEST_STAGES=main.
 # The sweeper's SIGKILL test kills RM_SWEEP_KILL_RUNS (default here 100) runs at random
 # moments; a soak runs more: RM_SWEEP_KILL_RUNS=5000 ctest --test-dir build -R RunsKilled
 set -euo pipefail
@@ -31,7 +34,7 @@ if [ -z "${BUILD_DIR:-}" ] && [ "$(id -u)" = 0 ] &&
   chmod 0755 "$BUILD"
   echo "test.sh: other users cannot reach $ROOT; building in $BUILD (BUILD_DIR sets it)"
 fi
-STAGES=" ${RM_TEST_STAGES:-main asan tsan fuzz} "
+STAGES=" ${RM_TEST_STAGES:-main asan tsan fuzz deb} "
 JOBS=$(nproc)
 FAILED=()
 export RM_SWEEP_KILL_RUNS=${RM_SWEEP_KILL_RUNS:-100}
@@ -80,6 +83,11 @@ fi
 if stage fuzz; then
   banner "libFuzzer: every fuzz target for ${RM_FUZZ_SECONDS:-60} s"
   "$ROOT/tests/fuzz/run.sh" "$BUILD-fuzz" "${RM_FUZZ_SECONDS:-60}" || FAILED+=(fuzz)
+fi
+
+if stage deb; then
+  banner "the Debian package: build, install, upgrade, remove, purge"
+  DEB_BUILD_OPTIONS="parallel=$JOBS" "$ROOT/tests/deb/run.sh" || FAILED+=(deb)
 fi
 
 if [ "${#FAILED[@]}" -gt 0 ]; then
