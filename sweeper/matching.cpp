@@ -27,8 +27,12 @@ Index::FileKeys match_keys(const HeaderFacts& facts, const DigestKey& key) {
     const std::vector<std::string_view> ids(facts.message_ids.begin(), facts.message_ids.end());
     const std::string id = indexed_message_id(ids);
     if (!id.empty()) keys.digest = key.digest(id);
-    const std::string legacy = legacy_indexed_message_id(ids);
-    if (legacy != id && !legacy.empty()) keys.legacy = key.digest(legacy);
+    // Only an id that had bytes replaced (U+FFFD) can have keyed otherwise before: the
+    // second key is not worked out for every other copy.
+    if (id.find("\xEF\xBF\xBD") != std::string::npos) {
+        const std::string legacy = legacy_indexed_message_id(ids);
+        if (legacy != id && !legacy.empty()) keys.legacy = key.digest(legacy);
+    }
     return keys;
 }
 
