@@ -139,6 +139,18 @@ std::string uid_set(std::vector<unsigned long> uids) {
     return out;
 }
 
+std::vector<std::string> any_of(const std::vector<std::vector<std::string>>& queries) {
+    if (queries.size() == 1) return queries.front();
+    std::vector<std::string> out;
+    for (const auto& q : queries) {
+        if (!out.empty()) out.push_back("OR");
+        out.push_back("(");
+        out.insert(out.end(), q.begin(), q.end());
+        out.push_back(")");
+    }
+    return out;
+}
+
 DovecotStore::DovecotStore(const Config& config, const SweepDovecot& endpoint, Doveadm& doveadm, const DigestKey& key)
     : config_(config), endpoint_(endpoint), doveadm_(doveadm), key_(key) {}
 
@@ -282,15 +294,16 @@ void DovecotStore::scan(Plan& plan, size_t r, ScanSink& sink) {
         return w.location_unread(skip_of(e), w.root().path, shown_entry(box));
     }
     w.root().usable = true;
+    std::vector<std::string> names;
     for (auto& [name, m] : rs.mailboxes) {
         const auto role = role_of(w.root(), rs, name);
         m.lazy_expunge = looks_like_lazy_expunge(name);
         if (m.lazy_expunge) sink.expunged_copies_folder(w.path(name));
         if (!role) continue;
         m.role = *role;
-        scan_mailbox(w, name, m);
-        w.flush();
+        names.push_back(name);
     }
+    scan_folders(w, names);
 }
 
 std::string DovecotStore::identity(const std::string& user, const MailboxStatus& box, unsigned long uid) const {
@@ -304,18 +317,87 @@ std::string DovecotStore::identity(const std::string& user, const MailboxStatus&
     return key_.file_hash(id).substr(0, 16);  // the scan cache's key length
 }
 
+// Every folder of the user the sweep reads is listed in one doveadm run: a run costs a
+// process and a look at the user's indexes whatever it lists.
+void DovecotStore::scan_folders(Walk& w, const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    std::map<std::string, std::string> name_of_guid;
+    std::vector<std::vector<std::string>> parts;
+    for (const auto& name : names) {
+        const std::string& guid = w.rs.mailboxes.at(name).status.guid;
+        name_of_guid[guid] = name;
+        parts.push_back({"mailbox-guid", guid, "uid", "1:*"});
+    }
+    std::map<std::string, std::vector<Fields>> listed;
+    try {
+        for (auto& f : doveadm_.fetch(w.rs.user, {"mailbox-guid", "uid", "date.received.unixtime"}, any_of(parts))) {
+            const auto it = name_of_guid.find(field(f, "mailbox-guid"));
+            if (it == name_of_guid.end())
+                throw DoveadmError(DoveadmError::Kind::BadAnswer, "doveadm fetch gave a message of no folder asked for");
+            listed[it->second].push_back(std::move(f));
+        }
+    } catch (const DoveadmError& e) {
+        // Each folder is listed by itself then, so that the one Dovecot cannot read is the
+        // one reported.
+        if (names.size() == 1) return unlisted(w, names.front(), e);
+        for (const auto& name : names) scan_mailbox(w, name, w.rs.mailboxes.at(name));
+        return;
+    }
+    const auto gone = vanished_folders(w, names, listed);
+    if (!gone) return;
+    for (const auto& name : names) {
+        // Deleted or renamed since the listing: its messages may be elsewhere now.
+        if (gone->count(name)) w.sink.vanished();
+        else take_listing(w, name, w.rs.mailboxes.at(name), listed[name]);
+        w.flush();
+    }
+}
+
+// A folder that had messages and now lists none was emptied, or deleted or renamed since
+// "mailbox status" (a search by a GUID no folder has finds nothing): the folders doveadm
+// lists now tell which. Nothing when they cannot be asked (then no folder counts as read).
+std::optional<std::set<std::string>> DovecotStore::vanished_folders(
+    Walk& w, const std::vector<std::string>& names, const std::map<std::string, std::vector<Fields>>& listed) {
+    std::set<std::string> gone;
+    for (const auto& name : names)
+        if (!listed.count(name) && w.rs.mailboxes.at(name).status.messages > 0) gone.insert(name);
+    if (gone.empty()) return gone;
+    try {
+        for (const auto& m : doveadm_.mailboxes(w.rs.user))
+            for (auto it = gone.begin(); it != gone.end();)
+                it = m.guid == w.rs.mailboxes.at(*it).status.guid ? gone.erase(it) : std::next(it);
+    } catch (const DoveadmError& e) {
+        spdlog::warn("[[sweep.mailbox]] number {}: cannot list a user's folders through {}: {}", w.root().entry + 1,
+                     doveadm_.describe(), e.what());
+        for (const auto& name : names) w.location_unread(skip_of(e), w.path(name), shown_entry(entry_of(w.root())));
+        return std::nullopt;
+    }
+    return gone;
+}
+
+void DovecotStore::unlisted(Walk& w, const std::string& name, const DoveadmError& e) {
+    // A folder deleted or renamed since the listing: its messages may be elsewhere now.
+    if (e.kind() == DoveadmError::Kind::NoSuchMailbox) return w.sink.vanished();
+    spdlog::warn("[[sweep.mailbox]] number {}: cannot list a folder through {}: {}", w.root().entry + 1,
+                 doveadm_.describe(), e.what());
+    w.location_unread(skip_of(e), w.path(name), shown_entry(entry_of(w.root())));
+}
+
 void DovecotStore::scan_mailbox(Walk& w, const std::string& name, const Mailbox& box) {
     std::vector<Fields> listed;
     try {
         listed = doveadm_.fetch(w.rs.user, {"uid", "date.received.unixtime"},
                                 {"mailbox-guid", box.status.guid, "uid", "1:*"});
     } catch (const DoveadmError& e) {
-        // A folder deleted or renamed since the listing: its messages may be elsewhere now.
-        if (e.kind() == DoveadmError::Kind::NoSuchMailbox) return w.sink.vanished();
-        spdlog::warn("[[sweep.mailbox]] number {}: cannot list a folder through {}: {}", w.root().entry + 1,
-                     doveadm_.describe(), e.what());
-        return w.location_unread(skip_of(e), w.path(name), shown_entry(entry_of(w.root())));
+        return unlisted(w, name, e);
     }
+    take_listing(w, name, box, listed);
+    w.flush();
+}
+
+// The messages a folder lists: those the scan cache knows go on at once, the others once
+// their headers are read.
+void DovecotStore::take_listing(Walk& w, const std::string& name, const Mailbox& box, const std::vector<Fields>& listed) {
     std::vector<unsigned long> unknown;
     std::map<unsigned long, std::optional<Date>> received;
     for (const Fields& f : listed) {
@@ -473,22 +555,16 @@ unsigned long uid_of(const FileRef& f) {
 void DovecotStore::destroy_for_user(size_t r, const std::map<std::string, std::vector<size_t>>& by_mailbox,
                                     const std::vector<std::vector<FileRef>>& batch, std::vector<DestroyOutcome>& out) {
     RootState& rs = roots_[r];
-    std::vector<std::string> query;
+    std::vector<std::vector<std::string>> parts;
     std::map<std::string, std::string> name_of_guid;
     for (const auto& [name, items] : by_mailbox) {
         std::vector<unsigned long> uids;
         for (const size_t i : items) uids.push_back(uid_of(batch[i].front()));
         const std::string& guid = rs.mailboxes[name].status.guid;
         name_of_guid[guid] = name;
-        const std::vector<std::string> one{"mailbox-guid", guid, "uid", uid_set(uids)};
-        if (by_mailbox.size() == 1) query = one;
-        else {
-            if (!query.empty()) query.push_back("OR");
-            query.push_back("(");
-            query.insert(query.end(), one.begin(), one.end());
-            query.push_back(")");
-        }
+        parts.push_back({"mailbox-guid", guid, "uid", uid_set(uids)});
     }
+    const std::vector<std::string> query = any_of(parts);
     // (mailbox name, uid) of each row doveadm gives, for a mailbox of this batch.
     const auto where = [&](const Fields& f) -> std::optional<std::pair<std::string, unsigned long>> {
         const auto box = name_of_guid.find(field(f, "mailbox-guid"));

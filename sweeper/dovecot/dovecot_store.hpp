@@ -34,6 +34,9 @@ std::vector<std::string> dovecot_names(const std::string& folder, char separator
 // "1:3,7,9:10" for the UIDs given (sorted or not).
 std::string uid_set(std::vector<unsigned long> uids);
 
+// A search query matching what any of `queries` matches: "( Q1 ) OR ( Q2 ) ...".
+std::vector<std::string> any_of(const std::vector<std::vector<std::string>>& queries);
+
 class DovecotStore : public Store {
 public:
     DovecotStore(const Config& config, const SweepDovecot& endpoint, Doveadm& doveadm, const DigestKey& key);
@@ -84,7 +87,12 @@ private:
     void add_user_root(Plan& plan, size_t e, const std::string& user);
     void expand_mask(Plan& plan, size_t e, ScanSink& sink);
     std::optional<FolderRole> role_of(const Root& root, const RootState& rs, const std::string& name) const;
+    void scan_folders(Walk& w, const std::vector<std::string>& names);
+    std::optional<std::set<std::string>> vanished_folders(Walk& w, const std::vector<std::string>& names,
+                                                          const std::map<std::string, std::vector<Fields>>& listed);
+    void unlisted(Walk& w, const std::string& name, const DoveadmError& e);
     void scan_mailbox(Walk& w, const std::string& name, const Mailbox& box);
+    void take_listing(Walk& w, const std::string& name, const Mailbox& box, const std::vector<Fields>& listed);
     void read_headers(Walk& w, const std::string& name, const Mailbox& box, const std::vector<unsigned long>& uids,
                       const std::map<unsigned long, std::optional<Date>>& received);
     std::string identity(const std::string& user, const MailboxStatus& box, unsigned long uid) const;

@@ -78,6 +78,28 @@ protected:
         return ids;
     }
 
+    // The sweep runs doveadm through a script that logs each run's command (one a line)
+    // and first runs `before` (shell).
+    fs::path log_doveadm_runs(const std::string& before = "") {
+        const fs::path log = w.dir / "doveadm-runs";
+        doveadm_program = (w.dir / "doveadm-logged").string();
+        // LocalDoveadm runs "doveadm -c CONFIG -f json COMMAND ...": $5 is the command.
+        spit(doveadm_program, "#!/bin/sh\n" + before + "\nprintf '%s\\n' \"$5\" >>'" + log.string() +
+                                  "'\nexec /usr/bin/doveadm \"$@\"\n");
+        fs::permissions(doveadm_program, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                             fs::perms::others_read | fs::perms::others_exec);
+        return log;
+    }
+
+    // How many runs of `command` the log holds.
+    static size_t runs_of(const std::string& runs, const std::string& command) {
+        size_t n = 0;
+        const std::string line = command + "\n";
+        for (size_t at = runs.find(line); at != std::string::npos; at = runs.find(line, at + 1))
+            if (at == 0 || runs[at - 1] == '\n') ++n;
+        return n;
+    }
+
     std::string fetch_one(const std::string& user, const std::string& mailbox, const std::string& field) {
         rm::SweepDovecot e;
         e.config_file = dovecot->config();
@@ -134,12 +156,7 @@ TEST_P(DovecotSweep, DestroysExpiredHelplineMailAndKeepsTheRest) {
 // doveadm's runs cost most of a sweep's time: one user's expired messages in several
 // folders go in one expunge, and what is left is still known per folder.
 TEST_P(DovecotSweep, ExpungesAUsersMessagesInSeveralFoldersInOneRun) {
-    const fs::path log = w.dir / "doveadm-runs";
-    doveadm_program = (w.dir / "doveadm-logged").string();
-    // LocalDoveadm runs "doveadm -c CONFIG -f json COMMAND ...": $5 is the command.
-    spit(doveadm_program, "#!/bin/sh\nprintf '%s\\n' \"$5\" >>'" + log.string() + "'\nexec /usr/bin/doveadm \"$@\"\n");
-    fs::permissions(doveadm_program, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                         fs::perms::others_read | fs::perms::others_exec);
+    const fs::path log = log_doveadm_runs();
     ASSERT_EQ(dovecot->doveadm("mailbox create -u " + std::string(kShared) + " Archive Closed"), 0);
     for (const char* box : {"INBOX", "Archive", "Closed"}) {
         const std::string past = std::string("past-") + box + "@x", future = std::string("future-") + box + "@x";
@@ -157,10 +174,32 @@ TEST_P(DovecotSweep, ExpungesAUsersMessagesInSeveralFoldersInOneRun) {
         EXPECT_TRUE(w.destroyed(std::string("past-") + box + "@x")) << box;
     }
     const std::string runs = slurp(log);
-    size_t expunges = 0;
-    for (size_t at = runs.find("expunge\n"); at != std::string::npos; at = runs.find("expunge\n", at + 1))
-        if (at == 0 || runs[at - 1] == '\n') ++expunges;
-    EXPECT_EQ(expunges, 1u) << runs;
+    EXPECT_EQ(runs_of(runs, "expunge"), 1u) << runs;
+    // One listing of the shared user's three folders, their headers one run each, and
+    // what is there before the expunge and what is left after it.
+    EXPECT_EQ(runs_of(runs, "fetch"), 1u + 3u + 2u) << runs;
+}
+
+// A folder deleted after "mailbox status" listed it, its messages moved to a folder the
+// sweep never saw: nothing it held may count as found nowhere.
+TEST_P(DovecotSweep, AFolderGoneSinceItWasListedIsNotReadAsEmpty) {
+    ASSERT_EQ(dovecot->doveadm("mailbox create -u " + std::string(kShared) + " Archive"), 0);
+    w.row("moved@x", kPast, "respect-phoneline", "inbound", World::token("moved@x"));
+    w.row("past@x", kPast, "respect-phoneline", "inbound", World::token("past@x"));
+    deliver(kShared, "moved@x", "Archive");
+    deliver(kShared, "past@x");
+    const std::string doveadm = "/usr/bin/doveadm -c '" + dovecot->config() + "'";
+    const std::string u = std::string(" -u ") + kShared + " ";
+    const fs::path done = w.dir / "folder-moved";
+    log_doveadm_runs("if [ \"$5\" = fetch ] && [ ! -e '" + done.string() + "' ]; then touch '" + done.string() +
+                     "'; " + doveadm + " mailbox create" + u + "Elsewhere && " + doveadm + " move" + u +
+                     "Elsewhere mailbox Archive all && " + doveadm + " mailbox delete" + u + "Archive; fi");
+    const auto s = sweep();
+    ASSERT_TRUE(fs::exists(done));
+    EXPECT_GE(s.vanished, 1);
+    EXPECT_FALSE(w.destroyed("moved@x"));
+    EXPECT_EQ(listed(kShared, "Elsewhere"), ids({"moved@x"}));
+    EXPECT_EQ(listed(kShared), std::vector<std::string>{});
 }
 
 TEST_P(DovecotSweep, DestroysExpiredCopiesInStaffDeletedItemsOnly) {
