@@ -21,8 +21,12 @@ namespace rm::sweep::dovecot {
 
 namespace {
 
-// How many headers one fetch asks for, and so how many messages the scan hands on at once.
+// How many messages the scan hands on at once, and how many headers one fetch of a single
+// folder asks for (when a fetch across folders failed).
 constexpr size_t kHeaderBatch = 256;
+// How many headers one fetch across a user's folders asks for: a doveadm run costs about as
+// much as reading a few hundred headers, and a thousand is a few megabytes of JSON.
+constexpr size_t kHeaderFetch = 1024;
 
 // The header of ours that a moved copy carries: the source's message GUID (random, it
 // names nobody), so that a run killed between saving the copy and expunging the source
@@ -345,12 +349,13 @@ void DovecotStore::scan_folders(Walk& w, const std::vector<std::string>& names) 
     }
     const auto gone = vanished_folders(w, names, listed);
     if (!gone) return;
+    std::map<std::string, Listing> listings;
     for (const auto& name : names) {
         // Deleted or renamed since the listing: its messages may be elsewhere now.
         if (gone->count(name)) w.sink.vanished();
-        else take_listing(w, name, w.rs.mailboxes.at(name), listed[name]);
-        w.flush();
+        else if (Listing l; take_listing(w, name, w.rs.mailboxes.at(name), listed[name], l)) listings[name] = std::move(l);
     }
+    read_all_headers(w, listings);
 }
 
 // A folder that had messages and now lists none was emptied, or deleted or renamed since
@@ -391,38 +396,94 @@ void DovecotStore::scan_mailbox(Walk& w, const std::string& name, const Mailbox&
     } catch (const DoveadmError& e) {
         return unlisted(w, name, e);
     }
-    take_listing(w, name, box, listed);
-    w.flush();
+    if (Listing l; take_listing(w, name, box, listed, l)) read_folder_headers(w, name, box, l);
 }
 
-// The messages a folder lists: those the scan cache knows go on at once, the others once
-// their headers are read.
-void DovecotStore::take_listing(Walk& w, const std::string& name, const Mailbox& box, const std::vector<Fields>& listed) {
-    std::vector<unsigned long> unknown;
-    std::map<unsigned long, std::optional<Date>> received;
+// The messages a folder lists: those the scan cache knows go on at once, the others are
+// left in `listing` to have their headers read. False when the answer is not doveadm's.
+bool DovecotStore::take_listing(Walk& w, const std::string& name, const Mailbox& box, const std::vector<Fields>& listed,
+                                Listing& listing) {
     for (const Fields& f : listed) {
         const auto uid = number(f, "uid");
         if (!uid) {
             w.location_unread(Skip::DovecotBadAnswer, w.path(name), shown_entry(entry_of(w.root())));
-            return;
+            return false;
         }
         const auto at = number(f, "date.received.unixtime");
-        received[*uid] = at ? date_of_seconds(static_cast<std::int64_t>(*at)) : std::nullopt;
+        listing.received[*uid] = at ? date_of_seconds(static_cast<std::int64_t>(*at)) : std::nullopt;
         if (auto keys = w.sink.known(identity(w.rs.user, box.status, *uid))) {
-            StoredMessage m{FileRef{w.r, name, "", std::to_string(*uid)}, box.role, received[*uid], *keys};
+            StoredMessage m{FileRef{w.r, name, "", std::to_string(*uid)}, box.role, listing.received[*uid], *keys};
             w.batch.push_back(std::move(m));
         } else {
-            unknown.push_back(*uid);
+            listing.unknown.push_back(*uid);
         }
         if (w.batch.size() >= kHeaderBatch) w.flush();
     }
     w.flush();
+    return true;
+}
+
+// The headers of one folder's messages, kHeaderBatch a fetch.
+void DovecotStore::read_folder_headers(Walk& w, const std::string& name, const Mailbox& box, const Listing& listing) {
+    const auto& unknown = listing.unknown;
     for (size_t i = 0; i < unknown.size(); i += kHeaderBatch) {
         const std::vector<unsigned long> part(unknown.begin() + static_cast<long>(i),
                                               unknown.begin() + static_cast<long>(std::min(unknown.size(), i + kHeaderBatch)));
-        read_headers(w, name, box, part, received);
+        read_headers(w, name, box, part, listing.received);
         w.flush();
     }
+}
+
+// The headers of the messages the scan cache does not know, in all the user's folders,
+// kHeaderFetch a doveadm run.
+void DovecotStore::read_all_headers(Walk& w, const std::map<std::string, Listing>& listings) {
+    std::map<std::string, Listing> part;
+    size_t n = 0;
+    for (const auto& [name, listing] : listings) {
+        for (const auto uid : listing.unknown) {
+            Listing& p = part[name];
+            p.unknown.push_back(uid);
+            p.received[uid] = listing.received.at(uid);
+            if (++n < kHeaderFetch) continue;
+            read_headers_across(w, part);
+            part.clear();
+            n = 0;
+        }
+    }
+    if (n > 0) read_headers_across(w, part);
+}
+
+// One fetch of the headers of messages in several folders; when doveadm cannot answer it,
+// each folder's are asked by themselves, so that what Dovecot cannot read is told apart.
+void DovecotStore::read_headers_across(Walk& w, const std::map<std::string, Listing>& part) {
+    std::vector<std::vector<std::string>> queries;
+    std::map<std::string, std::string> name_of_guid;
+    for (const auto& [name, listing] : part) {
+        const std::string& guid = w.rs.mailboxes.at(name).status.guid;
+        name_of_guid[guid] = name;
+        queries.push_back({"mailbox-guid", guid, "uid", uid_set(listing.unknown)});
+    }
+    std::vector<Fields> got;
+    try {
+        got = doveadm_.fetch(w.rs.user, {"mailbox-guid", "uid", "hdr"}, any_of(queries));
+    } catch (const DoveadmError&) {
+        for (const auto& [name, listing] : part) read_folder_headers(w, name, w.rs.mailboxes.at(name), listing);
+        return;
+    }
+    std::set<std::pair<std::string, unsigned long>> answered;
+    for (const Fields& f : got) {
+        const auto box = name_of_guid.find(field(f, "mailbox-guid"));
+        const auto uid = number(f, "uid");
+        if (box == name_of_guid.end() || !uid) continue;
+        const Listing& listing = part.at(box->second);
+        if (!listing.received.count(*uid) || !answered.insert({box->second, *uid}).second) continue;
+        take_header(w, box->second, w.rs.mailboxes.at(box->second), *uid, field(f, "hdr"), listing.received.at(*uid));
+    }
+    w.flush();
+    // Expunged between the listing and the header fetch.
+    for (const auto& [name, listing] : part)
+        for (const auto uid : listing.unknown)
+            if (!answered.count({name, uid})) w.sink.vanished();
 }
 
 // Headers of a batch of messages; a batch doveadm cannot answer is asked again one
@@ -446,35 +507,42 @@ void DovecotStore::read_headers(Walk& w, const std::string& name, const Mailbox&
     std::set<unsigned long> answered;
     for (const Fields& f : got) {
         const auto uid = number(f, "uid");
-        if (!uid || !received.count(*uid)) continue;
-        answered.insert(*uid);
-        const std::string where = w.path(name + "/" + std::to_string(*uid));
-        const HeaderFields h = parse_header_fields(field(f, "hdr"), kMatchFields);
-        w.sink.message_read();
-        const bool no_header = h.status == HeaderBlock::Status::Empty || h.status == HeaderBlock::Status::NoHeaders;
-        // In a staff member's own folders a message without a header is their own mail.
-        if (box.role != FolderRole::Shared && no_header) continue;
-        if (h.status != HeaderBlock::Status::Ok) {
-            w.flush();
-            w.sink.message_unread(h.status == HeaderBlock::Status::TooLarge ? Skip::HeaderTooLarge
-                                  : no_header                                ? Skip::NoHeaderBlock
-                                                                             : Skip::Unreadable,
-                                  w.root(), where);
-            continue;
-        }
-        const HeaderFacts facts = header_facts(h.fields);
-        Index::FileKeys keys = match_keys(facts, key_);
-        if (!add_legacy_key(w.rs.user, box, *uid, facts, keys)) {
-            w.flush();
-            w.sink.message_unread(Skip::Unreadable, w.root(), where);
-            continue;
-        }
-        if (!keys.digest.empty() || !keys.record.empty()) w.sink.learn(identity(w.rs.user, box.status, *uid), keys);
-        w.batch.push_back({FileRef{w.r, name, "", std::to_string(*uid)}, box.role, received.at(*uid), keys});
+        if (!uid || !received.count(*uid) || !answered.insert(*uid).second) continue;
+        take_header(w, name, box, *uid, field(f, "hdr"), received.at(*uid));
     }
     // Expunged between the listing and the header fetch.
     for (const auto uid : uids)
         if (!answered.count(uid)) w.sink.vanished();
+}
+
+// One message's header, read: its keys go on with the message, or the reason it cannot
+// be matched.
+void DovecotStore::take_header(Walk& w, const std::string& name, const Mailbox& box, unsigned long uid,
+                               const std::string& hdr, const std::optional<Date>& received) {
+    const std::string where = w.path(name + "/" + std::to_string(uid));
+    const HeaderFields h = parse_header_fields(hdr, kMatchFields);
+    w.sink.message_read();
+    const bool no_header = h.status == HeaderBlock::Status::Empty || h.status == HeaderBlock::Status::NoHeaders;
+    // In a staff member's own folders a message without a header is their own mail.
+    if (box.role != FolderRole::Shared && no_header) return;
+    if (h.status != HeaderBlock::Status::Ok) {
+        w.flush();
+        w.sink.message_unread(h.status == HeaderBlock::Status::TooLarge ? Skip::HeaderTooLarge
+                              : no_header                                ? Skip::NoHeaderBlock
+                                                                         : Skip::Unreadable,
+                              w.root(), where);
+        return;
+    }
+    const HeaderFacts facts = header_facts(h.fields);
+    Index::FileKeys keys = match_keys(facts, key_);
+    if (!add_legacy_key(w.rs.user, box, uid, facts, keys)) {
+        w.flush();
+        w.sink.message_unread(Skip::Unreadable, w.root(), where);
+        return;
+    }
+    if (!keys.digest.empty() || !keys.record.empty()) w.sink.learn(identity(w.rs.user, box.status, uid), keys);
+    w.batch.push_back({FileRef{w.r, name, "", std::to_string(uid)}, box.role, received, keys});
+    if (w.batch.size() >= kHeaderBatch) w.flush();
 }
 
 // A Message-ID with bytes that are not UTF-8 comes through JSON with them replaced, but

@@ -92,7 +92,18 @@ private:
                                                           const std::map<std::string, std::vector<Fields>>& listed);
     void unlisted(Walk& w, const std::string& name, const DoveadmError& e);
     void scan_mailbox(Walk& w, const std::string& name, const Mailbox& box);
-    void take_listing(Walk& w, const std::string& name, const Mailbox& box, const std::vector<Fields>& listed);
+    // A folder's messages the scan cache does not know, and every listed one's received date.
+    struct Listing {
+        std::vector<unsigned long> unknown;
+        std::map<unsigned long, std::optional<Date>> received;
+    };
+    bool take_listing(Walk& w, const std::string& name, const Mailbox& box, const std::vector<Fields>& listed,
+                      Listing& listing);
+    void read_folder_headers(Walk& w, const std::string& name, const Mailbox& box, const Listing& listing);
+    void read_all_headers(Walk& w, const std::map<std::string, Listing>& listings);
+    void read_headers_across(Walk& w, const std::map<std::string, Listing>& part);
+    void take_header(Walk& w, const std::string& name, const Mailbox& box, unsigned long uid, const std::string& hdr,
+                     const std::optional<Date>& received);
     void read_headers(Walk& w, const std::string& name, const Mailbox& box, const std::vector<unsigned long>& uids,
                       const std::map<unsigned long, std::optional<Date>>& received);
     std::string identity(const std::string& user, const MailboxStatus& box, unsigned long uid) const;
