@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <spdlog/spdlog.h>
 
 #include "core/fs.hpp"
@@ -99,6 +101,17 @@ bool overwrite_open_file(int fd) {
     return ::fstat(fd, &st) == 0 && overwrite_with_zeros(fd, st.st_size) == 0;
 }
 
+// The mailbox GUID a Maildir folder's dovecot-uidlist names in its first line
+// ("3 V<uidvalidity> N<next uid> G<guid>"); empty when there is none.
+std::string maildir_guid(const std::string& path) {
+    std::ifstream in(path + "/dovecot-uidlist");
+    std::string line;
+    if (!in || !std::getline(in, line)) return {};
+    const size_t at = line.find(" G");
+    if (at == std::string::npos) return {};
+    return line.substr(at + 2, line.find(' ', at + 2) - (at + 2));
+}
+
 }  // namespace
 
 MailFormat format_of_mailbox_path(const std::string& path) {
@@ -126,6 +139,24 @@ std::vector<std::string> dovecot_names(const std::string& folder, char separator
     const std::string prefixed = std::string("INBOX") + separator + name;
     if (to_lower(folder) != "inbox") out.push_back(prefixed);
     return out;
+}
+
+std::vector<std::string> paths_beside(const std::string& path, const std::string& known, const std::string& name,
+                                      char separator) {
+    const auto with = [&](std::string n, char c) {
+        std::replace(n.begin(), n.end(), separator, c);
+        return n;
+    };
+    const auto ends_with = [&](const std::string& tail) {
+        return path.size() > tail.size() && path.compare(path.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    std::string root;
+    if (to_lower(known) == "inbox") root = path;
+    else if (ends_with("/." + with(known, '.'))) root = path.substr(0, path.size() - known.size() - 2);
+    else if (ends_with("/" + with(known, '/'))) root = path.substr(0, path.size() - known.size() - 1);
+    else return {};
+    if (to_lower(name) == "inbox") return {root};
+    return {root + "/." + with(name, '.'), root + "/" + with(name, '/')};
 }
 
 std::string uid_set(std::vector<unsigned long> uids) {
@@ -570,16 +601,65 @@ bool DovecotStore::add_legacy_key(const std::string& user, const Mailbox& box, u
 
 // --- phase 2: destruction ---------------------------------------------------------------
 
+// "mailbox path" is asked once per user where it can be: a folder's format is that of the
+// others of its namespace, and a Maildir folder's path is found beside another's.
 MailFormat DovecotStore::format(size_t r, const std::string& name) {
-    Mailbox& box = roots_[r].mailboxes[name];
+    RootState& rs = roots_[r];
+    Mailbox& box = rs.mailboxes[name];
     if (box.format) return *box.format;
+    if (const auto f = format_beside(rs, name)) return *(box.format = f);
     try {
-        box.path = doveadm_.mailbox_path(roots_[r].user, name);
+        box.path = doveadm_.mailbox_path(rs.user, name);
     } catch (const DoveadmError& e) {
         spdlog::warn("cannot ask {} where a folder is stored: {}", doveadm_.describe(), e.what());
     }
     box.format = box.path ? format_of_mailbox_path(*box.path) : MailFormat::Unknown;
+    if (box.path && !rs.path_asked) rs.path_asked = name;
     return *box.format;
+}
+
+// The format of folder `name` told from the folder whose path doveadm gave, without a
+// doveadm run: a Maildir folder where its path, made from the other's, holds a
+// dovecot-uidlist naming its GUID; an mbox or mdbox folder (never overwritten in place:
+// no path needed), or an sdbox one when nothing is overwritten, where Dovecot has a single
+// namespace (one format for every folder).
+std::optional<MailFormat> DovecotStore::format_beside(RootState& rs, const std::string& name) {
+    if (!rs.path_asked) return std::nullopt;
+    const Mailbox& known = rs.mailboxes.at(*rs.path_asked);
+    Mailbox& box = rs.mailboxes.at(name);
+    switch (*known.format) {
+        case MailFormat::Maildir:
+            for (const auto& path : paths_beside(*known.path, *rs.path_asked, name, rs.separator)) {
+                if (maildir_guid(path) != box.status.guid || box.status.guid.empty()) continue;
+                box.path = path;
+                return MailFormat::Maildir;
+            }
+            return std::nullopt;
+        case MailFormat::Sdbox:
+            if (config_.sweep.secure_delete == SecureDelete::Overwrite) return std::nullopt;
+            [[fallthrough]];
+        case MailFormat::Mbox:
+        case MailFormat::Mdbox:
+            if (single_namespace()) return known.format;
+            return std::nullopt;
+        case MailFormat::Unknown: return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+// Asked once a run (doveconf); a userdb may add namespaces of its own, which this does not see.
+bool DovecotStore::single_namespace() {
+    if (single_namespace_) return *single_namespace_;
+    size_t n = 0;
+    try {
+        const std::optional<std::string> blocks = doveadm_.setting("namespace", "");
+        std::istringstream lines(blocks.value_or(""));
+        for (std::string line; std::getline(lines, line);)
+            if (line.rfind("namespace ", 0) == 0) ++n;
+    } catch (const DoveadmError& e) {
+        spdlog::warn("cannot ask {} for its namespaces: {}", doveadm_.describe(), e.what());
+    }
+    return *(single_namespace_ = n == 1);
 }
 
 std::vector<DestroyOutcome> DovecotStore::destroy(const Plan& plan, const std::vector<std::vector<FileRef>>& batch) {

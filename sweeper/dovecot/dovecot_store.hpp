@@ -31,6 +31,12 @@ MailFormat format_of_mailbox_path(const std::string& path);
 // with the namespace prefix "INBOX<sep>" some servers use.
 std::vector<std::string> dovecot_names(const std::string& folder, char separator);
 
+// Where a Maildir folder `name` may be, told from the path of another folder `known` of
+// the same namespace: beside it in Maildir++ (".Sent") or in LAYOUT=fs ("Sent"), INBOX at
+// the root. Candidates only: each is to be checked (the folder's dovecot-uidlist).
+std::vector<std::string> paths_beside(const std::string& path, const std::string& known, const std::string& name,
+                                      char separator);
+
 // "1:3,7,9:10" for the UIDs given (sorted or not).
 std::string uid_set(std::vector<unsigned long> uids);
 
@@ -68,6 +74,7 @@ private:
         char separator = '/';
         std::map<std::string, Mailbox> mailboxes;  // by Dovecot name
         bool purge = false;  // mdbox (or a format unknown over the API) changed: purge after
+        std::optional<std::string> path_asked;  // a folder whose path doveadm gave
     };
     struct Walk;
     struct KeptElsewhereOrUnknown {
@@ -75,6 +82,7 @@ private:
         bool unknown = false;  // doveconf failed
     };
     std::optional<KeptElsewhereOrUnknown> kept_elsewhere_;
+    std::optional<bool> single_namespace_;
 
     const Config& config_;
     const SweepDovecot& endpoint_;
@@ -110,6 +118,8 @@ private:
     bool add_legacy_key(const std::string& user, const Mailbox& box, unsigned long uid, const HeaderFacts& facts,
                         Index::FileKeys& keys);
     MailFormat format(size_t r, const std::string& name);
+    std::optional<MailFormat> format_beside(RootState& rs, const std::string& name);
+    bool single_namespace();
     void destroy_for_user(size_t r, const std::map<std::string, std::vector<size_t>>& by_mailbox,
                           const std::vector<std::vector<FileRef>>& batch, std::vector<DestroyOutcome>& out);
     void account_destroyed(size_t r, const std::string& name, const std::vector<size_t>& items,
