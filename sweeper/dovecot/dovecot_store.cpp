@@ -382,16 +382,17 @@ void DovecotStore::scan_folders(Walk& w, const std::vector<std::string>& names) 
     if (!gone) return;
     std::map<std::string, Listing> listings;
     for (const auto& name : names) {
-        // Deleted or renamed since the listing: its messages may be elsewhere now.
+        // Deleted since "mailbox status": its messages may be elsewhere now.
         if (gone->count(name)) w.sink.vanished();
         else if (Listing l; take_listing(w, name, w.rs.mailboxes.at(name), listed[name], l)) listings[name] = std::move(l);
     }
     read_all_headers(w, listings);
 }
 
-// A folder that had messages and now lists none was emptied, or deleted or renamed since
-// "mailbox status" (a search by a GUID no folder has finds nothing): the folders doveadm
-// lists now tell which. Nothing when they cannot be asked (then no folder counts as read).
+// A folder that had messages and now lists none was emptied, or deleted since "mailbox
+// status" (a search by a GUID no folder has finds nothing; a renamed folder keeps its
+// GUID): the folders doveadm lists now tell which. Nothing when they cannot be asked (then
+// no folder counts as read).
 std::optional<std::set<std::string>> DovecotStore::vanished_folders(
     Walk& w, const std::vector<std::string>& names, const std::map<std::string, std::vector<Fields>>& listed) {
     std::set<std::string> gone;
