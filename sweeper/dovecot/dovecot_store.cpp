@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <spdlog/spdlog.h>
 
 #include "core/fs.hpp"
@@ -21,8 +23,12 @@ namespace rm::sweep::dovecot {
 
 namespace {
 
-// How many headers one fetch asks for, and so how many messages the scan hands on at once.
+// How many messages the scan hands on at once, and how many headers one fetch of a single
+// folder asks for (when a fetch across folders failed).
 constexpr size_t kHeaderBatch = 256;
+// How many headers one fetch across a user's folders asks for: a doveadm run costs about as
+// much as reading a few hundred headers, and a thousand is a few megabytes of JSON.
+constexpr size_t kHeaderFetch = 1024;
 
 // The header of ours that a moved copy carries: the source's message GUID (random, it
 // names nobody), so that a run killed between saving the copy and expunging the source
@@ -95,6 +101,17 @@ bool overwrite_open_file(int fd) {
     return ::fstat(fd, &st) == 0 && overwrite_with_zeros(fd, st.st_size) == 0;
 }
 
+// The mailbox GUID a Maildir folder's dovecot-uidlist names in its first line
+// ("3 V<uidvalidity> N<next uid> G<guid>"); empty when there is none.
+std::string maildir_guid(const std::string& path) {
+    std::ifstream in(path + "/dovecot-uidlist");
+    std::string line;
+    if (!in || !std::getline(in, line)) return {};
+    const size_t at = line.find(" G");
+    if (at == std::string::npos) return {};
+    return line.substr(at + 2, line.find(' ', at + 2) - (at + 2));
+}
+
 }  // namespace
 
 MailFormat format_of_mailbox_path(const std::string& path) {
@@ -124,6 +141,24 @@ std::vector<std::string> dovecot_names(const std::string& folder, char separator
     return out;
 }
 
+std::vector<std::string> paths_beside(const std::string& path, const std::string& known, const std::string& name,
+                                      char separator) {
+    const auto with = [&](std::string n, char c) {
+        std::replace(n.begin(), n.end(), separator, c);
+        return n;
+    };
+    const auto ends_with = [&](const std::string& tail) {
+        return path.size() > tail.size() && path.compare(path.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    std::string root;
+    if (to_lower(known) == "inbox") root = path;
+    else if (ends_with("/." + with(known, '.'))) root = path.substr(0, path.size() - known.size() - 2);
+    else if (ends_with("/" + with(known, '/'))) root = path.substr(0, path.size() - known.size() - 1);
+    else return {};
+    if (to_lower(name) == "inbox") return {root};
+    return {root + "/." + with(name, '.'), root + "/" + with(name, '/')};
+}
+
 std::string uid_set(std::vector<unsigned long> uids) {
     std::sort(uids.begin(), uids.end());
     uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
@@ -135,6 +170,18 @@ std::string uid_set(std::vector<unsigned long> uids) {
         out += std::to_string(uids[i]);
         if (j > i) out += ':' + std::to_string(uids[j]);
         i = j + 1;
+    }
+    return out;
+}
+
+std::vector<std::string> any_of(const std::vector<std::vector<std::string>>& queries) {
+    if (queries.size() == 1) return queries.front();
+    std::vector<std::string> out;
+    for (const auto& q : queries) {
+        if (!out.empty()) out.push_back("OR");
+        out.push_back("(");
+        out.insert(out.end(), q.begin(), q.end());
+        out.push_back(")");
     }
     return out;
 }
@@ -282,15 +329,16 @@ void DovecotStore::scan(Plan& plan, size_t r, ScanSink& sink) {
         return w.location_unread(skip_of(e), w.root().path, shown_entry(box));
     }
     w.root().usable = true;
+    std::vector<std::string> names;
     for (auto& [name, m] : rs.mailboxes) {
         const auto role = role_of(w.root(), rs, name);
         m.lazy_expunge = looks_like_lazy_expunge(name);
         if (m.lazy_expunge) sink.expunged_copies_folder(w.path(name));
         if (!role) continue;
         m.role = *role;
-        scan_mailbox(w, name, m);
-        w.flush();
+        names.push_back(name);
     }
+    scan_folders(w, names);
 }
 
 std::string DovecotStore::identity(const std::string& user, const MailboxStatus& box, unsigned long uid) const {
@@ -304,43 +352,170 @@ std::string DovecotStore::identity(const std::string& user, const MailboxStatus&
     return key_.file_hash(id).substr(0, 16);  // the scan cache's key length
 }
 
+// Every folder of the user the sweep reads is listed in one doveadm run: a run costs a
+// process and a look at the user's indexes whatever it lists.
+void DovecotStore::scan_folders(Walk& w, const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    std::map<std::string, std::string> name_of_guid;
+    std::vector<std::vector<std::string>> parts;
+    for (const auto& name : names) {
+        const std::string& guid = w.rs.mailboxes.at(name).status.guid;
+        name_of_guid[guid] = name;
+        parts.push_back({"mailbox-guid", guid, "uid", "1:*"});
+    }
+    std::map<std::string, std::vector<Fields>> listed;
+    try {
+        for (auto& f : doveadm_.fetch(w.rs.user, {"mailbox-guid", "uid", "date.received.unixtime"}, any_of(parts))) {
+            const auto it = name_of_guid.find(field(f, "mailbox-guid"));
+            if (it == name_of_guid.end())
+                throw DoveadmError(DoveadmError::Kind::BadAnswer, "doveadm fetch gave a message of no folder asked for");
+            listed[it->second].push_back(std::move(f));
+        }
+    } catch (const DoveadmError& e) {
+        // Each folder is listed by itself then, so that the one Dovecot cannot read is the
+        // one reported.
+        if (names.size() == 1) return unlisted(w, names.front(), e);
+        for (const auto& name : names) scan_mailbox(w, name, w.rs.mailboxes.at(name));
+        return;
+    }
+    const auto gone = vanished_folders(w, names, listed);
+    if (!gone) return;
+    std::map<std::string, Listing> listings;
+    for (const auto& name : names) {
+        // Deleted since "mailbox status": its messages may be elsewhere now.
+        if (gone->count(name)) w.sink.vanished();
+        else if (Listing l; take_listing(w, name, w.rs.mailboxes.at(name), listed[name], l)) listings[name] = std::move(l);
+    }
+    read_all_headers(w, listings);
+}
+
+// A folder that had messages and now lists none was emptied, or deleted since "mailbox
+// status" (a search by a GUID no folder has finds nothing; a renamed folder keeps its
+// GUID): the folders doveadm lists now tell which. Nothing when they cannot be asked (then
+// no folder counts as read).
+std::optional<std::set<std::string>> DovecotStore::vanished_folders(
+    Walk& w, const std::vector<std::string>& names, const std::map<std::string, std::vector<Fields>>& listed) {
+    std::set<std::string> gone;
+    for (const auto& name : names)
+        if (!listed.count(name) && w.rs.mailboxes.at(name).status.messages > 0) gone.insert(name);
+    if (gone.empty()) return gone;
+    try {
+        for (const auto& m : doveadm_.mailboxes(w.rs.user))
+            for (auto it = gone.begin(); it != gone.end();)
+                it = m.guid == w.rs.mailboxes.at(*it).status.guid ? gone.erase(it) : std::next(it);
+    } catch (const DoveadmError& e) {
+        spdlog::warn("[[sweep.mailbox]] number {}: cannot list a user's folders through {}: {}", w.root().entry + 1,
+                     doveadm_.describe(), e.what());
+        for (const auto& name : names) w.location_unread(skip_of(e), w.path(name), shown_entry(entry_of(w.root())));
+        return std::nullopt;
+    }
+    return gone;
+}
+
+void DovecotStore::unlisted(Walk& w, const std::string& name, const DoveadmError& e) {
+    // A folder deleted or renamed since the listing: its messages may be elsewhere now.
+    if (e.kind() == DoveadmError::Kind::NoSuchMailbox) return w.sink.vanished();
+    spdlog::warn("[[sweep.mailbox]] number {}: cannot list a folder through {}: {}", w.root().entry + 1,
+                 doveadm_.describe(), e.what());
+    w.location_unread(skip_of(e), w.path(name), shown_entry(entry_of(w.root())));
+}
+
 void DovecotStore::scan_mailbox(Walk& w, const std::string& name, const Mailbox& box) {
     std::vector<Fields> listed;
     try {
         listed = doveadm_.fetch(w.rs.user, {"uid", "date.received.unixtime"},
                                 {"mailbox-guid", box.status.guid, "uid", "1:*"});
     } catch (const DoveadmError& e) {
-        // A folder deleted or renamed since the listing: its messages may be elsewhere now.
-        if (e.kind() == DoveadmError::Kind::NoSuchMailbox) return w.sink.vanished();
-        spdlog::warn("[[sweep.mailbox]] number {}: cannot list a folder through {}: {}", w.root().entry + 1,
-                     doveadm_.describe(), e.what());
-        return w.location_unread(skip_of(e), w.path(name), shown_entry(entry_of(w.root())));
+        return unlisted(w, name, e);
     }
-    std::vector<unsigned long> unknown;
-    std::map<unsigned long, std::optional<Date>> received;
+    if (Listing l; take_listing(w, name, box, listed, l)) read_folder_headers(w, name, box, l);
+}
+
+// The messages a folder lists: those the scan cache knows go on at once, the others are
+// left in `listing` to have their headers read. False when the answer is not doveadm's.
+bool DovecotStore::take_listing(Walk& w, const std::string& name, const Mailbox& box, const std::vector<Fields>& listed,
+                                Listing& listing) {
     for (const Fields& f : listed) {
         const auto uid = number(f, "uid");
         if (!uid) {
             w.location_unread(Skip::DovecotBadAnswer, w.path(name), shown_entry(entry_of(w.root())));
-            return;
+            return false;
         }
         const auto at = number(f, "date.received.unixtime");
-        received[*uid] = at ? date_of_seconds(static_cast<std::int64_t>(*at)) : std::nullopt;
+        listing.received[*uid] = at ? date_of_seconds(static_cast<std::int64_t>(*at)) : std::nullopt;
         if (auto keys = w.sink.known(identity(w.rs.user, box.status, *uid))) {
-            StoredMessage m{FileRef{w.r, name, "", std::to_string(*uid)}, box.role, received[*uid], *keys};
+            StoredMessage m{FileRef{w.r, name, "", std::to_string(*uid)}, box.role, listing.received[*uid], *keys};
             w.batch.push_back(std::move(m));
         } else {
-            unknown.push_back(*uid);
+            listing.unknown.push_back(*uid);
         }
         if (w.batch.size() >= kHeaderBatch) w.flush();
     }
     w.flush();
+    return true;
+}
+
+// The headers of one folder's messages, kHeaderBatch a fetch.
+void DovecotStore::read_folder_headers(Walk& w, const std::string& name, const Mailbox& box, const Listing& listing) {
+    const auto& unknown = listing.unknown;
     for (size_t i = 0; i < unknown.size(); i += kHeaderBatch) {
         const std::vector<unsigned long> part(unknown.begin() + static_cast<long>(i),
                                               unknown.begin() + static_cast<long>(std::min(unknown.size(), i + kHeaderBatch)));
-        read_headers(w, name, box, part, received);
+        read_headers(w, name, box, part, listing.received);
         w.flush();
     }
+}
+
+// The headers of the messages the scan cache does not know, in all the user's folders,
+// kHeaderFetch a doveadm run.
+void DovecotStore::read_all_headers(Walk& w, const std::map<std::string, Listing>& listings) {
+    std::map<std::string, Listing> part;
+    size_t n = 0;
+    for (const auto& [name, listing] : listings) {
+        for (const auto uid : listing.unknown) {
+            Listing& p = part[name];
+            p.unknown.push_back(uid);
+            p.received[uid] = listing.received.at(uid);
+            if (++n < kHeaderFetch) continue;
+            read_headers_across(w, part);
+            part.clear();
+            n = 0;
+        }
+    }
+    if (n > 0) read_headers_across(w, part);
+}
+
+// One fetch of the headers of messages in several folders; when doveadm cannot answer it,
+// each folder's are asked by themselves, so that what Dovecot cannot read is told apart.
+void DovecotStore::read_headers_across(Walk& w, const std::map<std::string, Listing>& part) {
+    std::vector<std::vector<std::string>> queries;
+    std::map<std::string, std::string> name_of_guid;
+    for (const auto& [name, listing] : part) {
+        const std::string& guid = w.rs.mailboxes.at(name).status.guid;
+        name_of_guid[guid] = name;
+        queries.push_back({"mailbox-guid", guid, "uid", uid_set(listing.unknown)});
+    }
+    std::vector<Fields> got;
+    try {
+        got = doveadm_.fetch(w.rs.user, {"mailbox-guid", "uid", "hdr"}, any_of(queries));
+    } catch (const DoveadmError&) {
+        for (const auto& [name, listing] : part) read_folder_headers(w, name, w.rs.mailboxes.at(name), listing);
+        return;
+    }
+    std::set<std::pair<std::string, unsigned long>> answered;
+    for (const Fields& f : got) {
+        const auto box = name_of_guid.find(field(f, "mailbox-guid"));
+        const auto uid = number(f, "uid");
+        if (box == name_of_guid.end() || !uid) continue;
+        const Listing& listing = part.at(box->second);
+        if (!listing.received.count(*uid) || !answered.insert({box->second, *uid}).second) continue;
+        take_header(w, box->second, w.rs.mailboxes.at(box->second), *uid, field(f, "hdr"), listing.received.at(*uid));
+    }
+    w.flush();
+    // Expunged between the listing and the header fetch.
+    for (const auto& [name, listing] : part)
+        for (const auto uid : listing.unknown)
+            if (!answered.count({name, uid})) w.sink.vanished();
 }
 
 // Headers of a batch of messages; a batch doveadm cannot answer is asked again one
@@ -364,35 +539,42 @@ void DovecotStore::read_headers(Walk& w, const std::string& name, const Mailbox&
     std::set<unsigned long> answered;
     for (const Fields& f : got) {
         const auto uid = number(f, "uid");
-        if (!uid || !received.count(*uid)) continue;
-        answered.insert(*uid);
-        const std::string where = w.path(name + "/" + std::to_string(*uid));
-        const HeaderFields h = parse_header_fields(field(f, "hdr"), kMatchFields);
-        w.sink.message_read();
-        const bool no_header = h.status == HeaderBlock::Status::Empty || h.status == HeaderBlock::Status::NoHeaders;
-        // In a staff member's own folders a message without a header is their own mail.
-        if (box.role != FolderRole::Shared && no_header) continue;
-        if (h.status != HeaderBlock::Status::Ok) {
-            w.flush();
-            w.sink.message_unread(h.status == HeaderBlock::Status::TooLarge ? Skip::HeaderTooLarge
-                                  : no_header                                ? Skip::NoHeaderBlock
-                                                                             : Skip::Unreadable,
-                                  w.root(), where);
-            continue;
-        }
-        const HeaderFacts facts = header_facts(h.fields);
-        Index::FileKeys keys = match_keys(facts, key_);
-        if (!add_legacy_key(w.rs.user, box, *uid, facts, keys)) {
-            w.flush();
-            w.sink.message_unread(Skip::Unreadable, w.root(), where);
-            continue;
-        }
-        if (!keys.digest.empty() || !keys.record.empty()) w.sink.learn(identity(w.rs.user, box.status, *uid), keys);
-        w.batch.push_back({FileRef{w.r, name, "", std::to_string(*uid)}, box.role, received.at(*uid), keys});
+        if (!uid || !received.count(*uid) || !answered.insert(*uid).second) continue;
+        take_header(w, name, box, *uid, field(f, "hdr"), received.at(*uid));
     }
     // Expunged between the listing and the header fetch.
     for (const auto uid : uids)
         if (!answered.count(uid)) w.sink.vanished();
+}
+
+// One message's header, read: its keys go on with the message, or the reason it cannot
+// be matched.
+void DovecotStore::take_header(Walk& w, const std::string& name, const Mailbox& box, unsigned long uid,
+                               const std::string& hdr, const std::optional<Date>& received) {
+    const std::string where = w.path(name + "/" + std::to_string(uid));
+    const HeaderFields h = parse_header_fields(hdr, kMatchFields);
+    w.sink.message_read();
+    const bool no_header = h.status == HeaderBlock::Status::Empty || h.status == HeaderBlock::Status::NoHeaders;
+    // In a staff member's own folders a message without a header is their own mail.
+    if (box.role != FolderRole::Shared && no_header) return;
+    if (h.status != HeaderBlock::Status::Ok) {
+        w.flush();
+        w.sink.message_unread(h.status == HeaderBlock::Status::TooLarge ? Skip::HeaderTooLarge
+                              : no_header                                ? Skip::NoHeaderBlock
+                                                                         : Skip::Unreadable,
+                              w.root(), where);
+        return;
+    }
+    const HeaderFacts facts = header_facts(h.fields);
+    Index::FileKeys keys = match_keys(facts, key_);
+    if (!add_legacy_key(w.rs.user, box, uid, facts, keys)) {
+        w.flush();
+        w.sink.message_unread(Skip::Unreadable, w.root(), where);
+        return;
+    }
+    if (!keys.digest.empty() || !keys.record.empty()) w.sink.learn(identity(w.rs.user, box.status, uid), keys);
+    w.batch.push_back({FileRef{w.r, name, "", std::to_string(uid)}, box.role, received, keys});
+    if (w.batch.size() >= kHeaderBatch) w.flush();
 }
 
 // A Message-ID with bytes that are not UTF-8 comes through JSON with them replaced, but
@@ -420,16 +602,65 @@ bool DovecotStore::add_legacy_key(const std::string& user, const Mailbox& box, u
 
 // --- phase 2: destruction ---------------------------------------------------------------
 
+// "mailbox path" is asked once per user where it can be: a folder's format is that of the
+// others of its namespace, and a Maildir folder's path is found beside another's.
 MailFormat DovecotStore::format(size_t r, const std::string& name) {
-    Mailbox& box = roots_[r].mailboxes[name];
+    RootState& rs = roots_[r];
+    Mailbox& box = rs.mailboxes[name];
     if (box.format) return *box.format;
+    if (const auto f = format_beside(rs, name)) return *(box.format = f);
     try {
-        box.path = doveadm_.mailbox_path(roots_[r].user, name);
+        box.path = doveadm_.mailbox_path(rs.user, name);
     } catch (const DoveadmError& e) {
         spdlog::warn("cannot ask {} where a folder is stored: {}", doveadm_.describe(), e.what());
     }
     box.format = box.path ? format_of_mailbox_path(*box.path) : MailFormat::Unknown;
+    if (box.path && !rs.path_asked) rs.path_asked = name;
     return *box.format;
+}
+
+// The format of folder `name` told from the folder whose path doveadm gave, without a
+// doveadm run: a Maildir folder where its path, made from the other's, holds a
+// dovecot-uidlist naming its GUID; an mbox or mdbox folder (never overwritten in place:
+// no path needed), or an sdbox one when nothing is overwritten, where Dovecot has a single
+// namespace (one format for every folder).
+std::optional<MailFormat> DovecotStore::format_beside(RootState& rs, const std::string& name) {
+    if (!rs.path_asked) return std::nullopt;
+    const Mailbox& known = rs.mailboxes.at(*rs.path_asked);
+    Mailbox& box = rs.mailboxes.at(name);
+    switch (*known.format) {
+        case MailFormat::Maildir:
+            for (const auto& path : paths_beside(*known.path, *rs.path_asked, name, rs.separator)) {
+                if (maildir_guid(path) != box.status.guid || box.status.guid.empty()) continue;
+                box.path = path;
+                return MailFormat::Maildir;
+            }
+            return std::nullopt;
+        case MailFormat::Sdbox:
+            if (config_.sweep.secure_delete == SecureDelete::Overwrite) return std::nullopt;
+            [[fallthrough]];
+        case MailFormat::Mbox:
+        case MailFormat::Mdbox:
+            if (single_namespace()) return known.format;
+            return std::nullopt;
+        case MailFormat::Unknown: return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+// Asked once a run (doveconf); a userdb may add namespaces of its own, which this does not see.
+bool DovecotStore::single_namespace() {
+    if (single_namespace_) return *single_namespace_;
+    size_t n = 0;
+    try {
+        const std::optional<std::string> blocks = doveadm_.setting("namespace", "");
+        std::istringstream lines(blocks.value_or(""));
+        for (std::string line; std::getline(lines, line);)
+            if (line.rfind("namespace ", 0) == 0) ++n;
+    } catch (const DoveadmError& e) {
+        spdlog::warn("cannot ask {} for its namespaces: {}", doveadm_.describe(), e.what());
+    }
+    return *(single_namespace_ = n == 1);
 }
 
 std::vector<DestroyOutcome> DovecotStore::destroy(const Plan& plan, const std::vector<std::vector<FileRef>>& batch) {
@@ -473,22 +704,16 @@ unsigned long uid_of(const FileRef& f) {
 void DovecotStore::destroy_for_user(size_t r, const std::map<std::string, std::vector<size_t>>& by_mailbox,
                                     const std::vector<std::vector<FileRef>>& batch, std::vector<DestroyOutcome>& out) {
     RootState& rs = roots_[r];
-    std::vector<std::string> query;
+    std::vector<std::vector<std::string>> parts;
     std::map<std::string, std::string> name_of_guid;
     for (const auto& [name, items] : by_mailbox) {
         std::vector<unsigned long> uids;
         for (const size_t i : items) uids.push_back(uid_of(batch[i].front()));
         const std::string& guid = rs.mailboxes[name].status.guid;
         name_of_guid[guid] = name;
-        const std::vector<std::string> one{"mailbox-guid", guid, "uid", uid_set(uids)};
-        if (by_mailbox.size() == 1) query = one;
-        else {
-            if (!query.empty()) query.push_back("OR");
-            query.push_back("(");
-            query.insert(query.end(), one.begin(), one.end());
-            query.push_back(")");
-        }
+        parts.push_back({"mailbox-guid", guid, "uid", uid_set(uids)});
     }
+    const std::vector<std::string> query = any_of(parts);
     // (mailbox name, uid) of each row doveadm gives, for a mailbox of this batch.
     const auto where = [&](const Fields& f) -> std::optional<std::pair<std::string, unsigned long>> {
         const auto box = name_of_guid.find(field(f, "mailbox-guid"));

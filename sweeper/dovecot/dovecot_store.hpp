@@ -31,8 +31,17 @@ MailFormat format_of_mailbox_path(const std::string& path);
 // with the namespace prefix "INBOX<sep>" some servers use.
 std::vector<std::string> dovecot_names(const std::string& folder, char separator);
 
+// Where a Maildir folder `name` may be, told from the path of another folder `known` of
+// the same namespace: beside it in Maildir++ (".Sent") or in LAYOUT=fs ("Sent"), INBOX at
+// the root. Candidates only: each is to be checked (the folder's dovecot-uidlist).
+std::vector<std::string> paths_beside(const std::string& path, const std::string& known, const std::string& name,
+                                      char separator);
+
 // "1:3,7,9:10" for the UIDs given (sorted or not).
 std::string uid_set(std::vector<unsigned long> uids);
+
+// A search query matching what any of `queries` matches: "( Q1 ) OR ( Q2 ) ...".
+std::vector<std::string> any_of(const std::vector<std::vector<std::string>>& queries);
 
 class DovecotStore : public Store {
 public:
@@ -65,6 +74,7 @@ private:
         char separator = '/';
         std::map<std::string, Mailbox> mailboxes;  // by Dovecot name
         bool purge = false;  // mdbox (or a format unknown over the API) changed: purge after
+        std::optional<std::string> path_asked;  // a folder whose path doveadm gave
     };
     struct Walk;
     struct KeptElsewhereOrUnknown {
@@ -72,6 +82,7 @@ private:
         bool unknown = false;  // doveconf failed
     };
     std::optional<KeptElsewhereOrUnknown> kept_elsewhere_;
+    std::optional<bool> single_namespace_;
 
     const Config& config_;
     const SweepDovecot& endpoint_;
@@ -84,13 +95,31 @@ private:
     void add_user_root(Plan& plan, size_t e, const std::string& user);
     void expand_mask(Plan& plan, size_t e, ScanSink& sink);
     std::optional<FolderRole> role_of(const Root& root, const RootState& rs, const std::string& name) const;
+    void scan_folders(Walk& w, const std::vector<std::string>& names);
+    std::optional<std::set<std::string>> vanished_folders(Walk& w, const std::vector<std::string>& names,
+                                                          const std::map<std::string, std::vector<Fields>>& listed);
+    void unlisted(Walk& w, const std::string& name, const DoveadmError& e);
     void scan_mailbox(Walk& w, const std::string& name, const Mailbox& box);
+    // A folder's messages the scan cache does not know, and every listed one's received date.
+    struct Listing {
+        std::vector<unsigned long> unknown;
+        std::map<unsigned long, std::optional<Date>> received;
+    };
+    bool take_listing(Walk& w, const std::string& name, const Mailbox& box, const std::vector<Fields>& listed,
+                      Listing& listing);
+    void read_folder_headers(Walk& w, const std::string& name, const Mailbox& box, const Listing& listing);
+    void read_all_headers(Walk& w, const std::map<std::string, Listing>& listings);
+    void read_headers_across(Walk& w, const std::map<std::string, Listing>& part);
+    void take_header(Walk& w, const std::string& name, const Mailbox& box, unsigned long uid, const std::string& hdr,
+                     const std::optional<Date>& received);
     void read_headers(Walk& w, const std::string& name, const Mailbox& box, const std::vector<unsigned long>& uids,
                       const std::map<unsigned long, std::optional<Date>>& received);
     std::string identity(const std::string& user, const MailboxStatus& box, unsigned long uid) const;
     bool add_legacy_key(const std::string& user, const Mailbox& box, unsigned long uid, const HeaderFacts& facts,
                         Index::FileKeys& keys);
     MailFormat format(size_t r, const std::string& name);
+    std::optional<MailFormat> format_beside(RootState& rs, const std::string& name);
+    bool single_namespace();
     void destroy_for_user(size_t r, const std::map<std::string, std::vector<size_t>>& by_mailbox,
                           const std::vector<std::vector<FileRef>>& batch, std::vector<DestroyOutcome>& out);
     void account_destroyed(size_t r, const std::string& name, const std::vector<size_t>& items,

@@ -2,7 +2,11 @@
 // through the local doveadm, in Maildir and mdbox, checked by what doveadm then lists.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <map>
 
 #include "dovecot_test_util.hpp"
 #include "sweep_test_util.hpp"
@@ -78,6 +82,28 @@ protected:
         return ids;
     }
 
+    // The sweep runs doveadm through a script that logs each run's command and its first
+    // argument ("fetch -u", "mailbox path"), one a line, and first runs `before` (shell).
+    fs::path log_doveadm_runs(const std::string& before = "") {
+        const fs::path log = w.dir / "doveadm-runs";
+        doveadm_program = (w.dir / "doveadm-logged").string();
+        // LocalDoveadm runs "doveadm -c CONFIG -f json COMMAND ...": $5 is the command.
+        spit(doveadm_program, "#!/bin/sh\n" + before + "\nprintf '%s %s\\n' \"$5\" \"$6\" >>'" + log.string() +
+                                  "'\nexec /usr/bin/doveadm \"$@\"\n");
+        fs::permissions(doveadm_program, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                             fs::perms::others_read | fs::perms::others_exec);
+        return log;
+    }
+
+    // How many runs of `command` ("fetch", "mailbox path") the log holds.
+    static size_t runs_of(const std::string& runs, const std::string& command) {
+        size_t n = 0;
+        std::istringstream lines(runs);
+        for (std::string line; std::getline(lines, line);)
+            if (line == command || line.rfind(command + " ", 0) == 0) ++n;
+        return n;
+    }
+
     std::string fetch_one(const std::string& user, const std::string& mailbox, const std::string& field) {
         rm::SweepDovecot e;
         e.config_file = dovecot->config();
@@ -134,12 +160,7 @@ TEST_P(DovecotSweep, DestroysExpiredHelplineMailAndKeepsTheRest) {
 // doveadm's runs cost most of a sweep's time: one user's expired messages in several
 // folders go in one expunge, and what is left is still known per folder.
 TEST_P(DovecotSweep, ExpungesAUsersMessagesInSeveralFoldersInOneRun) {
-    const fs::path log = w.dir / "doveadm-runs";
-    doveadm_program = (w.dir / "doveadm-logged").string();
-    // LocalDoveadm runs "doveadm -c CONFIG -f json COMMAND ...": $5 is the command.
-    spit(doveadm_program, "#!/bin/sh\nprintf '%s\\n' \"$5\" >>'" + log.string() + "'\nexec /usr/bin/doveadm \"$@\"\n");
-    fs::permissions(doveadm_program, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                         fs::perms::others_read | fs::perms::others_exec);
+    const fs::path log = log_doveadm_runs();
     ASSERT_EQ(dovecot->doveadm("mailbox create -u " + std::string(kShared) + " Archive Closed"), 0);
     for (const char* box : {"INBOX", "Archive", "Closed"}) {
         const std::string past = std::string("past-") + box + "@x", future = std::string("future-") + box + "@x";
@@ -148,6 +169,14 @@ TEST_P(DovecotSweep, ExpungesAUsersMessagesInSeveralFoldersInOneRun) {
         deliver(kShared, past, box);
         deliver(kShared, future, box);
     }
+    // The expired messages' files, held open to be read once the sweep has unlinked them.
+    std::map<std::string, int> files;
+    if (GetParam() == MailFormat::Maildir || GetParam() == MailFormat::Sdbox)
+        for (const auto& e : fs::recursive_directory_iterator(dovecot->home(kShared)))
+            for (const char* box : {"INBOX", "Archive", "Closed"})
+                if (e.is_regular_file() && slurp(e.path()).find(std::string("The body of past-") + box) != std::string::npos)
+                    files[box] = ::open(e.path().c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_EQ(files.size(), GetParam() == MailFormat::Maildir || GetParam() == MailFormat::Sdbox ? 3u : 0u);
     const auto s = sweep();
     EXPECT_EQ(s.exit_code, 0) << w.last_error;
     EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 3);
@@ -157,10 +186,43 @@ TEST_P(DovecotSweep, ExpungesAUsersMessagesInSeveralFoldersInOneRun) {
         EXPECT_TRUE(w.destroyed(std::string("past-") + box + "@x")) << box;
     }
     const std::string runs = slurp(log);
-    size_t expunges = 0;
-    for (size_t at = runs.find("expunge\n"); at != std::string::npos; at = runs.find("expunge\n", at + 1))
-        if (at == 0 || runs[at - 1] == '\n') ++expunges;
-    EXPECT_EQ(expunges, 1u) << runs;
+    EXPECT_EQ(runs_of(runs, "expunge"), 1u) << runs;
+    // One listing of the shared user's three folders, one fetch of their headers, and
+    // what is there before the expunge and what is left after it.
+    EXPECT_EQ(runs_of(runs, "fetch"), 1u + 1u + 2u) << runs;
+    // Where each folder is stored is asked once for the user: the others are found beside
+    // it (Maildir), or need only the format (mbox, mdbox). sdbox files are overwritten
+    // where doveadm says they are.
+    EXPECT_EQ(runs_of(runs, "mailbox path"), GetParam() == MailFormat::Sdbox ? 3u : 1u) << runs;
+    // Each destroyed Maildir or sdbox file was overwritten where Dovecot kept it.
+    for (auto& [box, fd] : files) {
+        std::string left(1 << 16, '\0');
+        left.resize(static_cast<size_t>(std::max<ssize_t>(0, ::pread(fd, left.data(), left.size(), 0))));
+        EXPECT_EQ(left.find("The body of past-" + box), std::string::npos) << box;
+        ::close(fd);
+    }
+}
+
+// A folder deleted after "mailbox status" listed it, its messages moved to a folder the
+// sweep never saw: nothing it held may count as found nowhere.
+TEST_P(DovecotSweep, AFolderGoneSinceItWasListedIsNotReadAsEmpty) {
+    ASSERT_EQ(dovecot->doveadm("mailbox create -u " + std::string(kShared) + " Archive"), 0);
+    w.row("moved@x", kPast, "respect-phoneline", "inbound", World::token("moved@x"));
+    w.row("past@x", kPast, "respect-phoneline", "inbound", World::token("past@x"));
+    deliver(kShared, "moved@x", "Archive");
+    deliver(kShared, "past@x");
+    const std::string doveadm = "/usr/bin/doveadm -c '" + dovecot->config() + "'";
+    const std::string u = std::string(" -u ") + kShared + " ";
+    const fs::path done = w.dir / "folder-moved";
+    log_doveadm_runs("if [ \"$5\" = fetch ] && [ ! -e '" + done.string() + "' ]; then touch '" + done.string() +
+                     "'; " + doveadm + " mailbox create" + u + "Elsewhere && " + doveadm + " move" + u +
+                     "Elsewhere mailbox Archive all && " + doveadm + " mailbox delete" + u + "Archive; fi");
+    const auto s = sweep();
+    ASSERT_TRUE(fs::exists(done));
+    EXPECT_GE(s.vanished, 1);
+    EXPECT_FALSE(w.destroyed("moved@x"));
+    EXPECT_EQ(listed(kShared, "Elsewhere"), ids({"moved@x"}));
+    EXPECT_EQ(listed(kShared), std::vector<std::string>{});
 }
 
 TEST_P(DovecotSweep, DestroysExpiredCopiesInStaffDeletedItemsOnly) {
