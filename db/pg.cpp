@@ -217,9 +217,19 @@ std::int64_t PgConn::scalar(std::string_view sql, const PgParams& params, std::s
 
 bool PgConn::in_transaction() const { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
 
-void PgConn::ensure_connected(bool keep_session) const {
+void PgConn::begin(std::string_view sql) const {
+    try {
+        query(sql, "cannot start a transaction");
+    } catch (const IndexError&) {
+        if (PQstatus(conn_) != CONNECTION_BAD || depth_ != 0 || keep_session_) throw;
+        ensure_connected();
+        query(sql, "cannot start a transaction");
+    }
+}
+
+void PgConn::ensure_connected() const {
     if (PQstatus(conn_) == CONNECTION_OK) return;
-    if (!keep_session && depth_ == 0) PQreset(conn_);
+    if (!keep_session_ && depth_ == 0) PQreset(conn_);
     if (PQstatus(conn_) != CONNECTION_OK) {
         throw IndexError("index " + name_ + ": the connection to the server is lost: " + trim_newlines(PQerrorMessage(conn_)),
                          true);
@@ -231,7 +241,7 @@ void PgConn::ensure_connected(bool keep_session) const {
 PgTransaction::PgTransaction(const PgConn& conn) : conn_(conn) {
     if (conn_.in_transaction())
         throw IndexError("index " + conn_.name() + ": cannot start a write transaction within a transaction");
-    conn_.query("BEGIN", "cannot start a transaction");
+    conn_.begin("BEGIN");
     conn_.enter();
 }
 

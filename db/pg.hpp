@@ -89,10 +89,16 @@ public:
     // Whether a transaction (or read snapshot) is open on this connection.
     bool in_transaction() const;
     // Reconnects when the server dropped the connection (a restart), so that the next
-    // query may succeed; not while a transaction is open, nor when `keep_session` (a
-    // session lock would be silently lost). Throws an index_wide IndexError when the
+    // query may succeed; not while a transaction is open, nor while a session lock is
+    // held (it would be silently lost). Throws an index_wide IndexError when the
     // connection is still down.
-    void ensure_connected(bool keep_session) const;
+    void ensure_connected() const;
+    // Starts a transaction. A connection the server dropped since the last query (a
+    // restart) is only found out here: then it reconnects and tries once more, which is
+    // safe as nothing was done yet.
+    void begin(std::string_view sql) const;
+    // A session lock (the sweep lock) lives on this connection: never reconnect.
+    void keep_session(bool keep) const { keep_session_ = keep; }
 
     [[noreturn]] void fail(std::string_view what, const pg_result* r) const;
 
@@ -103,6 +109,7 @@ public:
 private:
     pg_conn* conn_ = nullptr;
     mutable int depth_ = 0;
+    mutable bool keep_session_ = false;
     std::string name_;
 };
 

@@ -185,7 +185,7 @@ PgIndex::~PgIndex() = default;
 pg_conn* PgIndex::handle() const { return conn_->get(); }
 
 const PgConn& PgIndex::conn() const {
-    conn_->ensure_connected(sweep_locked_);
+    conn_->ensure_connected();
     return *conn_;
 }
 
@@ -194,7 +194,7 @@ public:
     explicit ReadTransaction(const PgConn& conn) : conn_(conn) {
         // Inside a transaction already (or another scope): nothing to add.
         if (conn_.in_transaction()) return;
-        conn_.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "cannot start a read transaction");
+        conn_.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         conn_.enter();
         open_ = true;
     }
@@ -354,9 +354,13 @@ std::vector<HeldMessage> PgIndex::holds_in_force() const {
 
 class PgIndex::AdvisorySweepLock : public SweepLock {
 public:
-    explicit AdvisorySweepLock(PgIndex& index) : index_(index) { index_.sweep_locked_ = true; }
+    explicit AdvisorySweepLock(PgIndex& index) : index_(index) {
+        index_.sweep_locked_ = true;
+        index_.conn_->keep_session(true);
+    }
     ~AdvisorySweepLock() override {
         index_.sweep_locked_ = false;
+        index_.conn_->keep_session(false);
         // A connection that was lost took the lock with it.
         if (PQstatus(index_.conn_->get()) != CONNECTION_OK) return;
         try {
