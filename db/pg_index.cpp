@@ -96,8 +96,12 @@ std::string sql_of(std::string_view a, std::string_view b = {}, std::string_view
 
 // The schema version, 0 when the database holds no index yet.
 std::int64_t stored_version(const PgConn& c) {
-    const PgResult exists = c.query("SELECT to_regclass('retention_schema') IS NOT NULL", "cannot read the schema version");
-    if (exists.rows() == 0 || exists.text(0, 0) != "t") return 0;
+    // The catalog itself, not to_regclass(): its cache may not yet know of the tables another
+    // host has just made while this one waited for the schema lock.
+    if (c.scalar("SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = 'retention_schema' "
+                 "AND schemaname = current_schema()",
+                 {}, "cannot read the schema version") == 0)
+        return 0;
     return c.scalar("SELECT max(version) FROM retention_schema", {}, "cannot read the schema version");
 }
 
