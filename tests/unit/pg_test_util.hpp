@@ -178,9 +178,10 @@ private:
 
     void start() {
         const std::string bin = bindir();
-        if (bin.empty())
-            throw std::runtime_error("no PostgreSQL server programs (initdb, pg_ctl) in pg_config --bindir or "
-                                     "/usr/lib/postgresql/*/bin: install Debian's postgresql package");
+        if (bin.empty() || ::access((bin + "/initdb").c_str(), X_OK) != 0)
+            throw std::runtime_error("no PostgreSQL server programs (initdb, pg_ctl) in " +
+                                     (bin.empty() ? std::string("pg_config --bindir or /usr/lib/postgresql/*/bin") : bin) +
+                                     ": install Debian's postgresql package");
         pg_ctl_ = bin + "/pg_ctl";
         const fs::path data = dir_ / "data";
         if (fs::exists(data / "postmaster.pid")) stop();  // a server of an earlier run, not answering
