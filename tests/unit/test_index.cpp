@@ -833,6 +833,25 @@ TEST_F(PgIndexTest, AnUnreachableServerIsAnErrorNamingIt) {
     EXPECT_NE(err.find("127.0.0.1"), std::string::npos) << err;
 }
 
+// Another host (or an admin's psql) holding a lock on the messages: the milter's insert
+// fails after its busy timeout, naming the server, instead of hanging its threads.
+TEST_F(PgIndexTest, ALockedTableFailsAfterTheBusyTimeoutInsteadOfHanging) {
+    test::TestPgIndex index(db_.conninfo(), {.create = true, .busy_timeout_ms = 200});
+    auto other = test::pgdetail::connect(db_.conninfo());
+    test::pgdetail::exec(other.get(), "BEGIN");
+    test::pgdetail::exec(other.get(), "LOCK TABLE messages IN ACCESS EXCLUSIVE MODE");
+    const auto start = std::chrono::steady_clock::now();
+    const std::string err = error_of([&] { index.insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))}); });
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_FALSE(err.empty()) << "the insert went through a locked table";
+    EXPECT_NE(err.find(index.path()), std::string::npos) << err;
+    EXPECT_GE(waited, 150ms);
+    EXPECT_LT(waited, 3s);
+    test::pgdetail::exec(other.get(), "ROLLBACK");
+    EXPECT_NO_THROW(index.insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))}));
+    EXPECT_EQ(test::pg_count(index.handle(), "SELECT count(*) FROM messages"), 1);
+}
+
 // Hosts started at once (after an upgrade, say) make and migrate the schema once, under
 // the server's advisory lock: none fails, and all see one schema.
 TEST_F(PgIndexTest, HostsStartingAtOnceMakeTheSchemaOnce) {
