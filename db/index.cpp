@@ -63,10 +63,16 @@ CheckedIndex open_index_checked(const IndexSection& c, const Index::Options& opt
     // A database has no file beside the key: ask it whether it was made with a key already,
     // so that a host that lost its key file is not given a new one.
     std::unique_ptr<Index> index = Index::open(c, o);
-    if (!key_file_exists(c.key_file) && index->get_meta(kKeyFingerprintMeta)) {
-        throw IndexError("the index " + index->path() + " exists but this host's key file " + c.key_file +
-                         " is missing; copy the key from another host of this index or restore it from backup "
-                         "\xe2\x80\x94 a new key would orphan every row");
+    if (!key_file_exists(c.key_file)) {
+        if (index->get_meta(kKeyFingerprintMeta)) {
+            throw IndexError("the index " + index->path() + " exists but this host's key file " + c.key_file +
+                             " is missing; copy the key from another host of this index or restore it from backup "
+                             "\xe2\x80\x94 a new key would orphan every row");
+        }
+        if (!may_create_key) {
+            throw IndexError("there is no key file " + c.key_file + "; the key is made when retention-milter first "
+                             "starts with the index " + index->path() + " (or copy it from another host of this index)");
+        }
     }
     DigestKey key = DigestKey::load_or_create(c.key_file, c.path, may_create_key);
     return checked(std::move(key), std::move(index), c);

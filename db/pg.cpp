@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 namespace rm::dbdetail {
@@ -49,14 +50,18 @@ std::string server_message(const PGresult* r, const PGconn* conn) {
     return msg;
 }
 
+// As a libpq URI an admin could paste into psql: a Unix socket's folder goes into the
+// host parameter, where it reads as a path.
 std::string describe(const char* host, const char* port, const char* db) {
-    std::string h = host != nullptr && *host != '\0' ? host : "localhost";
-    if (h.find(':') != std::string::npos && h.front() != '/') h = "[" + h + "]";
-    std::string out = "postgresql://" + h;
-    if (port != nullptr && *port != '\0') out += std::string(":") + port;
-    out += "/";
-    if (db != nullptr) out += db;
-    return out;
+    const std::string h = host != nullptr && *host != '\0' ? host : "localhost";
+    const std::string p = port != nullptr && *port != '\0' ? port : "";
+    const std::string d = db != nullptr ? db : "";
+    if (h.front() == '/' || h.front() == '@') {
+        return "postgresql:///" + d + "?host=" + h + (p.empty() ? "" : "&port=" + p);
+    }
+    std::string out = "postgresql://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h);
+    if (!p.empty()) out += ":" + p;
+    return out + "/" + d;
 }
 
 }  // namespace

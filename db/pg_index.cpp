@@ -539,10 +539,10 @@ int PgIndex::erase_old_digests(std::chrono::system_clock::time_point cutoff) {
     const PgConn& c = conn();
     PgTransaction tx(c);
     // The scan cache's copies of these digests go with them (every host's).
-    c.query("DELETE FROM scan_cache WHERE digest IN (SELECT digest FROM messages WHERE state = 'destroyed' "
+    int touched = c.query("DELETE FROM scan_cache WHERE digest IN (SELECT digest FROM messages WHERE state = 'destroyed' "
             "AND destroyed_at < $1 AND digest IS NOT NULL) OR record IN (SELECT record FROM messages "
             "WHERE state = 'destroyed' AND destroyed_at < $1 AND record IS NOT NULL)",
-            PgParams().int64(to_unix(cutoff)), "cannot erase from the scan cache");
+            PgParams().int64(to_unix(cutoff)), "cannot erase from the scan cache").changed();
     const int n = c.query("UPDATE messages SET digest = NULL, record = NULL, queue_id = NULL, erased_at = $1 "
                           "WHERE state = 'destroyed' AND destroyed_at < $2 "
                           "AND (digest IS NOT NULL OR record IS NOT NULL OR queue_id IS NOT NULL)",
@@ -551,13 +551,14 @@ int PgIndex::erase_old_digests(std::chrono::system_clock::time_point cutoff) {
                       .changed();
     // Released holds whose message has no row left with that digest would otherwise keep
     // the digest, and with it the proof that the message passed.
-    c.query("UPDATE holds SET digest = NULL WHERE digest IS NOT NULL AND released_at IS NOT NULL "
-            "AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.digest = holds.digest)",
-            "cannot erase digests of released holds");
+    touched += n + c.query("UPDATE holds SET digest = NULL WHERE digest IS NOT NULL AND released_at IS NOT NULL "
+                           "AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.digest = holds.digest)",
+                           "cannot erase digests of released holds")
+                       .changed();
     tx.commit();
     // The old row versions keep the digests until a vacuum removes them. Outside any
     // transaction; if it cannot run now (a long reader elsewhere), autovacuum finishes it.
-    if (n > 0) c.exec("VACUUM messages, scan_cache, holds", "cannot vacuum the erased rows");
+    if (touched > 0) c.exec("VACUUM messages, scan_cache, holds", "cannot vacuum the erased rows");
     return n;
 }
 
