@@ -210,7 +210,20 @@ void read_milter(const TableReader& t, MilterSection& m) {
 }
 
 void read_index(const TableReader& t, IndexSection& ix) {
-    t.only({"path", "key_file", "digest_grace", "pending_journal", "host_id"});
+    t.only({"backend", "conninfo", "path", "key_file", "digest_grace", "pending_journal", "host_id"});
+    if (auto s = t.string("backend")) {
+        if (*s == "sqlite") ix.backend = IndexBackend::Sqlite;
+        else if (*s == "postgresql") ix.backend = IndexBackend::Postgresql;
+        else t.fail_key("backend", "must be \"sqlite\" or \"postgresql\", not '" + *s + "'");
+    }
+    // Never quote the value: it may carry the database password.
+    if (auto s = t.string("conninfo")) {
+        if (ix.backend != IndexBackend::Postgresql) t.fail_key("conninfo", "is for backend = \"postgresql\" only");
+        if (s->empty()) t.fail_key("conninfo", "must not be empty");
+        ix.conninfo = *s;
+    }
+    if (ix.backend == IndexBackend::Postgresql && ix.conninfo.empty())
+        t.fail_key("conninfo", "is required with backend = \"postgresql\" (a libpq URI or key=value string)");
     if (auto s = t.string("path")) ix.path = *s;
     if (auto s = t.string("key_file")) ix.key_file = *s;
     if (ix.path.front() != '/') t.fail_key("path", "must be an absolute path");

@@ -75,7 +75,15 @@ struct MilterSection {
     bool stamp_outbound = false;
 };
 
+// Where the index is kept: one SQLite file on this host, or a PostgreSQL database that
+// several hosts share.
+enum class IndexBackend { Sqlite, Postgresql };
+
 struct IndexSection {
+    IndexBackend backend = IndexBackend::Sqlite;
+    // The PostgreSQL database (a libpq URI or key=value string), with backend "postgresql".
+    std::string conninfo;
+    // The SQLite file (with backend "postgresql", only the default pending journal's name).
     std::string path = "/var/lib/retention-milter/index.sqlite3";
     std::string key_file = "/etc/retention-milter/index.key";
     Period digest_grace{Period::Unit::Days, 31};

@@ -124,7 +124,7 @@ void check_index_folder(const Config& c, const std::string& dir, const struct st
 // records which key it was made with, so ask it.
 void check_key_matches(const Config& c, const DigestKey& key, Findings& f) {
     try {
-        auto index = Index::open(c.index.path, {.create = false, .read_only = true, .busy_timeout_ms = 2000});
+        auto index = Index::open(c.index, {.create = false, .read_only = true, .busy_timeout_ms = 2000});
         const auto matches = index->key_matches(key);
         if (!matches)
             ok(f, "the index records no key yet (retention-milter records it at its next start), so whether " +
@@ -171,8 +171,8 @@ void check_key(const Config& c, bool index_exists, Findings& f) {
 
 void check_index_opens(const Config& c, Findings& f) {
     try {
-        auto index = Index::open(c.index.path, {.create = false, .read_only = true, .busy_timeout_ms = 2000});
-        ok(f, "index " + c.index.path + " opens read-only (schema version " +
+        auto index = Index::open(c.index, {.create = false, .read_only = true, .busy_timeout_ms = 2000});
+        ok(f, "index " + index->path() + " opens read-only (schema version " +
                   std::to_string(index->schema_version()) + ")");
     } catch (const IndexError& e) {
         fail(f, std::string("index.path: ") + e.what());

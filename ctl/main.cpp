@@ -39,18 +39,18 @@ struct Options {
 };
 
 void require_index(const Config& c) {
-    struct stat st {};
-    if (::stat(c.index.path.c_str(), &st) != 0)
-        throw CtlError(kExitRuntime, "there is no index at " + c.index.path +
-                                         " yet: the milter creates it when it first starts (is retention-milter "
-                                         "running? retentionctl check says what is missing)");
+    try {
+        rm::require_index(c.index);
+    } catch (const IndexError& e) {
+        throw CtlError(kExitRuntime, e.what());
+    }
 }
 
 Index::Options index_options(bool write) { return {.create = false, .read_only = !write, .busy_timeout_ms = 5000}; }
 
 std::unique_ptr<Index> open_existing_index(const Config& c, bool write) {
     require_index(c);
-    return Index::open(c.index.path, index_options(write));
+    return Index::open(c.index, index_options(write));
 }
 
 // The key is never made here: a new key beside an existing index would orphan it. A

@@ -2,16 +2,55 @@
 #include "db/detail.hpp"
 
 #include <fcntl.h>
+#include <openssl/sha.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
+
+#include "core/strings.hpp"
 
 namespace rm {
 
 namespace dbdetail {
 
+namespace {
 
+std::string sha256(const std::string& bytes) {
+    std::array<unsigned char, SHA256_DIGEST_LENGTH> out{};
+    SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), out.data());
+    return std::string(reinterpret_cast<const char*>(out.data()), out.size());
+}
+
+}  // namespace
+
+std::string host_column(const std::string& host_id) {
+    std::string name = host_id;
+    if (name.empty()) {
+        char buf[256] = {};
+        if (::gethostname(buf, sizeof buf - 1) != 0) throw IndexError("cannot read this host's name: " + errno_text(errno));
+        name = buf;
+    }
+    const std::string material = std::string("retention-milter host v1", 24) + '\0' + name;
+    return sha256(material).substr(0, 16);
+}
+
+std::string receipt_chain(const std::string& index_name, const std::string& previous_hex,
+                          const std::vector<Digest>& destroyed_digests) {
+    std::vector<Digest> sorted = destroyed_digests;
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    std::string material;
+    if (!previous_hex.empty()) {
+        auto chain = from_hex(previous_hex);
+        if (!chain) throw IndexError("index " + index_name + ": the last receipt's chain is not hex");
+        material = std::move(*chain);
+    }
+    for (const Digest& d : sorted) material += d;
+    return to_hex(sha256(material));
+}
 
 void sync_dir_or_throw(const std::string& dir) {
     if (const int err = sync_dir(dir); err != 0) throw IndexError("cannot sync folder " + dir + ": " + errno_text(err));

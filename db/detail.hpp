@@ -1,5 +1,5 @@
 // Private helpers of the db/ library: file-system chores (syncing folders, group and
-// owner of the files the three programs share).
+// owner of the files the three programs share), and what both backends compute alike.
 // Not part of the public interface; only db/*.cpp and the db unit tests include it.
 #pragma once
 
@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/fs.hpp"
 #include "db/index.hpp"
@@ -32,6 +33,15 @@ void give_folder_group(int fd, const std::string& path);
 // journal would lock them out. Otherwise it gets the folder's group (EPERM is fine: a
 // setgid folder gave it already). Throws IndexError when root cannot change the owner.
 void give_index_owner(int fd, const std::string& file, const std::string& index_path);
+
+// --- what both backends store alike ---------------------------------------------------
+// The host column of the scan cache and files_seen: 16 bytes of SHA-256 of the host's
+// name (or of [index] host_id), so that the index holds no host name.
+std::string host_column(const std::string& host_id);
+// A receipt's chain, in lower-case hex: SHA-256(the previous chain's 32 bytes, none when
+// `previous_hex` is empty || the destroyed digests sorted bytewise, duplicates dropped).
+std::string receipt_chain(const std::string& index_name, const std::string& previous_hex,
+                          const std::vector<Digest>& destroyed_digests);
 
 
 }  // namespace rm::dbdetail

@@ -3,7 +3,7 @@
 //
 // Shared by the milter (inserts rows), the sweeper (marks them destroyed, writes
 // receipts) and retentionctl (lookups, holds, reports). Index is the interface the three
-// programs use; SQLite (db/sqlite_index.hpp) implements it. Nothing here includes libmilter.
+// programs use; SQLite (db/sqlite_index.hpp) and PostgreSQL (db/pg_index.hpp) implement it. Nothing here includes libmilter.
 #pragma once
 
 #include <chrono>
@@ -132,6 +132,9 @@ public:
         std::string host_id = {};
     };
 
+    // Opens (and with `create`, makes) the index [index] names: the SQLite file at its
+    // path, or the PostgreSQL database of its conninfo.
+    static std::unique_ptr<Index> open(const IndexSection& c, const Options& opts);
     // Opens (and with `create`, makes) the SQLite index at `path`: see SqliteIndex.
     static std::unique_ptr<Index> open(const std::string& path, const Options& opts);
     virtual ~Index() = default;
@@ -294,6 +297,13 @@ class KeyMismatch : public IndexError {
 public:
     using IndexError::IndexError;
 };
+
+// Throws IndexError, saying where the milter would have made it, when there is plainly no
+// index yet (no SQLite file); a database is asked when opened.
+void require_index(const IndexSection& c);
+
+// The meta key under which an index records its key's fingerprint.
+inline constexpr const char* kKeyFingerprintMeta = "key_fingerprint";
 
 // Loads the key (made only with `may_create_key`, and only when there is no index yet:
 // see DigestKey::load_or_create), opens the index, and throws KeyMismatch when the index

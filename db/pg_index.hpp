@@ -13,6 +13,10 @@ struct pg_conn;
 
 namespace rm {
 
+namespace dbdetail {
+class PgConn;
+}
+
 class PgIndex : public Index {
 public:
     // Connects with `conninfo` (a libpq URI or key=value string). With `create`, makes the
@@ -74,7 +78,7 @@ public:
     // A REPEATABLE READ, READ ONLY transaction over many lookups.
     std::unique_ptr<Snapshot> begin_reads() const override;
 
-    pg_conn* handle() const { return conn_; }
+    pg_conn* handle() const;
 
 protected:
     // One row by id, whatever its state (the tests' view; no program needs it).
@@ -82,9 +86,13 @@ protected:
 
 private:
     class ReadTransaction;
+    class AdvisorySweepLock;
+    // The connection, reconnected first when the server dropped it between transactions.
+    const dbdetail::PgConn& conn() const;
+    std::unique_ptr<dbdetail::PgConn> conn_;
     std::string name_;
     std::string host_;  // the scan cache's and files_seen's host column for this host
-    pg_conn* conn_ = nullptr;
+    bool sweep_locked_ = false;
 };
 
 }  // namespace rm

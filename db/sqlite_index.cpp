@@ -3,7 +3,6 @@
 #include "db/sqlite_index.hpp"
 
 #include <fcntl.h>
-#include <openssl/sha.h>
 #include <sys/stat.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -203,27 +202,6 @@ void configure(sqlite3* db, const std::string& path, const std::string& host, co
     } else {
         migrate(db, path, host);
     }
-}
-
-// The host column of the scan cache and files_seen: 16 bytes of SHA-256 of the host's
-// name (or of [index] host_id), so that the index holds no host name.
-std::string host_column(const std::string& host_id) {
-    std::string name = host_id;
-    if (name.empty()) {
-        char buf[256] = {};
-        if (::gethostname(buf, sizeof buf - 1) != 0) throw IndexError("cannot read this host's name: " + errno_text(errno));
-        name = buf;
-    }
-    std::array<unsigned char, SHA256_DIGEST_LENGTH> out{};
-    const std::string material = std::string("retention-milter host v1", 24) + '\0' + name;
-    SHA256(reinterpret_cast<const unsigned char*>(material.data()), material.size(), out.data());
-    return std::string(reinterpret_cast<const char*>(out.data()), 16);
-}
-
-std::string sha256(const std::string& bytes) {
-    std::array<unsigned char, SHA256_DIGEST_LENGTH> out{};
-    SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), out.data());
-    return std::string(reinterpret_cast<const char*>(out.data()), out.size());
 }
 
 // A present, unheld row: shared by the report's queries.
@@ -655,18 +633,9 @@ int SqliteIndex::erase_old_digests(std::chrono::system_clock::time_point cutoff)
 }
 
 Receipt SqliteIndex::add_receipt(Receipt r, const std::vector<Digest>& destroyed_digests) {
-    std::vector<Digest> sorted = destroyed_digests;
-    std::sort(sorted.begin(), sorted.end());
-    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
     Transaction tx(db_, path_);
-    std::string material;
-    if (auto prev = last_receipt()) {
-        auto chain = from_hex(prev->chain_hex);
-        if (!chain) throw IndexError("index " + path_ + ": the last receipt's chain is not hex");
-        material = std::move(*chain);
-    }
-    for (const Digest& d : sorted) material += d;
-    r.chain_hex = to_hex(sha256(material));
+    const auto prev = last_receipt();
+    r.chain_hex = receipt_chain(path_, prev ? prev->chain_hex : std::string(), destroyed_digests);
     Stmt s(db_, path_,
            "INSERT INTO receipts (run_at, counts_json, destroyed, chain, exit_code) VALUES (?1, ?2, ?3, ?4, ?5)");
     s.bind(1, to_unix(r.run_at)).bind_text(2, r.counts_json.empty() ? "{}" : r.counts_json).bind(3, r.destroyed);
@@ -750,7 +719,7 @@ void SqliteIndex::set_meta(const std::string& key, const std::string& value) {
 }
 
 namespace {
-constexpr const char* kKeyFingerprint = "key_fingerprint";
+constexpr const char* kKeyFingerprint = kKeyFingerprintMeta;
 }  // namespace
 
 std::optional<bool> SqliteIndex::key_matches(const DigestKey& key) const {

@@ -7,14 +7,15 @@ set -euo pipefail
 BUILD_PKGS=(
   build-essential cmake pkg-config
   libmilter-dev libsqlite3-dev libspdlog-dev libfmt-dev libgtest-dev
-  libtomlplusplus-dev libssl-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev
+  libtomlplusplus-dev libssl-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libpq-dev
 )
 # Real peers for the end-to-end tests: the MTA, SMTP client, milter test client, IMAP server;
 # clang and its runtime (libFuzzer) for the fuzz harnesses (tests/fuzz); systemd for
-# systemd-analyze, which checks the units offline (tests/e2e/test_hardening.sh).
+# systemd-analyze, which checks the units offline (tests/e2e/test_hardening.sh); PostgreSQL for
+# the index's PostgreSQL backend (the tests start a private cluster).
 TEST_PKGS=(
   postfix swaks miltertest dovecot-imapd dovecot-lmtpd sqlite3 faketime procps iproute2 m4 python3
-  clang libclang-rt-14-dev systemd
+  clang libclang-rt-14-dev systemd postgresql
 )
 
 # scripts/bench.sh: /usr/bin/time -v (peak memory), bc; Postfix brings smtp-source.

@@ -37,7 +37,15 @@ MessageRow make_row(int n, std::string direction = "inbound") {
     return r;
 }
 
-class BatchWriterTest : public test::IndexDirTest {
+// Group commit into the index of each backend.
+class BatchWriterTest : public test::BackendTest {
+protected:
+    std::int64_t count() const { return open()->count(); }
+};
+INSTANTIATE_TEST_SUITE_P(Backends, BatchWriterTest, test::all_backends(), test::backend_name);
+
+// What the SQLite file's locks and path do to the writer.
+class SqliteBatchWriterTest : public test::IndexDirTest {
 protected:
     std::unique_ptr<test::TestIndex> open(int busy_ms = 5000) {
         return test::TestIndex::open(path_, {.create = true, .read_only = false, .busy_timeout_ms = busy_ms});
@@ -55,7 +63,7 @@ protected:
 
 }  // namespace
 
-TEST_F(BatchWriterTest, EightThreadsOfTwoHundredCommitsMakeSixteenHundredRows) {
+TEST_P(BatchWriterTest, EightThreadsOfTwoHundredCommitsMakeSixteenHundredRows) {
     constexpr int kThreads = 8, kEach = 200;
     std::vector<std::vector<std::int64_t>> ids(kThreads);
     {
@@ -78,7 +86,7 @@ TEST_F(BatchWriterTest, EightThreadsOfTwoHundredCommitsMakeSixteenHundredRows) {
     EXPECT_EQ(row->queue_id, "Q" + std::to_string(3 * kEach + 17));
 }
 
-TEST_F(BatchWriterTest, ABadRowFailsAloneAndTheOthersAreWritten) {
+TEST_P(BatchWriterTest, ABadRowFailsAloneAndTheOthersAreWritten) {
     constexpr int kThreads = 8, kEach = 50;
     std::atomic<int> ok{0}, failed{0}, wrong{0};
     {
@@ -105,7 +113,7 @@ TEST_F(BatchWriterTest, ABadRowFailsAloneAndTheOthersAreWritten) {
     EXPECT_EQ(count(), ok.load());
 }
 
-TEST_F(BatchWriterTest, ALockedIndexFailsTheWaitingCommitsPromptly) {
+TEST_F(SqliteBatchWriterTest, ALockedIndexFailsTheWaitingCommitsPromptly) {
     BatchWriter writer(open(200), 256);
     sqlite3* other = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
@@ -132,13 +140,13 @@ TEST_F(BatchWriterTest, ALockedIndexFailsTheWaitingCommitsPromptly) {
     EXPECT_GT(writer.commit(make_row(100)), 0);
 }
 
-TEST_F(BatchWriterTest, RefusesNoIndex) { EXPECT_THROW(BatchWriter(nullptr), std::invalid_argument); }
+TEST(BatchWriterArgumentsTest, RefusesNoIndex) { EXPECT_THROW(BatchWriter(nullptr), std::invalid_argument); }
 
 // The index removed or renamed while the writer has it open: SQLite would go on
 // writing into the file it opened, which nobody reads again and which is gone with the
 // last descriptor. The writer refuses every row instead, alone or batched, and writes
 // again once the file is back at its path.
-TEST_F(BatchWriterTest, RefusesRowsWhileTheIndexIsNotAtItsPath) {
+TEST_F(SqliteBatchWriterTest, RefusesRowsWhileTheIndexIsNotAtItsPath) {
     BatchWriter w(open());
     EXPECT_GT(w.commit(make_row(1)), 0);
 

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -47,19 +48,40 @@ std::string sha256(const std::string& bytes) {
     return std::string(reinterpret_cast<const char*>(out.data()), out.size());
 }
 
+// Every table's columns, as "table.column".
+std::vector<std::string> table_columns(const test::BackendIndex& index) {
+    if (index.is_sqlite()) {
+        return index.strings("SELECT m.name || '.' || p.name FROM sqlite_master m, pragma_table_info(m.name) p "
+                             "WHERE m.type = 'table'");
+    }
+    return index.strings("SELECT table_name || '.' || column_name FROM information_schema.columns "
+                         "WHERE table_schema = current_schema()");
+}
+
 class TempDirTest : public test::IndexDirTest {
 protected:
     // The raw bytes of the database and its WAL, as someone with the disk would see them.
     std::string raw_files() const { return test::slurp(path_) + test::slurp(path_ + "-wal"); }
 };
 
-class IndexTest : public TempDirTest {};
+// What only the SQLite backend has: its files, pragmas, migrations from SQLite schemas.
+class SqliteIndexTest : public TempDirTest {};
+
+// The index's behaviour, on each backend.
+class IndexTest : public test::BackendTest {
+protected:
+    // The raw bytes of the SQLite database and its WAL, as someone with the disk would see
+    // them.
+    std::string raw_files() const { return test::slurp(path_) + test::slurp(path_ + "-wal"); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, IndexTest, test::all_backends(), test::backend_name);
 
 }  // namespace
 
 // --- opening, schema, files -----------------------------------------------------------
 
-TEST_F(IndexTest, CreatesTheSchemaAtTheCurrentVersion) {
+TEST_F(SqliteIndexTest, CreatesTheSchemaAtTheCurrentVersion) {
     auto index = open();
     EXPECT_EQ(index->schema_version(), dbdetail::kSchemaVersion);
     EXPECT_EQ(index->path(), path_);
@@ -73,20 +95,9 @@ TEST_F(IndexTest, CreatesTheSchemaAtTheCurrentVersion) {
     }
 }
 
-TEST_F(IndexTest, HasNoColumnThatCouldIdentifyAPerson) {
+TEST_P(IndexTest, HasNoColumnThatCouldIdentifyAPerson) {
     auto index = open();
-    sqlite3_stmt* s = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(index->handle(),
-                                 "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p "
-                                 "WHERE m.type = 'table'",
-                                 -1, &s, nullptr),
-              SQLITE_OK);
-    std::vector<std::string> columns;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        columns.push_back(std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 0))) + "." +
-                          reinterpret_cast<const char*>(sqlite3_column_text(s, 1)));
-    }
-    sqlite3_finalize(s);
+    std::vector<std::string> columns = table_columns(*index);
     const std::vector<std::string> expected = {
         "messages.id", "messages.digest", "messages.queue_id", "messages.lines", "messages.direction",
         "messages.policy", "messages.passed_on", "messages.retain_until", "messages.state",
@@ -97,17 +108,21 @@ TEST_F(IndexTest, HasNoColumnThatCouldIdentifyAPerson) {
         "receipts.destroyed", "receipts.chain", "receipts.exit_code", "meta.key", "meta.value",
         "scan_cache.host", "scan_cache.file_key", "scan_cache.digest", "scan_cache.record", "scan_cache.added_on",
         "files_seen.host", "files_seen.file_key", "files_seen.first_seen", "files_seen.last_seen"};
-    EXPECT_EQ(columns, expected);
+    std::sort(columns.begin(), columns.end());
+    std::vector<std::string> sorted = expected;
+    if (!sqlite()) sorted.push_back("retention_schema.version");  // SQLite keeps it in the file's header
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(columns, sorted);
 }
 
-TEST_F(IndexTest, MissingFileWithoutCreateNamesThePath) {
+TEST_F(SqliteIndexTest, MissingFileWithoutCreateNamesThePath) {
     const std::string err = error_of([&] { open(false); });
     EXPECT_NE(err.find("no index at " + path_ + ": "), std::string::npos) << err;
     EXPECT_FALSE(fs::exists(path_));
     EXPECT_NE(error_of([&] { open(true, 5000, true); }).find("no index at"), std::string::npos);
 }
 
-TEST_F(IndexTest, AFileThatIsNotAnIndexIsAnError) {
+TEST_F(SqliteIndexTest, AFileThatIsNotAnIndexIsAnError) {
     std::ofstream(path_, std::ios::binary) << std::string(4096, 'x');
     const std::string err = error_of([&] { open(false); });
     EXPECT_NE(err.find(path_), std::string::npos) << err;
@@ -121,7 +136,7 @@ TEST_F(IndexTest, AFileThatIsNotAnIndexIsAnError) {
     EXPECT_FALSE(fs::exists(dir_ + "/elsewhere.sqlite3"));
 }
 
-TEST_F(IndexTest, ReopeningKeepsTheRows) {
+TEST_P(IndexTest, ReopeningKeepsTheRows) {
     std::int64_t id = 0;
     {
         auto index = open();
@@ -134,7 +149,7 @@ TEST_F(IndexTest, ReopeningKeepsTheRows) {
     EXPECT_EQ(row->retain_until, d(2026, 7, 2));
 }
 
-TEST_F(IndexTest, MigratesAVersion1Index) {
+TEST_F(SqliteIndexTest, MigratesAVersion1Index) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
     const std::string v1 = std::string(dbdetail::kMigrations[0]) +
@@ -153,7 +168,7 @@ TEST_F(IndexTest, MigratesAVersion1Index) {
     EXPECT_EQ(count_rows(index->handle(), "SELECT count(*) FROM scan_cache"), 0);
 }
 
-TEST_F(IndexTest, RefusesAnIndexFromANewerVersion) {
+TEST_F(SqliteIndexTest, RefusesAnIndexFromANewerVersion) {
     open().reset();
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
@@ -166,7 +181,7 @@ TEST_F(IndexTest, RefusesAnIndexFromANewerVersion) {
     }
 }
 
-TEST_F(IndexTest, UsesWalFullSyncSecureDeleteAndForeignKeys) {
+TEST_F(SqliteIndexTest, UsesWalFullSyncSecureDeleteAndForeignKeys) {
     auto index = open();
     EXPECT_EQ(pragma(*index, "journal_mode"), "wal");
     EXPECT_EQ(pragma(*index, "synchronous"), "2");  // FULL
@@ -175,7 +190,7 @@ TEST_F(IndexTest, UsesWalFullSyncSecureDeleteAndForeignKeys) {
     EXPECT_EQ(pragma(*index, "busy_timeout"), "5000");
 }
 
-TEST_F(IndexTest, FilesAreForTheGroupAloneWhateverTheUmask) {
+TEST_F(SqliteIndexTest, FilesAreForTheGroupAloneWhateverTheUmask) {
     for (mode_t mask : {0000u, 0022u, 0077u}) {
         fs::remove(path_);
         fs::remove(path_ + "-wal");
@@ -192,7 +207,7 @@ TEST_F(IndexTest, FilesAreForTheGroupAloneWhateverTheUmask) {
     }
 }
 
-TEST_F(IndexTest, ANewIndexTakesTheGroupOfItsFolder) {
+TEST_F(SqliteIndexTest, ANewIndexTakesTheGroupOfItsFolder) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to choose a folder's group";
     ASSERT_EQ(::chown(dir_.c_str(), static_cast<uid_t>(-1), 4243), 0);
     auto index = open();
@@ -204,7 +219,7 @@ TEST_F(IndexTest, ANewIndexTakesTheGroupOfItsFolder) {
     }
 }
 
-TEST_F(IndexTest, ReadOnlyOpenReadsButCannotWrite) {
+TEST_P(IndexTest, ReadOnlyOpenReadsButCannotWrite) {
     open()->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))});
     auto ro = open(false, 5000, true);
     EXPECT_EQ(ro->rows_for(dig(1)).size(), 1u);
@@ -214,7 +229,7 @@ TEST_F(IndexTest, ReadOnlyOpenReadsButCannotWrite) {
 
 // --- rows -----------------------------------------------------------------------------
 
-TEST_F(IndexTest, InsertsAndLooksUpByDigest) {
+TEST_P(IndexTest, InsertsAndLooksUpByDigest) {
     auto index = open();
     MessageRow two = make_row(dig(1), d(2026, 1, 2), d(2026, 3, 2), "mens-advice-line,respect-phoneline", "outbound");
     two.queue_id = "";
@@ -248,20 +263,20 @@ TEST_F(IndexTest, InsertsAndLooksUpByDigest) {
     EXPECT_TRUE(index->insert({}).empty());
 }
 
-TEST_F(IndexTest, InsertIsAllOrNothingAndItsErrorsNameNoDigest) {
+TEST_P(IndexTest, InsertIsAllOrNothingAndItsErrorsNameNoDigest) {
     auto index = open();
     for (MessageRow bad : {make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1), "l", "sideways"),
                            make_row("short", d(2026, 1, 1), d(2026, 7, 1)),
                            make_row(dig(2), Date{}, d(2026, 7, 1)),
                            make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1), "")}) {
         const std::string err = error_of([&] { index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), bad}); });
-        EXPECT_NE(err.find(path_), std::string::npos) << err;
+        EXPECT_NE(err.find(index->path()), std::string::npos) << err;
         EXPECT_EQ(err.find(to_hex(dig(2))), std::string::npos) << err;
-        EXPECT_EQ(count_rows(index->handle()), 0);
+        EXPECT_EQ(index->count(), 0);
     }
 }
 
-TEST_F(IndexTest, ExpiredHonoursTheDates) {
+TEST_P(IndexTest, ExpiredHonoursTheDates) {
     auto index = open();
     const Date today = d(2026, 8, 31);
     index->insert({make_row(dig(1), d(2026, 2, 28), d(2026, 8, 31)), make_row(dig(2), d(2026, 3, 1), d(2026, 9, 1)),
@@ -274,7 +289,7 @@ TEST_F(IndexTest, ExpiredHonoursTheDates) {
     EXPECT_TRUE(index->expired(d(2026, 7, 31)).empty());
 }
 
-TEST_F(IndexTest, MarksEveryPresentCopyDestroyed) {
+TEST_P(IndexTest, MarksEveryPresentCopyDestroyed) {
     auto index = open();
     index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)),
                    make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1))});
@@ -290,7 +305,7 @@ TEST_F(IndexTest, MarksEveryPresentCopyDestroyed) {
     EXPECT_EQ(index->rows_for(dig(2)).at(0).state, RowState::Present);
 }
 
-TEST_F(IndexTest, MarksABatchOfRowsDestroyedAndNamesWhatChanged) {
+TEST_P(IndexTest, MarksABatchOfRowsDestroyedAndNamesWhatChanged) {
     auto index = open();
     const auto ids =
         index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1)),
@@ -309,7 +324,7 @@ TEST_F(IndexTest, MarksABatchOfRowsDestroyedAndNamesWhatChanged) {
     EXPECT_TRUE(index->mark_destroyed(std::vector<Index::DestroyedRow>{}, when).empty());
 }
 
-TEST_F(IndexTest, AHoldPlacedBeforeTheClaimWinsAndOneAfterIsRefused) {
+TEST_P(IndexTest, AHoldPlacedBeforeTheClaimWinsAndOneAfterIsRefused) {
     auto index = open();
     const auto ids = index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)),
                                     make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1))});
@@ -333,14 +348,14 @@ TEST_F(IndexTest, AHoldPlacedBeforeTheClaimWinsAndOneAfterIsRefused) {
 
 // --- holds ----------------------------------------------------------------------------
 
-TEST_F(IndexTest, HoldOnAnUnknownMessageIsAnError) {
+TEST_P(IndexTest, HoldOnAnUnknownMessageIsAnError) {
     auto index = open();
     EXPECT_EQ(error_of([&] { index->hold(dig(1), "legal", "", "alice", Clock::now()); }),
               "no message with that Message-ID is in the index");
-    EXPECT_EQ(count_rows(index->handle(), "SELECT count(*) FROM holds"), 0);
+    EXPECT_EQ(index->count("SELECT count(*) FROM holds"), 0);
 }
 
-TEST_F(IndexTest, HoldOnADestroyedMessageIsAnError) {
+TEST_P(IndexTest, HoldOnADestroyedMessageIsAnError) {
     auto index = open();
     index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))});
     index->mark_destroyed(dig(1), at(d(2026, 7, 1)), 1);
@@ -348,7 +363,7 @@ TEST_F(IndexTest, HoldOnADestroyedMessageIsAnError) {
               std::string::npos);
 }
 
-TEST_F(IndexTest, HoldTwiceIsAnErrorAndReleaseWithoutHoldToo) {
+TEST_P(IndexTest, HoldTwiceIsAnErrorAndReleaseWithoutHoldToo) {
     auto index = open();
     index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))});
     EXPECT_EQ(error_of([&] { index->release(dig(1), "alice", Clock::now()); }), "that message is not on hold");
@@ -360,7 +375,7 @@ TEST_F(IndexTest, HoldTwiceIsAnErrorAndReleaseWithoutHoldToo) {
     EXPECT_EQ(error_of([&] { index->release(dig(1), "bob", Clock::now()); }), "that message is not on hold");
 }
 
-TEST_F(IndexTest, RecordsHoldHistoryWithUserAndTime) {
+TEST_P(IndexTest, RecordsHoldHistoryWithUserAndTime) {
     auto index = open();
     index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), make_row(dig(1), d(2026, 1, 2), d(2026, 7, 2))});
     const auto t1 = at(d(2026, 2, 1), 9), t2 = at(d(2026, 3, 1), 10), t3 = at(d(2026, 4, 1), 11);
@@ -393,7 +408,7 @@ TEST_F(IndexTest, RecordsHoldHistoryWithUserAndTime) {
     EXPECT_TRUE(index->is_held(dig(1)));
 }
 
-TEST_F(IndexTest, ListsTheHoldsInForce) {
+TEST_P(IndexTest, ListsTheHoldsInForce) {
     auto index = open();
     index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)),
                    make_row(dig(1), d(2026, 1, 5), d(2026, 7, 5), "respect-phoneline", "internal"),
@@ -415,7 +430,7 @@ TEST_F(IndexTest, ListsTheHoldsInForce) {
 
 // --- erasure, receipts ----------------------------------------------------------------
 
-TEST_F(IndexTest, ErasingOldDigestsLeavesNoTraceInTheFiles) {
+TEST_P(IndexTest, ErasingOldDigestsLeavesNoTraceInTheFiles) {
     auto index = open();
     std::vector<MessageRow> rows;
     for (int i = 0; i < 300; ++i) rows.push_back(make_row(dig(i), d(2026, 1, 1), d(2026, 7, 1)));
@@ -434,7 +449,9 @@ TEST_F(IndexTest, ErasingOldDigestsLeavesNoTraceInTheFiles) {
     // the scan cache's digest must go with the rows' digests.
     index->remember_files({{std::string(16, 'r'), {dig(1000), {}}}, {std::string(16, 's'), {{}, dig(2000)}}},
                           d(2026, 7, 3));
-    ASSERT_NE(raw_files().find(dig(1000)), std::string::npos) << "the test must see the digest before erasure";
+    if (sqlite()) {
+        ASSERT_NE(raw_files().find(dig(1000)), std::string::npos) << "the test must see the digest before erasure";
+    }
 
     EXPECT_EQ(index->erase_old_digests(destroyed + 24h * 31), 2);
     EXPECT_TRUE(index->rows_for(dig(1000)).empty());
@@ -445,18 +462,20 @@ TEST_F(IndexTest, ErasingOldDigestsLeavesNoTraceInTheFiles) {
     EXPECT_EQ(row->queue_id, "");
     EXPECT_EQ(row->state, RowState::Destroyed);
     EXPECT_EQ(index->rows_for(dig(5)).size(), 1u);
-    EXPECT_EQ(count_rows(index->handle(), "SELECT count(*) FROM messages WHERE erased_at IS NOT NULL"), 2);
+    EXPECT_EQ(index->count("SELECT count(*) FROM messages WHERE erased_at IS NOT NULL"), 2);
 
-    const std::string raw = raw_files();
-    EXPECT_EQ(raw.find(dig(1000)), std::string::npos) << "digest bytes still in the database or its WAL";
-    EXPECT_EQ(raw.find(dig(2000)), std::string::npos) << "record digest still in the database or its WAL";
     EXPECT_FALSE(index->known_file(std::string(16, 's'))) << "the scan cache's record digest goes too";
-    EXPECT_EQ(raw.find("QID7TARGET"), std::string::npos) << "queue id still in the database or its WAL";
-    EXPECT_NE(raw.find(dig(5)), std::string::npos);
+    if (sqlite()) {
+        const std::string raw = raw_files();
+        EXPECT_EQ(raw.find(dig(1000)), std::string::npos) << "digest bytes still in the database or its WAL";
+        EXPECT_EQ(raw.find(dig(2000)), std::string::npos) << "record digest still in the database or its WAL";
+        EXPECT_EQ(raw.find("QID7TARGET"), std::string::npos) << "queue id still in the database or its WAL";
+        EXPECT_NE(raw.find(dig(5)), std::string::npos);
+    }
     EXPECT_EQ(index->erase_old_digests(destroyed + 24h * 31), 0);
 }
 
-TEST_F(IndexTest, TheScanCacheForgetsAFileWithItsMessagesDigestAndAfterAMonth) {
+TEST_P(IndexTest, TheScanCacheForgetsAFileWithItsMessagesDigestAndAfterAMonth) {
     auto index = open();
     index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1))});
     const std::string a(16, 'a'), b(16, 'b'), c(16, 'c');
@@ -478,11 +497,9 @@ TEST_F(IndexTest, TheScanCacheForgetsAFileWithItsMessagesDigestAndAfterAMonth) {
     EXPECT_EQ(index->known_file(b), keys(dig(2)));
 }
 
-TEST_F(IndexTest, TwoHostsSharingAnIndexKeepTheirOwnScanCacheAndFilesSeen) {
+TEST_P(IndexTest, TwoHostsSharingAnIndexKeepTheirOwnScanCacheAndFilesSeen) {
     open().reset();
-    const auto as_host = [&](const std::string& host) {
-        return test::TestIndex::open(path_, {.create = false, .read_only = false, .busy_timeout_ms = 5000, .host_id = host});
-    };
+    const auto as_host = [&](const std::string& host) { return open(false, 5000, false, host); };
     auto mx1 = as_host("mx1.example.org");
     auto mx2 = as_host("mx2.example.org");
     const std::string same_inode(16, 'i');  // the same device and inode on two hosts
@@ -500,11 +517,46 @@ TEST_F(IndexTest, TwoHostsSharingAnIndexKeepTheirOwnScanCacheAndFilesSeen) {
     mx2->forget_files_seen({same_inode});
     EXPECT_EQ(mx1->file_first_seen(same_inode), d(2026, 1, 10));
     EXPECT_FALSE(mx2->file_first_seen(same_inode));
-    EXPECT_EQ(count_rows(mx1->handle(), "SELECT count(*) FROM scan_cache WHERE instr(host, 'mx1') > 0"), 0)
+    EXPECT_EQ(mx1->count(sqlite() ? "SELECT count(*) FROM scan_cache WHERE instr(host, 'mx1') > 0"
+                                  : "SELECT count(*) FROM scan_cache WHERE position('mx1'::bytea in host::bytea) > 0"),
+              0)
         << "the host column holds a hash, not the host's name";
 }
 
-TEST_F(IndexTest, MigratingToPerHostTablesKeepsWhenFilesWereFirstSeen) {
+// Two hosts (two MX hosts, say) on one index: each sees the rows, holds and receipts the
+// other writes, one sweep runs at a time across them, and each keeps its own scan cache.
+TEST_P(IndexTest, TwoHostsOnOneIndexSeeEachOthersWritesAndShareOneSweepLock) {
+    open().reset();
+    auto mx1 = open(false, 5000, false, "mx1.example.org");
+    auto mx2 = open(false, 5000, false, "mx2.example.org");
+    const auto ids = mx1->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))});
+    const auto seen = mx2->rows_for(dig(1));
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].id, ids.at(0));
+    mx2->hold(dig(1), "legal", "", "alice", at(d(2026, 2, 1)));
+    EXPECT_TRUE(mx1->is_held(dig(1)));
+    EXPECT_EQ(mx1->claim({{dig(1), ids}}, at(d(2026, 7, 2))), std::vector<bool>{false}) << "the other host's hold";
+    Receipt r;
+    r.run_at = at(d(2026, 7, 2));
+    const Receipt added = mx1->add_receipt(r, {});
+    ASSERT_TRUE(mx2->last_receipt());
+    EXPECT_EQ(mx2->last_receipt()->chain_hex, added.chain_hex);
+
+    auto sweep = mx1->try_lock_sweep();
+    ASSERT_EQ(sweep.status, SweepLockAttempt::Status::Held);
+    EXPECT_EQ(mx2->try_lock_sweep().status, SweepLockAttempt::Status::Busy);
+    sweep.lock.reset();
+    auto next = mx2->try_lock_sweep();
+    EXPECT_EQ(next.status, SweepLockAttempt::Status::Held) << "the lock goes with its object";
+    EXPECT_EQ(mx1->try_lock_sweep().status, SweepLockAttempt::Status::Busy);
+
+    const std::string same_inode(16, 'i');
+    mx1->remember_files({{same_inode, Index::FileKeys{dig(1), {}}}}, d(2026, 1, 10));
+    EXPECT_EQ(mx1->known_file(same_inode), (Index::FileKeys{dig(1), {}}));
+    EXPECT_FALSE(mx2->known_file(same_inode)) << "a file on one host is not the file with that inode on another";
+}
+
+TEST_F(SqliteIndexTest, MigratingToPerHostTablesKeepsWhenFilesWereFirstSeen) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
     std::string v5;
@@ -518,18 +570,21 @@ TEST_F(IndexTest, MigratingToPerHostTablesKeepsWhenFilesWereFirstSeen) {
     EXPECT_EQ(index->file_first_seen(std::string(16, '\0')), d(2025, 3, 1));
 }
 
-TEST_F(IndexTest, OneSweepLockAtATime) {
+TEST_P(IndexTest, OneSweepLockAtATime) {
     auto index = open();
     auto first = index->try_lock_sweep();
     ASSERT_EQ(first.status, SweepLockAttempt::Status::Held);
     auto again = open()->try_lock_sweep();
     EXPECT_EQ(again.status, SweepLockAttempt::Status::Busy);
-    EXPECT_EQ(again.where, path_ + ".sweep.lock");
+    if (sqlite()) {
+        EXPECT_EQ(again.where, path_ + ".sweep.lock");
+    }
+    EXPECT_FALSE(again.where.empty());
     first.lock.reset();
     EXPECT_EQ(open()->try_lock_sweep().status, SweepLockAttempt::Status::Held);
 }
 
-TEST_F(IndexTest, ReceiptsChainToThePreviousOne) {
+TEST_P(IndexTest, ReceiptsChainToThePreviousOne) {
     auto index = open();
     EXPECT_FALSE(index->last_receipt());
     Receipt r;
@@ -558,10 +613,12 @@ TEST_F(IndexTest, ReceiptsChainToThePreviousOne) {
     EXPECT_EQ(last->destroyed, 1);
     EXPECT_EQ(last->exit_code, 4);
     EXPECT_EQ(last->chain_hex, third.chain_hex);
-    EXPECT_EQ(raw_files().find(dig(3)), std::string::npos) << "receipts keep hashes, not digests";
+    if (sqlite()) {
+        EXPECT_EQ(raw_files().find(dig(3)), std::string::npos) << "receipts keep hashes, not digests";
+    }
 }
 
-TEST_F(IndexTest, TheLastSuccessfulReceiptEndedZeroOrFour) {
+TEST_P(IndexTest, TheLastSuccessfulReceiptEndedZeroOrFour) {
     auto index = open();
     EXPECT_FALSE(index->last_successful_receipt());
     Receipt r;
@@ -580,7 +637,7 @@ TEST_F(IndexTest, TheLastSuccessfulReceiptEndedZeroOrFour) {
 
 // --- reports, meta --------------------------------------------------------------------
 
-TEST_F(IndexTest, ReportOnAnEmptyIndex) {
+TEST_P(IndexTest, ReportOnAnEmptyIndex) {
     auto index = open();
     const ReportCounts rc = index->report(d(2026, 5, 1));
     EXPECT_TRUE(rc.buckets.empty());
@@ -590,7 +647,7 @@ TEST_F(IndexTest, ReportOnAnEmptyIndex) {
     EXPECT_EQ(rc.active_holds, 0);
 }
 
-TEST_F(IndexTest, ReportCountsByTagDirectionAndState) {
+TEST_P(IndexTest, ReportCountsByTagDirectionAndState) {
     auto index = open();
     const Date today = d(2026, 5, 10);
     index->insert({
@@ -622,7 +679,7 @@ TEST_F(IndexTest, ReportCountsByTagDirectionAndState) {
     EXPECT_EQ(got, expected);
 }
 
-TEST_F(IndexTest, KeepsMetaValues) {
+TEST_P(IndexTest, KeepsMetaValues) {
     auto index = open();
     EXPECT_FALSE(index->get_meta("last_clock"));
     index->set_meta("last_clock", "2026-05-01");
@@ -634,7 +691,7 @@ TEST_F(IndexTest, KeepsMetaValues) {
 
 // --- concurrency ----------------------------------------------------------------------
 
-TEST_F(IndexTest, AWriterAndAReaderInTwoProcesses) {
+TEST_P(IndexTest, AWriterAndAReaderInTwoProcesses) {
     open().reset();  // made before the fork: no connection crosses it
     constexpr int kRows = 300;
     const pid_t child = ::fork();
@@ -655,7 +712,7 @@ TEST_F(IndexTest, AWriterAndAReaderInTwoProcesses) {
     bool monotonic = true;
     for (;;) {
         const bool done = ::waitpid(child, &status, WNOHANG) == child;
-        const std::int64_t n = count_rows(r->handle());
+        const std::int64_t n = r->count();
         monotonic = monotonic && n >= last;
         last = n;
         r->report(d(2026, 1, 1));  // a heavier read at the same time
@@ -664,11 +721,11 @@ TEST_F(IndexTest, AWriterAndAReaderInTwoProcesses) {
     ASSERT_TRUE(WIFEXITED(status));
     EXPECT_EQ(WEXITSTATUS(status), 0) << "the writer failed";
     EXPECT_TRUE(monotonic);
-    EXPECT_EQ(count_rows(r->handle()), kRows);
+    EXPECT_EQ(r->count(), kRows);
     EXPECT_EQ(r->rows_for(dig(kRows - 1)).size(), 1u);
 }
 
-TEST_F(IndexTest, ALockedIndexFailsAfterTheBusyTimeoutInsteadOfHanging) {
+TEST_F(SqliteIndexTest, ALockedIndexFailsAfterTheBusyTimeoutInsteadOfHanging) {
     auto index = open(true, 200);
     sqlite3* other = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
@@ -687,7 +744,7 @@ TEST_F(IndexTest, ALockedIndexFailsAfterTheBusyTimeoutInsteadOfHanging) {
 
 // --- confidentiality ------------------------------------------------------------------
 
-TEST_F(IndexTest, TheFilesNeverHoldTheClearMessageId) {
+TEST_F(SqliteIndexTest, TheFilesNeverHoldTheClearMessageId) {
     const std::string message_id = "distinctive-caller-7b1e@private.example";
     auto index = open();
     const Digest digest = test_key().digest(message_id);
@@ -703,7 +760,7 @@ TEST_F(IndexTest, TheFilesNeverHoldTheClearMessageId) {
 
 // --- the pending journal --------------------------------------------------------------
 
-TEST_F(IndexTest, AnIndexOfThePreviousReleaseIsUpgradedWithItsRows) {
+TEST_F(SqliteIndexTest, AnIndexOfThePreviousReleaseIsUpgradedWithItsRows) {
     {
         sqlite3* db = nullptr;
         ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
@@ -730,3 +787,97 @@ TEST_F(IndexTest, AnIndexOfThePreviousReleaseIsUpgradedWithItsRows) {
     EXPECT_FALSE(rows[0].claimed);
     EXPECT_FALSE(index->known_file(std::string(16, '\0'))) << "the scan cache starts again";
 }
+
+#if RM_TEST_POSTGRESQL
+// --- what only the PostgreSQL backend has: a server, a connection string ---------------
+
+namespace {
+
+class PgIndexTest : public ::testing::Test {
+protected:
+    test::PgDatabase db_;
+};
+
+}  // namespace
+
+TEST_F(PgIndexTest, NoMessageCarriesThePassword) {
+    const std::string conninfo = db_.tcp_conninfo();
+    const std::string password = conninfo.substr(conninfo.find("password=") + 9, 24);
+    ASSERT_EQ(password.size(), 24u);
+    auto index = test::TestPgIndex(conninfo, {.create = true});
+    EXPECT_EQ(index.path().find(password), std::string::npos) << index.path();
+    EXPECT_NE(index.path().find(db_.name()), std::string::npos) << "names the database: " << index.path();
+
+    std::string wrong = conninfo;
+    wrong.replace(wrong.find(password), password.size(), "Wrong-Secret-4711");
+    const std::string err = error_of([&] { test::TestPgIndex(wrong, {.create = true}); });
+    EXPECT_FALSE(err.empty()) << "a wrong password was let in";
+    EXPECT_EQ(err.find("Wrong-Secret-4711"), std::string::npos) << err;
+    EXPECT_NE(err.find("127.0.0.1"), std::string::npos) << "names the server: " << err;
+}
+
+TEST_F(PgIndexTest, ADatabaseWithoutTheSchemaIsAnErrorUnlessCreating) {
+    for (bool read_only : {false, true}) {
+        EXPECT_FALSE(error_of([&] { test::TestPgIndex(db_.conninfo(), {.create = false, .read_only = read_only}); })
+                         .empty())
+            << (read_only ? "read-only" : "read-write");
+    }
+    EXPECT_NO_THROW(test::TestPgIndex(db_.conninfo(), {.create = true}));
+    EXPECT_NO_THROW(test::TestPgIndex(db_.conninfo(), {.create = false, .read_only = true}));
+}
+
+TEST_F(PgIndexTest, AnUnreachableServerIsAnErrorNamingIt) {
+    const std::string err = error_of([&] {
+        test::TestPgIndex("host=127.0.0.1 port=1 dbname=retention user=milter connect_timeout=5", {.create = true});
+    });
+    EXPECT_NE(err.find("127.0.0.1"), std::string::npos) << err;
+}
+
+// Another host (or an admin's psql) holding a lock on the messages: the milter's insert
+// fails after its busy timeout, naming the server, instead of hanging its threads.
+TEST_F(PgIndexTest, ALockedTableFailsAfterTheBusyTimeoutInsteadOfHanging) {
+    test::TestPgIndex index(db_.conninfo(), {.create = true, .busy_timeout_ms = 200});
+    auto other = test::pgdetail::connect(db_.conninfo());
+    test::pgdetail::exec(other.get(), "BEGIN");
+    test::pgdetail::exec(other.get(), "LOCK TABLE messages IN ACCESS EXCLUSIVE MODE");
+    const auto start = std::chrono::steady_clock::now();
+    const std::string err = error_of([&] { index.insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))}); });
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_FALSE(err.empty()) << "the insert went through a locked table";
+    EXPECT_NE(err.find(index.path()), std::string::npos) << err;
+    EXPECT_GE(waited, 150ms);
+    EXPECT_LT(waited, 3s);
+    test::pgdetail::exec(other.get(), "ROLLBACK");
+    EXPECT_NO_THROW(index.insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))}));
+    EXPECT_EQ(test::pg_count(index.handle(), "SELECT count(*) FROM messages"), 1);
+}
+
+// Hosts started at once (after an upgrade, say) make and migrate the schema once, under
+// the server's advisory lock: none fails, and all see one schema.
+TEST_F(PgIndexTest, HostsStartingAtOnceMakeTheSchemaOnce) {
+    constexpr int kHosts = 6;
+    std::vector<std::string> errors(kHosts);
+    std::vector<int> versions(kHosts, -1);
+    {
+        std::vector<std::thread> hosts;
+        for (int i = 0; i < kHosts; ++i) {
+            hosts.emplace_back([&, i] {
+                try {
+                    test::TestPgIndex index(db_.conninfo(), {.create = true, .host_id = "mx" + std::to_string(i)});
+                    versions[i] = index.schema_version();
+                    index.insert({make_row(dig(i), d(2026, 1, 1), d(2026, 7, 1))});
+                } catch (const IndexError& e) {
+                    errors[i] = e.what();
+                }
+            });
+        }
+        for (auto& h : hosts) h.join();
+    }
+    for (int i = 0; i < kHosts; ++i) {
+        EXPECT_EQ(errors[i], "") << "host " << i;
+        EXPECT_EQ(versions[i], versions[0]) << "host " << i;
+    }
+    test::TestPgIndex index(db_.conninfo(), {.create = false});
+    EXPECT_EQ(test::pg_count(index.handle(), "SELECT count(*) FROM messages"), kHosts);
+}
+#endif

@@ -18,11 +18,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class PendingJournalTest : public IndexDirTest {};
+// The journal beside the index's path, imported into the index of each backend.
+class PendingJournalTest : public BackendTest {};
+INSTANTIATE_TEST_SUITE_P(Backends, PendingJournalTest, all_backends(), backend_name);
+
+// The journal's own file, no index.
+class PendingJournalFileTest : public IndexDirTest {};
 
 }  // namespace
 
-TEST_F(PendingJournalTest, AppendsThenImportsEveryRowOnce) {
+TEST_P(PendingJournalTest, AppendsThenImportsEveryRowOnce) {
     auto index = open();
     PendingJournal journal(path_);
     EXPECT_EQ(journal.path(), path_ + ".pending");
@@ -43,10 +48,10 @@ TEST_F(PendingJournalTest, AppendsThenImportsEveryRowOnce) {
     EXPECT_EQ(rows[0].queue_id, "4Q1ABC");
     EXPECT_EQ(rows[0].retain_until, d(2026, 7, 1));
     EXPECT_EQ(journal.import_into(*index), 0);
-    EXPECT_EQ(count_rows(index->handle()), 3);
+    EXPECT_EQ(index->count(), 3);
 }
 
-TEST_F(PendingJournalTest, ImportWithoutAJournalDoesNothing) {
+TEST_P(PendingJournalTest, ImportWithoutAJournalDoesNothing) {
     auto index = open();
     PendingJournal journal(path_);
     EXPECT_EQ(journal.import_into(*index), 0);
@@ -55,7 +60,7 @@ TEST_F(PendingJournalTest, ImportWithoutAJournalDoesNothing) {
     }
 }
 
-TEST_F(PendingJournalTest, ImportingTheSameJournalTwiceAddsNothingTwice) {
+TEST_P(PendingJournalTest, ImportingTheSameJournalTwiceAddsNothingTwice) {
     auto index = open();
     PendingJournal journal(path_);
     for (int i = 0; i < 5; ++i) journal.append(make_row(dig(i), d(2026, 1, 1), d(2026, 7, 1)));
@@ -65,11 +70,11 @@ TEST_F(PendingJournalTest, ImportingTheSameJournalTwiceAddsNothingTwice) {
     std::ofstream(journal.path() + ".importing", std::ios::binary) << copy;
     std::ofstream(journal.path(), std::ios::binary) << copy;
     EXPECT_EQ(journal.import_into(*index), 0);
-    EXPECT_EQ(count_rows(index->handle()), 5);
+    EXPECT_EQ(index->count(), 5);
     EXPECT_FALSE(fs::exists(journal.path() + ".importing"));
 }
 
-TEST_F(PendingJournalTest, SkipsAndKeepsMalformedLines) {
+TEST_P(PendingJournalTest, SkipsAndKeepsMalformedLines) {
     auto index = open();
     PendingJournal journal(path_);
     journal.append(make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)));
@@ -101,7 +106,7 @@ TEST_F(PendingJournalTest, SkipsAndKeepsMalformedLines) {
 
 // A journal the previous release wrote (lines "rm1", no record digest) still imports after
 // an upgrade; lines of this release carry the record digest.
-TEST_F(PendingJournalTest, ImportsTheOlderLinesAndKeepsTheRecordDigestOfTheNewOnes) {
+TEST_P(PendingJournalTest, ImportsTheOlderLinesAndKeepsTheRecordDigestOfTheNewOnes) {
     auto index = open();
     PendingJournal journal(path_);
     MessageRow stamped = make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1));
@@ -121,7 +126,7 @@ TEST_F(PendingJournalTest, ImportsTheOlderLinesAndKeepsTheRecordDigestOfTheNewOn
 
 // An index the previous release made (schema 3) with rows in it: opened for writing, it
 // gains the new columns and tables, and every row reads back unchanged.
-TEST_F(PendingJournalTest, AppendsWhileAnotherImportsLoseNothing) {
+TEST_P(PendingJournalTest, AppendsWhileAnotherImportsLoseNothing) {
     auto index = open();
     constexpr int kThreads = 4, kEach = 50;
     std::atomic<int> finished{0};
@@ -139,10 +144,10 @@ TEST_F(PendingJournalTest, AppendsWhileAnotherImportsLoseNothing) {
     for (auto& w : writers) w.join();
     imported += importer.import_into(*index);
     EXPECT_EQ(imported, kThreads * kEach);
-    EXPECT_EQ(count_rows(index->handle()), kThreads * kEach);
+    EXPECT_EQ(index->count(), kThreads * kEach);
 }
 
-TEST_F(PendingJournalTest, KeepsAnEmptyQueueIdAndEveryField) {
+TEST_P(PendingJournalTest, KeepsAnEmptyQueueIdAndEveryField) {
     auto index = open();
     PendingJournal journal(path_);
     MessageRow r = make_row(dig(1), d(2025, 8, 31), d(2026, 2, 28), "mens-advice-line,respect-phoneline", "internal");
@@ -160,7 +165,7 @@ TEST_F(PendingJournalTest, KeepsAnEmptyQueueIdAndEveryField) {
     EXPECT_EQ(rows[0].retain_until, d(2026, 2, 28));
 }
 
-TEST_F(PendingJournalTest, RefusesRowsThatWouldBreakTheFormat) {
+TEST_F(PendingJournalFileTest, RefusesRowsThatWouldBreakTheFormat) {
     PendingJournal journal(path_);
     MessageRow r = make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1));
     r.queue_id = "A\tB";

@@ -1,0 +1,271 @@
+// The libpq layer of the PostgreSQL index (declared in db/pg.hpp).
+#include "db/pg.hpp"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+
+namespace rm::dbdetail {
+
+namespace {
+
+// Type OIDs of the parameters we send (pg_type.h is a server header).
+constexpr unsigned int kByteaOid = 17;
+constexpr unsigned int kInt8Oid = 20;
+constexpr unsigned int kTextOid = 25;
+
+// libpq's messages end in a newline and may span lines: one line, for logs.
+std::string trim_newlines(std::string s) {
+    for (char& ch : s)
+        if (ch == '\n' || ch == '\t') ch = ' ';
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    std::string out;
+    for (const char ch : s)
+        if (ch != ' ' || out.empty() || out.back() != ' ') out += ch;
+    return out;
+}
+
+// A failure any query would meet, as opposed to one row the server refuses: the server
+// gone or shutting down (08, 57), out of resources or disk (53), its own I/O trouble (58,
+// XX), a read-only standby or transaction (25006), a schema or rights it lacks (42).
+bool index_wide_state(std::string_view state) {
+    if (state.size() != 5) return true;
+    const std::string_view cls = state.substr(0, 2);
+    return cls != "22" && cls != "23" && cls != "40";
+}
+
+// The server's primary message only: its DETAIL may quote the values of a row (a key
+// that already exists), and a data exception's message may quote the value it refused.
+std::string server_message(const PGresult* r, const PGconn* conn) {
+    if (r == nullptr) return trim_newlines(PQerrorMessage(conn));
+    const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    if (state != nullptr && std::strncmp(state, "22", 2) == 0) {
+        return std::string("the server refused a value (SQLSTATE ") + state + ")";
+    }
+    std::string msg = primary != nullptr ? primary : trim_newlines(PQresultErrorMessage(r));
+    if (state != nullptr) msg += std::string(" (SQLSTATE ") + state + ")";
+    return msg;
+}
+
+// As a libpq URI an admin could paste into psql: a Unix socket's folder goes into the
+// host parameter, where it reads as a path.
+std::string describe(const char* host, const char* port, const char* db) {
+    const std::string h = host != nullptr && *host != '\0' ? host : "localhost";
+    const std::string p = port != nullptr && *port != '\0' ? port : "";
+    const std::string d = db != nullptr ? db : "";
+    if (h.front() == '/' || h.front() == '@') {
+        return "postgresql:///" + d + "?host=" + h + (p.empty() ? "" : "&port=" + p);
+    }
+    std::string out = "postgresql://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h);
+    if (!p.empty()) out += ":" + p;
+    return out + "/" + d;
+}
+
+}  // namespace
+
+// --- parameters ---------------------------------------------------------------------------
+
+PgParams& PgParams::add(unsigned int type, std::string v, int format, bool is_null) {
+    lengths_.push_back(static_cast<int>(v.size()));
+    values_.push_back(std::move(v));
+    nulls_.push_back(is_null);
+    types_.push_back(type);
+    formats_.push_back(format);
+    return *this;
+}
+
+PgParams& PgParams::text(std::string_view v) { return add(kTextOid, std::string(v), 0, false); }
+PgParams& PgParams::opt_text(std::string_view v) { return add(kTextOid, std::string(v), 0, v.empty()); }
+PgParams& PgParams::bytes(std::string_view v) { return add(kByteaOid, std::string(v), 1, v.empty()); }
+PgParams& PgParams::int64(std::int64_t v) { return add(kInt8Oid, std::to_string(v), 0, false); }
+PgParams& PgParams::null() { return add(kTextOid, std::string(), 0, true); }
+
+std::vector<const char*> PgParams::pointers() const {
+    std::vector<const char*> out;
+    out.reserve(values_.size());
+    for (std::size_t i = 0; i < values_.size(); ++i) out.push_back(nulls_[i] ? nullptr : values_[i].data());
+    return out;
+}
+
+// --- results ------------------------------------------------------------------------------
+
+void PgResult::Clear::operator()(pg_result* r) const { PQclear(r); }
+
+PgResult::PgResult(pg_result* r) : r_(r) {}
+
+int PgResult::rows() const { return PQntuples(r_.get()); }
+
+bool PgResult::is_null(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+
+std::string PgResult::text(int row, int col) const {
+    return std::string(PQgetvalue(r_.get(), row, col), static_cast<std::size_t>(PQgetlength(r_.get(), row, col)));
+}
+
+std::string PgResult::bytes(int row, int col) const {
+    if (is_null(row, col)) return {};
+    std::size_t n = 0;
+    unsigned char* raw = PQunescapeBytea(reinterpret_cast<const unsigned char*>(PQgetvalue(r_.get(), row, col)), &n);
+    if (raw == nullptr) throw IndexError("the server sent bytes that cannot be read (out of memory?)", true);
+    std::string out(reinterpret_cast<const char*>(raw), n);
+    PQfreemem(raw);
+    return out;
+}
+
+std::int64_t PgResult::int64(int row, int col) const {
+    if (is_null(row, col)) return 0;
+    const char* v = PQgetvalue(r_.get(), row, col);
+    const char* end = v + PQgetlength(r_.get(), row, col);
+    std::int64_t out = 0;
+    const auto [ptr, ec] = std::from_chars(v, end, out);
+    if (ec != std::errc() || ptr != end) throw IndexError("the server sent a number that cannot be read", true);
+    return out;
+}
+
+int PgResult::changed() const {
+    const char* n = PQcmdTuples(r_.get());
+    return n == nullptr || *n == '\0' ? 0 : std::atoi(n);
+}
+
+// --- the connection -----------------------------------------------------------------------
+
+std::string pg_describe(const std::string& conninfo) {
+    char* err = nullptr;
+    PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+    if (err != nullptr) PQfreemem(err);
+    if (opts == nullptr) return {};
+    const char* host = nullptr;
+    const char* hostaddr = nullptr;
+    const char* port = nullptr;
+    const char* db = nullptr;
+    const char* user = nullptr;
+    for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
+        if (o->val == nullptr) continue;
+        const std::string_view k = o->keyword;
+        if (k == "host") host = o->val;
+        else if (k == "hostaddr") hostaddr = o->val;
+        else if (k == "port") port = o->val;
+        else if (k == "dbname") db = o->val;
+        else if (k == "user") user = o->val;
+    }
+    std::string out = describe(host != nullptr ? host : hostaddr, port, db != nullptr ? db : user);
+    PQconninfoFree(opts);
+    return out;
+}
+
+PgConn::PgConn(const std::string& conninfo, int connect_timeout_s) {
+    // Parsed first so that a malformed string is refused without libpq's message, which
+    // may quote part of it (and with it the password).
+    char* err = nullptr;
+    PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &err);
+    if (err != nullptr) PQfreemem(err);
+    if (parsed == nullptr) {
+        throw IndexError("[index] conninfo is not a valid PostgreSQL connection string (a libpq URI such as "
+                         "postgresql://user@host/dbname, or key=value pairs)");
+    }
+    PQconninfoFree(parsed);
+    // Later entries win: the conninfo may set its own timeout and application name.
+    const std::string timeout = std::to_string(connect_timeout_s);
+    const char* keys[] = {"connect_timeout", "application_name", "client_encoding", "dbname", nullptr};
+    const char* values[] = {timeout.c_str(), "retention-milter", "UTF8", conninfo.c_str(), nullptr};
+    conn_ = PQconnectdbParams(keys, values, 1);
+    if (conn_ == nullptr) throw IndexError("cannot connect to the PostgreSQL index: out of memory", true);
+    if (PQstatus(conn_) != CONNECTION_OK) {
+        const std::string where = pg_describe(conninfo);
+        const std::string msg = trim_newlines(PQerrorMessage(conn_));
+        PQfinish(conn_);
+        conn_ = nullptr;
+        throw IndexError("cannot connect to the index " + where + ": " + msg, true);
+    }
+    name_ = describe(PQhost(conn_), PQport(conn_), PQdb(conn_));
+    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+}
+
+PgConn::~PgConn() {
+    if (conn_ != nullptr) PQfinish(conn_);
+}
+
+void PgConn::fail(std::string_view what, const pg_result* r) const {
+    const bool gone = PQstatus(conn_) == CONNECTION_BAD;
+    const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    const bool wide = gone || state == nullptr || index_wide_state(state);
+    std::string msg = "index " + name_ + ": " + std::string(what) + ": " + server_message(r, conn_);
+    if (gone) msg += " (the connection to the server was lost)";
+    throw IndexError(msg, wide);
+}
+
+void PgConn::exec(std::string_view sql, std::string_view what) const {
+    PGresult* r = PQexec(conn_, std::string(sql).c_str());
+    PgResult owned(r);
+    const ExecStatusType st = PQresultStatus(r);
+    if (r == nullptr || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) fail(what, r);
+}
+
+PgResult PgConn::query(std::string_view sql, const PgParams& params, std::string_view what) const {
+    const std::vector<const char*> values = params.pointers();
+    PGresult* r = PQexecParams(conn_, std::string(sql).c_str(), params.size(), params.types(), values.data(),
+                               params.lengths(), params.formats(), 0);
+    const ExecStatusType st = PQresultStatus(r);
+    if (r == nullptr || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
+        PgResult owned(r);
+        fail(what, r);
+    }
+    return PgResult(r);
+}
+
+std::int64_t PgConn::scalar(std::string_view sql, const PgParams& params, std::string_view what) const {
+    const PgResult r = query(sql, params, what);
+    return r.rows() > 0 ? r.int64(0, 0) : 0;
+}
+
+bool PgConn::in_transaction() const { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
+
+void PgConn::begin(std::string_view sql) const {
+    try {
+        query(sql, "cannot start a transaction");
+    } catch (const IndexError&) {
+        if (PQstatus(conn_) != CONNECTION_BAD || depth_ != 0 || keep_session_) throw;
+        ensure_connected();
+        query(sql, "cannot start a transaction");
+    }
+}
+
+void PgConn::ensure_connected() const {
+    if (PQstatus(conn_) == CONNECTION_OK) return;
+    if (!keep_session_ && depth_ == 0) PQreset(conn_);
+    if (PQstatus(conn_) != CONNECTION_OK) {
+        throw IndexError("index " + name_ + ": the connection to the server is lost: " + trim_newlines(PQerrorMessage(conn_)),
+                         true);
+    }
+}
+
+// --- transactions -------------------------------------------------------------------------
+
+PgTransaction::PgTransaction(const PgConn& conn) : conn_(conn) {
+    if (conn_.in_transaction())
+        throw IndexError("index " + conn_.name() + ": cannot start a write transaction within a transaction");
+    conn_.begin("BEGIN");
+    conn_.enter();
+}
+
+PgTransaction::~PgTransaction() {
+    conn_.leave();
+    // A failed statement leaves the transaction aborted; ROLLBACK ends it (or errs, harmlessly,
+    // when the connection is gone).
+    if (!done_) PQclear(PQexec(conn_.get(), "ROLLBACK"));
+}
+
+void PgTransaction::commit() {
+    // COMMIT of a transaction that failed half-way succeeds, as a ROLLBACK.
+    if (PQtransactionStatus(conn_.get()) != PQTRANS_INTRANS) {
+        conn_.query("ROLLBACK", "cannot roll back");
+        done_ = true;
+        throw IndexError("index " + conn_.name() + ": the transaction failed and was rolled back", true);
+    }
+    conn_.query("COMMIT", "cannot commit");
+    done_ = true;
+}
+
+}  // namespace rm::dbdetail

@@ -1,0 +1,136 @@
+// A thin RAII layer over libpq: one connection, parameterised queries, transactions,
+// errors that name the server and database. Private to db/: only the PostgreSQL index and
+// the db unit tests include it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "db/index.hpp"
+
+struct pg_conn;
+struct pg_result;
+
+namespace rm::dbdetail {
+
+// The parameters of one query, bound by position ($1, $2...). Values travel apart from
+// the SQL text: nothing is ever spliced into a statement.
+class PgParams {
+public:
+    PgParams& text(std::string_view v);
+    PgParams& opt_text(std::string_view v);   // empty text is sent as NULL
+    PgParams& bytes(std::string_view v);      // bytea, sent in binary; empty is sent as NULL
+    PgParams& int64(std::int64_t v);
+    PgParams& null();
+
+    int size() const { return static_cast<int>(values_.size()); }
+    const unsigned int* types() const { return types_.data(); }
+    const int* lengths() const { return lengths_.data(); }
+    const int* formats() const { return formats_.data(); }
+    // Pointers into the values: valid while this object lives and is not added to.
+    std::vector<const char*> pointers() const;
+
+private:
+    PgParams& add(unsigned int type, std::string v, int format, bool is_null);
+    std::vector<std::string> values_;
+    std::vector<bool> nulls_;
+    std::vector<unsigned int> types_;
+    std::vector<int> lengths_;
+    std::vector<int> formats_;
+};
+
+// A query's result, in text form (bytea is unescaped by bytes()).
+class PgResult {
+public:
+    explicit PgResult(pg_result* r);
+    int rows() const;
+    bool is_null(int row, int col) const;
+    std::string text(int row, int col) const;
+    std::string bytes(int row, int col) const;  // NULL reads as empty
+    std::int64_t int64(int row, int col) const; // NULL reads as 0
+    // The number of rows an INSERT, UPDATE or DELETE touched.
+    int changed() const;
+
+private:
+    struct Clear {
+        void operator()(pg_result* r) const;
+    };
+    std::unique_ptr<pg_result, Clear> r_;
+};
+
+// One connection to the server. Every failure throws IndexError saying which server and
+// database, and what went wrong, never a parameter's value or the password; a failure
+// any query would meet (the server gone, full, read-only, shutting down, a schema it
+// lacks) is index_wide().
+class PgConn {
+public:
+    // Connects. `conninfo` is a libpq URI or key=value string; it is never quoted in a
+    // message (it may hold the password). Fails after `connect_timeout_s` unless the
+    // conninfo sets its own connect_timeout.
+    PgConn(const std::string& conninfo, int connect_timeout_s);
+    ~PgConn();
+    PgConn(const PgConn&) = delete;
+    PgConn& operator=(const PgConn&) = delete;
+
+    pg_conn* get() const { return conn_; }
+    // "postgresql://HOST:PORT/DATABASE", for messages.
+    const std::string& name() const { return name_; }
+
+    // Runs SQL without parameters (several statements allowed). Throws IndexError.
+    void exec(std::string_view sql, std::string_view what) const;
+    PgResult query(std::string_view sql, const PgParams& params, std::string_view what) const;
+    PgResult query(std::string_view sql, std::string_view what) const { return query(sql, PgParams{}, what); }
+    std::int64_t scalar(std::string_view sql, const PgParams& params, std::string_view what) const;
+
+    // Whether a transaction (or read snapshot) is open on this connection.
+    bool in_transaction() const;
+    // Reconnects when the server dropped the connection (a restart), so that the next
+    // query may succeed; not while a transaction is open, nor while a session lock is
+    // held (it would be silently lost). Throws an index_wide IndexError when the
+    // connection is still down.
+    void ensure_connected() const;
+    // Starts a transaction. A connection the server dropped since the last query (a
+    // restart) is only found out here: then it reconnects and tries once more, which is
+    // safe as nothing was done yet.
+    void begin(std::string_view sql) const;
+    // A session lock (the sweep lock) lives on this connection: never reconnect.
+    void keep_session(bool keep) const { keep_session_ = keep; }
+
+    [[noreturn]] void fail(std::string_view what, const pg_result* r) const;
+
+    // Transactions and read snapshots of ours open now: no reconnecting under them.
+    void enter() const { ++depth_; }
+    void leave() const { --depth_; }
+
+private:
+    pg_conn* conn_ = nullptr;
+    mutable int depth_ = 0;
+    mutable bool keep_session_ = false;
+    std::string name_;
+};
+
+// BEGIN (READ COMMITTED) on construction; ROLLBACK unless committed. Refuses to start
+// inside another transaction or a read snapshot (as SQLite does).
+class PgTransaction {
+public:
+    explicit PgTransaction(const PgConn& conn);
+    ~PgTransaction();
+    PgTransaction(const PgTransaction&) = delete;
+    PgTransaction& operator=(const PgTransaction&) = delete;
+    void commit();
+
+private:
+    const PgConn& conn_;
+    bool done_ = false;
+};
+
+// The server and database named by a conninfo string, for a message about a connection
+// that failed before the server could say; never the password. Empty when the string
+// does not parse.
+std::string pg_describe(const std::string& conninfo);
+
+}  // namespace rm::dbdetail

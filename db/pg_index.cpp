@@ -1,0 +1,669 @@
+// The PostgreSQL index: connecting, the schema and its migrations, every query, the sweep
+// lock. The schema is in db/pg_schema.hpp; each method means what SqliteIndex's does.
+#include "db/pg_index.hpp"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "core/strings.hpp"
+#include "db/detail.hpp"
+#include "db/pg.hpp"
+#include "db/pg_schema.hpp"
+#include "db/row_check.hpp"
+#include "db/sqlite.hpp"
+
+namespace rm {
+
+using namespace dbdetail;
+
+namespace {
+
+constexpr std::string_view kRowColumns =
+    "id, digest, queue_id, lines, direction, policy, passed_on, retain_until, state, destroyed_at, copies, record, "
+    "claimed_at";
+
+constexpr std::string_view kHoldColumns = "id, reason, ref, placed_at, placed_by, released_at, released_by";
+
+// Skips a row whose journal token is already in the index; a row without a token (NULL)
+// never conflicts.
+constexpr std::string_view kInsertSql =
+    "INSERT INTO messages (digest, queue_id, lines, direction, policy, passed_on, retain_until, state, copies, "
+    "journal_token, record) VALUES ($1, $2, $3, $4, $5, $6, $7, 'present', 0, $8, $9) "
+    "ON CONFLICT (journal_token) DO NOTHING RETURNING id";
+
+constexpr int kConnectTimeoutS = 10;
+
+PgParams row_params(const std::string& name, const MessageRow& row, std::string_view token) {
+    if (auto problem = row_problem(row)) throw IndexError("index " + name + ": refusing a row: " + *problem);
+    PgParams p;
+    p.bytes(row.digest).opt_text(row.queue_id).text(row.lines).text(row.direction).text(row.policy);
+    p.text(format_date(row.passed_on)).text(format_date(row.retain_until)).opt_text(token).bytes(row.record);
+    return p;
+}
+
+Date read_date(const PgResult& r, int row, int col, const std::string& name) {
+    auto d = parse_date(r.text(row, col));
+    if (!d) throw IndexError("index " + name + ": a row holds an invalid date");
+    return *d;
+}
+
+MessageRow read_row(const PgResult& r, int i, const std::string& name) {
+    MessageRow m;
+    m.id = r.int64(i, 0);
+    m.digest = r.bytes(i, 1);
+    m.queue_id = r.text(i, 2);
+    m.lines = r.text(i, 3);
+    m.direction = r.text(i, 4);
+    m.policy = r.text(i, 5);
+    m.passed_on = read_date(r, i, 6, name);
+    m.retain_until = read_date(r, i, 7, name);
+    m.state = r.text(i, 8) == "destroyed" ? RowState::Destroyed : RowState::Present;
+    if (!r.is_null(i, 9)) m.destroyed_at = from_unix(r.int64(i, 9));
+    m.copies = static_cast<int>(r.int64(i, 10));
+    m.record = r.bytes(i, 11);
+    m.claimed = !r.is_null(i, 12);
+    return m;
+}
+
+std::vector<MessageRow> read_rows(const PgResult& r, const std::string& name) {
+    std::vector<MessageRow> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) out.push_back(read_row(r, i, name));
+    return out;
+}
+
+Hold read_hold(const PgResult& r, int i) {
+    Hold h;
+    h.id = r.int64(i, 0);
+    h.reason = r.text(i, 1);
+    h.ref = r.text(i, 2);
+    h.placed_at = from_unix(r.int64(i, 3));
+    h.placed_by = r.text(i, 4);
+    if (!r.is_null(i, 5)) h.released_at = from_unix(r.int64(i, 5));
+    h.released_by = r.text(i, 6);
+    return h;
+}
+
+std::string sql_of(std::string_view a, std::string_view b = {}, std::string_view c = {}) {
+    std::string s(a);
+    s += b;
+    s += c;
+    return s;
+}
+
+// The schema version, 0 when the database holds no index yet.
+std::int64_t stored_version(const PgConn& c) {
+    // The catalog itself, not to_regclass(): its cache may not yet know of the tables another
+    // host has just made while this one waited for the schema lock.
+    if (c.scalar("SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = 'retention_schema' "
+                 "AND schemaname = current_schema()",
+                 {}, "cannot read the schema version") == 0)
+        return 0;
+    return c.scalar("SELECT max(version) FROM retention_schema", {}, "cannot read the schema version");
+}
+
+IndexError newer(const PgConn& c, std::int64_t v) {
+    return IndexError("the index " + c.name() + " was written by a newer retention-milter (schema version " +
+                          std::to_string(v) + ", this program knows up to " + std::to_string(kSchemaVersion) +
+                          "); upgrade this program",
+                      true);
+}
+
+// Makes or migrates the schema to kSchemaVersion in one transaction, under an advisory
+// lock: hosts starting together wait for the first, then find nothing left to do.
+void migrate(const PgConn& c, const Index::Options& opts) {
+    std::int64_t v = stored_version(c);
+    if (v > kSchemaVersion) throw newer(c, v);
+    if (v == kSchemaVersion) return;
+    PgTransaction tx(c);
+    c.query("SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgMigrationLock), "cannot take the schema lock");
+    v = stored_version(c);
+    if (v > kSchemaVersion) throw newer(c, v);
+    if (v == 0) {
+        if (!opts.create) {
+            throw IndexError("the database " + c.name() +
+                                 " holds no index yet (retention-milter makes it at its first start; check [index] "
+                                 "conninfo)",
+                             true);
+        }
+        c.exec(kPgCreate, "cannot create the index's tables");
+        c.query("INSERT INTO retention_schema (version) VALUES ($1)", PgParams().int64(kPgBaseline),
+                "cannot record the schema version");
+        v = kPgBaseline;
+    }
+    if (v < kPgBaseline) {
+        throw IndexError("the index " + c.name() + " has an unknown schema version " + std::to_string(v), true);
+    }
+    for (auto step = static_cast<std::size_t>(v - kPgBaseline); step < kPgMigrations.size(); ++step)
+        c.exec(kPgMigrations[step], "cannot migrate the index's schema");
+    c.query("UPDATE retention_schema SET version = $1", PgParams().int64(kSchemaVersion),
+            "cannot record the schema version");
+    tx.commit();
+}
+
+void check_version_read_only(const PgConn& c) {
+    const std::int64_t v = stored_version(c);
+    if (v == 0) {
+        throw IndexError("the database " + c.name() +
+                             " holds no index yet (retention-milter makes it at its first start; check [index] conninfo)",
+                         true);
+    }
+    if (v > kSchemaVersion) throw newer(c, v);
+    if (v < kSchemaVersion) {
+        throw IndexError("the index " + c.name() + " has schema version " + std::to_string(v) +
+                             ", older than this program's " + std::to_string(kSchemaVersion) +
+                             "; start retention-milter once to upgrade it",
+                         true);
+    }
+}
+
+void configure(const PgConn& c, const Index::Options& opts) {
+    // Waiting for another host's lock fails after the busy timeout, as with SQLite.
+    c.query("SELECT set_config('lock_timeout', $1, false)", PgParams().text(std::to_string(opts.busy_timeout_ms) + "ms"),
+            "cannot set the lock timeout");
+    if (opts.read_only) {
+        c.query("SELECT set_config('default_transaction_read_only', 'on', false)", "cannot make the session read-only");
+        check_version_read_only(c);
+    } else {
+        migrate(c, opts);
+    }
+}
+
+// A present, unheld row: shared by the report's queries.
+constexpr std::string_view kPresentUnheld =
+    "state = 'present' AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.digest = messages.digest "
+    "AND h.released_at IS NULL)";
+
+}  // namespace
+
+PgIndex::PgIndex(const std::string& conninfo, const Options& opts)
+    : conn_(std::make_unique<PgConn>(conninfo, kConnectTimeoutS)), name_(conn_->name()), host_(host_column(opts.host_id)) {
+    configure(*conn_, opts);
+}
+
+PgIndex::~PgIndex() = default;
+
+pg_conn* PgIndex::handle() const { return conn_->get(); }
+
+const PgConn& PgIndex::conn() const {
+    conn_->ensure_connected();
+    return *conn_;
+}
+
+class PgIndex::ReadTransaction : public Index::Snapshot {
+public:
+    explicit ReadTransaction(const PgConn& conn) : conn_(conn) {
+        // Inside a transaction already (or another scope): nothing to add.
+        if (conn_.in_transaction()) return;
+        conn_.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        conn_.enter();
+        open_ = true;
+    }
+    ~ReadTransaction() override {
+        if (!open_) return;
+        conn_.leave();
+        if (conn_.in_transaction()) PQclear(PQexec(conn_.get(), "COMMIT"));
+    }
+    ReadTransaction(const ReadTransaction&) = delete;
+    ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+private:
+    const PgConn& conn_;
+    bool open_ = false;
+};
+
+std::unique_ptr<Index::Snapshot> PgIndex::begin_reads() const { return std::make_unique<ReadTransaction>(conn()); }
+
+int PgIndex::schema_version() const { return static_cast<int>(stored_version(conn())); }
+
+// --- the milter ----------------------------------------------------------------------------
+
+std::vector<std::int64_t> PgIndex::insert(const std::vector<MessageRow>& rows) {
+    if (rows.empty()) return {};
+    const PgConn& c = conn();
+    std::vector<std::int64_t> ids;
+    ids.reserve(rows.size());
+    PgTransaction tx(c);
+    for (const MessageRow& r : rows) {
+        const PgResult res = c.query(kInsertSql, row_params(name_, r, {}), "cannot insert a row");
+        ids.push_back(res.int64(0, 0));
+    }
+    tx.commit();
+    return ids;
+}
+
+int PgIndex::insert_journalled(const std::vector<JournalledRow>& rows) {
+    const PgConn& c = conn();
+    int imported = 0;
+    PgTransaction tx(c);
+    for (const JournalledRow& jr : rows)
+        imported += c.query(kInsertSql, row_params(name_, jr.row, jr.token), "cannot import a row").rows();
+    tx.commit();
+    return imported;
+}
+
+// --- lookups -------------------------------------------------------------------------------
+
+std::vector<MessageRow> PgIndex::rows_for(const Digest& digest) const {
+    if (digest.empty()) return {};
+    static const std::string sql = sql_of("SELECT ", kRowColumns, " FROM messages WHERE digest = $1 ORDER BY id");
+    return read_rows(conn().query(sql, PgParams().bytes(digest), "cannot look up a message"), name_);
+}
+
+std::vector<MessageRow> PgIndex::rows_for_record(const Digest& record) const {
+    if (record.empty()) return {};
+    static const std::string sql = sql_of("SELECT ", kRowColumns, " FROM messages WHERE record = $1 ORDER BY id");
+    return read_rows(conn().query(sql, PgParams().bytes(record), "cannot look up a record"), name_);
+}
+
+std::optional<MessageRow> PgIndex::row(std::int64_t id) const {
+    const PgResult r =
+        conn().query(sql_of("SELECT ", kRowColumns, " FROM messages WHERE id = $1"), PgParams().int64(id), "cannot read a row");
+    if (r.rows() == 0) return std::nullopt;
+    return read_row(r, 0, name_);
+}
+
+std::vector<MessageRow> PgIndex::expired(Date today) const {
+    const std::string sql = sql_of("SELECT ", kRowColumns,
+                                   " FROM messages WHERE state = 'present' AND retain_until <= $1 ORDER BY retain_until, id");
+    return read_rows(conn().query(sql, PgParams().text(format_date(today)), "cannot list expired rows"), name_);
+}
+
+// --- holds ---------------------------------------------------------------------------------
+
+std::int64_t PgIndex::hold(const Digest& digest, const std::string& reason, const std::string& ref,
+                           const std::string& user, std::chrono::system_clock::time_point now) {
+    const PgConn& c = conn();
+    PgTransaction tx(c);
+    // A sweep's claim and a hold on the same message must not pass each other.
+    c.query("SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgHoldLock), "cannot take the hold lock");
+    const PgResult count = c.query(
+        "SELECT count(*), count(*) FILTER (WHERE state = 'present'), "
+        "count(*) FILTER (WHERE state = 'present' AND claimed_at IS NOT NULL) FROM messages WHERE digest = $1",
+        PgParams().bytes(digest), "cannot look up the message");
+    if (digest.empty() || count.int64(0, 0) == 0) throw IndexError("no message with that Message-ID is in the index");
+    if (count.int64(0, 1) == 0) throw IndexError("that message has already been destroyed; a hold cannot bring it back");
+    if (count.int64(0, 2) > 0) {
+        throw IndexError("that message is being destroyed: retention-sweep claimed it, past its date, before this hold "
+                         "(a sweep stopped half-way leaves the claim until the next run finishes the destruction)");
+    }
+    if (auto h = active_hold(digest)) {
+        throw IndexError("that message is already on hold (" + h->reason + ", placed by " + h->placed_by +
+                         "); release it first to change the hold");
+    }
+    const PgResult r = c.query(
+        "INSERT INTO holds (digest, reason, ref, placed_at, placed_by) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        PgParams().bytes(digest).text(reason).opt_text(ref).int64(to_unix(now)).text(user), "cannot place the hold");
+    const std::int64_t id = r.int64(0, 0);
+    tx.commit();
+    return id;
+}
+
+void PgIndex::release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now) {
+    if (digest.empty()) throw IndexError("that message is not on hold");
+    const PgConn& c = conn();
+    PgTransaction tx(c);
+    const PgResult r =
+        c.query("UPDATE holds SET released_at = $1, released_by = $2 WHERE digest = $3 AND released_at IS NULL",
+                PgParams().int64(to_unix(now)).text(user).bytes(digest), "cannot release the hold");
+    if (r.changed() == 0) throw IndexError("that message is not on hold");
+    tx.commit();
+}
+
+std::optional<Hold> PgIndex::active_hold(const Digest& digest) const {
+    if (digest.empty()) return std::nullopt;
+    static const std::string sql = sql_of("SELECT ", kHoldColumns, " FROM holds WHERE digest = $1 AND released_at IS NULL");
+    const PgResult r = conn().query(sql, PgParams().bytes(digest), "cannot look up a hold");
+    if (r.rows() == 0) return std::nullopt;
+    return read_hold(r, 0);
+}
+
+std::vector<Hold> PgIndex::holds_for(const Digest& digest) const {
+    std::vector<Hold> out;
+    if (digest.empty()) return out;
+    static const std::string sql = sql_of("SELECT ", kHoldColumns, " FROM holds WHERE digest = $1 ORDER BY placed_at, id");
+    const PgResult r = conn().query(sql, PgParams().bytes(digest), "cannot list holds");
+    for (int i = 0; i < r.rows(); ++i) out.push_back(read_hold(r, i));
+    return out;
+}
+
+std::vector<Digest> PgIndex::held_digests() const {
+    const PgResult r =
+        conn().query("SELECT digest FROM holds WHERE released_at IS NULL AND digest IS NOT NULL", "cannot list holds");
+    std::vector<Digest> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(r.bytes(i, 0));
+    return out;
+}
+
+std::vector<HeldMessage> PgIndex::holds_in_force() const {
+    const PgResult r = conn().query(
+        "SELECT h.id, h.reason, h.ref, h.placed_at, h.placed_by, h.released_at, h.released_by, "
+        "(SELECT m.lines FROM messages m WHERE m.digest = h.digest ORDER BY m.retain_until DESC, m.id DESC LIMIT 1), "
+        "(SELECT max(m.retain_until) FROM messages m WHERE m.digest = h.digest) "
+        "FROM holds h WHERE h.released_at IS NULL ORDER BY h.placed_at, h.id",
+        "cannot list holds");
+    std::vector<HeldMessage> out;
+    for (int i = 0; i < r.rows(); ++i) {
+        HeldMessage m{read_hold(r, i), r.text(i, 7), {}};
+        if (!r.is_null(i, 8)) m.retain_until = read_date(r, i, 8, name_);
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+// --- the sweeper ---------------------------------------------------------------------------
+
+class PgIndex::AdvisorySweepLock : public SweepLock {
+public:
+    explicit AdvisorySweepLock(PgIndex& index) : index_(index) {
+        index_.sweep_locked_ = true;
+        index_.conn_->keep_session(true);
+    }
+    ~AdvisorySweepLock() override {
+        index_.sweep_locked_ = false;
+        index_.conn_->keep_session(false);
+        // A connection that was lost took the lock with it.
+        if (PQstatus(index_.conn_->get()) != CONNECTION_OK) return;
+        try {
+            index_.conn_->query("SELECT pg_advisory_unlock($1)", PgParams().int64(kPgSweepLock), "cannot release the sweep lock");
+        } catch (const IndexError&) {
+            // Ending the session releases it too.
+        }
+    }
+    AdvisorySweepLock(const AdvisorySweepLock&) = delete;
+    AdvisorySweepLock& operator=(const AdvisorySweepLock&) = delete;
+
+private:
+    PgIndex& index_;
+};
+
+SweepLockAttempt PgIndex::try_lock_sweep() {
+    SweepLockAttempt out;
+    out.where = "the advisory lock " + std::to_string(kPgSweepLock) + " on " + name_;
+    // Session locks stack: a second attempt through this same connection would succeed.
+    if (sweep_locked_) {
+        out.status = SweepLockAttempt::Status::Busy;
+        out.error = "this program already holds it";
+        return out;
+    }
+    try {
+        const PgResult r =
+            conn().query("SELECT pg_try_advisory_lock($1)", PgParams().int64(kPgSweepLock), "cannot take the sweep lock");
+        if (r.rows() == 0 || r.text(0, 0) != "t") {
+            out.status = SweepLockAttempt::Status::Busy;
+            out.error = "another sweep holds it";
+            return out;
+        }
+    } catch (const IndexError& e) {
+        out.error = e.what();
+        return out;
+    }
+    out.status = SweepLockAttempt::Status::Held;
+    out.lock = std::make_unique<AdvisorySweepLock>(*this);
+    return out;
+}
+
+std::vector<Digest> PgIndex::mark_destroyed(const std::vector<DestroyedRow>& batch,
+                                            std::chrono::system_clock::time_point when, Unless unless) {
+    std::vector<Digest> changed;
+    if (batch.empty()) return changed;
+    const PgConn& c = conn();
+    PgTransaction tx(c);
+    // One statement checks the hold and marks; the hold lock keeps a hold being placed
+    // meanwhile from slipping between them.
+    if (unless == Unless::Held)
+        c.query("SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgHoldLock), "cannot take the hold lock");
+    const std::string_view sql =
+        unless == Unless::Held
+            ? "UPDATE messages SET state = 'destroyed', destroyed_at = $1, copies = $2, claimed_at = NULL "
+              "WHERE id = $3 AND state = 'present' AND NOT EXISTS (SELECT 1 FROM holds h "
+              "WHERE h.digest = messages.digest AND h.released_at IS NULL) RETURNING digest"
+            : "UPDATE messages SET state = 'destroyed', destroyed_at = $1, copies = $2, claimed_at = NULL "
+              "WHERE id = $3 AND state = 'present' RETURNING digest";
+    for (const auto& b : batch) {
+        const PgResult r =
+            c.query(sql, PgParams().int64(to_unix(when)).int64(b.copies).int64(b.id), "cannot mark a row destroyed");
+        for (int i = 0; i < r.rows(); ++i) {
+            Digest d = r.bytes(i, 0);
+            if (!d.empty() && std::find(changed.begin(), changed.end(), d) == changed.end()) changed.push_back(std::move(d));
+        }
+    }
+    tx.commit();
+    return changed;
+}
+
+std::vector<bool> PgIndex::claim(const std::vector<Claim>& claims, std::chrono::system_clock::time_point when) {
+    std::vector<bool> out(claims.size(), false);
+    if (claims.empty()) return out;
+    const PgConn& c = conn();
+    PgTransaction tx(c);
+    c.query("SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgHoldLock), "cannot take the hold lock");
+    for (std::size_t i = 0; i < claims.size(); ++i) {
+        if (!claims[i].digest.empty() &&
+            c.query("SELECT 1 FROM holds WHERE digest = $1 AND released_at IS NULL", PgParams().bytes(claims[i].digest),
+                    "cannot look up a hold")
+                    .rows() > 0)
+            continue;
+        for (const std::int64_t id : claims[i].rows) {
+            c.query("UPDATE messages SET claimed_at = $1 WHERE id = $2 AND state = 'present' AND claimed_at IS NULL",
+                    PgParams().int64(to_unix(when)).int64(id), "cannot claim a row");
+        }
+        out[i] = true;
+    }
+    tx.commit();
+    return out;
+}
+
+int PgIndex::release_claims() {
+    return conn()
+        .query("UPDATE messages SET claimed_at = NULL WHERE claimed_at IS NOT NULL AND state = 'present'",
+               "cannot release claims")
+        .changed();
+}
+
+// --- the scan cache and files_seen -----------------------------------------------------------
+
+std::optional<Index::FileKeys> PgIndex::known_file(const std::string& file_key) const {
+    const PgResult r = conn().query("SELECT digest, record FROM scan_cache WHERE host = $2 AND file_key = $1",
+                                    PgParams().bytes(file_key).bytes(host_), "cannot read the scan cache");
+    if (r.rows() == 0) return std::nullopt;
+    return FileKeys{r.bytes(0, 0), r.bytes(0, 1), {}};
+}
+
+void PgIndex::remember_files(const std::vector<KnownFile>& files, Date today) {
+    if (files.empty()) return;
+    const PgConn& c = conn();
+    PgTransaction tx(c);
+    const std::string on = format_date(today);
+    for (const auto& f : files) {
+        c.query("INSERT INTO scan_cache (host, file_key, digest, record, added_on) VALUES ($5, $1, $2, $3, $4) "
+                "ON CONFLICT (host, file_key) DO UPDATE SET digest = excluded.digest, record = excluded.record, "
+                "added_on = excluded.added_on",
+                PgParams().bytes(f.file_key).bytes(f.keys.digest).bytes(f.keys.record).text(on).bytes(host_),
+                "cannot write the scan cache");
+    }
+    tx.commit();
+}
+
+int PgIndex::forget_files_before(Date cutoff) {
+    return conn()
+        .query("DELETE FROM scan_cache WHERE added_on < $1 AND host = $2",
+               PgParams().text(format_date(cutoff)).bytes(host_), "cannot trim the scan cache")
+        .changed();
+}
+
+std::optional<Date> PgIndex::file_first_seen(const std::string& file_key) const {
+    const PgResult r = conn().query("SELECT first_seen FROM files_seen WHERE host = $2 AND file_key = $1",
+                                    PgParams().bytes(file_key).bytes(host_), "cannot read files_seen");
+    if (r.rows() == 0) return std::nullopt;
+    return parse_date(r.text(0, 0));
+}
+
+void PgIndex::note_files_seen(const std::vector<std::string>& file_keys, Date today) {
+    if (file_keys.empty()) return;
+    const PgConn& c = conn();
+    PgTransaction tx(c);
+    const std::string on = format_date(today);
+    for (const auto& k : file_keys) {
+        c.query("INSERT INTO files_seen (host, file_key, first_seen, last_seen) VALUES ($3, $1, $2, $2) "
+                "ON CONFLICT (host, file_key) DO UPDATE SET last_seen = excluded.last_seen",
+                PgParams().bytes(k).text(on).bytes(host_), "cannot write files_seen");
+    }
+    tx.commit();
+}
+
+void PgIndex::forget_files_seen(const std::vector<std::string>& file_keys) {
+    if (file_keys.empty()) return;
+    const PgConn& c = conn();
+    PgTransaction tx(c);
+    for (const auto& k : file_keys) {
+        c.query("DELETE FROM files_seen WHERE host = $2 AND file_key = $1", PgParams().bytes(k).bytes(host_),
+                "cannot write files_seen");
+    }
+    tx.commit();
+}
+
+int PgIndex::forget_files_seen_before(Date cutoff) {
+    return conn()
+        .query("DELETE FROM files_seen WHERE last_seen < $1 AND host = $2",
+               PgParams().text(format_date(cutoff)).bytes(host_), "cannot trim files_seen")
+        .changed();
+}
+
+// --- erasing, receipts ---------------------------------------------------------------------
+
+int PgIndex::erase_old_digests(std::chrono::system_clock::time_point cutoff) {
+    const PgConn& c = conn();
+    PgTransaction tx(c);
+    // The scan cache's copies of these digests go with them (every host's).
+    int touched = c.query("DELETE FROM scan_cache WHERE digest IN (SELECT digest FROM messages WHERE state = 'destroyed' "
+            "AND destroyed_at < $1 AND digest IS NOT NULL) OR record IN (SELECT record FROM messages "
+            "WHERE state = 'destroyed' AND destroyed_at < $1 AND record IS NOT NULL)",
+            PgParams().int64(to_unix(cutoff)), "cannot erase from the scan cache").changed();
+    const int n = c.query("UPDATE messages SET digest = NULL, record = NULL, queue_id = NULL, erased_at = $1 "
+                          "WHERE state = 'destroyed' AND destroyed_at < $2 "
+                          "AND (digest IS NOT NULL OR record IS NOT NULL OR queue_id IS NOT NULL)",
+                          PgParams().int64(to_unix(std::chrono::system_clock::now())).int64(to_unix(cutoff)),
+                          "cannot erase digests")
+                      .changed();
+    // Released holds whose message has no row left with that digest would otherwise keep
+    // the digest, and with it the proof that the message passed.
+    touched += n + c.query("UPDATE holds SET digest = NULL WHERE digest IS NOT NULL AND released_at IS NOT NULL "
+                           "AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.digest = holds.digest)",
+                           "cannot erase digests of released holds")
+                       .changed();
+    tx.commit();
+    // The old row versions keep the digests until a vacuum removes them. Outside any
+    // transaction; if it cannot run now (a long reader elsewhere), autovacuum finishes it.
+    if (touched > 0) c.exec("VACUUM messages, scan_cache, holds", "cannot vacuum the erased rows");
+    return n;
+}
+
+Receipt PgIndex::add_receipt(Receipt r, const std::vector<Digest>& destroyed_digests) {
+    const PgConn& c = conn();
+    PgTransaction tx(c);
+    // Two sweeps never write receipts at once (the sweep lock), but a chain must not fork
+    // if they did: the table lock orders them.
+    c.exec("LOCK TABLE receipts IN SHARE ROW EXCLUSIVE MODE", "cannot lock the receipts");
+    const auto prev = last_receipt();
+    r.chain_hex = receipt_chain(name_, prev ? prev->chain_hex : std::string(), destroyed_digests);
+    const PgResult res = c.query(
+        "INSERT INTO receipts (run_at, counts_json, destroyed, chain, exit_code) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        PgParams()
+            .int64(to_unix(r.run_at))
+            .text(r.counts_json.empty() ? "{}" : r.counts_json)
+            .int64(r.destroyed)
+            .text(r.chain_hex)
+            .int64(r.exit_code),
+        "cannot write a receipt");
+    r.id = res.int64(0, 0);
+    tx.commit();
+    return r;
+}
+
+namespace {
+
+std::optional<Receipt> one_receipt(const PgConn& c, std::string_view where) {
+    const PgResult s = c.query(sql_of("SELECT id, run_at, counts_json, destroyed, chain, exit_code FROM receipts ", where,
+                                      " ORDER BY id DESC LIMIT 1"),
+                               "cannot read the receipts");
+    if (s.rows() == 0) return std::nullopt;
+    Receipt r;
+    r.id = s.int64(0, 0);
+    r.run_at = from_unix(s.int64(0, 1));
+    r.counts_json = s.text(0, 2);
+    r.destroyed = s.int64(0, 3);
+    r.chain_hex = s.text(0, 4);
+    r.exit_code = static_cast<int>(s.int64(0, 5));
+    return r;
+}
+
+}  // namespace
+
+std::optional<Receipt> PgIndex::last_receipt() const { return one_receipt(conn(), ""); }
+
+std::optional<Receipt> PgIndex::last_successful_receipt() const {
+    return one_receipt(conn(), "WHERE exit_code IN (0, 4)");
+}
+
+// --- reports and settings ----------------------------------------------------------------------
+
+ReportCounts PgIndex::report(Date today) const {
+    const PgConn& c = conn();
+    ReportCounts rc;
+    std::map<std::tuple<std::string, std::string, std::string>, std::int64_t> buckets;
+    const PgResult s =
+        c.query("SELECT lines, direction, state, count(*) FROM messages GROUP BY lines, direction, state", "cannot count rows");
+    for (int i = 0; i < s.rows(); ++i) {
+        for (const std::string& tag : split(s.text(i, 0), ',')) {
+            const std::string t(trim(tag));
+            if (!t.empty()) buckets[{t, s.text(i, 1), s.text(i, 2)}] += s.int64(i, 3);
+        }
+    }
+    for (const auto& [key, n] : buckets) {
+        rc.buckets.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), n});
+    }
+    const std::string t = format_date(today);
+    auto unheld_between = [&](const std::string& from, const std::string& until) {
+        return c.scalar(sql_of("SELECT count(*) FROM messages WHERE ", kPresentUnheld,
+                               " AND retain_until >= $1 AND retain_until < $2"),
+                        PgParams().text(from).text(until), "cannot count rows");
+    };
+    const auto plus = [&](int n) { return format_date(add_days(today, n)); };
+    rc.expiring_7 = unheld_between(t, plus(7));
+    rc.expiring_30 = unheld_between(t, plus(30));
+    rc.overdue = unheld_between("", t);
+    rc.active_holds = c.scalar("SELECT count(*) FROM holds WHERE released_at IS NULL", {}, "cannot count holds");
+    return rc;
+}
+
+std::optional<std::string> PgIndex::get_meta(const std::string& key) const {
+    const PgResult r = conn().query("SELECT value FROM meta WHERE key = $1", PgParams().text(key), "cannot read a setting");
+    if (r.rows() == 0) return std::nullopt;
+    return r.text(0, 0);
+}
+
+void PgIndex::set_meta(const std::string& key, const std::string& value) {
+    conn().query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 PgParams().text(key).text(value), "cannot write a setting");
+}
+
+namespace {
+constexpr const char* kKeyFingerprint = kKeyFingerprintMeta;
+}  // namespace
+
+std::optional<bool> PgIndex::key_matches(const DigestKey& key) const {
+    const auto recorded = get_meta(kKeyFingerprint);
+    if (!recorded) return std::nullopt;
+    return *recorded == key.fingerprint();
+}
+
+void PgIndex::remember_key(const DigestKey& key) {
+    conn().query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                 PgParams().text(kKeyFingerprint).text(key.fingerprint()), "cannot record the key's fingerprint");
+}
+
+}  // namespace rm
