@@ -17,13 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "db/pg_index.hpp"
 #include "db/sqlite.hpp"
 #include "db/sqlite_index.hpp"
-#include "temp_dir.hpp"
-#if RM_TEST_POSTGRESQL
-#include "db/pg_index.hpp"
 #include "pg_test_util.hpp"
-#endif
+#include "temp_dir.hpp"
 
 namespace rm::test {
 
@@ -55,13 +53,11 @@ public:
 };
 
 // The tests' PostgreSQL index: PgIndex with its row(id) made public.
-#if RM_TEST_POSTGRESQL
 class TestPgIndex : public PgIndex {
 public:
     using PgIndex::PgIndex;
     using PgIndex::row;
 };
-#endif
 
 enum class Backend { Sqlite, Postgresql };
 
@@ -69,14 +65,8 @@ inline std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
     return info.param == Backend::Sqlite ? "sqlite" : "postgresql";
 }
 
-// The backends a suite runs on: PostgreSQL once the build has it.
-inline auto all_backends() {
-#if RM_TEST_POSTGRESQL
-    return ::testing::Values(Backend::Sqlite, Backend::Postgresql);
-#else
-    return ::testing::Values(Backend::Sqlite);
-#endif
-}
+// The backends a suite runs on.
+inline auto all_backends() { return ::testing::Values(Backend::Sqlite, Backend::Postgresql); }
 
 // Either backend's index, with what the tests ask beyond Index: a row by id, whether a
 // message is held, marking one digest destroyed, a count by SQL (SQL both backends read
@@ -88,18 +78,14 @@ public:
         auto* sqlite = own.get();
         return std::unique_ptr<BackendIndex>(new BackendIndex(std::move(own), sqlite, nullptr));
     }
-#if RM_TEST_POSTGRESQL
     static std::unique_ptr<BackendIndex> postgresql(const std::string& conninfo, const Options& opts) {
         auto own = std::make_unique<TestPgIndex>(conninfo, opts);
         auto* pg = own.get();
         return std::unique_ptr<BackendIndex>(new BackendIndex(std::move(own), nullptr, pg));
     }
-#endif
 
     std::optional<MessageRow> row(std::int64_t id) const {
-#if RM_TEST_POSTGRESQL
         if (pg_ != nullptr) return pg_->row(id);
-#endif
         return sqlite_->row(id);
     }
     bool is_held(const Digest& digest) const { return active_hold(digest).has_value(); }
@@ -118,9 +104,7 @@ public:
 
     // The number a query like "SELECT count(*) FROM messages WHERE ..." returns.
     std::int64_t count(const std::string& sql = "SELECT count(*) FROM messages") const {
-#if RM_TEST_POSTGRESQL
         if (pg_ != nullptr) return pg_count(pg_->handle(), sql);
-#endif
         sqlite3_stmt* s = nullptr;
         EXPECT_EQ(sqlite3_prepare_v2(sqlite_->handle(), sql.c_str(), -1, &s, nullptr), SQLITE_OK)
             << sql << ": " << sqlite3_errmsg(sqlite_->handle());
@@ -133,14 +117,12 @@ public:
     // The first column of every row of a query, as text.
     std::vector<std::string> strings(const std::string& sql) const {
         std::vector<std::string> out;
-#if RM_TEST_POSTGRESQL
         if (pg_ != nullptr) {
             std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(pg_->handle(), sql.c_str()), &PQclear);
             EXPECT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << sql << ": " << PQerrorMessage(pg_->handle());
             for (int i = 0; i < PQntuples(r.get()); ++i) out.emplace_back(PQgetvalue(r.get(), i, 0));
             return out;
         }
-#endif
         sqlite3_stmt* s = nullptr;
         EXPECT_EQ(sqlite3_prepare_v2(sqlite_->handle(), sql.c_str(), -1, &s, nullptr), SQLITE_OK)
             << sql << ": " << sqlite3_errmsg(sqlite_->handle());
@@ -205,16 +187,11 @@ public:
     std::unique_ptr<Snapshot> begin_reads() const override { return in_->begin_reads(); }
 
 private:
-#if RM_TEST_POSTGRESQL
-    using PgPtr = TestPgIndex*;
-#else
-    using PgPtr = std::nullptr_t;
-#endif
-    BackendIndex(std::unique_ptr<Index> in, TestIndex* sqlite, PgPtr pg) : in_(std::move(in)), sqlite_(sqlite), pg_(pg) {}
+    BackendIndex(std::unique_ptr<Index> in, TestIndex* sqlite, TestPgIndex* pg) : in_(std::move(in)), sqlite_(sqlite), pg_(pg) {}
 
     std::unique_ptr<Index> in_;
     TestIndex* sqlite_ = nullptr;
-    PgPtr pg_ = nullptr;
+    TestPgIndex* pg_ = nullptr;
 };
 
 // A suite run on each backend: a fresh SQLite file in a fresh folder, or a fresh
@@ -225,9 +202,7 @@ protected:
     void SetUp() override {
         dir_ = tmp_.path().string();
         path_ = dir_ + "/index.sqlite3";
-#if RM_TEST_POSTGRESQL
         if (GetParam() == Backend::Postgresql) db_ = std::make_unique<PgDatabase>();
-#endif
     }
 
     bool sqlite() const { return GetParam() == Backend::Sqlite; }
@@ -236,18 +211,14 @@ protected:
     std::unique_ptr<BackendIndex> open(bool create = true, int busy_ms = 5000, bool read_only = false,
                                        const std::string& host_id = {}) const {
         const Index::Options opts{.create = create, .read_only = read_only, .busy_timeout_ms = busy_ms, .host_id = host_id};
-#if RM_TEST_POSTGRESQL
         if (db_) return BackendIndex::postgresql(db_->conninfo(), opts);
-#endif
         return BackendIndex::sqlite(path_, opts);
     }
 
     TempDir tmp_{"rm-index"};
     std::string dir_;
     std::string path_;  // the SQLite file (on either backend: the pending journal's files go beside it)
-#if RM_TEST_POSTGRESQL
     std::unique_ptr<PgDatabase> db_;
-#endif
 };
 
 // A fresh folder for an index ("index.sqlite3" in it), removed after the test.

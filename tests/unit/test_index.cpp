@@ -788,7 +788,6 @@ TEST_F(SqliteIndexTest, AnIndexOfThePreviousReleaseIsUpgradedWithItsRows) {
     EXPECT_FALSE(index->known_file(std::string(16, '\0'))) << "the scan cache starts again";
 }
 
-#if RM_TEST_POSTGRESQL
 // --- what only the PostgreSQL backend has: a server, a connection string ---------------
 
 namespace {
@@ -880,4 +879,3 @@ TEST_F(PgIndexTest, HostsStartingAtOnceMakeTheSchemaOnce) {
     test::TestPgIndex index(db_.conninfo(), {.create = false});
     EXPECT_EQ(test::pg_count(index.handle(), "SELECT count(*) FROM messages"), kHosts);
 }
-#endif
