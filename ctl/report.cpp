@@ -27,6 +27,7 @@ std::int64_t total(const ReportCounts& c) {
 
 ReportData build_report(const Index& index, system_clock::time_point now) {
     ReportData d;
+    d.index = index.path();
     d.now = now;
     d.today = utc_date(now);
     d.counts = index.report(d.today);
@@ -146,7 +147,7 @@ nlohmann::json receipt_json(const std::optional<Receipt>& r) {
 
 std::string render_report_text(const Config& config, const ReportData& d) {
     std::ostringstream out;
-    out << "Retention report for " << format_date(d.today) << " (UTC), index " << config.index.path << "\n\n";
+    out << "Retention report for " << format_date(d.today) << " (UTC), index " << (d.index.empty() ? config.index.path : d.index) << "\n\n";
     write_counts(out, d.counts);
     out << "\nExpiring in the next 7 days:  " << d.counts.expiring_7 << "\n"
         << "Expiring in the next 30 days: " << d.counts.expiring_30 << "\n"

@@ -16,6 +16,7 @@ namespace rm::ctl {
 struct ReportData {
     std::chrono::system_clock::time_point now;
     Date today{};
+    std::string index;  // what the index is named by in messages (its file, or server and database)
     ReportCounts counts;
     std::optional<Receipt> last_sweep;       // the last run, whatever its result
     std::optional<Receipt> last_successful;  // the last run that ended 0 or 4

@@ -25,9 +25,10 @@ bool Runtime::reload(const std::string& path) {
         const auto old = config();
         // These are fixed at start: the socket is bound, privileges dropped, the index open.
         if (fresh->milter.socket.text != old->milter.socket.text || fresh->milter.user != old->milter.user ||
-            fresh->index.path != old->index.path || fresh->index.key_file != old->index.key_file) {
-            spdlog::warn("reload: changes to milter.socket, milter.user, index.path or index.key_file "
-                         "take effect only after a restart");
+            fresh->index.path != old->index.path || fresh->index.key_file != old->index.key_file ||
+            fresh->index.backend != old->index.backend || fresh->index.conninfo != old->index.conninfo) {
+            spdlog::warn("reload: changes to milter.socket, milter.user, index.backend, index.path, "
+                         "index.conninfo or index.key_file take effect only after a restart");
         }
         std::lock_guard lock(mu_);
         config_ = std::move(fresh);

@@ -100,7 +100,7 @@ private:
                     summary_.warn("dry run without the sweep lock (" + attempt.where + ": " + attempt.error + ")");
                     return 0;
                 }
-                error_ = "cannot open the lock file " + attempt.where + ": " + attempt.error +
+                error_ = "cannot take the sweep lock (" + attempt.where + "): " + attempt.error +
                          " (run as the mail store's user, in the index's group)";
                 return kExitRuntime;
         }

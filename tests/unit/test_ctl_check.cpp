@@ -6,6 +6,7 @@
 #include "ctl/fs_facts.hpp"
 #include "ctl/mail_logs.hpp"
 #include "ctl_test_util.hpp"
+#include "pg_test_util.hpp"
 
 using namespace rm;
 using namespace rm::ctl;
@@ -378,4 +379,45 @@ TEST(CtlCheckLogs, MaxageShortensTheLifetime) {
     EXPECT_EQ(r.kept_days(), 371);
     r.maxage = 30;
     EXPECT_EQ(r.kept_days(), 37);
+}
+
+// --- a PostgreSQL index ------------------------------------------------------------------
+
+namespace {
+
+void use_server(Scene& s, const std::string& conninfo) {
+    // The [index] table is written by Scene; the backend's keys follow its path line.
+    s.values["index"] = s.index_path() + "\"\nbackend = \"postgresql\"\nconninfo = \"" + conninfo;
+}
+
+}  // namespace
+
+TEST(PgCtlCheck, AServerIndexIsAskedForItsSchemaAndKey) {
+    test::PgDatabase db;
+    Scene s;
+    use_server(s, db.conninfo());
+    const DigestKey key = DigestKey::load_or_create(s.key_path(), s.index_path(), true);
+    IndexSection ix;
+    ix.backend = IndexBackend::Postgresql;
+    ix.conninfo = db.conninfo();
+    Index::open(ix, {.create = true, .read_only = false, .busy_timeout_ms = 1000})->remember_key(key);
+
+    const CheckResult r = check(s);
+    EXPECT_EQ(r.exit_code, kExitOk) << all_text(r);
+    const std::string text = all_text(r);
+    EXPECT_NE(text.find("answers (schema version"), std::string::npos) << text;
+    EXPECT_NE(text.find("is the key this index was made with"), std::string::npos) << text;
+    // Nothing about a file the backend does not use.
+    EXPECT_EQ(text.find("index.sqlite3"), std::string::npos) << text;
+
+    // Another key: no row could be found with it.
+    DigestKey::load_or_create(s.dir / "etc/other.key", s.dir / "none", true);
+    s.values["key"] = s.dir / "etc/other.key";
+    expect_error(check(s), {"index.key_file", "not the key this index was made with"});
+}
+
+TEST(PgCtlCheck, AServerThatDoesNotAnswerIsAnError) {
+    Scene s;
+    use_server(s, "host=127.0.0.1 port=1 dbname=retention connect_timeout=2");
+    expect_error(check(s), {"index.conninfo", "127.0.0.1"});
 }
