@@ -261,6 +261,7 @@ TEST_F(PgMigrateIndex, TheCopyAnswersAsTheOriginal) {
 TEST_F(PgMigrateIndex, AnIndexMadeByUpgradeWithTheSameKeyIsEmptyEnough) {
     populate();
     upgrade_index(ix_);  // the admin made the PostgreSQL index first, with the same key file
+    ASSERT_TRUE(open()->get_meta(kKeyFingerprintMeta));
     EXPECT_NO_THROW(migrate_index_to_postgresql(ix_));
 }
 
