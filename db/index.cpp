@@ -88,12 +88,12 @@ CheckedIndex open_index_checked(const IndexSection& c, const Index::Options& opt
 
 namespace {
 
-// A shared index's key: the key file when there is one, else a new key, but only for an
-// index that holds nothing yet (made now, or made by an upgrade that stopped before the key).
 bool holds_nothing(const Index& index) {
     return index.report(utc_date(std::chrono::system_clock::now())).buckets.empty() && !index.last_receipt();
 }
 
+// A shared index's key: the key file when there is one, else a new key, but only for an
+// index that holds nothing yet (made now, or made by an upgrade that stopped before the key).
 IndexUpgrade::Key shared_index_key(const IndexSection& c, Index& index, bool made) {
     if (key_file_exists(c.key_file)) {
         DigestKey key = DigestKey::load_or_create(c.key_file, c.path, false);
@@ -104,8 +104,12 @@ IndexUpgrade::Key shared_index_key(const IndexSection& c, Index& index, bool mad
         index.remember_key(key);
         return IndexUpgrade::Key::Recorded;
     }
-    if (index.get_meta(kKeyFingerprintMeta) || (!made && !holds_nothing(index)))
-        throw IndexError(missing_key_file(c, index));
+    if (index.get_meta(kKeyFingerprintMeta)) throw IndexError(missing_key_file(c, index));
+    if (!made && !holds_nothing(index)) {
+        throw IndexError("the index " + index.path() + " holds messages but records no key, and there is no key file " +
+                         c.key_file + ": copy the key from a host that uses this index \xe2\x80\x94 a new key would "
+                         "orphan every row");
+    }
     index.remember_key(DigestKey::create(c.key_file));
     return IndexUpgrade::Key::Made;
 }
@@ -119,9 +123,10 @@ IndexUpgrade upgrade_index(const IndexSection& c) {
     if (c.backend == IndexBackend::Sqlite) {
         const bool had_key = key_file_exists(c.key_file);
         CheckedIndex opened = open_index_checked(c, o, true);
+        const bool recorded = opened.index->key_matches(opened.key).has_value();
         opened.index->remember_key(opened.key);
         index = std::move(opened.index);
-        u.key = had_key ? IndexUpgrade::Key::Checked : IndexUpgrade::Key::Made;
+        u.key = !had_key ? IndexUpgrade::Key::Made : recorded ? IndexUpgrade::Key::Checked : IndexUpgrade::Key::Recorded;
     } else {
         index = Index::open(c, o);
         u.key = shared_index_key(c, *index, index->found_version() == 0);

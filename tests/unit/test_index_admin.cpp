@@ -66,6 +66,14 @@ TEST_F(SqliteIndexAdmin, UpgradeRefusesAKeyThatIsNotTheIndexs) {
     EXPECT_THROW(upgrade_index(ix_), KeyMismatch);
 }
 
+// An index made before indexes recorded their key.
+TEST_F(SqliteIndexAdmin, UpgradeRecordsTheKeyOfAnIndexThatRecordsNone) {
+    DigestKey::load_or_create(ix_.key_file, ix_.path, true);
+    SqliteIndex(ix_.path, {.create = true});
+    EXPECT_EQ(upgrade_index(ix_).key, IndexUpgrade::Key::Recorded);
+    EXPECT_EQ(upgrade_index(ix_).key, IndexUpgrade::Key::Checked);
+}
+
 TEST_F(SqliteIndexAdmin, UpgradeMigratesAnOlderSchema) {
     upgrade_index(ix_);
     {
@@ -149,6 +157,14 @@ TEST_F(PgIndexAdmin, UpgradeMakesNoKeyForAnIndexThatHasOne) {
     fs::remove(ix_.key_file);
     const std::string err = error_of([&] { upgrade_index(ix_); });
     EXPECT_NE(err.find("copy the key"), std::string::npos) << err;
+    EXPECT_FALSE(exists(ix_.key_file));
+}
+
+// Rows were written with some key: a new one would orphan them, even if none is recorded.
+TEST_F(PgIndexAdmin, UpgradeMakesNoKeyForAnIndexThatHoldsMessages) {
+    PgIndex(ix_.conninfo, {.create = true, .upgrade = true}).insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))});
+    const std::string err = error_of([&] { upgrade_index(ix_); });
+    EXPECT_NE(err.find("holds messages but records no key"), std::string::npos) << err;
     EXPECT_FALSE(exists(ix_.key_file));
 }
 
