@@ -216,9 +216,9 @@ void read_index(const TableReader& t, IndexSection& ix) {
         else if (*s == "postgresql") ix.backend = IndexBackend::Postgresql;
         else t.fail_key("backend", "must be \"sqlite\" or \"postgresql\", not '" + *s + "'");
     }
-    // Never quote the value: it may carry the database password.
+    // Never quote the value: it may carry the database password. With "sqlite" it names
+    // the database `retentionctl migrate-index` copies the index into.
     if (auto s = t.string("conninfo")) {
-        if (ix.backend != IndexBackend::Postgresql) t.fail_key("conninfo", "is for backend = \"postgresql\" only");
         if (s->empty()) t.fail_key("conninfo", "must not be empty");
         ix.conninfo = *s;
     }

@@ -120,6 +120,10 @@ void check_index_folder(const Config& c, const std::string& dir, const struct st
         ok(f, "index folder " + dir + ": group " + group_name(st.st_gid) + ", mode " + mode_text(st.st_mode));
 }
 
+// Who makes the key and records it: the milter with its own SQLite file, the admin's
+// upgrade-index with an index several hosts share.
+bool admin_makes_index(const Config& c) { return c.index.backend != IndexBackend::Sqlite; }
+
 // A wrong key (restored from the wrong backup) finds no row and says nothing; the index
 // records which key it was made with, so ask it.
 void check_key_matches(const Config& c, const DigestKey& key, Findings& f) {
@@ -127,7 +131,10 @@ void check_key_matches(const Config& c, const DigestKey& key, Findings& f) {
         auto index = Index::open(c.index, {.create = false, .read_only = true, .busy_timeout_ms = 2000});
         const auto matches = index->key_matches(key);
         if (!matches)
-            ok(f, "the index records no key yet (retention-milter records it at its next start), so whether " +
+            ok(f, std::string("the index records no key yet (") +
+                      (admin_makes_index(c) ? "retentionctl upgrade-index records it"
+                                            : "retention-milter records it at its next start") +
+                      "), so whether " +
                       c.index.key_file + " is its key cannot be confirmed");
         else if (*matches)
             ok(f, "the key " + c.index.key_file + " is the key this index was made with");
@@ -148,7 +155,10 @@ void check_key(const Config& c, bool index_exists, Findings& f) {
             fail(f, "index.key_file: " + key + " is missing but the index exists: restore the key from your "
                     "backup. A new key would orphan every row, so no program will make one now");
         else
-            ok(f, "no key yet at " + key + ": the milter makes it together with the index at its first start");
+            ok(f, "no key yet at " + key +
+                      (admin_makes_index(c) ? ": retentionctl upgrade-index makes it together with the index (on "
+                                              "the other hosts, copy it from the first)"
+                                            : ": the milter makes it together with the index at its first start"));
         return;
     }
     if (!S_ISREG(st->st_mode)) return fail(f, "index.key_file: " + key + " is not a regular file");
@@ -156,8 +166,10 @@ void check_key(const Config& c, bool index_exists, Findings& f) {
         fail(f, "index.key_file: " + key + " can be read by every user (mode " + mode_text(st->st_mode) +
                     "): run chmod 0640 " + key + ". Anyone with the key can test whether a Message-ID is in the index");
     if (!index_exists) {
-        warn(f, "index.key_file: " + key + " exists but the index does not: the milter will use this key for the "
-                "new index. If this key belonged to an index that is lost, that is fine; otherwise restore the index");
+        warn(f, "index.key_file: " + key + " exists but the index does not: " +
+                    (admin_makes_index(c) ? "retentionctl upgrade-index" : "the milter") +
+                    " will use this key for the new index. If this key belonged to an index that is lost, that is "
+                    "fine; otherwise restore the index");
         return;
     }
     try {

@@ -95,4 +95,22 @@ inline constexpr const char* kImportPending =
     "index, then empty it. The milter also does this at each start. Safe to run at any time;\n"
     "running it twice imports nothing twice.";
 
+inline constexpr const char* kUpgradeIndex =
+    "Make the index when there is none, or migrate its schema to this version's, and check the\n"
+    "key. With a PostgreSQL index this is the only command that makes or changes the schema: run\n"
+    "it as the admin once on a new database (it makes the key file too when there is none: copy\n"
+    "it to every host), and once after each upgrade of the package, before the milters start.\n"
+    "An existing key file is recorded as a new index's key; a key file that is not the index's\n"
+    "key is refused. With SQLite it does what the milter does at its first start. Safe to run\n"
+    "again: it says what it did (created, migrated from N to M, already current).";
+
+inline constexpr const char* kMigrateIndex =
+    "Copy the SQLite index at [index] path into the PostgreSQL database of [index] conninfo (its\n"
+    "schema is made when it has none), in one transaction: messages, holds, receipts, settings\n"
+    "and when each [[sweep.files]] file was first seen, with their ids. The copy is compared\n"
+    "with the original (every row, and the receipt chain's end) before it commits; a database\n"
+    "that already holds rows is refused. The scan cache is not copied. Stop retention-milter\n"
+    "and the sweep timer first; run it while [index] backend is still \"sqlite\", then set\n"
+    "backend = \"postgresql\" and start the milter. The SQLite file is left as it was.";
+
 }  // namespace rm::ctl::help

@@ -22,6 +22,7 @@
 #include "ctl/words.hpp"
 #include "db/index.hpp"
 #include "db/journal.hpp"
+#include "db/migrate.hpp"
 
 namespace {
 
@@ -35,6 +36,7 @@ struct Options {
     std::string reason;
     std::string ref;
     std::string format = "markdown";
+    std::string to;
     bool json = false;
 };
 
@@ -168,6 +170,53 @@ int cmd_import_pending(const Options& o) {
     return kExitOk;
 }
 
+std::string key_note(const Config& c, IndexUpgrade::Key k) {
+    switch (k) {
+        case IndexUpgrade::Key::Made:
+            return "made the key " + c.index.key_file + " with it: back it up with the index (and when other "
+                   "hosts share this index, copy it to each of them, mode 0640)";
+        case IndexUpgrade::Key::Recorded:
+            return "recorded the key " + c.index.key_file + " as this index's key";
+        case IndexUpgrade::Key::Checked:
+            break;
+    }
+    return "the key " + c.index.key_file + " is this index's key";
+}
+
+int cmd_upgrade_index(const Options& o) {
+    const Config c = load_config(o.config);
+    IndexUpgrade u;
+    try {
+        u = upgrade_index(c.index);
+    } catch (const KeyMismatch& e) {
+        throw CtlError(kExitRuntime, std::string(e.what()) + ": nothing was recorded; use the key file of this "
+                                     "index (from its first host, or from the backup made with the index)");
+    }
+    if (u.from == 0)
+        std::cout << "created the index " << u.index << " (schema version " << u.to << ")\n";
+    else if (u.from < u.to)
+        std::cout << "migrated the index " << u.index << " from schema version " << u.from << " to " << u.to << "\n";
+    else
+        std::cout << "the index " << u.index << " is already current (schema version " << u.to << ")\n";
+    std::cout << key_note(c, u.key) << "\n";
+    return kExitOk;
+}
+
+int cmd_migrate_index(const Options& o) {
+    if (o.to != "postgresql") throw CtlError(kExitConfig, "--to must be postgresql");
+    const Config c = load_config(o.config);
+    if (c.index.conninfo.empty())
+        throw CtlError(kExitConfig, "[index] conninfo is not set: name the PostgreSQL database to copy the index into");
+    const IndexMigration m = migrate_index_to_postgresql(c.index);
+    std::cout << "copied the index " << m.source << " into " << m.target << " and compared the copy:\n";
+    for (const auto& [table, n] : m.counts) std::cout << "  " << table << ": " << n << (n == 1 ? " row" : " rows") << "\n";
+    std::cout << "  receipt chain ends in " << (m.last_chain.empty() ? "(no receipts yet)" : m.last_chain) << "\n"
+              << "the sweeper's scan cache was not copied: the first sweep on PostgreSQL reads every message once\n"
+              << (c.index.backend == IndexBackend::Sqlite ? "now set [index] backend = \"postgresql\", then " : "")
+              << "start retention-milter; " << m.source << " is left as it was\n";
+    return kExitOk;
+}
+
 // Every failure becomes one line on stderr and its exit code.
 int guarded(int (*command)(const Options&), const Options& o) {
     try {
@@ -225,6 +274,11 @@ int main(int argc, char** argv) {
     statement->footer(help::kStatement);
     auto* import = app.add_subcommand("import-pending", "import the milter's pending journal into the index");
     import->footer(help::kImportPending);
+    auto* upgrade = app.add_subcommand("upgrade-index", "make the index, or bring its schema up to date (admin)");
+    upgrade->footer(help::kUpgradeIndex);
+    auto* migrate = app.add_subcommand("migrate-index", "copy the SQLite index into an empty PostgreSQL index (admin)");
+    migrate->add_option("--to", o.to, "the backend to copy into: postgresql")->required();
+    migrate->footer(help::kMigrateIndex);
 
     if (const auto rc = parse_command_line(app, argc, argv)) return *rc;
     if (*check) return guarded(cmd_check, o);
@@ -233,5 +287,7 @@ int main(int argc, char** argv) {
     if (*release) return guarded(cmd_release, o);
     if (*report) return guarded(cmd_report, o);
     if (*statement) return guarded(cmd_statement, o);
+    if (*upgrade) return guarded(cmd_upgrade_index, o);
+    if (*migrate) return guarded(cmd_migrate_index, o);
     return guarded(cmd_import_pending, o);
 }

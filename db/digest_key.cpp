@@ -110,6 +110,11 @@ DigestKey DigestKey::load_or_create(const std::string& key_file, const std::stri
     return DigestKey(read_key(key_file));
 }
 
+DigestKey DigestKey::create(const std::string& key_file) {
+    if (!exists(key_file)) create_key(key_file, key_file);
+    return DigestKey(read_key(key_file));
+}
+
 DigestKey DigestKey::from_bytes(std::string bytes) {
     if (bytes.empty()) throw IndexError("an empty digest key");
     return DigestKey(std::move(bytes));

@@ -19,6 +19,9 @@ public:
     // Throws IndexError with a message an admin can act on.
     static DigestKey load_or_create(const std::string& key_file, const std::string& index_path,
                                     bool may_create);
+    // Makes a new key file for a new shared index, which has no file beside the key (mode
+    // 0640, the group of the key's folder); an existing key file is loaded instead.
+    static DigestKey create(const std::string& key_file);
     static DigestKey from_bytes(std::string bytes);  // tests
 
     // HMAC-SHA-256 of a Message-ID already normalised by normalise_message_id().

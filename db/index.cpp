@@ -21,10 +21,13 @@ bool key_file_exists(const std::string& path) {
     throw IndexError("cannot check whether " + path + " exists: " + errno_text(errno));
 }
 
+std::string mismatch(const IndexSection& c, const Index& index) {
+    return "the key " + c.key_file + " is not the key the index " + index.path() + " was made with";
+}
+
 // With another key no copy would match its rows, and no lookup would find one.
 CheckedIndex checked(DigestKey key, std::unique_ptr<Index> index, const IndexSection& c) {
-    if (index->key_matches(key) == false)
-        throw KeyMismatch("the key " + c.key_file + " is not the key the index " + index->path() + " was made with");
+    if (index->key_matches(key) == false) throw KeyMismatch(mismatch(c, *index));
     return CheckedIndex{std::move(key), std::move(index)};
 }
 
@@ -53,6 +56,21 @@ void require_index(const IndexSection& c) {
                          "retentionctl check says what is missing)");
 }
 
+namespace {
+
+std::string missing_key_file(const IndexSection& c, const Index& index) {
+    if (index.get_meta(kKeyFingerprintMeta)) {
+        return "the index " + index.path() + " exists but this host's key file " + c.key_file +
+               " is missing; copy the key from another host of this index or restore it from backup "
+               "\xe2\x80\x94 a new key would orphan every row";
+    }
+    return "there is no key file " + c.key_file + " for the index " + index.path() +
+           "; copy the key from the first host of this index, or, for a new empty database, run "
+           "`retentionctl upgrade-index` as the admin (it makes the key)";
+}
+
+}  // namespace
+
 CheckedIndex open_index_checked(const IndexSection& c, const Index::Options& opts, bool may_create_key) {
     Index::Options o = opts;
     if (o.host_id.empty()) o.host_id = c.host_id;
@@ -60,22 +78,63 @@ CheckedIndex open_index_checked(const IndexSection& c, const Index::Options& opt
         DigestKey key = DigestKey::load_or_create(c.key_file, c.path, may_create_key);
         return checked(std::move(key), Index::open(c, o), c);
     }
-    // A database has no file beside the key: ask it whether it was made with a key already,
-    // so that a host that lost its key file is not given a new one.
+    // A database has no file beside the key, and several hosts share it: its key is made
+    // once, by the admin's upgrade-index, and copied to each host.
     std::unique_ptr<Index> index = Index::open(c, o);
-    if (!key_file_exists(c.key_file)) {
-        if (index->get_meta(kKeyFingerprintMeta)) {
-            throw IndexError("the index " + index->path() + " exists but this host's key file " + c.key_file +
-                             " is missing; copy the key from another host of this index or restore it from backup "
-                             "\xe2\x80\x94 a new key would orphan every row");
-        }
-        if (!may_create_key) {
-            throw IndexError("there is no key file " + c.key_file + "; the key is made when retention-milter first "
-                             "starts with the index " + index->path() + " (or copy it from another host of this index)");
-        }
-    }
-    DigestKey key = DigestKey::load_or_create(c.key_file, c.path, may_create_key);
+    if (!key_file_exists(c.key_file)) throw IndexError(missing_key_file(c, *index));
+    DigestKey key = DigestKey::load_or_create(c.key_file, c.path, false);
     return checked(std::move(key), std::move(index), c);
+}
+
+namespace {
+
+bool holds_nothing(const Index& index) {
+    return index.report(utc_date(std::chrono::system_clock::now())).buckets.empty() && !index.last_receipt();
+}
+
+// A shared index's key: the key file when there is one, else a new key, but only for an
+// index that holds nothing yet (made now, or made by an upgrade that stopped before the key).
+IndexUpgrade::Key shared_index_key(const IndexSection& c, Index& index, bool made) {
+    if (key_file_exists(c.key_file)) {
+        DigestKey key = DigestKey::load_or_create(c.key_file, c.path, false);
+        if (const auto matches = index.key_matches(key)) {
+            if (!*matches) throw KeyMismatch(mismatch(c, index));
+            return IndexUpgrade::Key::Checked;
+        }
+        index.remember_key(key);
+        return IndexUpgrade::Key::Recorded;
+    }
+    if (index.get_meta(kKeyFingerprintMeta)) throw IndexError(missing_key_file(c, index));
+    if (!made && !holds_nothing(index)) {
+        throw IndexError("the index " + index.path() + " holds messages but records no key, and there is no key file " +
+                         c.key_file + ": copy the key from a host that uses this index \xe2\x80\x94 a new key would "
+                         "orphan every row");
+    }
+    index.remember_key(DigestKey::create(c.key_file));
+    return IndexUpgrade::Key::Made;
+}
+
+}  // namespace
+
+IndexUpgrade upgrade_index(const IndexSection& c) {
+    const Index::Options o{.create = true, .upgrade = true, .busy_timeout_ms = 30000, .host_id = c.host_id};
+    IndexUpgrade u;
+    std::unique_ptr<Index> index;
+    if (c.backend == IndexBackend::Sqlite) {
+        const bool had_key = key_file_exists(c.key_file);
+        CheckedIndex opened = open_index_checked(c, o, true);
+        const bool recorded = opened.index->key_matches(opened.key).has_value();
+        opened.index->remember_key(opened.key);
+        index = std::move(opened.index);
+        u.key = !had_key ? IndexUpgrade::Key::Made : recorded ? IndexUpgrade::Key::Checked : IndexUpgrade::Key::Recorded;
+    } else {
+        index = Index::open(c, o);
+        u.key = shared_index_key(c, *index, index->found_version() == 0);
+    }
+    u.index = index->path();
+    u.from = index->found_version();
+    u.to = index->schema_version();
+    return u;
 }
 
 }  // namespace rm

@@ -120,7 +120,13 @@ struct SweepLockAttempt {
 class Index {
 public:
     struct Options {
-        bool create = false;        // create the file and schema when missing
+        // Makes an index that is one file of this host (SQLite) when it is missing: the
+        // milter does at its first start.
+        bool create = false;
+        // The admin's `retentionctl upgrade-index`: also makes a shared index (PostgreSQL)
+        // when its database holds none, and migrates its schema forward. Without it a
+        // shared index is used as it is, never made or changed by a program every host runs.
+        bool upgrade = false;
         bool read_only = false;
         int busy_timeout_ms = 5000;
         // SQLite's page cache for this connection, in MiB; 0 keeps SQLite's 2 MiB. The
@@ -142,6 +148,8 @@ public:
     Index& operator=(const Index&) = delete;
 
     virtual int schema_version() const = 0;
+    // The schema version the index had when this object opened it: 0 when the open made it.
+    int found_version() const { return found_version_; }
     // Names the index in messages (for SQLite, its file).
     virtual const std::string& path() const = 0;
 
@@ -284,6 +292,7 @@ public:
 
 protected:
     Index() = default;
+    int found_version_ = 0;
 };
 
 // The key and the index a program works with, checked to belong together.
@@ -308,6 +317,21 @@ inline constexpr const char* kKeyFingerprintMeta = "key_fingerprint";
 // Loads the key (made only with `may_create_key`, and only when there is no index yet:
 // see DigestKey::load_or_create), opens the index, and throws KeyMismatch when the index
 // records another key. Throws IndexError when either cannot be opened.
+// A shared index (PostgreSQL) never has a key made here: see upgrade_index.
 CheckedIndex open_index_checked(const IndexSection& c, const Index::Options& opts, bool may_create_key);
+
+// What upgrade_index did.
+struct IndexUpgrade {
+    std::string index;   // names the index, for messages
+    int from = 0;        // the schema version found; 0: the index was made now
+    int to = 0;          // the version it has now
+    enum class Key { Checked, Recorded, Made } key = Key::Checked;
+};
+
+// retentionctl upgrade-index: makes the index when there is none (with a new key when
+// there is no key file: the key is made once, with a new empty index; an existing key
+// file becomes the new index's key), migrates an older schema forward, and checks the key.
+// Throws KeyMismatch when the key file is not the index's key, IndexError otherwise.
+IndexUpgrade upgrade_index(const IndexSection& c);
 
 }  // namespace rm

@@ -81,7 +81,8 @@ PgParams& PgParams::text(std::string_view v) { return add(kTextOid, std::string(
 PgParams& PgParams::opt_text(std::string_view v) { return add(kTextOid, std::string(v), 0, v.empty()); }
 PgParams& PgParams::bytes(std::string_view v) { return add(kByteaOid, std::string(v), 1, v.empty()); }
 PgParams& PgParams::int64(std::int64_t v) { return add(kInt8Oid, std::to_string(v), 0, false); }
-PgParams& PgParams::null() { return add(kTextOid, std::string(), 0, true); }
+// Untyped: the server gives it the type of the column it goes to.
+PgParams& PgParams::null() { return add(0, std::string(), 0, true); }
 
 std::vector<const char*> PgParams::pointers() const {
     std::vector<const char*> out;

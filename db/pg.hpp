@@ -25,7 +25,7 @@ public:
     PgParams& opt_text(std::string_view v);   // empty text is sent as NULL
     PgParams& bytes(std::string_view v);      // bytea, sent in binary; empty is sent as NULL
     PgParams& int64(std::int64_t v);
-    PgParams& null();
+    PgParams& null();  // a NULL of whatever type the server expects there
 
     int size() const { return static_cast<int>(values_.size()); }
     const unsigned int* types() const { return types_.data(); }

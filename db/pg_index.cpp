@@ -112,23 +112,21 @@ IndexError newer(const PgConn& c, std::int64_t v) {
                       true);
 }
 
+constexpr const char* kAdminUpgrades = "`retentionctl upgrade-index`, run once by the admin";
+
 // Makes or migrates the schema to kSchemaVersion in one transaction, under an advisory
-// lock: hosts starting together wait for the first, then find nothing left to do.
-void migrate(const PgConn& c, const Index::Options& opts) {
+// lock: admins upgrading at once wait for the first, then find nothing left to do.
+// Returns the version found (0: made now).
+std::int64_t migrate(const PgConn& c) {
     std::int64_t v = stored_version(c);
     if (v > kSchemaVersion) throw newer(c, v);
-    if (v == kSchemaVersion) return;
+    if (v == kSchemaVersion) return v;
     PgTransaction tx(c);
     c.query("SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgMigrationLock), "cannot take the schema lock");
-    v = stored_version(c);
+    const std::int64_t found = v = stored_version(c);
     if (v > kSchemaVersion) throw newer(c, v);
+    if (v == kSchemaVersion) return v;
     if (v == 0) {
-        if (!opts.create) {
-            throw IndexError("the database " + c.name() +
-                                 " holds no index yet (retention-milter makes it at its first start; check [index] "
-                                 "conninfo)",
-                             true);
-        }
         c.exec(kPgCreate, "cannot create the index's tables");
         c.query("INSERT INTO retention_schema (version) VALUES ($1)", PgParams().int64(kPgBaseline),
                 "cannot record the schema version");
@@ -142,34 +140,36 @@ void migrate(const PgConn& c, const Index::Options& opts) {
     c.query("UPDATE retention_schema SET version = $1", PgParams().int64(kSchemaVersion),
             "cannot record the schema version");
     tx.commit();
+    return found;
 }
 
-void check_version_read_only(const PgConn& c) {
+// The programs every host runs use the schema as it is: several hosts share it, so only
+// the admin makes or changes it.
+std::int64_t check_version(const PgConn& c) {
     const std::int64_t v = stored_version(c);
     if (v == 0) {
-        throw IndexError("the database " + c.name() +
-                             " holds no index yet (retention-milter makes it at its first start; check [index] conninfo)",
+        throw IndexError("the database " + c.name() + " holds no index yet: it is made by " + kAdminUpgrades +
+                             " (or check [index] conninfo)",
                          true);
     }
     if (v > kSchemaVersion) throw newer(c, v);
     if (v < kSchemaVersion) {
         throw IndexError("the index " + c.name() + " has schema version " + std::to_string(v) +
-                             ", older than this program's " + std::to_string(kSchemaVersion) +
-                             "; start retention-milter once to upgrade it",
+                             ", older than this program's " + std::to_string(kSchemaVersion) + "; it is upgraded by " +
+                             kAdminUpgrades,
                          true);
     }
+    return v;
 }
 
-void configure(const PgConn& c, const Index::Options& opts) {
+std::int64_t configure(const PgConn& c, const Index::Options& opts) {
     // Waiting for another host's lock fails after the busy timeout, as with SQLite.
     c.query("SELECT set_config('lock_timeout', $1, false)", PgParams().text(std::to_string(opts.busy_timeout_ms) + "ms"),
             "cannot set the lock timeout");
-    if (opts.read_only) {
+    if (opts.read_only)
         c.query("SELECT set_config('default_transaction_read_only', 'on', false)", "cannot make the session read-only");
-        check_version_read_only(c);
-    } else {
-        migrate(c, opts);
-    }
+    if (opts.upgrade && !opts.read_only) return migrate(c);
+    return check_version(c);
 }
 
 // A present, unheld row: shared by the report's queries.
@@ -181,7 +181,7 @@ constexpr std::string_view kPresentUnheld =
 
 PgIndex::PgIndex(const std::string& conninfo, const Options& opts)
     : conn_(std::make_unique<PgConn>(conninfo, kConnectTimeoutS)), name_(conn_->name()), host_(host_column(opts.host_id)) {
-    configure(*conn_, opts);
+    found_version_ = static_cast<int>(configure(*conn_, opts));
 }
 
 PgIndex::~PgIndex() = default;
@@ -664,6 +664,75 @@ std::optional<bool> PgIndex::key_matches(const DigestKey& key) const {
 void PgIndex::remember_key(const DigestKey& key) {
     conn().query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
                  PgParams().text(kKeyFingerprint).text(key.fingerprint()), "cannot record the key's fingerprint");
+}
+
+}  // namespace rm
+
+// --- copying an index in ---------------------------------------------------------------------
+
+namespace rm {
+
+std::vector<StoredRow> PgIndex::stored_rows(const CopiedTable& t) const {
+    const PgResult r = conn().query("SELECT " + column_list(t) + " FROM " + std::string(t.name) +
+                                        (t.numbered ? " ORDER BY id" : ""),
+                                    "cannot read the table " + std::string(t.name));
+    std::vector<StoredRow> rows;
+    for (int i = 0; i < r.rows(); ++i) {
+        StoredRow row;
+        for (std::size_t c = 0; c < t.columns.size(); ++c) {
+            const int col = static_cast<int>(c);
+            if (r.is_null(i, col))
+                row.emplace_back(std::nullopt);
+            else if (t.columns[c].kind == CopiedTable::Kind::Bytes)
+                row.emplace_back(r.bytes(i, col));
+            else
+                row.emplace_back(r.text(i, col));
+        }
+        rows.push_back(std::move(row));
+    }
+    if (!t.numbered) std::sort(rows.begin(), rows.end());
+    return rows;
+}
+
+void PgIndex::in_exclusive_transaction(const std::function<void()>& body) {
+    const PgConn& c = conn();
+    PgTransaction tx(c);
+    c.exec("LOCK TABLE messages, holds, receipts, meta, files_seen IN ACCESS EXCLUSIVE MODE", "cannot lock the index");
+    body();
+    tx.commit();
+}
+
+namespace {
+
+PgParams stored_params(const CopiedTable& t, const StoredRow& row) {
+    PgParams p;
+    for (std::size_t i = 0; i < t.columns.size(); ++i) {
+        if (!row[i])
+            p.null();
+        else if (t.columns[i].kind == CopiedTable::Kind::Integer)
+            p.int64(std::stoll(*row[i]));
+        else if (t.columns[i].kind == CopiedTable::Kind::Bytes)
+            p.bytes(*row[i]);
+        else
+            p.text(*row[i]);
+    }
+    return p;
+}
+
+}  // namespace
+
+void PgIndex::insert_stored(const CopiedTable& t, const std::vector<StoredRow>& rows) {
+    const PgConn& c = conn();
+    std::string sql = "INSERT INTO " + std::string(t.name) + " (" + column_list(t) + ") VALUES (";
+    for (std::size_t i = 1; i <= t.columns.size(); ++i) sql += (i > 1 ? ", $" : "$") + std::to_string(i);
+    sql += ") ON CONFLICT DO NOTHING";
+    const std::string what = "cannot copy a row into the table " + std::string(t.name);
+    for (const StoredRow& row : rows) c.query(sql, stored_params(t, row), what);
+    if (!t.numbered) return;
+    // The next row the milter inserts gets the id after the last one copied.
+    const std::string name(t.name);
+    c.query("SELECT setval(pg_get_serial_sequence('" + name + "', 'id'), coalesce(max(id), 0) + 1, false) FROM " + name,
+            "cannot number the table " + name);
 }
 
 }  // namespace rm

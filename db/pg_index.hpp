@@ -3,11 +3,13 @@
 // running its own milter or sweeper against one server the admins already run.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "db/index.hpp"
+#include "db/migrate.hpp"
 
 struct pg_conn;
 
@@ -19,16 +21,27 @@ class PgConn;
 
 class PgIndex : public Index {
 public:
-    // Connects with `conninfo` (a libpq URI or key=value string). With `create`, makes the
-    // schema when the database has none; either way migrates it forward under an advisory
-    // lock, so that several hosts starting at once migrate it once (a read-only open
-    // migrates nothing and refuses a schema other than the current one). Times are kept
+    // Connects with `conninfo` (a libpq URI or key=value string). With `upgrade`, makes the
+    // schema when the database has none and migrates it forward under an advisory lock, so
+    // that two admins upgrading at once migrate it once; without it (`create` does not
+    // count: the milters of several hosts share this index) refuses a database without the
+    // schema or with another version, saying to run retentionctl upgrade-index. Times are kept
     // to the second, as in the SQLite backend. Throws IndexError; its message never
     // carries the password from `conninfo`.
     PgIndex(const std::string& conninfo, const Options& opts);
     ~PgIndex() override;
 
     int schema_version() const override;
+
+    // --- copying an index in (db/migrate.hpp) ---
+    // Every row of `table` as stored, numbered tables by id.
+    std::vector<StoredRow> stored_rows(const CopiedTable& table) const;
+    // Runs `body` in one transaction that no other program can read or write meanwhile;
+    // commits when it returns, rolls back when it throws.
+    void in_exclusive_transaction(const std::function<void()>& body);
+    // Inserts rows as stored, their ids too (then numbers new rows after them); a row
+    // whose key is already there is left as it is.
+    void insert_stored(const CopiedTable& table, const std::vector<StoredRow>& rows);
     // The server and database, for messages: never the password.
     const std::string& path() const override { return name_; }
 

@@ -152,8 +152,8 @@ void check_file(const std::string& path, const Index::Options& opts) {
 // Brings the schema to kSchemaVersion. The version is re-read under the write lock, in
 // case another program migrated it meanwhile; all steps and the new version commit together.
 // Files the sweep saw before files_seen had a host column were seen on this host: an
-// SQLite index serves one host.
-void migrate(sqlite3* db, const std::string& path, const std::string& host) {
+// SQLite index serves one host. Returns the version found (0: a new file).
+std::int64_t migrate(sqlite3* db, const std::string& path, const std::string& host) {
     auto newer = [&](std::int64_t v) {
         return IndexError("the index " + path + " was written by a newer retention-milter (schema version " +
                           std::to_string(v) + ", this program knows up to " + std::to_string(kSchemaVersion) +
@@ -161,19 +161,21 @@ void migrate(sqlite3* db, const std::string& path, const std::string& host) {
     };
     std::int64_t v = scalar(db, path, "PRAGMA user_version");
     if (v > kSchemaVersion) throw newer(v);
-    if (v == kSchemaVersion) return;
+    if (v == kSchemaVersion) return v;
     Transaction tx(db, path);
     v = scalar(db, path, "PRAGMA user_version");
     if (v > kSchemaVersion) throw newer(v);
+    if (v == kSchemaVersion) return v;
     for (auto step = static_cast<std::size_t>(v); step < kMigrations.size(); ++step) exec(db, path, kMigrations[step]);
     Stmt claim(db, path, "UPDATE files_seen SET host = ?1 WHERE host = X''");
     claim.bind_blob(1, host);
     claim.run();
     exec(db, path, "PRAGMA user_version = " + std::to_string(kSchemaVersion));
     tx.commit();
+    return v;
 }
 
-void check_version_read_only(sqlite3* db, const std::string& path) {
+std::int64_t check_version_read_only(sqlite3* db, const std::string& path) {
     const std::int64_t v = scalar(db, path, "PRAGMA user_version");
     if (v > kSchemaVersion) {
         throw IndexError("the index " + path + " was written by a newer retention-milter (schema version " +
@@ -181,11 +183,13 @@ void check_version_read_only(sqlite3* db, const std::string& path) {
     }
     if (v < kSchemaVersion) {
         throw IndexError("the index " + path + " has schema version " + std::to_string(v) + ", older than this program's " +
-                         std::to_string(kSchemaVersion) + "; start retention-milter once to upgrade it");
+                         std::to_string(kSchemaVersion) +
+                         "; start retention-milter once, or run retentionctl upgrade-index, to upgrade it");
     }
+    return v;
 }
 
-void configure(sqlite3* db, const std::string& path, const std::string& host, const Index::Options& opts) {
+std::int64_t configure(sqlite3* db, const std::string& path, const std::string& host, const Index::Options& opts) {
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, opts.busy_timeout_ms);
     if (!opts.read_only) {
@@ -197,11 +201,8 @@ void configure(sqlite3* db, const std::string& path, const std::string& host, co
     // FULL: a row is on disk before the milter lets the MTA accept the message.
     exec(db, path, "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON;");
     if (opts.cache_mib > 0) exec(db, path, "PRAGMA cache_size = -" + std::to_string(opts.cache_mib * 1024));
-    if (opts.read_only) {
-        check_version_read_only(db, path);
-    } else {
-        migrate(db, path, host);
-    }
+    if (opts.read_only) return check_version_read_only(db, path);
+    return migrate(db, path, host);
 }
 
 // A present, unheld row: shared by the report's queries.
@@ -221,7 +222,7 @@ SqliteIndex::SqliteIndex(const std::string& path, const Options& opts)
         throw IndexError("cannot open the index " + path + ": " + msg);
     }
     try {
-        configure(db_, path_, host_, opts);
+        found_version_ = static_cast<int>(configure(db_, path_, host_, opts));
     } catch (...) {
         sqlite3_close_v2(db_);
         throw;
@@ -732,6 +733,33 @@ void SqliteIndex::remember_key(const DigestKey& key) {
     Stmt s(db_, path_, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING");
     s.bind_text(1, kKeyFingerprint).bind_text(2, key.fingerprint());
     s.run();
+}
+
+}  // namespace rm
+
+namespace rm {
+
+std::vector<StoredRow> SqliteIndex::stored_rows(const CopiedTable& t) const {
+    Stmt s(db_, path_,
+           "SELECT " + column_list(t) + " FROM " + std::string(t.name) + (t.numbered ? " ORDER BY id" : ""));
+    std::vector<StoredRow> rows;
+    while (s.step()) {
+        StoredRow row;
+        for (std::size_t i = 0; i < t.columns.size(); ++i) {
+            const int col = static_cast<int>(i);
+            if (s.is_null(col))
+                row.emplace_back(std::nullopt);
+            else if (t.columns[i].kind == CopiedTable::Kind::Integer)
+                row.emplace_back(std::to_string(s.int64(col)));
+            else if (t.columns[i].kind == CopiedTable::Kind::Bytes)
+                row.emplace_back(s.blob(col));
+            else
+                row.emplace_back(s.text(col));
+        }
+        rows.push_back(std::move(row));
+    }
+    if (!t.numbered) std::sort(rows.begin(), rows.end());
+    return rows;
 }
 
 }  // namespace rm

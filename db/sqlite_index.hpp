@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "db/index.hpp"
+#include "db/migrate.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -28,6 +29,8 @@ public:
     static std::vector<std::string> files_at(const std::string& path) { return {path, path + "-wal", path + "-shm"}; }
 
     int schema_version() const override;
+    // Every row of `table` as stored (see db/migrate.hpp), numbered tables by id.
+    std::vector<StoredRow> stored_rows(const CopiedTable& table) const;
     const std::string& path() const override { return path_; }
 
     std::vector<std::int64_t> insert(const std::vector<MessageRow>& rows) override;

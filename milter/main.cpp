@@ -48,7 +48,9 @@ void open_socket(const rm::Config& c) {
 }
 
 // A key that is not the one this index was made with would record rows that no lookup
-// could ever find: refuse to start rather than orphan them silently.
+// could ever find: refuse to start rather than orphan them silently. `create` makes an
+// index of this host's own (and its key) at the first start; an index several hosts share
+// is made only by the admin's retentionctl upgrade-index.
 rm::CheckedIndex open_checked(const rm::IndexSection& c) {
     try {
         return rm::open_index_checked(c, {.create = true, .read_only = false, .busy_timeout_ms = 5000}, true);

@@ -134,8 +134,10 @@ cp -p "$T/etc/index.key" "$T/etc/index.key.right"
 head -c 32 /dev/urandom > "$T/etc/index.key"
 run 2 "check finds a key that is not the index's" check && has "is not the key this index was made with"
 run 1 "show refuses a key that is not the index's" show "$MID" && has "restore the right key"
+run 1 "upgrade-index refuses a key that is not the index's" upgrade-index && has "is not the key the index"
 mv "$T/etc/index.key.right" "$T/etc/index.key"
 run 0 "show works again with the right key" show "$MID"
+run 0 "upgrade-index on a current index changes nothing" upgrade-index && { has "already current"; has "is this index's key"; }
 
 # A message recorded only in the pending journal (on_index_error = "accept") can be held:
 # hold takes the journal in first.

@@ -210,7 +210,8 @@ protected:
     // The index (made with `create`); `host_id` as for Index::Options.
     std::unique_ptr<BackendIndex> open(bool create = true, int busy_ms = 5000, bool read_only = false,
                                        const std::string& host_id = {}) const {
-        const Index::Options opts{.create = create, .read_only = read_only, .busy_timeout_ms = busy_ms, .host_id = host_id};
+        const Index::Options opts{
+            .create = create, .upgrade = create, .read_only = read_only, .busy_timeout_ms = busy_ms, .host_id = host_id};
         if (db_) return BackendIndex::postgresql(db_->conninfo(), opts);
         return BackendIndex::sqlite(path_, opts);
     }

@@ -400,7 +400,7 @@ TEST(PgCtlCheck, AServerIndexIsAskedForItsSchemaAndKey) {
     IndexSection ix;
     ix.backend = IndexBackend::Postgresql;
     ix.conninfo = db.conninfo();
-    Index::open(ix, {.create = true, .read_only = false, .busy_timeout_ms = 1000})->remember_key(key);
+    Index::open(ix, {.create = true, .upgrade = true, .read_only = false, .busy_timeout_ms = 1000})->remember_key(key);
 
     const CheckResult r = check(s);
     EXPECT_EQ(r.exit_code, kExitOk) << all_text(r);
