@@ -21,6 +21,11 @@
 #      imported mail's save date, which `savedbefore` reads, is the day of the import).
 #      Each of the three starts from the same copy of the store and index, synced and read
 #      once (warm cache)
+# Parts 1 to 3 run on each index backend of BENCH_INDEXES: the embedded SQLite file, and a
+# private PostgreSQL cluster (tests/e2e/lib/pg.sh, restarted with fsync on: durable commits
+# as SQLite's synchronous=FULL) reached over TCP on 127.0.0.1, as a database host would be.
+# Part 1 runs once more on PostgreSQL with netem adding BENCH_NETEM_MS to every packet on
+# loopback (`tc qdisc ... netem delay`; a round trip then costs twice that), when tc may.
 #
 # Environment:
 #   BENCH_QUICK=1        a small run (about 2 minutes): fewer messages, 1 round, 10k store only
@@ -35,6 +40,11 @@
 #                                        also "unixmem": on unix with its index on tmpfs
 #                                        (/dev/shm: no sync costs; a diagnosis, not a setup)
 #   BENCH_LOAD_MESSAGES=20000            milter-load messages per run (1 connection: a fifth)
+#   BENCH_INDEXES="sqlite postgresql"   index backends for parts 1 to 3 (variant "pg" of part 2
+#                                        is retention-milter on unix with a PostgreSQL index)
+#   BENCH_NETEM_MS=0.5                   netem delay per packet on loopback for part 1's extra
+#                                        PostgreSQL run (0: no such run); where the kernel has
+#                                        no netem, bench/delay_proxy.py adds it each way instead
 #   BENCH_BUILD_DIR=build-bench, BENCH_DIR=/var/tmp/rm-bench (wiped first), KEEP=1 keeps it
 set -euo pipefail
 
@@ -52,15 +62,19 @@ else
   ROUNDS=${BENCH_ROUNDS:-3}; MESSAGES=${BENCH_MESSAGES:-5000}; LOAD=${BENCH_LOAD_MESSAGES:-20000}
   SIZES=${BENCH_SIZES:-10000 100000}
 fi
+INDEXES=${BENCH_INDEXES:-sqlite postgresql}
+NETEM_MS=${BENCH_NETEM_MS:-0.5}
 BUILD=${BENCH_BUILD_DIR:-build-bench}
 WORK=${BENCH_DIR:-/var/tmp/rm-bench}
 
 scripts/install-deps.sh --bench
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRM_BUILD_BENCH=ON >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target retention-milter retention-sweep milter-load gen-store fsync-probe null-milter >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target retention-milter retention-sweep retentionctl milter-load gen-store fsync-probe null-milter >/dev/null
 MILTER_BIN=$ROOT/$BUILD/milter/retention-milter
 NULL_BIN=$ROOT/$BUILD/bench/null-milter
 VARIANTS=${BENCH_VARIANTS:-none null stamp unix tcp}
+[[ " $INDEXES " == *" postgresql "* ]] && [[ " $VARIANTS " != *" pg "* ]] && [ -z "${BENCH_VARIANTS:-}" ] && VARIANTS+=" pg"
+CTL_BIN=$ROOT/$BUILD/ctl/retentionctl
 SWEEP_BIN=$ROOT/$BUILD/sweeper/retention-sweep
 LOAD_BIN=$ROOT/$BUILD/bench/milter-load
 GEN_BIN=$ROOT/$BUILD/bench/gen-store
@@ -71,6 +85,8 @@ source tests/e2e/lib/common.sh
 source tests/e2e/lib/milter.sh
 # shellcheck source=../tests/e2e/lib/postfix.sh
 source tests/e2e/lib/postfix.sh
+# shellcheck source=../tests/e2e/lib/pg.sh
+source tests/e2e/lib/pg.sh
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
@@ -81,6 +97,8 @@ cleanup() {
   local p
   for p in "${MILTER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   [ -n "${PF_DIR:-}" ] && pf_stop "$PF_DIR"
+  [ "${NETEM_ON:-0}" = 1 ] && tc qdisc del dev lo root 2>/dev/null
+  pg_stop
   [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK" /dev/shm/rm-bench-mem
 }
 trap cleanup EXIT
@@ -119,11 +137,39 @@ print("sqlite WAL synchronous=FULL one-row commit: commits=%d p50_ms=%.3f mean_m
       % (len(t), t[len(t) // 2], statistics.mean(t), t[len(t) * 99 // 100]))
 PY
 
-# A retention-milter of our own: DIR/milter/retention.toml with SOCKET; index in DIR/milter/state.
-# Prints nothing; sets BM_INDEX and appends its pid to MILTER_PIDS.
+# The private PostgreSQL server, started on first use: pg.sh's test cluster, restarted with
+# fsync and full_page_writes on (a commit is on disk before it is answered, as SQLite's is).
+BENCH_PG_UP=0
+bench_pg_start() {
+  [ "$BENCH_PG_UP" = 1 ] && return 0
+  pg_start "$WORK"
+  pg_as_server "$PG_BIN/pg_ctl" restart -w -t 60 -m fast -D "$PG_DATA" -l "$PG_LOG" \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c logging_collector=off -c max_connections=200" \
+    >>"$PG_DIR/pg_ctl.log" 2>&1
+  say "postgresql: $("$PG_BIN/postgres" --version), fsync=$(pg_psql postgres 'SHOW fsync'), synchronous_commit=$(pg_psql postgres 'SHOW synchronous_commit'), over TCP on 127.0.0.1"
+  BENCH_PG_UP=1
+}
+# A new database NAME on the private server; sets BM_CONNINFO (TCP, with the password).
+bench_pg_database() {
+  bench_pg_start
+  pg_createdb "$1"
+  BM_CONNINFO=$(pg_tcp_conninfo "$1")
+}
+
+# A retention-milter of our own: DIR/milter/retention.toml with SOCKET; index in DIR/milter/state,
+# or with BACKEND "postgresql" a database of its own on the private server, made by
+# `retentionctl upgrade-index` as an admin would. Prints nothing; sets BM_INDEX (a file, or
+# pg:DATABASE) and appends its pid to MILTER_PIDS.
 bench_milter_start() {
-  local dir=$1 socket=$2 md=$1/milter
+  local dir=$1 socket=$2 backend=${3:-sqlite} md=$1/milter conninfo="" db
   mkdir -p "$md/state"
+  if [ "$backend" = postgresql ]; then
+    db=bench_$(basename "$dir" | tr -c 'a-z0-9\n' _)
+    bench_pg_database "$db"
+    conninfo=$BM_CONNINFO
+    # Through the delaying proxy, when a run asks for one.
+    [ -n "${BENCH_PG_VIA_PORT:-}" ] && conninfo=${conninfo/port=$PG_PORT /port=$BENCH_PG_VIA_PORT }
+  fi
   chown nobody "$md/state"
   chmod 0755 "$dir" "$md"
   {
@@ -135,6 +181,10 @@ bench_milter_start() {
     echo 'internal_hosts = ["127.0.0.1/32", "::1/128"]'
     echo
     echo "[index]"
+    if [ -n "$conninfo" ]; then
+      echo 'backend = "postgresql"'
+      echo "conninfo = \"$conninfo\""
+    fi
     echo "path = \"$md/state/index.sqlite3\""
     echo "key_file = \"$md/state/index.key\""
     echo
@@ -146,12 +196,18 @@ bench_milter_start() {
   } >"$md/retention.toml"
   touch "$md/milter.log"
   chown nobody "$md/milter.log"
+  BM_INDEX=$md/state/index.sqlite3
+  if [ -n "$conninfo" ]; then
+    "$CTL_BIN" -c "$md/retention.toml" upgrade-index >>"$md/milter.stderr" 2>&1 ||
+      { cat "$md/milter.stderr" >&2; return 1; }
+    chown nobody "$md/state/index.key"
+    BM_INDEX=pg:$db
+  fi
   "$MILTER_BIN" -f -c "$md/retention.toml" 2>>"$md/milter.stderr" &
   MILTER_PIDS+=($!)
-  BM_INDEX=$md/state/index.sqlite3
   local i
   for i in $(seq 100); do
-    if [ -e "$BM_INDEX" ]; then
+    if [ -e "$BM_INDEX" ] || [[ $BM_INDEX == pg:* ]]; then
       case $socket in
         unix:*) [ -S "${socket#unix:}" ] && return 0 ;;
         inet:*)
@@ -185,26 +241,80 @@ null_milter_start() {
   say "null-milter did not start: $(cat "$dir/null.stderr")"
   return 1
 }
-rows() { sqlite3 -readonly "$1" "select count(*) from messages"; }
+rows() {  # INDEX: an SQLite file, or pg:DATABASE
+  case $1 in
+    pg:*) pg_psql "${1#pg:}" "select count(*) from messages" ;;
+    *) sqlite3 -readonly "$1" "select count(*) from messages" ;;
+  esac
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# The median time of `select 1` on the private server through PORT, in ms (psql's \timing).
+pg_round_trip_ms() {
+  local i
+  for i in $(seq 21); do printf 'select 1;\n'; done |
+    "$PG_BIN/psql" -X -q -At -d "host=127.0.0.1 port=$1 user=postgres password=$PG_PASSWORD dbname=postgres" \
+      -c '\timing on' -f - 2>/dev/null | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sort -n | sed -n 11p
+}
+
+# Part 1 again on PostgreSQL with a network between the milter and the server: netem on
+# loopback where the kernel has it, else bench/delay_proxy.py in front of the server.
+bench_delayed_load() {
+  local d=$WORK/load-pg-delayed how direct pid proxy_pid=""
+  direct=$(pg_round_trip_ms "$PG_PORT")
+  if tc qdisc add dev lo root netem delay "${NETEM_MS}ms" 2>/dev/null; then
+    NETEM_ON=1
+    how="netem delay ${NETEM_MS} ms per packet on loopback"
+  else
+    BENCH_PG_VIA_PORT=$(free_port)
+    python3 bench/delay_proxy.py "$BENCH_PG_VIA_PORT" 127.0.0.1 "$PG_PORT" "$NETEM_MS" &
+    proxy_pid=$!
+    MILTER_PIDS+=("$proxy_pid")
+    wait_until 10 'ss -ltnH | awk "{print \$4}" | grep -q ":$BENCH_PG_VIA_PORT\$"'
+    how="bench/delay_proxy.py holding each chunk ${NETEM_MS} ms each way (netem: not in this kernel)"
+  fi
+  mkdir -p "$d"
+  bench_milter_start "$d" "unix:$d/milter/milter.sock" postgresql
+  pid=${MILTER_PIDS[-1]}
+  say "index: postgresql through $how; select 1 takes $(pg_round_trip_ms "${BENCH_PG_VIA_PORT:-$PG_PORT}") ms (direct: $direct ms)"
+  load_run "$d" 1 8 64
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  if [ "${NETEM_ON:-0}" = 1 ]; then
+    tc qdisc del dev lo root
+    NETEM_ON=0
+  fi
+  if [ -n "$proxy_pid" ]; then
+    kill -TERM "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true
+  fi
+  BENCH_PG_VIA_PORT=""
+}
 
 # --- 1. the milter alone -------------------------------------------------------------
 if [[ " $ONLY " == *" milter "* ]]; then
   say
   say "== milter alone (bench/milter-load, unix socket, ~4 KB of headers, 50 messages per connection)"
-  d=$WORK/load
-  mkdir -p "$d"
-  bench_milter_start "$d" "unix:$d/milter/milter.sock"
-  load_pid=${MILTER_PIDS[-1]}
-  for c in 1 8 64; do
-    n=$LOAD
-    [ "$c" = 1 ] && n=$((LOAD / 5))
-    before=$(rows "$BM_INDEX")
-    out=$("$LOAD_BIN" -s "unix:$d/milter/milter.sock" -c "$c" -m "$n" -p 50 -l 4096) || true
-    after=$(rows "$BM_INDEX")
-    say "$out rows_added=$((after - before)) rows_match=$([ $((after - before)) -eq "$n" ] && echo yes || echo NO)"
+  load_run() {  # DIR CONNECTIONS...
+    local d=$1 c n before after out
+    shift
+    for c in "$@"; do
+      n=$LOAD
+      [ "$c" = 1 ] && n=$((LOAD / 5))
+      before=$(rows "$BM_INDEX")
+      out=$("$LOAD_BIN" -s "unix:$d/milter/milter.sock" -c "$c" -m "$n" -p 50 -l 4096) || true
+      after=$(rows "$BM_INDEX")
+      say "  $out rows_added=$((after - before)) rows_match=$([ $((after - before)) -eq "$n" ] && echo yes || echo NO)"
+    done
+  }
+  for backend in $INDEXES; do
+    say "index: $backend"
+    d=$WORK/load-$backend
+    mkdir -p "$d"
+    bench_milter_start "$d" "unix:$d/milter/milter.sock" "$backend"
+    load_pid=${MILTER_PIDS[-1]}
+    load_run "$d" 1 8 64
+    kill -TERM "$load_pid"; wait "$load_pid" 2>/dev/null || true
+    [ "$backend" = postgresql ] && [ "$NETEM_MS" != 0 ] && bench_delayed_load
   done
-  kill -TERM "$load_pid"; wait "$load_pid" 2>/dev/null || true
 fi
 
 # --- 2. through a real Postfix -------------------------------------------------------
@@ -217,6 +327,10 @@ if [[ " $ONLY " == *" postfix "* ]]; then
   tcp_port=$(free_port)
   bench_milter_start "$WORK/mt" "inet:$tcp_port@127.0.0.1"
   tcp_index=$BM_INDEX
+  if [[ " $VARIANTS " == *" pg "* ]]; then
+    bench_milter_start "$WORK/mp" "unix:$WORK/mp/milter/milter.sock" postgresql
+    pg_index=$BM_INDEX
+  fi
   inbox=$PF_MAIL_DIR/mensadviceline.test/info
   delivered() { find "$inbox/new" "$inbox/cur" -type f 2>/dev/null | wc -l; }
   declare -A total_rate=()
@@ -266,6 +380,7 @@ if [[ " $ONLY " == *" postfix "* ]]; then
         stamp) run_variant stamp "unix:$WORK/ms/null.sock" "" ;;
         unix) run_variant unix "unix:$WORK/mu/milter/milter.sock" "$unix_index" ;;
         tcp) run_variant tcp "inet:127.0.0.1:$tcp_port" "$tcp_index" ;;
+        pg) run_variant pg "unix:$WORK/mp/milter/milter.sock" "$pg_index" ;;
         unixmem) run_variant unixmem "unix:/dev/shm/rm-bench-mem/milter/milter.sock" "$mem_index" ;;
       esac
     done
@@ -311,6 +426,29 @@ bench_nightly_sweep() {
   rm -rf "$s"
 }
 
+# The first sweep again with the index on the private PostgreSQL server: the store's SQLite
+# index copied there by `retentionctl migrate-index --to postgresql`, as an admin moving an
+# install would, then the config switched to it.
+bench_pg_sweep() {
+  local n=$1 fsec=$2 s=$WORK/pg-store-$n db=bench_sweep_$1 conninfo tv ssec smem left gone migrate
+  "$GEN_BIN" -d "$s" -n "$n" >/dev/null
+  bench_pg_database "$db"
+  conninfo=$BM_CONNINFO
+  sed -i "s|^\[index\]\$|[index]\nconninfo = \"$conninfo\"|" "$s/retention.toml"
+  migrate=$( { /usr/bin/time -f '%e' "$CTL_BIN" -c "$s/retention.toml" migrate-index --to postgresql >"$s/migrate.out"; } 2>&1 | tail -1) || true
+  sed -i 's|^\[index\]$|[index]\nbackend = "postgresql"|' "$s/retention.toml"
+  sync
+  find "$s/mail" -type f >/dev/null
+  tv=$( { /usr/bin/time -f '%e %M' "$SWEEP_BIN" -c "$s/retention.toml" --json >"$s/summary.json"; } 2>&1 | tail -1) || true
+  read -r ssec smem <<<"$tv"
+  left=$(pg_psql "$db" "select count(*) from messages where state = 'present' and retain_until <= to_char(current_date, 'YYYY-MM-DD')" 2>/dev/null || echo "?")
+  gone=$(while read -r f; do if [ -e "$f" ]; then echo "$f"; fi; done <"$s/expired.list" | wc -l)
+  printf '  index=postgresql store=%d migrate_index_seconds=%s first_sweep_seconds=%.2f sweep_peak_rss_kb=%d ratio_to_find=%.2f expired_files_left=%d rows_past_date_left=%s\n' \
+    "$n" "$migrate" "$ssec" "$smem" "$(echo "$ssec / ($fsec + 0.001)" | bc -l)" "$gone" "$left"
+  pg_psql postgres "DROP DATABASE $db" >/dev/null
+  rm -rf "$s"
+}
+
 if [[ " $ONLY " == *" sweep "* ]]; then
   say
   say "== sweeper (secure_delete = \"unlink\") beside find -delete of the same expired files (warm cache)"
@@ -349,6 +487,7 @@ if [[ " $ONLY " == *" sweep "* ]]; then
       "$n" "$expired" "$ssec" "$smem" "$fsec" "$(echo "$ssec / ($fsec + 0.001)" | bc -l)" "$left_floor" "$rmfloor" "$readfloor" "$destroyed" "$gone" "$left"
     rm -rf "$s"
     bench_nightly_sweep "$n" "$fsec"
+    [[ " $INDEXES " == *" postgresql "* ]] && bench_pg_sweep "$n" "$fsec"
   done
 fi
 # --- 4. the sweeper through Dovecot ------------------------------------------------------
