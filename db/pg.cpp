@@ -379,10 +379,10 @@ void PgConn::ensure_connected() const {
 
 // --- transactions -------------------------------------------------------------------------
 
-PgTransaction::PgTransaction(const PgConn& conn) : conn_(conn) {
+PgTransaction::PgTransaction(const PgConn& conn, bool one_deadline) : conn_(conn) {
     if (conn_.in_transaction())
         throw IndexError("index " + conn_.name() + ": cannot start a write transaction within a transaction");
-    conn_.start_deadline();
+    if (one_deadline) conn_.start_deadline();
     try {
         conn_.begin("BEGIN");
     } catch (...) {

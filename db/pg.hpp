@@ -149,7 +149,9 @@ inline void (*pg_commit_sent_hook)(pg_conn*) = nullptr;
 // inside another transaction or a read snapshot (as SQLite does).
 class PgTransaction {
 public:
-    explicit PgTransaction(const PgConn& conn);
+    // With `one_deadline`, the whole transaction must finish within the connection's
+    // answer timeout (a message's row, which its MTA waits for); else each query must.
+    explicit PgTransaction(const PgConn& conn, bool one_deadline = false);
     ~PgTransaction();
     PgTransaction(const PgTransaction&) = delete;
     PgTransaction& operator=(const PgTransaction&) = delete;

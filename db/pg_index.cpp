@@ -254,7 +254,7 @@ std::vector<std::int64_t> PgIndex::insert_once(const std::vector<MessageRow>& ro
     const PgConn& c = conn();
     std::vector<std::int64_t> ids;
     ids.reserve(rows.size());
-    PgTransaction tx(c);
+    PgTransaction tx(c, true);
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const PgResult res = c.query(kInsertSql, row_params(name_, rows[i], tokens[i]), "cannot insert a row");
         if (res.rows() > 0) {
