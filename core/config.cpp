@@ -209,8 +209,19 @@ void read_milter(const TableReader& t, MilterSection& m) {
     if (auto b = t.boolean("stamp_outbound")) m.stamp_outbound = *b;
 }
 
+// Past a few minutes the MTA has long given up on the milter's answer, and a dead server
+// would hold the connection that long.
+void read_index_link(const TableReader& t, IndexSection& ix) {
+    if (auto n = t.integer("answer_timeout", 1, 120)) ix.answer_timeout_s = static_cast<int>(*n);
+    if (auto n = t.integer("keepalives_idle", 1, 7200)) ix.keepalives_idle = static_cast<int>(*n);
+    if (auto n = t.integer("keepalives_interval", 1, 600)) ix.keepalives_interval = static_cast<int>(*n);
+    if (auto n = t.integer("keepalives_count", 1, 100)) ix.keepalives_count = static_cast<int>(*n);
+    if (auto n = t.integer("tcp_user_timeout", 0, 600000)) ix.tcp_user_timeout = static_cast<int>(*n);
+}
+
 void read_index(const TableReader& t, IndexSection& ix) {
-    t.only({"backend", "conninfo", "path", "key_file", "digest_grace", "pending_journal", "host_id"});
+    t.only({"backend", "conninfo", "path", "key_file", "digest_grace", "pending_journal", "host_id", "answer_timeout",
+            "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout"});
     if (auto s = t.string("backend")) {
         if (*s == "sqlite") ix.backend = IndexBackend::Sqlite;
         else if (*s == "postgresql") ix.backend = IndexBackend::Postgresql;
@@ -234,6 +245,7 @@ void read_index(const TableReader& t, IndexSection& ix) {
     if (ix.pending_journal.empty() || ix.pending_journal.front() != '/')
         t.fail_key("pending_journal", "must be an absolute path");
     if (auto s = t.string("host_id")) ix.host_id = *s;
+    read_index_link(t, ix);
 }
 
 void read_log(const TableReader& t, LogSection& l) {

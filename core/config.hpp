@@ -93,6 +93,16 @@ struct IndexSection {
     // Names this host in the index's per-host tables (the sweeper's scan cache); empty:
     // the host's name. Set it when two hosts share a name.
     std::string host_id;
+    // PostgreSQL: the seconds the milter waits for the server to connect or to commit a
+    // message's row before it answers as on_index_error says; keep it below half the MTA's
+    // milter timeout (a row may wait for the batch before it).
+    int answer_timeout_s = 4;
+    // PostgreSQL: libpq's parameters of the same names, in libpq's units (seconds, probes,
+    // milliseconds); the conninfo wins where it sets one.
+    int keepalives_idle = 30;
+    int keepalives_interval = 10;
+    int keepalives_count = 3;
+    int tcp_user_timeout = 30000;
 };
 
 struct LogSection {

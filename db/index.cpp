@@ -39,8 +39,14 @@ std::unique_ptr<Index> Index::open(const std::string& path, const Options& opts)
 
 std::unique_ptr<Index> Index::open(const IndexSection& c, const Options& opts) {
     switch (c.backend) {
-        case IndexBackend::Postgresql:
-            return std::make_unique<PgIndex>(c.conninfo, opts);
+        case IndexBackend::Postgresql: {
+            Index::Options o = opts;
+            if (o.keepalives_idle_s == 0) o.keepalives_idle_s = c.keepalives_idle;
+            if (o.keepalives_interval_s == 0) o.keepalives_interval_s = c.keepalives_interval;
+            if (o.keepalives_count == 0) o.keepalives_count = c.keepalives_count;
+            if (o.tcp_user_timeout_ms == 0) o.tcp_user_timeout_ms = c.tcp_user_timeout;
+            return std::make_unique<PgIndex>(c.conninfo, o);
+        }
         case IndexBackend::Sqlite:
             break;
     }

@@ -133,6 +133,19 @@ public:
         // sweeper looks up every message it scans at random places in the index: with the
         // default cache most lookups read their pages again from the OS.
         int cache_mib = 0;
+        // PostgreSQL: how long to wait for the server to connect or to finish a write
+        // transaction before giving up, cancelling it and dropping the connection (the next
+        // write reconnects); 0: as long as the keepalives allow. The milter sets it below
+        // its MTA's milter timeouts.
+        int answer_timeout_ms = 0;
+        // PostgreSQL: libpq's keepalives_idle, keepalives_interval, keepalives_count (in
+        // seconds and probes) and tcp_user_timeout (in ms), so that a server that vanished
+        // without closing the connection is noticed; 0 leaves libpq's default. A conninfo
+        // that sets one of them wins. Index::open fills them in from [index].
+        int keepalives_idle_s = 0;
+        int keepalives_interval_s = 0;
+        int keepalives_count = 0;
+        int tcp_user_timeout_ms = 0;
         // The host whose files the scan cache and files_seen describe (a file's device
         // and inode mean something on one host only); empty: this host's name.
         std::string host_id = {};

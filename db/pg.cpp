@@ -2,10 +2,14 @@
 #include "db/pg.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 namespace rm::dbdetail {
 
@@ -62,6 +66,35 @@ std::string describe(const char* host, const char* port, const char* db) {
     std::string out = "postgresql://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h);
     if (!p.empty()) out += ":" + p;
     return out + "/" + d;
+}
+
+// Asks the server to stop the connection's query, without waiting: libpq's PQcancel
+// connects to the server and may block as long as the server does not answer, which is
+// what the caller stopped waiting for.
+void cancel_in_background(PGconn* conn) {
+    PGcancel* cancel = PQgetCancel(conn);
+    if (cancel == nullptr) return;
+    std::thread([cancel] {
+        char err[256];
+        PQcancel(cancel, err, sizeof err);
+        PQfreeCancel(cancel);
+    }).detach();
+}
+
+// Keepalives matter when the server vanishes without closing the connection (a host
+// crash, a failover that moved its address): without them a query waits for ever.
+std::vector<std::pair<std::string, std::string>> link_params(const Index::Options& link) {
+    std::vector<std::pair<std::string, std::string>> out;
+    const auto add = [&](const char* key, int v) {
+        if (v > 0) out.emplace_back(key, std::to_string(v));
+    };
+    if (link.keepalives_idle_s > 0 || link.keepalives_interval_s > 0 || link.keepalives_count > 0)
+        out.emplace_back("keepalives", "1");
+    add("keepalives_idle", link.keepalives_idle_s);
+    add("keepalives_interval", link.keepalives_interval_s);
+    add("keepalives_count", link.keepalives_count);
+    add("tcp_user_timeout", link.tcp_user_timeout_ms);
+    return out;
 }
 
 }  // namespace
@@ -156,7 +189,8 @@ std::string pg_describe(const std::string& conninfo) {
     return out;
 }
 
-PgConn::PgConn(const std::string& conninfo, int connect_timeout_s) {
+PgConn::PgConn(const std::string& conninfo, int connect_timeout_s, const Index::Options& link)
+    : answer_timeout_ms_(link.answer_timeout_ms) {
     // Parsed first so that a malformed string is refused without libpq's message, which
     // may quote part of it (and with it the password).
     char* err = nullptr;
@@ -167,11 +201,23 @@ PgConn::PgConn(const std::string& conninfo, int connect_timeout_s) {
                          "postgresql://user@host/dbname, or key=value pairs)");
     }
     PQconninfoFree(parsed);
-    // Later entries win: the conninfo may set its own timeout and application name.
-    const std::string timeout = std::to_string(connect_timeout_s);
-    const char* keys[] = {"connect_timeout", "application_name", "client_encoding", "dbname", nullptr};
-    const char* values[] = {timeout.c_str(), "retention-milter", "UTF8", conninfo.c_str(), nullptr};
-    conn_ = PQconnectdbParams(keys, values, 1);
+    // Later entries win: the conninfo may set its own timeouts, keepalives and application
+    // name. libpq counts a connect_timeout below 2 as 2.
+    if (answer_timeout_ms_ > 0) connect_timeout_s = std::min(connect_timeout_s, (answer_timeout_ms_ + 999) / 1000);
+    std::vector<std::pair<std::string, std::string>> params = {{"connect_timeout", std::to_string(connect_timeout_s)},
+                                                               {"application_name", "retention-milter"},
+                                                               {"client_encoding", "UTF8"}};
+    for (auto& p : link_params(link)) params.push_back(std::move(p));
+    params.emplace_back("dbname", conninfo);
+    std::vector<const char*> keys;
+    std::vector<const char*> values;
+    for (const auto& [k, v] : params) {
+        keys.push_back(k.c_str());
+        values.push_back(v.c_str());
+    }
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    conn_ = PQconnectdbParams(keys.data(), values.data(), 1);
     if (conn_ == nullptr) throw IndexError("cannot connect to the PostgreSQL index: out of memory", true);
     if (PQstatus(conn_) != CONNECTION_OK) {
         const std::string where = pg_describe(conninfo);
@@ -189,7 +235,7 @@ PgConn::~PgConn() {
 }
 
 void PgConn::fail(std::string_view what, const pg_result* r) const {
-    const bool gone = PQstatus(conn_) == CONNECTION_BAD;
+    const bool gone = lost();
     const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
     const bool wide = gone || state == nullptr || index_wide_state(state);
     std::string msg = "index " + name_ + ": " + std::string(what) + ": " + server_message(r, conn_);
@@ -197,17 +243,78 @@ void PgConn::fail(std::string_view what, const pg_result* r) const {
     throw IndexError(msg, wide);
 }
 
+void PgConn::give_up() const {
+    cancel_in_background(conn_);
+    dropped_ = true;
+    deadline_.reset();
+    const int s = (answer_timeout_ms_ + 999) / 1000;
+    throw IndexError("index " + name_ + ": the server did not answer within " + std::to_string(s) +
+                         (s == 1 ? " second" : " seconds") + "; the connection was dropped and is made anew for the next write",
+                     true);
+}
+
+// Waits until libpq holds the next result, or the connection broke (then PQgetResult says
+// why).
+void PgConn::await_result(Clock::time_point deadline) const {
+    const bool bounded = deadline != Clock::time_point::max();
+    while (PQisBusy(conn_) != 0) {
+        int wait_ms = -1;
+        if (bounded) {
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+            if (left <= 0) give_up();
+            wait_ms = static_cast<int>(left);
+        }
+        pollfd pfd{PQsocket(conn_), POLLIN, 0};
+        const int rc = ::poll(&pfd, 1, wait_ms);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc == 0) give_up();
+        if (rc < 0 || PQconsumeInput(conn_) == 0) return;
+    }
+}
+
+PGresult* PgConn::run(const std::string& sql, const PgParams* params) const {
+    if (dropped_) return nullptr;
+    Clock::time_point deadline = Clock::time_point::max();
+    if (deadline_) deadline = *deadline_;
+    else if (answer_timeout_ms_ > 0) deadline = Clock::now() + std::chrono::milliseconds(answer_timeout_ms_);
+    int sent = 0;
+    if (params == nullptr) {
+        sent = PQsendQuery(conn_, sql.c_str());
+    } else {
+        const std::vector<const char*> values = params->pointers();
+        sent = PQsendQueryParams(conn_, sql.c_str(), params->size(), params->types(), values.data(), params->lengths(),
+                                 params->formats(), 0);
+    }
+    if (sent == 0) return nullptr;
+    if (pg_commit_sent_hook != nullptr && sql == "COMMIT") pg_commit_sent_hook(conn_);
+    PGresult* kept = nullptr;
+    for (;;) {
+        await_result(deadline);
+        PGresult* r = PQgetResult(conn_);
+        if (r == nullptr) break;
+        const ExecStatusType st = PQresultStatus(r);
+        const bool failed = st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK;
+        const bool kept_failed = kept != nullptr && PQresultStatus(kept) != PGRES_COMMAND_OK &&
+                                 PQresultStatus(kept) != PGRES_TUPLES_OK;
+        if (kept_failed && !failed) {
+            PQclear(r);
+            continue;
+        }
+        PQclear(kept);
+        kept = r;
+    }
+    return kept;
+}
+
 void PgConn::exec(std::string_view sql, std::string_view what) const {
-    PGresult* r = PQexec(conn_, std::string(sql).c_str());
+    PGresult* r = run(std::string(sql), nullptr);
     PgResult owned(r);
     const ExecStatusType st = PQresultStatus(r);
     if (r == nullptr || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) fail(what, r);
 }
 
 PgResult PgConn::query(std::string_view sql, const PgParams& params, std::string_view what) const {
-    const std::vector<const char*> values = params.pointers();
-    PGresult* r = PQexecParams(conn_, std::string(sql).c_str(), params.size(), params.types(), values.data(),
-                               params.lengths(), params.formats(), 0);
+    PGresult* r = run(std::string(sql), &params);
     const ExecStatusType st = PQresultStatus(r);
     if (r == nullptr || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
         PgResult owned(r);
@@ -221,22 +328,50 @@ std::int64_t PgConn::scalar(std::string_view sql, const PgParams& params, std::s
     return r.rows() > 0 ? r.int64(0, 0) : 0;
 }
 
-bool PgConn::in_transaction() const { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
+bool PgConn::in_transaction() const { return !dropped_ && PQtransactionStatus(conn_) != PQTRANS_IDLE; }
+
+bool PgConn::lost() const { return dropped_ || PQstatus(conn_) != CONNECTION_OK; }
+
+void PgConn::start_deadline() const {
+    if (answer_timeout_ms_ > 0) deadline_ = Clock::now() + std::chrono::milliseconds(answer_timeout_ms_);
+}
+
+void PgConn::exec_quietly(const char* sql) const {
+    if (lost()) return;
+    try {
+        exec(sql, "cannot end a transaction");
+    } catch (const IndexError&) {
+        // Only ends what the server ends by itself when the connection goes.
+    }
+}
+
+void PgConn::keep_setting(std::string_view name, std::string_view value, std::string_view what) const {
+    query("SELECT set_config($1, $2, false)", PgParams().text(name).text(value), what);
+    settings_.emplace_back(name, value);
+}
 
 void PgConn::begin(std::string_view sql) const {
     try {
         query(sql, "cannot start a transaction");
     } catch (const IndexError&) {
-        if (PQstatus(conn_) != CONNECTION_BAD || depth_ != 0 || keep_session_) throw;
+        if (dropped_ || PQstatus(conn_) != CONNECTION_BAD || depth_ != 0 || keep_session_) throw;
         ensure_connected();
         query(sql, "cannot start a transaction");
     }
 }
 
 void PgConn::ensure_connected() const {
-    if (PQstatus(conn_) == CONNECTION_OK) return;
-    if (!keep_session_ && depth_ == 0) PQreset(conn_);
-    if (PQstatus(conn_) != CONNECTION_OK) {
+    if (!lost()) return;
+    if (!keep_session_ && depth_ == 0) {
+        PQreset(conn_);
+        dropped_ = false;
+        // A new session starts without the settings of the old one.
+        if (PQstatus(conn_) == CONNECTION_OK) {
+            for (const auto& [name, value] : settings_)
+                query("SELECT set_config($1, $2, false)", PgParams().text(name).text(value), "cannot set up the session");
+        }
+    }
+    if (lost()) {
         throw IndexError("index " + name_ + ": the connection to the server is lost: " + trim_newlines(PQerrorMessage(conn_)),
                          true);
     }
@@ -244,18 +379,25 @@ void PgConn::ensure_connected() const {
 
 // --- transactions -------------------------------------------------------------------------
 
-PgTransaction::PgTransaction(const PgConn& conn) : conn_(conn) {
+PgTransaction::PgTransaction(const PgConn& conn, bool one_deadline) : conn_(conn) {
     if (conn_.in_transaction())
         throw IndexError("index " + conn_.name() + ": cannot start a write transaction within a transaction");
-    conn_.begin("BEGIN");
+    if (one_deadline) conn_.start_deadline();
+    try {
+        conn_.begin("BEGIN");
+    } catch (...) {
+        conn_.end_deadline();
+        throw;
+    }
     conn_.enter();
 }
 
 PgTransaction::~PgTransaction() {
     conn_.leave();
-    // A failed statement leaves the transaction aborted; ROLLBACK ends it (or errs, harmlessly,
-    // when the connection is gone).
-    if (!done_) PQclear(PQexec(conn_.get(), "ROLLBACK"));
+    // A failed statement leaves the transaction aborted; ROLLBACK ends it. A lost
+    // connection ended it already.
+    if (!done_) conn_.exec_quietly("ROLLBACK");
+    conn_.end_deadline();
 }
 
 void PgTransaction::commit() {

@@ -3,6 +3,7 @@
 // the db unit tests include it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -69,9 +70,10 @@ private:
 class PgConn {
 public:
     // Connects. `conninfo` is a libpq URI or key=value string; it is never quoted in a
-    // message (it may hold the password). Fails after `connect_timeout_s` unless the
-    // conninfo sets its own connect_timeout.
-    PgConn(const std::string& conninfo, int connect_timeout_s);
+    // message (it may hold the password). Fails after `connect_timeout_s` (or the answer
+    // timeout, when shorter) unless the conninfo sets its own connect_timeout. The
+    // keepalives and tcp_user_timeout of `link` go to libpq unless the conninfo sets them.
+    PgConn(const std::string& conninfo, int connect_timeout_s, const Index::Options& link = {});
     ~PgConn();
     PgConn(const PgConn&) = delete;
     PgConn& operator=(const PgConn&) = delete;
@@ -86,8 +88,23 @@ public:
     PgResult query(std::string_view sql, std::string_view what) const { return query(sql, PgParams{}, what); }
     std::int64_t scalar(std::string_view sql, const PgParams& params, std::string_view what) const;
 
+    // Sets a server setting for this session and for every session a reconnect makes.
+    void keep_setting(std::string_view name, std::string_view value, std::string_view what) const;
+
     // Whether a transaction (or read snapshot) is open on this connection.
     bool in_transaction() const;
+    // Whether the connection is gone: the server closed it, or it was dropped because
+    // the server did not answer in time. The next ensure_connected() reconnects.
+    bool lost() const;
+    // Whether the connection was dropped because the server did not answer in time.
+    bool timed_out() const { return dropped_; }
+    // From now until end_deadline(), every query shares one deadline of the answer
+    // timeout (a write transaction, as a whole); nothing when there is no answer timeout.
+    void start_deadline() const;
+    void end_deadline() const { deadline_.reset(); }
+    // Runs SQL whose failure changes nothing worth saying (ending a read snapshot,
+    // rolling back): skipped on a lost connection, errors ignored.
+    void exec_quietly(const char* sql) const;
     // Reconnects when the server dropped the connection (a restart), so that the next
     // query may succeed; not while a transaction is open, nor while a session lock is
     // held (it would be silently lost). Throws an index_wide IndexError when the
@@ -107,17 +124,34 @@ public:
     void leave() const { --depth_; }
 
 private:
+    using Clock = std::chrono::steady_clock;
+    // Sends the query and waits for all its results until the deadline; returns the
+    // last result, or the first failed one (null when it could not be sent).
+    pg_result* run(const std::string& sql, const PgParams* params) const;
+    void await_result(Clock::time_point deadline) const;
+    [[noreturn]] void give_up() const;
+
     pg_conn* conn_ = nullptr;
+    int answer_timeout_ms_ = 0;
+    mutable std::optional<Clock::time_point> deadline_;
+    mutable bool dropped_ = false;
+    mutable std::vector<std::pair<std::string, std::string>> settings_;
     mutable int depth_ = 0;
     mutable bool keep_session_ = false;
     std::string name_;
 };
 
+// Tests only: called right after a COMMIT is sent, before its answer is read (to lose
+// that answer); never set by the programs.
+inline void (*pg_commit_sent_hook)(pg_conn*) = nullptr;
+
 // BEGIN (READ COMMITTED) on construction; ROLLBACK unless committed. Refuses to start
 // inside another transaction or a read snapshot (as SQLite does).
 class PgTransaction {
 public:
-    explicit PgTransaction(const PgConn& conn);
+    // With `one_deadline`, the whole transaction must finish within the connection's
+    // answer timeout (a message's row, which its MTA waits for); else each query must.
+    explicit PgTransaction(const PgConn& conn, bool one_deadline = false);
     ~PgTransaction();
     PgTransaction(const PgTransaction&) = delete;
     PgTransaction& operator=(const PgTransaction&) = delete;

@@ -5,9 +5,12 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
+#include <thread>
 #include <tuple>
 
+#include "core/random.hpp"
 #include "core/strings.hpp"
 #include "db/detail.hpp"
 #include "db/pg.hpp"
@@ -164,10 +167,8 @@ std::int64_t check_version(const PgConn& c) {
 
 std::int64_t configure(const PgConn& c, const Index::Options& opts) {
     // Waiting for another host's lock fails after the busy timeout, as with SQLite.
-    c.query("SELECT set_config('lock_timeout', $1, false)", PgParams().text(std::to_string(opts.busy_timeout_ms) + "ms"),
-            "cannot set the lock timeout");
-    if (opts.read_only)
-        c.query("SELECT set_config('default_transaction_read_only', 'on', false)", "cannot make the session read-only");
+    c.keep_setting("lock_timeout", std::to_string(opts.busy_timeout_ms) + "ms", "cannot set the lock timeout");
+    if (opts.read_only) c.keep_setting("default_transaction_read_only", "on", "cannot make the session read-only");
     if (opts.upgrade && !opts.read_only) return migrate(c);
     return check_version(c);
 }
@@ -180,8 +181,9 @@ constexpr std::string_view kPresentUnheld =
 }  // namespace
 
 PgIndex::PgIndex(const std::string& conninfo, const Options& opts)
-    : conn_(std::make_unique<PgConn>(conninfo, kConnectTimeoutS)), name_(conn_->name()), host_(host_column(opts.host_id)) {
+    : conn_(std::make_unique<PgConn>(conninfo, kConnectTimeoutS, opts)), name_(conn_->name()), host_(host_column(opts.host_id)) {
     found_version_ = static_cast<int>(configure(*conn_, opts));
+    answer_timeout_ms_ = opts.answer_timeout_ms;
 }
 
 PgIndex::~PgIndex() = default;
@@ -205,7 +207,7 @@ public:
     ~ReadTransaction() override {
         if (!open_) return;
         conn_.leave();
-        if (conn_.in_transaction()) PQclear(PQexec(conn_.get(), "COMMIT"));
+        if (conn_.in_transaction()) conn_.exec_quietly("COMMIT");
     }
     ReadTransaction(const ReadTransaction&) = delete;
     ReadTransaction& operator=(const ReadTransaction&) = delete;
@@ -221,15 +223,46 @@ int PgIndex::schema_version() const { return static_cast<int>(stored_version(con
 
 // --- the milter ----------------------------------------------------------------------------
 
+// Each row goes in with a random token of its own (in the journal tokens' column and
+// form): when the connection breaks after COMMIT was sent, the server may have committed
+// or not, and writing the rows again under the same tokens tells which. A token already
+// in the index is that row, committed: its id is looked up instead. A row still being
+// committed by the old session makes the new insert wait for its outcome (the tokens are
+// unique). Digests are not unique: a Message-ID may be used again by a later message.
 std::vector<std::int64_t> PgIndex::insert(const std::vector<MessageRow>& rows) {
     if (rows.empty()) return {};
+    std::vector<std::string> tokens;
+    tokens.reserve(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) tokens.push_back(to_hex(random_bytes(16, "a row's token")));
+    // A restart takes the server a moment: while the deadline allows, wait for it.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(answer_timeout_ms_);
+    for (int attempt = 0;; ++attempt) {
+        try {
+            return insert_once(rows, tokens);
+        } catch (const IndexError&) {
+            // Given up on at the deadline, or refused by a server that answers: trying again
+            // would not help.
+            if (!conn_->lost() || conn_->timed_out()) throw;
+            if (attempt > 0 && std::chrono::steady_clock::now() >= until) throw;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+}
+
+std::vector<std::int64_t> PgIndex::insert_once(const std::vector<MessageRow>& rows,
+                                               const std::vector<std::string>& tokens) {
     const PgConn& c = conn();
     std::vector<std::int64_t> ids;
     ids.reserve(rows.size());
-    PgTransaction tx(c);
-    for (const MessageRow& r : rows) {
-        const PgResult res = c.query(kInsertSql, row_params(name_, r, {}), "cannot insert a row");
-        ids.push_back(res.int64(0, 0));
+    PgTransaction tx(c, true);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const PgResult res = c.query(kInsertSql, row_params(name_, rows[i], tokens[i]), "cannot insert a row");
+        if (res.rows() > 0) {
+            ids.push_back(res.int64(0, 0));
+            continue;
+        }
+        ids.push_back(c.scalar("SELECT id FROM messages WHERE journal_token = $1", PgParams().text(tokens[i]),
+                               "cannot look up a row written before the connection broke"));
     }
     tx.commit();
     return ids;
@@ -366,7 +399,7 @@ public:
         index_.sweep_locked_ = false;
         index_.conn_->keep_session(false);
         // A connection that was lost took the lock with it.
-        if (PQstatus(index_.conn_->get()) != CONNECTION_OK) return;
+        if (index_.conn_->lost()) return;
         try {
             index_.conn_->query("SELECT pg_advisory_unlock($1)", PgParams().int64(kPgSweepLock), "cannot release the sweep lock");
         } catch (const IndexError&) {

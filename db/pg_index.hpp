@@ -98,7 +98,10 @@ protected:
     std::optional<MessageRow> row(std::int64_t id) const;
 
 private:
+    std::vector<std::int64_t> insert_once(const std::vector<MessageRow>& rows, const std::vector<std::string>& tokens);
     class ReadTransaction;
+    // Options::answer_timeout_ms: also how long a write waits for a restarting server.
+    int answer_timeout_ms_ = 0;
     class AdvisorySweepLock;
     // The connection, reconnected first when the server dropped it between transactions.
     const dbdetail::PgConn& conn() const;

@@ -53,7 +53,11 @@ void open_socket(const rm::Config& c) {
 // is made only by the admin's retentionctl upgrade-index.
 rm::CheckedIndex open_checked(const rm::IndexSection& c) {
     try {
-        return rm::open_index_checked(c, {.create = true, .read_only = false, .busy_timeout_ms = 5000}, true);
+        // The MTA waits for the milter's answer only so long (Postfix: milter_content_timeout,
+        // Sendmail: the R= timeout of the milter's X line, 10 seconds by default).
+        const rm::Index::Options o{
+            .create = true, .read_only = false, .busy_timeout_ms = 5000, .answer_timeout_ms = c.answer_timeout_s * 1000};
+        return rm::open_index_checked(c, o, true);
     } catch (const rm::KeyMismatch& e) {
         throw std::runtime_error(std::string(e.what()) + "; restore the right key from backup");
     }

@@ -73,6 +73,24 @@ TEST(Config, ThePendingJournalSitsBesideTheIndexUnlessConfigured) {
               std::string::npos);
 }
 
+TEST(Config, TheServerConnectionsTimeoutsAndKeepalives) {
+    const Config dflt = parse_config(kMinimal, "x.toml");
+    EXPECT_EQ(dflt.index.answer_timeout_s, 4);
+    EXPECT_EQ(dflt.index.keepalives_idle, 30);
+    const Config c = parse_config(with("[index]\nanswer_timeout = 8\nkeepalives_idle = 5\nkeepalives_interval = 2\n"
+                                       "keepalives_count = 4\ntcp_user_timeout = 9000\n"),
+                                  "/x.toml");
+    EXPECT_EQ(c.index.answer_timeout_s, 8);
+    EXPECT_EQ(c.index.keepalives_idle, 5);
+    EXPECT_EQ(c.index.keepalives_interval, 2);
+    EXPECT_EQ(c.index.keepalives_count, 4);
+    EXPECT_EQ(c.index.tcp_user_timeout, 9000);
+    EXPECT_EQ(error_of(with("[index]\nanswer_timeout = 0\n")).key(), "index.answer_timeout");
+    EXPECT_EQ(error_of(with("[index]\nanswer_timeout = \"4s\"\n")).key(), "index.answer_timeout");
+    EXPECT_EQ(error_of(with("[index]\nkeepalives_count = -1\n")).key(), "index.keepalives_count");
+    EXPECT_EQ(error_of(with("[index]\ntcp_user_timeout = 99999999\n")).key(), "index.tcp_user_timeout");
+}
+
 TEST(Config, ErrorsNameFileLineKeyAndProblem) {
     const auto e = error_of(with("\n[milter]\nsockt = \"inet:8891@127.0.0.1\"\n"));
     EXPECT_EQ(e.file(), "/etc/retention-milter/retention.toml");

@@ -9,6 +9,9 @@
 #                        to RM_LOG.stderr.
 #                        Runs as user nobody when root. Exports RM_CONF, RM_SOCKET (libmilter
 #                        spec), RM_SOCKET_PATH, RM_INDEX, RM_KEY, RM_LOG, RM_MILTER_PID.
+#   rm_milter_config DIR BIN [TOML...]  the same, without starting it (start it with
+#                        rm_milter_restart, e.g. once its index is made)
+#                        RM_INDEX_TOML (TOML lines) is added to [index] by both
 #   rm_milter_restart    stop and start again with the same config
 #   rm_milter_stop       SIGTERM, wait; idempotent, safe in a cleanup
 #   rm_sql SQL           run SQL on the index (sqlite3, read-only)
@@ -40,6 +43,10 @@ rm_line_toml() {
 }
 
 rm_milter_start() {
+  rm_milter_config "$@" && _rm_milter_launch
+}
+
+rm_milter_config() {
   local dir=$1 bin=$2
   shift 2
   local md=$dir/milter
@@ -70,6 +77,7 @@ rm_milter_start() {
     echo "[index]"
     echo "path = \"$RM_INDEX\""
     echo "key_file = \"$RM_KEY\""
+    [ -n "${RM_INDEX_TOML:-}" ] && printf '%s\n' "$RM_INDEX_TOML"
     echo
     echo "[log]"
     echo "sink = \"file:$RM_LOG\""
@@ -77,7 +85,6 @@ rm_milter_start() {
     echo
     rm_line_toml
   } >"$RM_CONF"
-  _rm_milter_launch
 }
 
 _rm_milter_launch() {

@@ -1,0 +1,132 @@
+// The PostgreSQL index when its server stops answering or loses a commit's answer: the
+// milter's writes give up within their deadline, reconnect by themselves, and never write
+// a message's row twice.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "db/pg.hpp"
+#include "db/pg_index.hpp"
+#include "index_rows_test_util.hpp"
+#include "pg_test_util.hpp"
+
+namespace rm {
+namespace {
+
+using namespace rm::test;
+using Clock = std::chrono::steady_clock;
+
+// A server process stopped as if its host froze; it runs again when the test ends, or
+// after `limit` so that a write that waits for ever fails the test instead of hanging it.
+class FrozenBackend {
+public:
+    FrozenBackend(int pid, std::chrono::seconds limit) : pid_(pid) {
+        ::kill(pid_, SIGSTOP);
+        watchdog_ = std::thread([this, limit] {
+            const auto until = Clock::now() + limit;
+            while (!thawed_ && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            thaw();
+        });
+    }
+    ~FrozenBackend() {
+        thaw();
+        watchdog_.join();
+    }
+    FrozenBackend(const FrozenBackend&) = delete;
+    FrozenBackend& operator=(const FrozenBackend&) = delete;
+    void thaw() {
+        if (!thawed_.exchange(true)) ::kill(pid_, SIGCONT);
+    }
+
+private:
+    int pid_;
+    std::atomic<bool> thawed_{false};
+    std::thread watchdog_;
+};
+
+class PgFailure : public ::testing::Test {
+protected:
+    void SetUp() override { PgIndex(db_.conninfo(), {.create = true, .upgrade = true}); }
+    void TearDown() override { dbdetail::pg_commit_sent_hook = nullptr; }
+
+    std::int64_t rows_in_index() {
+        auto c = pgdetail::connect(db_.conninfo());
+        return pg_count(c.get(), "SELECT count(*) FROM messages");
+    }
+
+    PgDatabase db_;
+};
+
+TEST_F(PgFailure, AWriteGivesUpWithinItsDeadlineAndTheNextOneReconnects) {
+    PgIndex index(db_.conninfo(), {.answer_timeout_ms = 2000});
+    index.insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))});
+    std::string err;
+    Clock::duration took{};
+    {
+        FrozenBackend frozen(PQbackendPID(index.handle()), std::chrono::seconds(15));
+        const auto start = Clock::now();
+        try {
+            index.insert({make_row(dig(2), d(2026, 1, 2), d(2026, 7, 2))});
+        } catch (const IndexError& e) {
+            err = e.what();
+            EXPECT_TRUE(e.index_wide());
+        }
+        took = Clock::now() - start;
+    }
+    EXPECT_NE(err.find("did not answer within 2 seconds"), std::string::npos) << err;
+    EXPECT_GE(took, std::chrono::milliseconds(1900));
+    EXPECT_LT(took, std::chrono::milliseconds(3500)) << "the write waited past its deadline";
+
+    const auto ids = index.insert({make_row(dig(3), d(2026, 1, 3), d(2026, 7, 3))});
+    ASSERT_EQ(ids.size(), 1U);
+    EXPECT_EQ(index.rows_for(dig(3)).size(), 1U);
+    EXPECT_TRUE(index.rows_for(dig(2)).empty()) << "the write that gave up left no row";
+    EXPECT_EQ(rows_in_index(), 2);
+}
+
+// The server committed, but its answer never arrived: the write finds its rows by their
+// tokens after reconnecting instead of writing them again.
+TEST_F(PgFailure, ACommitWhoseAnswerIsLostWritesEachRowOnce) {
+    PgIndex index(db_.conninfo(), {.answer_timeout_ms = 5000});
+    dbdetail::pg_commit_sent_hook = [](pg_conn* c) {
+        dbdetail::pg_commit_sent_hook = nullptr;
+        ::shutdown(PQsocket(c), SHUT_RDWR);
+    };
+    std::vector<std::int64_t> ids;
+    ASSERT_NO_THROW(ids = index.insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)),
+                                        make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1))}));
+    EXPECT_EQ(dbdetail::pg_commit_sent_hook, nullptr) << "the commit's answer was not lost";
+    ASSERT_EQ(ids.size(), 2U);
+    const auto one = index.rows_for(dig(1));
+    const auto two = index.rows_for(dig(2));
+    ASSERT_EQ(one.size(), 1U);
+    ASSERT_EQ(two.size(), 1U);
+    EXPECT_EQ(one.front().id, ids[0]);
+    EXPECT_EQ(two.front().id, ids[1]);
+    EXPECT_EQ(rows_in_index(), 2);
+}
+
+// A Message-ID may be used again by a later message: its rows are two, never merged.
+TEST_F(PgFailure, TheSameMessageIdTwiceMakesTwoRows) {
+    PgIndex index(db_.conninfo(), {.answer_timeout_ms = 5000});
+    index.insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))});
+    index.insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))});
+    EXPECT_EQ(index.rows_for(dig(1)).size(), 2U);
+}
+
+// A reconnect starts a new session: the settings of the old one must come back with it.
+TEST_F(PgFailure, AReadOnlySessionStaysReadOnlyAfterAReconnect) {
+    PgIndex index(db_.conninfo(), {.read_only = true, .answer_timeout_ms = 5000});
+    auto admin = pgdetail::connect(db_.conninfo());
+    pgdetail::exec(admin.get(), "SELECT pg_terminate_backend(" + std::to_string(PQbackendPID(index.handle())) + ")");
+    EXPECT_THROW(index.insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))}), IndexError);
+    EXPECT_EQ(rows_in_index(), 0);
+}
+
+}  // namespace
+}  // namespace rm
