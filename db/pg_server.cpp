@@ -27,10 +27,13 @@ std::optional<std::string> server_setting(const PgConn& c, const std::string& na
 // the role's in this database, the role's, the database's; then the server's.
 using Settings = std::map<std::string, std::string>;
 
-Settings stored_settings(const PgConn& c, const std::string& role_cond, const std::string& db_cond,
-                         const std::string& role) {
-    const PgResult r = c.query("SELECT unnest(setconfig) FROM pg_db_role_setting WHERE " + role_cond + " AND " + db_cond,
-                               PgParams().text(role), "cannot read the stored settings");
+// The settings stored for `role` (empty: for every role), in this database or in all.
+Settings stored_settings(const PgConn& c, const std::string& role, bool in_this_database) {
+    const PgResult r = c.query(
+        "SELECT unnest(setconfig) FROM pg_db_role_setting WHERE "
+        "setrole = coalesce((SELECT oid FROM pg_roles WHERE rolname = $1), 0) AND setdatabase = CASE WHEN $2 = 1 "
+        "THEN (SELECT oid FROM pg_database WHERE datname = current_database()) ELSE 0 END",
+        PgParams().text(role).int64(in_this_database ? 1 : 0), "cannot read the stored settings");
     Settings out;
     for (int i = 0; i < r.rows(); ++i) {
         const std::string kv = r.text(i, 0);
@@ -59,18 +62,16 @@ std::vector<std::string> loud_logging(const PgConn& c) {
     Settings server;
     for (const auto& [name, quiet] : pg_quiet_log_settings())
         if (auto v = server_setting(c, name)) server[name] = *v;
-    const std::string in_db = "setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())";
-    const Settings database = stored_settings(c, "setrole = 0 AND $1 = $1", in_db, "");
+    const Settings database = stored_settings(c, "", true);
     const PgResult roles = c.query(
         "SELECT DISTINCT r.rolname FROM pg_roles r WHERE r.rolname IN ($1, $2, $3) OR r.oid IN (SELECT m.member FROM "
         "pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE g.rolname IN ($1, $2, $3)) ORDER BY 1",
         PgParams().text(kPgMilterRole).text(kPgSweeperRole).text(kPgCtlRole), "cannot list the programs' roles");
     std::vector<std::string> out;
-    const std::string as_role = "setrole = (SELECT oid FROM pg_roles WHERE rolname = $1)";
     for (int i = 0; i < roles.rows(); ++i) {
         const std::string role = roles.text(i, 0);
-        const std::vector<Settings> layers = {stored_settings(c, as_role, in_db, role),
-                                              stored_settings(c, as_role, "setdatabase = 0", role), database};
+        const std::vector<Settings> layers = {stored_settings(c, role, true), stored_settings(c, role, false),
+                                              database};
         for (const auto& [name, quiet] : pg_quiet_log_settings()) {
             const std::string v = effective(layers, server, name);
             if (loud(name, v)) out.push_back(role + ": " + name + " = " + v);
