@@ -203,6 +203,7 @@ void check_index_server(const Config& c, Findings& f) {
         fail(f, std::string("index.conninfo: ") + e.what());
     }
     check_key(c, opens, f);
+    if (opens) check_pg_server(c, f);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "db/pg_server.hpp"
 
 namespace rm::ctl {
 
@@ -50,6 +51,9 @@ CheckResult run_check(const std::string& config_path, const LogConfigPaths& logs
 // The parts of the environment check, each usable on its own.
 void check_lines(const Config& c, Findings& f);
 void check_index(const Config& c, Findings& f);
+// A PostgreSQL index's server: what it archives, replicates and logs, how the programs log in.
+void check_pg_server(const Config& c, Findings& f);
+void check_pg_facts(const PgServerFacts& s, Findings& f);  // what the server said
 void check_milter(const Config& c, Findings& f);
 void check_sweep(const Config& c, Findings& f);
 void check_mail_logs(const Config& c, const LogConfigPaths& paths, Findings& f);

@@ -199,7 +199,9 @@ int cmd_upgrade_index(const Options& o) {
     else
         std::cout << "the index " << u.index << " is already current (schema version " << u.to << ")\n";
     std::cout << key_note(c, u.key) << "\n";
-    return kExitOk;
+    if (u.left_to_admin.empty()) return kExitOk;
+    for (const auto& note : u.left_to_admin) std::cerr << "retentionctl: " << note << "\n";
+    return kExitRuntime;
 }
 
 int cmd_migrate_index(const Options& o) {
@@ -214,7 +216,9 @@ int cmd_migrate_index(const Options& o) {
               << "the sweeper's scan cache was not copied: the first sweep on PostgreSQL reads every message once\n"
               << (c.index.backend == IndexBackend::Sqlite ? "now set [index] backend = \"postgresql\", then " : "")
               << "start retention-milter; " << m.source << " is left as it was\n";
-    return kExitOk;
+    if (m.left_to_admin.empty()) return kExitOk;
+    for (const auto& note : m.left_to_admin) std::cerr << "retentionctl: " << note << "\n";
+    return kExitRuntime;
 }
 
 // Every failure becomes one line on stderr and its exit code.

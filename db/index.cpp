@@ -8,6 +8,7 @@
 #include "core/fs.hpp"
 
 #include "db/pg_index.hpp"
+#include "db/pg_roles.hpp"
 #include "db/sqlite_index.hpp"
 
 namespace rm {
@@ -136,6 +137,7 @@ IndexUpgrade upgrade_index(const IndexSection& c) {
     } else {
         index = Index::open(c, o);
         u.key = shared_index_key(c, *index, index->found_version() == 0);
+        u.left_to_admin = grant_program_roles(c.conninfo);
     }
     u.index = index->path();
     u.from = index->found_version();

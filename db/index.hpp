@@ -339,11 +339,15 @@ struct IndexUpgrade {
     int from = 0;        // the schema version found; 0: the index was made now
     int to = 0;          // the version it has now
     enum class Key { Checked, Recorded, Made } key = Key::Checked;
+    // What the admin must still do by hand (a PostgreSQL index: roles only a superuser may
+    // make or configure), each with the SQL to run.
+    std::vector<std::string> left_to_admin;
 };
 
 // retentionctl upgrade-index: makes the index when there is none (with a new key when
 // there is no key file: the key is made once, with a new empty index; an existing key
 // file becomes the new index's key), migrates an older schema forward, and checks the key.
+// On PostgreSQL it also grants the programs' group roles their rights (db/pg_roles.hpp).
 // Throws KeyMismatch when the key file is not the index's key, IndexError otherwise.
 IndexUpgrade upgrade_index(const IndexSection& c);
 

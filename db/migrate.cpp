@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "db/pg_index.hpp"
+#include "db/pg_roles.hpp"
 #include "db/sqlite_index.hpp"
 
 namespace rm {
@@ -95,7 +96,7 @@ IndexMigration migrate_index_to_postgresql(const IndexSection& c) {
         for (const CopiedTable& t : copied_tables()) rows.push_back(source.stored_rows(t));
     }
     PgIndex target(c.conninfo, {.create = true, .upgrade = true, .busy_timeout_ms = 30000, .host_id = c.host_id});
-    IndexMigration m{source.path(), target.path(), {}, {}};
+    IndexMigration m{source.path(), target.path(), {}, {}, {}};
     const auto& tables = copied_tables();
     target.in_exclusive_transaction([&] {
         refuse_unless_empty(target, rows[3]);
@@ -112,6 +113,7 @@ IndexMigration migrate_index_to_postgresql(const IndexSection& c) {
             throw IndexError("the receipt chain copied to " + target.path() + " does not end where the original does");
     });
     m.last_chain = last_chain(rows[2]);
+    m.left_to_admin = grant_program_roles(c.conninfo);
     return m;
 }
 

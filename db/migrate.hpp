@@ -43,6 +43,7 @@ struct IndexMigration {
     std::string source, target;                                // the two indexes, for messages
     std::vector<std::pair<std::string, std::int64_t>> counts;  // rows copied, per table
     std::string last_chain;                                    // the last receipt's chain, both sides
+    std::vector<std::string> left_to_admin;                    // as IndexUpgrade's
 };
 
 // retentionctl migrate-index --to postgresql: copies the SQLite index at [index] path into

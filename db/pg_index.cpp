@@ -649,8 +649,9 @@ Receipt PgIndex::add_receipt(Receipt r, const std::vector<Digest>& destroyed_dig
     const PgConn& c = conn();
     PgTransaction tx(c);
     // Two sweeps never write receipts at once (the sweep lock), but a chain must not fork
-    // if they did: the table lock orders them.
-    c.exec("LOCK TABLE receipts IN SHARE ROW EXCLUSIVE MODE", "cannot lock the receipts");
+    // if they did: the receipts lock orders them (an advisory lock: a table lock in this
+    // mode would need rights on receipts the sweeper is not given).
+    c.query("SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgReceiptLock), "cannot lock the receipts");
     const auto prev = last_receipt();
     r.chain_hex = receipt_chain(name_, prev ? prev->chain_hex : std::string(), destroyed_digests);
     const PgResult res = c.query(
@@ -745,6 +746,8 @@ std::optional<bool> PgIndex::key_matches(const DigestKey& key) const {
 }
 
 void PgIndex::remember_key(const DigestKey& key) {
+    // The milter calls this at every start, and may read the fingerprint but not write it.
+    if (get_meta(kKeyFingerprint)) return;
     conn().query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
                  PgParams().text(kKeyFingerprint).text(key.fingerprint()), "cannot record the key's fingerprint");
 }

@@ -96,9 +96,10 @@ static_assert(kPgBaseline + static_cast<int>(kPgMigrations.size()) == kSchemaVer
               "each SQLite schema step needs its PostgreSQL step");
 
 // Advisory lock keys (arbitrary constants, the same on every host): schema changes, the
-// sweeper, and holds against claims (a hold and a sweep's claim must not pass each other).
+// sweeper, receipts, and holds against claims (a hold and a sweep's claim must not pass each other).
 inline constexpr std::int64_t kPgMigrationLock = 0x726d5f6d69677261;  // "rm_migra"
 inline constexpr std::int64_t kPgSweepLock = 0x726d5f7377656570;      // "rm_sweep"
 inline constexpr std::int64_t kPgHoldLock = 0x726d5f686f6c6473;       // "rm_holds"
+inline constexpr std::int64_t kPgReceiptLock = 0x726d5f7263707473;    // "rm_rcpts"
 
 }  // namespace rm::dbdetail
