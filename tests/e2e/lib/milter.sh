@@ -9,8 +9,13 @@
 #                        to RM_LOG.stderr.
 #                        Runs as user nobody when root. Exports RM_CONF, RM_SOCKET (libmilter
 #                        spec), RM_SOCKET_PATH, RM_INDEX, RM_KEY, RM_LOG, RM_MILTER_PID.
+#   rm_milter_config DIR BIN [TOML...]   write the config as rm_milter_start does, and
+#                        export the same variables, but start nothing (rm_milter_restart
+#                        starts it): for an index the admin makes first
+#   RM_INDEX_TOML        TOML lines added to [index] (e.g. backend, conninfo, host_id)
 #   rm_milter_restart    stop and start again with the same config
-#   rm_milter_stop       SIGTERM, wait; idempotent, safe in a cleanup
+#   rm_milter_stop [PID] SIGTERM, wait; idempotent, safe in a cleanup. PID: a milter started
+#                        earlier whose RM_MILTER_PID was kept (a test running two of them)
 #   rm_sql SQL           run SQL on the index (sqlite3, read-only)
 #   rm_digest ID...      hex HMAC-SHA-256 of each Message-ID as the index keys it, one a
 #                        line, computed independently of the product (index_digest.py:
@@ -40,6 +45,10 @@ rm_line_toml() {
 }
 
 rm_milter_start() {
+  rm_milter_config "$@" && _rm_milter_launch
+}
+
+rm_milter_config() {
   local dir=$1 bin=$2
   shift 2
   local md=$dir/milter
@@ -70,6 +79,7 @@ rm_milter_start() {
     echo "[index]"
     echo "path = \"$RM_INDEX\""
     echo "key_file = \"$RM_KEY\""
+    [ -z "${RM_INDEX_TOML:-}" ] || printf '%s\n' "$RM_INDEX_TOML"
     echo
     echo "[log]"
     echo "sink = \"file:$RM_LOG\""
@@ -77,7 +87,6 @@ rm_milter_start() {
     echo
     rm_line_toml
   } >"$RM_CONF"
-  _rm_milter_launch
 }
 
 _rm_milter_launch() {
@@ -101,10 +110,11 @@ rm_milter_settled() {
 }
 
 rm_milter_stop() {
-  [ -n "$RM_MILTER_PID" ] || return 0
-  kill -TERM "$RM_MILTER_PID" 2>/dev/null || true
-  wait "$RM_MILTER_PID" 2>/dev/null || true
-  RM_MILTER_PID=""
+  local pid=${1:-$RM_MILTER_PID}
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  [ "$pid" != "$RM_MILTER_PID" ] || RM_MILTER_PID=""
   return 0
 }
 
