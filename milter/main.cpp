@@ -55,7 +55,7 @@ rm::CheckedIndex open_checked(const rm::IndexSection& c) {
     try {
         return rm::open_index_checked(c, {.create = true, .read_only = false, .busy_timeout_ms = 5000}, true);
     } catch (const rm::KeyMismatch& e) {
-        throw std::runtime_error(std::string(e.what()) + "; restore the right key from backup");
+        throw std::runtime_error(std::string(e.what()) + "; " + rm::key_mismatch_remedy(c));
     }
 }
 
