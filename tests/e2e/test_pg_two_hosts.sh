@@ -13,10 +13,13 @@
 # Usage: test_pg_two_hosts.sh PATH/TO/retention-milter PATH/TO/retention-sweep PATH/TO/retentionctl
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=SCRIPTDIR/lib/sweep.sh
 . "$HERE/lib/sweep.sh"
+# shellcheck source=SCRIPTDIR/lib/pg.sh
 . "$HERE/lib/pg.sh"
 
 MILTER=${1:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep PATH/TO/retentionctl}
+# shellcheck disable=SC2034  # sweep_at (lib/sweep.sh) runs it
 SWEEP=${2:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep PATH/TO/retentionctl}
 CTL=${3:?usage: $0 PATH/TO/retention-milter PATH/TO/retention-sweep PATH/TO/retentionctl}
 
@@ -144,6 +147,7 @@ assert_eq 4 "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(c[
 
 # The sweeper's host has its own copy of the key, readable by the mail store's user, and its
 # own pending journal path (under the SQLite path, unused with PostgreSQL).
+# shellcheck disable=SC2034  # read by sweep_config
 RM_INDEX=$W/sweep/index.sqlite3
 RM_KEY=$W/sweep-key/index.key
 mkdir -p "$W/sweep-key"
@@ -195,11 +199,13 @@ for t in $(pg_psql retention "SELECT tablename FROM pg_tables WHERE schemaname =
 done
 pg_stop # flushes the server's log and its data files
 TOKEN_HEX=$(printf '%s' "$TOKEN" | od -An -tx1 | tr -d ' \n')
+# shellcheck disable=SC2016  # $1 and $2 are the inner shell's
 for f in "$PG_LOG" "$W/dump.sql" "$W/tables.txt"; do
   for canary in "$TOKEN" "$TOKEN_HEX" "$IP_A" "$IP_B"; do
     assert_cmd "no '$canary' in $(basename "$f")" sh -c '! grep -aiF -e "$1" "$2"' _ "$canary" "$f"
   done
 done
+# shellcheck disable=SC2016  # $1 and $2 are the inner shell's
 for canary in "$TOKEN" "$IP_A" "$IP_B"; do
   assert_cmd "no '$canary' in the server's data files" sh -c '! grep -raiF -l -e "$1" "$2"' _ "$canary" "$PG_DATA"
 done

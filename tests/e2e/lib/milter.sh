@@ -109,6 +109,7 @@ rm_milter_settled() {
   grep -q "retention-milter\[$RM_MILTER_PID\] info: listening on" "$RM_LOG" || ! kill -0 "$RM_MILTER_PID" 2>/dev/null
 }
 
+# shellcheck disable=SC2120  # PID is optional
 rm_milter_stop() {
   local pid=${1:-$RM_MILTER_PID}
   [ -n "$pid" ] || return 0
