@@ -209,6 +209,12 @@ done
 for canary in "$TOKEN" "$IP_A" "$IP_B"; do
   assert_cmd "no '$canary' in the server's data files" sh -c '! grep -raiF -l -e "$1" "$2"' _ "$canary" "$PG_DATA"
 done
+# Nor in the logs of the programs on the mail hosts.
+for f in "$MX1/milter/milter.log" "$MX2/milter/milter.log" "$W/sweep/sweep.log"; do
+  for canary in "$TOKEN" "$IP_A" "$IP_B"; do
+    assert_file_not_contains "$f" "$canary" "no '$canary' in ${f#"$W"/}"
+  done
+done
 # The control: the log holds the milters' INSERTs with their parameters, so a canary sent
 # as a parameter or in a statement would have been seen.
 assert_file_matches "$PG_LOG" 'INSERT INTO messages' "the server's log recorded the milters' INSERTs"
