@@ -5,7 +5,8 @@
 # first host; the second host runs on a copy of the first host's key, and is refused with
 # a key of its own. One retention-sweep, whose config lists both hosts' mailboxes, keeps
 # everything the day before the retention date and destroys both hosts' mail on the date;
-# retentionctl on either host sees the rows of both.
+# run while another sweep holds the server's lock, it touches nothing (exit 3); retentionctl
+# on either host sees the rows of both.
 # The mail carries distinctive strings (canaries) in its addresses, names, subject, body,
 # HELO, client address and name, and Message-IDs, and the server logs every statement with
 # its parameters: afterwards no canary may appear in the server's log, in a plain pg_dump,
@@ -167,6 +168,25 @@ assert_file_contains "$W/sweep/err" "copy the key file from the first host" \
   "the sweeper says to copy the key from the first host"
 assert_file_contains "$W/sweep/sweep.log" "is not the key the index" "the sweeper's log says why it stopped"
 install -m 0600 -o "$PF_MAIL_UID" "$MX1_KEY" "$RM_KEY"
+
+# A standby sweeper on another host, run while a sweep holds the lock on the server (a
+# session holding the sweepers' advisory lock plays that sweep): it touches nothing, even on
+# the retention date, and ends with exit 3 saying why.
+SWEEP_LOCK=$((0x726d5f7377656570)) # "rm_sweep", as db/pg_schema.hpp names it
+coproc LOCKER { "$PG_BIN/psql" -X -q -At -d "$(pg_conninfo retention)"; }
+echo "SELECT pg_advisory_lock($SWEEP_LOCK); SELECT 'locked';" >&"${LOCKER[1]}"
+got=""
+while read -r -t 20 line <&"${LOCKER[0]}"; do [ "$line" != locked ] || { got=locked; break; }; done
+assert_eq locked "$got" "a session holds the sweep lock"
+sweep_at "$RETAIN 03:00:00"
+assert_eq 3 "$SWEEP_RC" "a sweep while another holds the lock stops (exit 3)"
+assert_file_contains "$W/sweep/err" "another retention-sweep is running" "it says another sweep is running"
+left=0
+for f in "${MAIL_FILES[@]}"; do [ -e "$f" ] && left=$((left + 1)); done
+assert_eq 4 "$left" "a sweep that found the lock taken destroyed nothing"
+locker_in=${LOCKER[1]}
+exec {locker_in}>&- # the session ends, and its lock with it
+wait "$LOCKER_PID" 2>/dev/null || true
 
 sweep_at "$(date -d "$RETAIN -1 day" +%F) 03:00:00"
 assert_eq 0 "$SWEEP_RC" "the sweep the day before ends 0"
