@@ -9,10 +9,9 @@
 #                        to RM_LOG.stderr.
 #                        Runs as user nobody when root. Exports RM_CONF, RM_SOCKET (libmilter
 #                        spec), RM_SOCKET_PATH, RM_INDEX, RM_KEY, RM_LOG, RM_MILTER_PID.
-#   rm_milter_config DIR BIN [TOML...]   write the config as rm_milter_start does, and
-#                        export the same variables, but start nothing (rm_milter_restart
-#                        starts it): for an index the admin makes first
-#   RM_INDEX_TOML        TOML lines added to [index] (e.g. backend, conninfo, host_id)
+#   rm_milter_config DIR BIN [TOML...]  the same, without starting it (start it with
+#                        rm_milter_restart, e.g. once its index is made)
+#                        RM_INDEX_TOML (TOML lines) is added to [index] by both
 #   rm_milter_restart    stop and start again with the same config
 #   rm_milter_stop [PID] SIGTERM, wait; idempotent, safe in a cleanup. PID: a milter started
 #                        earlier whose RM_MILTER_PID was kept (a test running two of them)
@@ -79,7 +78,7 @@ rm_milter_config() {
     echo "[index]"
     echo "path = \"$RM_INDEX\""
     echo "key_file = \"$RM_KEY\""
-    [ -z "${RM_INDEX_TOML:-}" ] || printf '%s\n' "$RM_INDEX_TOML"
+    [ -n "${RM_INDEX_TOML:-}" ] && printf '%s\n' "$RM_INDEX_TOML"
     echo
     echo "[log]"
     echo "sink = \"file:$RM_LOG\""
