@@ -57,6 +57,8 @@ MX1_CONF=$RM_CONF MX1_KEY=$RM_KEY
 assert_file_contains "$W/upgrade.out" "created the index" "upgrade-index says it made the index"
 assert_exists "$MX1_KEY" "upgrade-index made the first host's key"
 own_key "$MX1_KEY" nobody
+# The test logs everything the programs send, whatever upgrade-index set on the database.
+pg_log_statements retention
 at_exit rm_milter_stop
 rm_milter_restart
 MX1_PID=$RM_MILTER_PID

@@ -13,9 +13,11 @@
 #   pg_tcp_conninfo DB  the same over TCP on 127.0.0.1, with the password
 #   pg_psql DB SQL      run SQL in DB (psql -X -At, stops at the first error); output unaligned
 #   pg_createdb DB      make an empty database DB
-#   pg_log_statements   log every statement with all its parameters, in full, to PG_LOG
+#   pg_log_statements [DB]  log every statement with all its parameters, in full, to PG_LOG
 #                       (log_statement = 'all', log_parameter_max_length = -1 and its
-#                       _on_error twin); takes effect for new sessions and running ones
+#                       _on_error twin) server-wide; with DB, on that database too, over any
+#                       setting of its own (retentionctl upgrade-index turns logging off there):
+#                       new sessions of DB log everything
 #   pg_dump_db DB FILE  plain-SQL pg_dump of DB into FILE
 #   pg_restart          stop (fast) and start again on the same port and folder
 #   pg_stop             stop the server (idempotent, safe in a cleanup, returns 0)
@@ -102,6 +104,11 @@ pg_log_statements() {
   for setting in "log_statement = 'all'" "log_parameter_max_length = -1" "log_parameter_max_length_on_error = -1"; do
     pg_psql postgres "ALTER SYSTEM SET $setting" || return 1
   done
+  if [ -n "${1:-}" ]; then
+    for setting in "log_statement = 'all'" "log_parameter_max_length = -1" "log_parameter_max_length_on_error = -1"; do
+      pg_psql postgres "ALTER DATABASE \"$1\" SET $setting" || return 1
+    done
+  fi
   pg_psql postgres "SELECT pg_reload_conf()" >/dev/null || return 1
   # shellcheck disable=SC2016  # evaluated on each try
   wait_until 10 '[ "$(pg_psql postgres "SHOW log_statement")" = all ]'
