@@ -140,8 +140,11 @@ void check_key_matches(const Config& c, const DigestKey& key, Findings& f) {
             ok(f, "the key " + c.index.key_file + " is the key this index was made with");
         else
             fail(f, "index.key_file: " + c.index.key_file + " is not the key this index was made with: no message "
-                    "would be found (and the sweeper would destroy nothing). Restore the right key from the backup "
-                    "made with this index");
+                    "would be found (and the sweeper would destroy nothing). " +
+                        (admin_makes_index(c) ? "Copy the key file from the first host of this index (every host of "
+                                                "an index uses the same key), or restore it from the backup made with "
+                                                "the index"
+                                              : "Restore the right key from the backup made with this index"));
     } catch (const IndexError&) {
         // check_index_opens() reports why the index does not open.
     }

@@ -63,8 +63,8 @@ CheckedIndex open_with_key(const Config& c, bool write) {
         return open_index_checked(c.index, index_options(write), false);
     } catch (const KeyMismatch&) {
         throw CtlError(kExitRuntime, "the key file " + c.index.key_file +
-                                         " is not the key this index was made with, so no message could be found: "
-                                         "restore the right key from the backup made with the index");
+                                         " is not the key this index was made with, so no message could be found: " +
+                                         key_mismatch_remedy(c.index));
     }
 }
 

@@ -54,6 +54,13 @@ std::unique_ptr<Index> Index::open(const IndexSection& c, const Options& opts) {
     return std::make_unique<SqliteIndex>(c.path, opts);
 }
 
+std::string key_mismatch_remedy(const IndexSection& c) {
+    if (c.backend == IndexBackend::Postgresql)
+        return "copy the key file from the first host of this index (every host of an index uses the same key), "
+               "or restore it from the backup made with the index";
+    return "restore the right key from the backup made with the index";
+}
+
 void require_index(const IndexSection& c) {
     if (c.backend != IndexBackend::Sqlite) return;  // the server says when it holds none
     struct stat st {};

@@ -320,6 +320,10 @@ public:
     using IndexError::IndexError;
 };
 
+// What to do about a key file that is not the index's key, as a sentence without its
+// capital: a host of a shared index gets the key every other host has, from the first host.
+std::string key_mismatch_remedy(const IndexSection& c);
+
 // Throws IndexError, saying where the milter would have made it, when there is plainly no
 // index yet (no SQLite file); a database is asked when opened.
 void require_index(const IndexSection& c);

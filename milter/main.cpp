@@ -59,7 +59,7 @@ rm::CheckedIndex open_checked(const rm::IndexSection& c) {
             .create = true, .read_only = false, .busy_timeout_ms = 5000, .answer_timeout_ms = c.answer_timeout_s * 1000};
         return rm::open_index_checked(c, o, true);
     } catch (const rm::KeyMismatch& e) {
-        throw std::runtime_error(std::string(e.what()) + "; restore the right key from backup");
+        throw std::runtime_error(std::string(e.what()) + "; " + rm::key_mismatch_remedy(c));
     }
 }
 

@@ -50,7 +50,11 @@ public:
         } catch (const KeyMismatch& e) {
             // With another key no copy would match its rows: every expired row would look
             // copy-less and be marked destroyed while its mail stayed. Stop instead.
-            error_ = std::string(e.what()) + ": nothing was done; restore the right key from backup";
+            error_ = std::string(e.what()) + ": nothing was done; " + key_mismatch_remedy(config_.index);
+            // A safety stop is reported as one (stderr, log, the summary's "stop"), else the
+            // admin would see exit 3 and no reason.
+            summary_.stop = error_;
+            spdlog::error("{}", error_);
             return kExitSafetyStop;
         } catch (const std::exception& e) {
             error_ = e.what();

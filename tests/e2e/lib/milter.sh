@@ -13,7 +13,8 @@
 #                        rm_milter_restart, e.g. once its index is made)
 #                        RM_INDEX_TOML (TOML lines) is added to [index] by both
 #   rm_milter_restart    stop and start again with the same config
-#   rm_milter_stop       SIGTERM, wait; idempotent, safe in a cleanup
+#   rm_milter_stop [PID] SIGTERM, wait; idempotent, safe in a cleanup. PID: a milter started
+#                        earlier whose RM_MILTER_PID was kept (a test running two of them)
 #   rm_sql SQL           run SQL on the index (sqlite3, read-only)
 #   rm_digest ID...      hex HMAC-SHA-256 of each Message-ID as the index keys it, one a
 #                        line, computed independently of the product (index_digest.py:
@@ -107,11 +108,13 @@ rm_milter_settled() {
   grep -q "retention-milter\[$RM_MILTER_PID\] info: listening on" "$RM_LOG" || ! kill -0 "$RM_MILTER_PID" 2>/dev/null
 }
 
+# shellcheck disable=SC2120  # PID is optional
 rm_milter_stop() {
-  [ -n "$RM_MILTER_PID" ] || return 0
-  kill -TERM "$RM_MILTER_PID" 2>/dev/null || true
-  wait "$RM_MILTER_PID" 2>/dev/null || true
-  RM_MILTER_PID=""
+  local pid=${1:-$RM_MILTER_PID}
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  [ "$pid" != "$RM_MILTER_PID" ] || RM_MILTER_PID=""
   return 0
 }
 

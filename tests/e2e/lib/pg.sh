@@ -13,9 +13,11 @@
 #   pg_tcp_conninfo DB  the same over TCP on 127.0.0.1, with the password
 #   pg_psql DB SQL      run SQL in DB (psql -X -At, stops at the first error); output unaligned
 #   pg_createdb DB      make an empty database DB
-#   pg_log_statements   log every statement with all its parameters, in full, to PG_LOG
+#   pg_log_statements [DB]  log every statement with all its parameters, in full, to PG_LOG
 #                       (log_statement = 'all', log_parameter_max_length = -1 and its
-#                       _on_error twin); takes effect for new sessions and running ones
+#                       _on_error twin) server-wide; with DB, on that database too, over any
+#                       setting of its own (retentionctl upgrade-index turns logging off there):
+#                       new sessions of DB log everything
 #   pg_dump_db DB FILE  plain-SQL pg_dump of DB into FILE
 #   pg_restart          stop (fast) and start again on the same port and folder
 #   pg_stop             stop the server (idempotent, safe in a cleanup, returns 0)
@@ -40,15 +42,15 @@ _pg_bindir() {
     echo "$dir"
     return
   fi
-  for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
-    [ -x "$dir/initdb" ] && { echo "$dir"; return; }
-  done
+  for dir in /usr/lib/postgresql/*/bin; do
+    [ -x "$dir/initdb" ] && echo "$dir"
+  done | sort -t/ -k5 -n -r | head -n 1
 }
 
 pg_as_server() { (cd / && runuser -u postgres -- "$@"); }
 
 pg_start() {
-  local dir=$1/pg port attempt opts
+  local dir=$1/pg port opts _
   PG_BIN=$(_pg_bindir)
   if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; then
     fail "PostgreSQL server programs found (install Debian's postgresql package)"
@@ -73,7 +75,7 @@ pg_start() {
     return 1
   fi
   pg_as_server touch "$PG_LOG"
-  for attempt in 1 2 3 4 5; do # the free port may be taken meanwhile
+  for _ in 1 2 3 4 5; do # the free port may be taken meanwhile
     port=$(free_ports 1)
     opts="-c listen_addresses=127.0.0.1 -p $port -k $dir -c logging_collector=off"
     opts+=" -c fsync=off -c full_page_writes=off"
@@ -98,11 +100,18 @@ pg_psql() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$(pg_conninfo "$1")"
 pg_createdb() { pg_psql postgres "CREATE DATABASE \"$1\""; }
 
 pg_log_statements() {
-  pg_psql postgres "ALTER SYSTEM SET log_statement = 'all'" &&
-    pg_psql postgres "ALTER SYSTEM SET log_parameter_max_length = -1" &&
-    pg_psql postgres "ALTER SYSTEM SET log_parameter_max_length_on_error = -1" &&
-    pg_psql postgres "SELECT pg_reload_conf()" >/dev/null &&
-    wait_until 10 '[ "$(pg_psql postgres "SHOW log_statement")" = all ]'
+  local setting
+  for setting in "log_statement = 'all'" "log_parameter_max_length = -1" "log_parameter_max_length_on_error = -1"; do
+    pg_psql postgres "ALTER SYSTEM SET $setting" || return 1
+  done
+  if [ -n "${1:-}" ]; then
+    for setting in "log_statement = 'all'" "log_parameter_max_length = -1" "log_parameter_max_length_on_error = -1"; do
+      pg_psql postgres "ALTER DATABASE \"$1\" SET $setting" || return 1
+    done
+  fi
+  pg_psql postgres "SELECT pg_reload_conf()" >/dev/null || return 1
+  # shellcheck disable=SC2016  # evaluated on each try
+  wait_until 10 '[ "$(pg_psql postgres "SHOW log_statement")" = all ]'
 }
 
 pg_dump_db() { "$PG_BIN/pg_dump" --no-password -d "$(pg_conninfo "$1")" -f "$2"; }

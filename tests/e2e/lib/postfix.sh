@@ -11,6 +11,8 @@
 #        MILTER_SPEC ("inet:127.0.0.1:PORT", "unix:/path"; "" for none) is set as smtpd_milters
 #        and non_smtpd_milters with milter_default_action = tempfail. NAME=VALUE pairs are
 #        main.cf settings applied last (e.g. milter_command_timeout=5s).
+#   pf_use DIR          act on the instance pf_start started in DIR from now on (a test
+#                       running two instances switches between them; sets every PF_*)
 #   pf_stop [DIR]       stop Postfix, Dovecot and smtp-sink (idempotent, safe in an EXIT
 #                       trap even after a half-done pf_start, always returns 0)
 #   pf_wait_delivered GLOB N TIMEOUT
@@ -625,6 +627,7 @@ pf_start() {
   ports=$(free_ports 5 | tr '\n' ' ')
   read -r PF_PORT PF_SUBMISSION_PORT PF_SINK_PORT PF_IMAP_PORT PF_DOVEADM_PORT <<<"$ports"
   export PF_PORT PF_SUBMISSION_PORT PF_SINK_PORT PF_IMAP_PORT PF_DOVEADM_PORT PF_AUTH_USER PF_AUTH_PASS
+  mkdir -p "$PF_DIR" && printf '%s\n%s\n' "$ports" "$milter" >"$PF_DIR/instance" || return 1
   if [ -n "${PF_MAIL_FORMAT:-}" ] && [ "${PF_CATCHALL:-0}" = 1 ]; then
     _pf_say "pf_start: PF_CATCHALL needs Postfix's own delivery (no PF_MAIL_FORMAT)"
     return 1
@@ -663,6 +666,15 @@ pf_start() {
     return 1
   fi
   return 0
+}
+
+pf_use() {
+  local ports
+  [ -f "$1/instance" ] || { _pf_say "pf_use: no instance was started in $1"; return 1; }
+  _pf_paths "$1"
+  { read -r ports; read -r PF_MILTER || true; } <"$1/instance"
+  read -r PF_PORT PF_SUBMISSION_PORT PF_SINK_PORT PF_IMAP_PORT PF_DOVEADM_PORT <<<"$ports"
+  export PF_PORT PF_SUBMISSION_PORT PF_SINK_PORT PF_IMAP_PORT PF_DOVEADM_PORT PF_MILTER
 }
 
 # Processes of this instance that outlived master: all carry MAIL_CONFIG=<config dir>.

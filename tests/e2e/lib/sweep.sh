@@ -14,6 +14,7 @@
 #                      writes $W/sweep/retention.toml (readable by the mail store's user): the
 #                      index, the log $W/sweep/sweep.log at SWEEP_LOG_LEVEL (default info),
 #                      the two test lines, then the TOML lines given ([sweep], mailboxes...).
+#                      RM_INDEX_TOML (TOML lines) is added to [index], as for the milter.
 #   sweep_mailbox PATH KIND [LINE]
 #                      one [[sweep.mailbox]] for sweep_config's TOML
 #   sweep_dovecot_mailbox USER KIND [LINE]
@@ -68,6 +69,7 @@ sweep_config() {
   chown "$PF_MAIL_UID:$PF_MAIL_GID" "$W/sweep"
   {
     printf '[index]\npath = "%s"\nkey_file = "%s"\n' "$RM_INDEX" "$RM_KEY"
+    [ -z "${RM_INDEX_TOML:-}" ] || printf '%s\n' "$RM_INDEX_TOML"
     printf '[log]\nsink = "file:%s"\nlevel = "%s"\n' "$W/sweep/sweep.log" "${SWEEP_LOG_LEVEL:-info}"
     rm_line_toml
     printf '%s\n' "$@"
