@@ -21,6 +21,7 @@ struct Options {
     bool force = false;
     bool list = false;
     bool read_all = false;
+    unsigned wait_for_lock = 0;
     bool json = false;
     std::string now;
 };
@@ -41,6 +42,7 @@ int run(const Options& o) {
     so.force = o.force;
     so.list = o.list;
     so.read_all = o.read_all;
+    so.lock_wait = std::chrono::seconds(o.wait_for_lock);
     if (!o.now.empty()) {
         if (!o.dry_run)
             return usage_error("--now is a what-if and is accepted only with --dry-run (to destroy as of another "
@@ -88,6 +90,10 @@ int main(int argc, char** argv) {
     app.add_flag("--read-all", o.read_all,
                  "read every message's header, even of files an earlier run read and that have not changed since");
     app.add_flag("--json", o.json, "print the summary as JSON");
+    app.add_option("--wait-for-lock", o.wait_for_lock,
+                   "when another sweep holds the index's lock, wait up to this many seconds for it (a standby "
+                   "sweeper on another host) instead of stopping at once")
+        ->check(CLI::Range(0u, 86400u));
     app.set_version_flag("-V,--version", RM_VERSION);
     if (const auto rc = rm::parse_command_line(app, argc, argv)) return *rc;
     return run(o);

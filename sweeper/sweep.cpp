@@ -1,11 +1,13 @@
 #include "sweeper/sweep.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <spdlog/spdlog.h>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/strings.hpp"
@@ -89,8 +91,23 @@ private:
     Leftovers leftovers_;
     bool acting_ = false;
 
-    int take_lock(std::unique_ptr<SweepLock>& lock) {
+    // Tries for the lock until it is had or --wait-for-lock is over: a standby sweeper then
+    // runs after the first host's sweep, finding that night's work done.
+    SweepLockAttempt wait_for_lock() {
+        const auto until = steady_clock::now() + options_.lock_wait;
         SweepLockAttempt attempt = index_->try_lock_sweep();
+        if (attempt.status == SweepLockAttempt::Status::Busy && options_.lock_wait.count() > 0)
+            spdlog::info("another retention-sweep is running ({}): waiting up to {} s for it", attempt.where,
+                         options_.lock_wait.count());
+        while (attempt.status == SweepLockAttempt::Status::Busy && steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::min<steady_clock::duration>(options_.lock_retry, until - steady_clock::now()));
+            attempt = index_->try_lock_sweep();
+        }
+        return attempt;
+    }
+
+    int take_lock(std::unique_ptr<SweepLock>& lock) {
+        SweepLockAttempt attempt = wait_for_lock();
         switch (attempt.status) {
             case SweepLockAttempt::Status::Held: lock = std::move(attempt.lock); return 0;
             case SweepLockAttempt::Status::Busy:

@@ -22,6 +22,10 @@ struct SweepOptions {
     std::chrono::seconds scan_cache_settle{2};  // see ScanCache::settle (tests shorten it)
     std::optional<Date> now_date;  // --now: a what-if, dry runs only
     std::chrono::seconds command_timeout{600};  // after_mailbox
+    // --wait-for-lock: how long a run waits for another sweep's lock (a standby sweeper on
+    // another host) before it stops with exit 3; zero: it does not wait.
+    std::chrono::seconds lock_wait{0};
+    std::chrono::milliseconds lock_retry{5000};  // how often it tries again meanwhile
     // Called after the plan, before anything is done: tests act there as staff and the
     // mail server may while a long scan runs (a hold placed, a message expunged).
     std::function<void()> between_phases;

@@ -814,6 +814,45 @@ TEST(Sweep, OneSweeperAtATime) {
     EXPECT_FALSE(fs::exists(msg));
 }
 
+// A standby sweeper (another host, a later timer) waits for the lock, then runs.
+TEST(Sweep, AStandbySweeperWaitsForTheLockThenRuns) {
+    World w;
+    const auto msg = w.deliver(w.shared_a, "a@x");
+    w.row("a@x", kPast);
+    rm::SweepLockAttempt other = w.index->try_lock_sweep();
+    ASSERT_EQ(other.status, rm::SweepLockAttempt::Status::Held);
+    std::thread first_host_done([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(600));
+        other.lock.reset();
+    });
+    SweepOptions o;
+    o.lock_wait = std::chrono::seconds(30);
+    o.lock_retry = std::chrono::milliseconds(50);
+    const auto t0 = std::chrono::steady_clock::now();
+    const Summary s = w.sweep(kNow, o);
+    first_host_done.join();
+    EXPECT_EQ(s.exit_code, 0) << s.stop.value_or("");
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500));
+    EXPECT_FALSE(fs::exists(msg));
+}
+
+// Its wait has an end: a lock still held then stops it as a run that does not wait.
+TEST(Sweep, AStandbySweeperStopsWhenTheLockIsStillHeldAtTheEndOfItsWait) {
+    World w;
+    const auto msg = w.deliver(w.shared_a, "a@x");
+    w.row("a@x", kPast);
+    rm::SweepLockAttempt other = w.index->try_lock_sweep();
+    ASSERT_EQ(other.status, rm::SweepLockAttempt::Status::Held);
+    SweepOptions o;
+    o.lock_wait = std::chrono::seconds(1);
+    o.lock_retry = std::chrono::milliseconds(100);
+    const Summary s = w.sweep(kNow, o);
+    EXPECT_EQ(s.exit_code, 3);
+    ASSERT_TRUE(s.stop.has_value());
+    EXPECT_NE(s.stop->find("another retention-sweep is running"), std::string::npos);
+    EXPECT_TRUE(fs::exists(msg));
+}
+
 // --- dry runs ------------------------------------------------------------------------
 
 namespace {
