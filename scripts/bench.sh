@@ -390,7 +390,7 @@ if [[ " $ONLY " == *" postfix "* ]]; then
     avg=$(echo "${total_rate[$v]} / $ROUNDS" | bc -l)
     printf '  mean over %d rounds: %-5s %.1f msgs/s  ratio to no milter %.2f\n' "$ROUNDS" "$v" "$avg" "$(echo "$avg / $none" | bc -l)"
   done
-  grep -c "milter" "$PF_LOG" | xargs printf '  Postfix log lines naming a milter (errors, timeouts): %s\n'
+  { grep -c "milter" "$PF_LOG" || true; } | xargs printf '  Postfix log lines naming a milter (errors, timeouts): %s\n'
   pf_set_milter "" >/dev/null
   pf_stop "$WORK/pf"
   PF_DIR=""
