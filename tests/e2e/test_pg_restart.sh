@@ -23,7 +23,7 @@ pg_start "$W"
 pg_createdb retention
 at_exit pf_stop
 at_exit rm_milter_stop
-RM_INDEX_TOML=$(printf '%s\n' 'backend = "postgresql"' "conninfo = \"$(pg_conninfo retention)\"" 'answer_timeout = 2')
+RM_INDEX_TOML=$(printf '%s\n' 'backend = "postgresql"' "conninfo = \"$(pg_conninfo retention)\"" 'answer_timeout = 4')
 export RM_INDEX_TOML
 rm_milter_config "$W" "$BIN"
 "$CTL" -c "$RM_CONF" upgrade-index >"$W/upgrade.log" 2>&1 || fail "upgrade-index made the index" "$(cat "$W/upgrade.log")"
@@ -55,7 +55,9 @@ disturb_server() {
   pg_restart
   wait_until 60 "[ \$(ls $W/accepted.* 2>/dev/null | wc -l) -ge $((N / 2)) ]" || true
   pg_stop
-  sleep 4
+  # Longer than the milter's answer_timeout (4 s, the default: a commit stalled behind a
+  # busy disk for longer than it would be given up on and sent again).
+  sleep 7
   pg_restart # starts a stopped server with the options it last ran with
 }
 

@@ -189,6 +189,9 @@ assert_eq 4 "$left" "a sweep that found the lock taken destroyed nothing"
 locker_in=${LOCKER[1]}
 exec {locker_in}>&- # the session ends, and its lock with it
 wait "$LOCKER_PID" 2>/dev/null || true
+# The server lets the lock go when the session's process has ended, a moment after psql.
+no_advisory_lock() { [ "$(pg_psql retention "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" = 0 ]; }
+wait_for 20 no_advisory_lock || fail "the lock was let go when its session ended"
 
 sweep_at "$(date -d "$RETAIN -1 day" +%F) 03:00:00"
 assert_eq 0 "$SWEEP_RC" "the sweep the day before ends 0"
