@@ -94,16 +94,28 @@ private:
     // Tries for the lock until it is had or --wait-for-lock is over: a standby sweeper then
     // runs after the first host's sweep, finding that night's work done.
     SweepLockAttempt wait_for_lock() {
-        const auto until = steady_clock::now() + options_.lock_wait;
+        const auto began = steady_clock::now();
+        const auto until = began + options_.lock_wait;
         SweepLockAttempt attempt = index_->try_lock_sweep();
-        if (attempt.status == SweepLockAttempt::Status::Busy && options_.lock_wait.count() > 0)
-            spdlog::info("another retention-sweep is running ({}): waiting up to {} s for it", attempt.where,
-                         options_.lock_wait.count());
+        if (attempt.status != SweepLockAttempt::Status::Busy || options_.lock_wait.count() == 0) return attempt;
+        spdlog::info("another retention-sweep is running ({}): waiting up to {} s for it", attempt.where,
+                     options_.lock_wait.count());
         while (attempt.status == SweepLockAttempt::Status::Busy && steady_clock::now() < until) {
             std::this_thread::sleep_for(std::min<steady_clock::duration>(options_.lock_retry, until - steady_clock::now()));
             attempt = index_->try_lock_sweep();
         }
+        move_clock_on(steady_clock::now() - began);
         return attempt;
+    }
+
+    // A run that waited for another's lock acts as of when it got it: the other run
+    // recorded its end as the last run, later than the time this one started with, and
+    // an earlier clock would be taken for one that went back.
+    void move_clock_on(steady_clock::duration waited) {
+        now_ += duration_cast<system_clock::duration>(waited);
+        if (options_.now_date) return;  // a what-if keeps the day it was given
+        today_ = utc_date(now_);
+        summary_.today = format_date(today_);
     }
 
     int take_lock(std::unique_ptr<SweepLock>& lock) {

@@ -821,8 +821,11 @@ TEST(Sweep, AStandbySweeperWaitsForTheLockThenRuns) {
     w.row("a@x", kPast);
     rm::SweepLockAttempt other = w.index->try_lock_sweep();
     ASSERT_EQ(other.status, rm::SweepLockAttempt::Status::Held);
+    // The first host's run ends a second after this one started waiting, and records that.
     std::thread first_host_done([&] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(600));
+        std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+        const auto ended = std::chrono::duration_cast<std::chrono::seconds>(kNow.time_since_epoch()).count() + 1;
+        w.index->set_meta(rm::sweep::kMetaLastRun, std::to_string(ended));
         other.lock.reset();
     });
     SweepOptions o;
@@ -832,7 +835,7 @@ TEST(Sweep, AStandbySweeperWaitsForTheLockThenRuns) {
     const Summary s = w.sweep(kNow, o);
     first_host_done.join();
     EXPECT_EQ(s.exit_code, 0) << s.stop.value_or("");
-    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500));
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1100));
     EXPECT_FALSE(fs::exists(msg));
 }
 
