@@ -51,6 +51,15 @@ ALTER TABLE holds SET (autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_
 ALTER TABLE scan_cache SET (autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0);
 )sql";
 
+// ANALYZE (autovacuum runs it) keeps a sample of each column's values in pg_statistic,
+// readable through pg_stats by any role that may read the column, until the next ANALYZE:
+// digests there would outlive their erasure. Their columns get no statistics.
+constexpr std::string_view kNoDigestStatistics = R"sql(
+ALTER TABLE messages ALTER COLUMN digest SET STATISTICS 0, ALTER COLUMN record SET STATISTICS 0;
+ALTER TABLE holds ALTER COLUMN digest SET STATISTICS 0;
+ALTER TABLE scan_cache ALTER COLUMN digest SET STATISTICS 0, ALTER COLUMN record SET STATISTICS 0;
+)sql";
+
 // PostgreSQL 17 lets a role that does not own a table vacuum it.
 constexpr std::string_view kSweeperVacuums = "GRANT MAINTAIN ON messages, holds, scan_cache TO retention_sweeper;\n";
 
@@ -138,6 +147,7 @@ void grant_tables(const PgConn& c) {
     for (const char* table : kTables) sql += std::string("REVOKE ALL ON ") + table + " FROM " + roles + ";\n";
     sql += std::string(kMilterGrants) + std::string(kSweeperGrants) + std::string(kCtlGrants) + sequence_grants(c);
     sql += kPromptVacuum;
+    sql += kNoDigestStatistics;
     if (c.scalar("SELECT current_setting('server_version_num')::int", {}, "cannot read the server's version") >= 170000)
         sql += kSweeperVacuums;
     sql += "COMMIT;";

@@ -201,6 +201,27 @@ TEST_F(PgRoles, UpgradeKeepsTheServerFromLoggingTheProgramsStatements) {
     }
 }
 
+// The planner's statistics would keep a sample of the digests past their erasure.
+TEST_F(PgRoles, UpgradeKeepsDigestsOutOfThePlannersStatistics) {
+    {
+        auto milter = open_as(kPgMilterRole);
+        std::vector<MessageRow> rows;
+        for (int i = 0; i < 50; ++i) {
+            MessageRow r = make_row(dig(i), kPassed, kDue);
+            r.record = dig(1000 + i);
+            rows.push_back(r);
+        }
+        milter->insert(rows);
+    }
+    pgdetail::exec(admin_.get(), "ANALYZE");
+    EXPECT_EQ(pg_count(admin_.get(), "SELECT count(*) FROM pg_stats WHERE attname IN ('digest', 'record') AND "
+                                     "tablename IN ('messages', 'holds', 'scan_cache')"),
+              0);
+    // The other columns still get them: the planner needs those.
+    EXPECT_EQ(pg_count(admin_.get(), "SELECT count(*) FROM pg_stats WHERE tablename = 'messages' AND attname = 'state'"),
+              1);
+}
+
 TEST_F(PgRoles, UpgradeAgainTakesBackRightsGrantedByHand) {
     pgdetail::exec(admin_.get(), std::string("GRANT DELETE ON messages TO ") + kPgMilterRole);
     EXPECT_TRUE(upgrade_index(ix_).left_to_admin.empty());
