@@ -72,27 +72,52 @@ void BatchWriter::run() {
                 queue_.pop_front();
             }
         }
-        commit_batch(batch);
+        const bool committed = commit_batch(batch);
         for (Job* j : batch) delete j;
         batch.clear();
+        if (committed) run_task_if_due();
     }
 }
 
-void BatchWriter::commit_one(Job& job) {
+void BatchWriter::after_commits(std::function<void(Index&)> task, std::chrono::steady_clock::duration every) {
+    std::lock_guard lock(mu_);
+    task_ = std::move(task);
+    task_every_ = every;
+}
+
+void BatchWriter::run_task_if_due() {
+    std::function<void(Index&)> task;
+    {
+        std::lock_guard lock(mu_);
+        const auto now = std::chrono::steady_clock::now();
+        if (!task_ || (task_last_ != std::chrono::steady_clock::time_point{} && now - task_last_ < task_every_)) return;
+        task_last_ = now;
+        task = task_;
+    }
+    try {
+        task(*index_);
+    } catch (...) {
+        // The task reports its own failures; the rows it could not take stay where they were.
+    }
+}
+
+bool BatchWriter::commit_one(Job& job) {
     try {
         job.succeed(index_->insert({job.row}).at(0));
+        return true;
     } catch (const std::exception& e) {
         job.fail(e);
     } catch (...) {
         job.fail(IndexError("index " + index_->path() + ": the row's transaction failed"));
     }
+    return false;
 }
 
 // A batch that fails because of one of its rows is retried row by row, so that one bad
 // row does not fail the others. A failure of the index itself (locked past the busy
 // timeout, disk full, I/O error, the file replaced) is not: every row would wait and fail
 // the same way.
-void BatchWriter::commit_batch(std::vector<Job*>& jobs) {
+bool BatchWriter::commit_batch(std::vector<Job*>& jobs) {
     if (jobs.size() == 1) return commit_one(*jobs.front());
     std::vector<MessageRow> rows;
     rows.reserve(jobs.size());
@@ -103,15 +128,20 @@ void BatchWriter::commit_batch(std::vector<Job*>& jobs) {
     } catch (const IndexError& e) {
         if (e.index_wide()) {
             for (Job* j : jobs) j->fail(e);
-            return;
+            return false;
         }
-        for (Job* j : jobs) commit_one(*j);
-        return;
+        return commit_each(jobs);
     } catch (...) {
-        for (Job* j : jobs) commit_one(*j);
-        return;
+        return commit_each(jobs);
     }
     for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i]->succeed(ids[i]);
+    return true;
+}
+
+bool BatchWriter::commit_each(std::vector<Job*>& jobs) {
+    bool any = false;
+    for (Job* j : jobs) any = commit_one(*j) || any;
+    return any;
 }
 
 }  // namespace rm

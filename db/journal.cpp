@@ -256,4 +256,17 @@ PendingJournal::DestroyResult PendingJournal::destroy_rejected_if(
     return {Outcome::Destroyed, {}};
 }
 
+std::function<void(Index&)> pending_rows_importer(const IndexSection& c) {
+    return [journal = PendingJournal(c)](Index& index) mutable {
+        if (!journal.has_rows()) return;
+        try {
+            if (const int n = journal.import_into(index); n > 0)
+                spdlog::info("imported {} rows from the pending journal {} now that the index answers", n,
+                             journal.path());
+        } catch (const std::exception& e) {
+            spdlog::warn("the pending journal {} could not be imported yet: {}", journal.path(), e.what());
+        }
+    };
+}
+
 }  // namespace rm

@@ -51,4 +51,8 @@ private:
     int skipped_ = 0;
 };
 
+// Work for BatchWriter::after_commits: imports the journal `c` names when rows wait in it,
+// and logs what it imported or why it could not yet.
+std::function<void(Index&)> pending_rows_importer(const IndexSection& c);
+
 }  // namespace rm

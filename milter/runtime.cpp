@@ -11,8 +11,18 @@ std::unique_ptr<Runtime> g_runtime;
 Runtime& runtime() { return *g_runtime; }
 void install_runtime(std::unique_ptr<Runtime> r) { g_runtime = std::move(r); }
 
-Runtime::Runtime(std::shared_ptr<const Config> config, DigestKey key, std::unique_ptr<BatchWriter> writer)
-    : config_(std::move(config)), key_(std::move(key)), writer_(std::move(writer)), journal_(config_->index) {}
+Runtime::Runtime(std::shared_ptr<const Config> config, DigestKey key, std::unique_ptr<BatchWriter> writer,
+                 std::chrono::steady_clock::duration journal_retry)
+    : config_(std::move(config)), key_(std::move(key)), writer_(std::move(writer)), journal_(config_->index) {
+    take_in_journal_when_the_index_answers(journal_retry);
+}
+
+// Rows journalled while the index failed would otherwise wait for the milter's next start
+// (on a shared PostgreSQL index the sweeper may not add rows): once a row commits again,
+// the writer takes the journal in, trying again at most once per `every` while it fails.
+void Runtime::take_in_journal_when_the_index_answers(std::chrono::steady_clock::duration every) {
+    writer_->after_commits(pending_rows_importer(config_->index), every);
+}
 
 std::shared_ptr<const Config> Runtime::config() const {
     std::lock_guard lock(mu_);

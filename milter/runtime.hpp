@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -17,7 +18,9 @@ namespace rm {
 
 class Runtime {
 public:
-    Runtime(std::shared_ptr<const Config> config, DigestKey key, std::unique_ptr<BatchWriter> writer);
+    // `journal_retry`: how often, at most, rows left in the pending journal are tried again.
+    Runtime(std::shared_ptr<const Config> config, DigestKey key, std::unique_ptr<BatchWriter> writer,
+            std::chrono::steady_clock::duration journal_retry = std::chrono::seconds(30));
 
     // The config a new connection should use. A connection keeps its snapshot until it
     // closes, so a reload never changes the rules in the middle of a message.
@@ -35,6 +38,7 @@ public:
     std::atomic<int> in_flight{0};
 
 private:
+    void take_in_journal_when_the_index_answers(std::chrono::steady_clock::duration every);
     mutable std::mutex mu_;
     std::shared_ptr<const Config> config_;
     DigestKey key_;

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "db/batch_writer.hpp"
+#include "db/journal.hpp"
 #include "index_test_util.hpp"
 
 using namespace rm;
@@ -62,6 +63,29 @@ protected:
 };
 
 }  // namespace
+
+// Rows journalled while the index failed are taken in by the writer once a row commits
+// again, not at the milter's next start; while the last try is recent, nothing is tried.
+TEST_P(BatchWriterTest, TakesInThePendingJournalOnceARowCommitsAgain) {
+    IndexSection c;
+    c.path = path_;
+    c.pending_journal = path_ + ".pending";
+    PendingJournal journal(c);
+    journal.append(make_row(1));
+    journal.append(make_row(2));
+    {
+        BatchWriter writer(open(), 64);
+        writer.after_commits(pending_rows_importer(c), 1h);
+        writer.commit(make_row(3));
+        // The import runs on the writer thread after the commit has answered.
+        for (int i = 0; i < 500 && journal.has_rows(); ++i) std::this_thread::sleep_for(10ms);
+        EXPECT_FALSE(journal.has_rows());
+        journal.append(make_row(4));
+        writer.commit(make_row(5));  // tried a moment ago: the journal waits
+    }  // the writer's thread has ended: nothing runs after this
+    EXPECT_TRUE(journal.has_rows());
+    EXPECT_EQ(count(), 4) << "the journal's first two rows, once, and two committed";
+}
 
 TEST_P(BatchWriterTest, EightThreadsOfTwoHundredCommitsMakeSixteenHundredRows) {
     constexpr int kThreads = 8, kEach = 200;
