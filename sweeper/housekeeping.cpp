@@ -23,8 +23,13 @@ bool take_in_pending_journal(const Config& config, Index& index, bool dry_run, S
             spdlog::info("imported {} row(s) from the pending journal before the sweep", n);
         return true;
     } catch (const IndexError& e) {
-        summary.warn(std::string("the pending journal could not be imported, so orphans are not expired in this run: ") +
-                     e.what());
+        // On a shared index the sweeper's role may not add rows: the milter that wrote the
+        // journal takes it in once a row of its own commits again.
+        const std::string who = config.index.backend == IndexBackend::Postgresql
+                                    ? " (the milter on this host takes it in once the index answers it again)"
+                                    : "";
+        summary.warn(std::string("the pending journal could not be imported, so orphans are not expired in this run") +
+                     who + ": " + e.what());
         spdlog::error("pending journal: {}", e.what());
         return false;
     }
