@@ -63,12 +63,6 @@ struct Hold {
     std::string released_by;
 };
 
-// TEMPORARY stand-in for the folder-hold index API until it is on main (reverted then).
-enum class FolderHold { Placed, AlreadyInForce, NotInIndex, AllDestroyed };
-inline std::string folder_hold_label(const std::string& folder, const std::string& line) {
-    return "folder " + folder + " of the " + line + " mailbox";
-}
-
 // A hold in force, with what a report may show of its message (never the digest).
 struct HeldMessage {
     Hold hold;
@@ -206,26 +200,6 @@ public:
     virtual std::vector<Digest> held_digests() const = 0;
     // Every active hold, oldest first.
     virtual std::vector<HeldMessage> holds_in_force() const = 0;
-    // TEMPORARY stand-ins (see FolderHold above).
-    virtual FolderHold hold_from_folder(const Digest& digest, const std::string& reason, const std::string& placed_by,
-                                        std::chrono::system_clock::time_point now) {
-        const auto rows = rows_for(digest);
-        if (rows.empty()) return FolderHold::NotInIndex;
-        bool present = false;
-        for (const auto& r : rows) present = present || r.state == RowState::Present;
-        if (!present) return FolderHold::AllDestroyed;
-        if (active_hold(digest)) return FolderHold::AlreadyInForce;
-        hold(digest, reason, "", placed_by, now);
-        return FolderHold::Placed;
-    }
-    virtual std::vector<Digest> folder_held_digests() const {
-        std::vector<Digest> out;
-        for (auto& d : held_digests()) {
-            const auto h = active_hold(d);
-            if (h && h->placed_by.rfind("folder ", 0) == 0) out.push_back(d);
-        }
-        return out;
-    }
 
     // --- the sweeper ---------------------------------------------------------------
     // One sweeper at a time: Busy when another holds the lock.
