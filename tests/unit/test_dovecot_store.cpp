@@ -380,8 +380,10 @@ TEST_P(DovecotSweep, AMessageInAHoldFolderIsHeldWithEveryCopy) {
     EXPECT_TRUE(listed(kShared).empty());
     EXPECT_FALSE(w.destroyed("case@x"));
     EXPECT_TRUE(w.destroyed("other@x"));
-    const auto hold = w.index->active_hold(w.digest("case@x"));
-    ASSERT_TRUE(hold);
+    const auto holds = w.index->active_holds(w.digest("case@x"));
+    ASSERT_EQ(holds.size(), 1u);
+    const auto* hold = &holds.front();
+    EXPECT_EQ(hold->kind, rm::HoldKind::Folder);
     EXPECT_EQ(hold->reason, "safeguarding");
     EXPECT_EQ(hold->placed_by, "folder Hold/Safeguarding of the respect-phoneline mailbox");
     EXPECT_EQ(s.hold_folders.placed, 1);

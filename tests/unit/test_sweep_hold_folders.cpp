@@ -22,7 +22,12 @@ struct HoldWorld : World {
         make_maildir(hold_folder());
     }
     fs::path hold_folder() const { return shared_b / ".Hold.Safeguarding"; }
-    std::optional<rm::Hold> hold_on(const std::string& id) const { return index->active_hold(digest(id)); }
+    // The folder hold in force on the message, if any.
+    std::optional<rm::Hold> hold_on(const std::string& id) const {
+        for (auto& h : index->active_holds(digest(id)))
+            if (h.kind == rm::HoldKind::Folder) return h;
+        return std::nullopt;
+    }
 };
 
 std::string text_of(const Summary& s) {
