@@ -88,6 +88,10 @@ CountTable count_table(const ReportCounts& c) {
 
 std::string hold_kind_name(const Hold&) { return "admin"; }
 
+std::int64_t hold_age_days(const Hold& hold, system_clock::time_point now) {
+    return duration_cast<days>(now - hold.placed_at).count();
+}
+
 std::optional<ReportFormat> parse_report_format(std::string_view name) {
     if (name == "text") return ReportFormat::Text;
     if (name == "json") return ReportFormat::Json;
@@ -127,9 +131,10 @@ std::string describe_receipt(const Receipt& r) {
 void write_holds(std::ostream& out, const Config& config, const ReportData& d) {
     out << "Holds in force: " << d.holds.size() << "\n";
     for (const auto& h : d.holds) {
-        out << "  - " << h.hold.reason << (h.hold.ref.empty() ? "" : " " + h.hold.ref) << ", placed by "
-            << h.hold.placed_by << " on " << format_utc(h.hold.placed_at) << "; "
-            << describe_lines(config, h.lines) << ", retention date " << format_date(h.retain_until) << "\n";
+        out << "  - " << h.hold.reason << (h.hold.ref.empty() ? "" : " " + h.hold.ref) << ", "
+            << hold_kind_name(h.hold) << " hold placed by " << h.hold.placed_by << " on " << format_utc(h.hold.placed_at)
+            << " (" << hold_age_days(h.hold, d.now) << " days ago); " << describe_lines(config, h.lines)
+            << ", retention date " << format_date(h.retain_until) << "\n";
     }
 }
 
@@ -171,8 +176,9 @@ nlohmann::json report_json(const ReportData& d) {
         counts.push_back({{"line", b.line}, {"direction", b.direction}, {"state", b.state}, {"count", b.count}});
     nlohmann::json holds = nlohmann::json::array();
     for (const auto& h : d.holds)
-        holds.push_back({{"reason", h.hold.reason}, {"ref", h.hold.ref}, {"placed_by", h.hold.placed_by},
-                         {"placed_at", format_utc_iso(h.hold.placed_at)}, {"lines", h.lines},
+        holds.push_back({{"reason", h.hold.reason}, {"ref", h.hold.ref}, {"kind", hold_kind_name(h.hold)},
+                         {"placed_by", h.hold.placed_by}, {"placed_at", format_utc_iso(h.hold.placed_at)},
+                         {"age_days", hold_age_days(h.hold, d.now)}, {"lines", h.lines},
                          {"retain_until", format_date(h.retain_until)}});
     return {{"today", format_date(d.today)},
             {"generated_at", format_utc_iso(d.now)},

@@ -12,8 +12,6 @@
 
 namespace rm::ctl {
 
-using namespace std::chrono;
-
 namespace {
 
 constexpr const char* kStyle =
@@ -83,7 +81,7 @@ void write_holds(std::ostream& out, const Config& config, const ReportData& d) {
         << "<th>Age (days)</th><th>Line</th><th>Retention date</th></tr>\n";
     for (const auto& h : d.holds) {
         out << "<tr>" << td(h.hold.reason) << td(h.hold.ref) << td(hold_kind_name(h.hold)) << td(h.hold.placed_by)
-            << td(format_utc(h.hold.placed_at)) << td(duration_cast<days>(d.now - h.hold.placed_at).count())
+            << td(format_utc(h.hold.placed_at)) << td(hold_age_days(h.hold, d.now))
             << td(describe_lines(config, h.lines)) << td(format_date(h.retain_until)) << "</tr>\n";
     }
     out << "</table>\n";

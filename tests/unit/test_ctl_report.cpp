@@ -231,3 +231,15 @@ TEST(CtlReport, FormatsAreTextJsonAndHtml) {
     EXPECT_EQ(render_report(config(), d, ReportFormat::Text), render_report_text(config(), d));
     EXPECT_EQ(render_report(config(), d, ReportFormat::Html), render_report_html(config(), d));
 }
+
+TEST(CtlReport, HoldsSayTheirKindAndAge) {
+    IndexScene s;
+    const ReportData d = full_report(s);
+    const std::string text = render_report_text(config(), d);
+    EXPECT_NE(text.find("safeguarding SG-9, admin hold placed by alice on 2026-02-26 09:00 UTC (12 days ago)"),
+              std::string::npos)
+        << text;
+    const auto j = report_json(d);
+    EXPECT_EQ(j["holds"][0]["kind"], "admin");
+    EXPECT_EQ(j["holds"][0]["age_days"], 12);
+}
