@@ -86,8 +86,6 @@ CountTable count_table(const ReportCounts& c) {
     return t;
 }
 
-std::string hold_kind_name(const Hold&) { return "admin"; }
-
 std::int64_t hold_age_days(const Hold& hold, system_clock::time_point now) {
     return duration_cast<days>(now - hold.placed_at).count();
 }
@@ -132,7 +130,7 @@ void write_holds(std::ostream& out, const Config& config, const ReportData& d) {
     out << "Holds in force: " << d.holds.size() << "\n";
     for (const auto& h : d.holds) {
         out << "  - " << h.hold.reason << (h.hold.ref.empty() ? "" : " " + h.hold.ref) << ", "
-            << hold_kind_name(h.hold) << " hold placed by " << h.hold.placed_by << " on " << format_utc(h.hold.placed_at)
+            << hold_kind_name(h.hold.kind) << " hold placed by " << h.hold.placed_by << " on " << format_utc(h.hold.placed_at)
             << " (" << hold_age_days(h.hold, d.now) << " days ago); " << describe_lines(config, h.lines)
             << ", retention date " << format_date(h.retain_until) << "\n";
     }
@@ -176,7 +174,7 @@ nlohmann::json report_json(const ReportData& d) {
         counts.push_back({{"line", b.line}, {"direction", b.direction}, {"state", b.state}, {"count", b.count}});
     nlohmann::json holds = nlohmann::json::array();
     for (const auto& h : d.holds)
-        holds.push_back({{"reason", h.hold.reason}, {"ref", h.hold.ref}, {"kind", hold_kind_name(h.hold)},
+        holds.push_back({{"reason", h.hold.reason}, {"ref", h.hold.ref}, {"kind", hold_kind_name(h.hold.kind)},
                          {"placed_by", h.hold.placed_by}, {"placed_at", format_utc_iso(h.hold.placed_at)},
                          {"age_days", hold_age_days(h.hold, d.now)}, {"lines", h.lines},
                          {"retain_until", format_date(h.retain_until)}});

@@ -47,8 +47,6 @@ struct CountTable {
 };
 CountTable count_table(const ReportCounts& counts);
 
-// "admin" (placed with retentionctl hold) or "folder" (placed by the sweeper for a hold folder).
-std::string hold_kind_name(const Hold& hold);
 // Whole days since the hold was placed.
 std::int64_t hold_age_days(const Hold& hold, std::chrono::system_clock::time_point now);
 

@@ -80,7 +80,7 @@ void write_holds(std::ostream& out, const Config& config, const ReportData& d) {
     out << "<table>\n<tr><th>Reason</th><th>Reference</th><th>Kind</th><th>Placed by</th><th>Placed</th>"
         << "<th>Age (days)</th><th>Line</th><th>Retention date</th></tr>\n";
     for (const auto& h : d.holds) {
-        out << "<tr>" << td(h.hold.reason) << td(h.hold.ref) << td(hold_kind_name(h.hold)) << td(h.hold.placed_by)
+        out << "<tr>" << td(h.hold.reason) << td(h.hold.ref) << td(std::string(hold_kind_name(h.hold.kind))) << td(h.hold.placed_by)
             << td(format_utc(h.hold.placed_at)) << td(hold_age_days(h.hold, d.now))
             << td(describe_lines(config, h.lines)) << td(format_date(h.retain_until)) << "</tr>\n";
     }

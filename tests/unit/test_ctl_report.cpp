@@ -2,6 +2,8 @@
 // the sweeper has fallen behind.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "core/config.hpp"
 #include "core/strings.hpp"
 #include "ctl/holds.hpp"
@@ -242,4 +244,32 @@ TEST(CtlReport, HoldsSayTheirKindAndAge) {
     const auto j = report_json(d);
     EXPECT_EQ(j["holds"][0]["kind"], "admin");
     EXPECT_EQ(j["holds"][0]["age_days"], 12);
+}
+
+TEST(CtlReport, FolderHoldsNameTheirFolderAndSitBesideAdminHolds) {
+    IndexScene s;
+    full_report(s);  // d@x: an admin hold
+    const Digest d = s.key.digest("d@x");
+    ASSERT_EQ(s.index->hold_from_folder(d, "police-request", folder_hold_label("Hold/<Police & Co>", "mens-advice-line"),
+                                        kNow - days(3)),
+              FolderHold::Placed);
+    const ReportData r = build_report(*s.index, kNow);
+    ASSERT_EQ(r.holds.size(), 2u);
+
+    const std::string html = render_report_html(config(), r);
+    EXPECT_TRUE(has(html, "Holds in force: 2")) << html;
+    EXPECT_TRUE(has(html, "<td>police-request</td><td></td><td>folder</td>"
+                          "<td>folder Hold/&lt;Police &amp; Co&gt; of the mens-advice-line mailbox</td>"))
+        << html;
+    EXPECT_TRUE(has(html, "<td>safeguarding</td><td>SG-9</td><td>admin</td><td>alice</td>")) << html;
+
+    const std::string text = render_report_text(config(), r);
+    EXPECT_NE(text.find("police-request, folder hold placed by folder Hold/<Police & Co> of the mens-advice-line "
+                        "mailbox on 2026-03-07 12:00 UTC (3 days ago)"),
+              std::string::npos)
+        << text;
+    const auto j = report_json(r);
+    std::set<std::string> kinds;
+    for (const auto& h : j["holds"]) kinds.insert(h["kind"].get<std::string>());
+    EXPECT_EQ(kinds, (std::set<std::string>{"admin", "folder"}));
 }
