@@ -106,7 +106,10 @@ if open_page "$T/unsafe.html" "$T/unsafe"; then
     assert_file_contains "$T/unsafe.requests" "http://127.0.0.1:$PORT/line-name.png" \
         "the check sees the request of a page without the CSP"
 fi
-wait_until 5 'grep -q "GET /line-name.png" "$T/listener.log"' && pass "that request reached the listener" \
-    || fail "that request reached the listener" "$(cat "$T/listener.log")"
+if wait_until 5 'grep -q "GET /line-name.png" "$T/listener.log"'; then
+    pass "that request reached the listener"
+else
+    fail "that request reached the listener" "$(cat "$T/listener.log")"
+fi
 
 e2e_finish
