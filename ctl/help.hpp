@@ -73,12 +73,16 @@ inline constexpr const char* kRelease =
 
 inline constexpr const char* kReport =
     "Report: records by line, direction and state; how many reach their retention date in the\n"
-    "next 7 and 30 days; records past their date not yet destroyed; the holds in force; the last\n"
-    "sweep and its result, and the last successful one (ended 0 or 4). A 'warning:' line says when\n"
-    "the sweeper has fallen behind: no successful sweep for two days, records past their date\n"
-    "still not destroyed, or a last sweep that failed or stopped for safety.\n"
-    "Reads the index only. Exit status 0 even with warnings (use --json's \"behind\" and\n"
-    "\"warnings\" for monitoring); 1 when there is no index.";
+    "next 7 and 30 days; records past their date not yet destroyed; the holds in force (reason,\n"
+    "reference, kind, who or which hold folder placed them, age); the last sweep and its result,\n"
+    "and the last successful one (ended 0 or 4). A 'warning:' line says when the sweeper has\n"
+    "fallen behind: no successful sweep for two days, records past their date still not\n"
+    "destroyed, or a last sweep that failed or stopped for safety.\n"
+    "--format text (default), json (for monitoring: see \"behind\" and \"warnings\"; --json is the\n"
+    "same) or html: a self-contained page to mail from cron (inline style, loads nothing, every\n"
+    "value escaped). No format names a person who wrote, an address, a subject or a Message-ID.\n"
+    "Reads the index only. Exit status 0 even with warnings; 1 when there is no index; 2 an\n"
+    "unknown --format. README.md has a cron job that mails the html page to a team leader.";
 
 inline constexpr const char* kStatement =
     "Write the public retention statement, generated from this config so it always matches what\n"

@@ -37,6 +37,7 @@ struct Options {
     std::string ref;
     std::string hold_kind;  // release --kind
     std::string format = "markdown";
+    std::string report_format = "text";
     std::string to;
     bool json = false;
 };
@@ -150,13 +151,11 @@ int cmd_release(const Options& o) {
 }
 
 int cmd_report(const Options& o) {
+    const auto format = o.json ? ReportFormat::Json : parse_report_format(o.report_format);
+    if (!format) throw CtlError(kExitConfig, "--format must be text, json or html");
     const Config c = load_config(o.config);
     auto index = open_existing_index(c, false);
-    const ReportData d = build_report(*index, Clock::now());
-    if (o.json)
-        std::cout << report_json(d).dump(2) << "\n";
-    else
-        std::cout << render_report_text(c, d);
+    std::cout << render_report(c, build_report(*index, Clock::now()), *format);
     return kExitOk;
 }
 
@@ -282,7 +281,10 @@ int main(int argc, char** argv) {
     release->add_option("--kind", o.hold_kind, "admin or folder: which hold to lift when a message has both");
     release->footer(help::kRelease);
     auto* report = app.add_subcommand("report", "counts, expiries, holds and the sweeper's health");
-    report->add_flag("--json", o.json, "print JSON");
+    auto* report_format = report->add_option("--format", o.report_format, "text, json or html (a page to mail)")
+                              ->check(CLI::IsMember({"text", "json", "html"}))
+                              ->capture_default_str();
+    report->add_flag("--json", o.json, "the same as --format json")->excludes(report_format);
     report->footer(help::kReport);
     auto* statement = app.add_subcommand("statement", "the public retention statement, from this config");
     statement->add_option("--format", o.format, "markdown, html or text")->capture_default_str();

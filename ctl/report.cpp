@@ -76,36 +76,44 @@ void add_warnings(ReportData& d) {
                               "sweeper's log (journalctl -u retention-sweep).";
 }
 
-namespace {
-
-// Column order for states: the usual ones first, anything newer after them.
-std::vector<std::string> state_columns(const ReportCounts& c) {
-    std::vector<std::string> cols = {"present", "destroyed"};
+CountTable count_table(const ReportCounts& c) {
+    CountTable t;
+    t.states = {"present", "destroyed"};
     for (const auto& b : c.buckets) {
-        if (std::find(cols.begin(), cols.end(), b.state) == cols.end()) cols.push_back(b.state);
+        if (std::find(t.states.begin(), t.states.end(), b.state) == t.states.end()) t.states.push_back(b.state);
+        t.rows[{b.line, b.direction}][b.state] += b.count;
     }
-    return cols;
+    return t;
 }
+
+std::int64_t hold_age_days(const Hold& hold, system_clock::time_point now) {
+    return duration_cast<days>(now - hold.placed_at).count();
+}
+
+std::optional<ReportFormat> parse_report_format(std::string_view name) {
+    if (name == "text") return ReportFormat::Text;
+    if (name == "json") return ReportFormat::Json;
+    if (name == "html") return ReportFormat::Html;
+    return std::nullopt;
+}
+
+namespace {
 
 void write_counts(std::ostream& out, const ReportCounts& c) {
     if (c.buckets.empty()) {
         out << "The index holds no messages yet.\n";
         return;
     }
-    const auto cols = state_columns(c);
-    std::map<std::pair<std::string, std::string>, std::map<std::string, std::int64_t>> table;
+    const CountTable t = count_table(c);
     size_t width = 4;
-    for (const auto& b : c.buckets) {
-        table[{b.line, b.direction}][b.state] += b.count;
-        width = std::max(width, b.line.size());
-    }
+    for (const auto& b : c.buckets) width = std::max(width, b.line.size());
     out << "Messages in the index, by line, direction and state:\n  " << std::left << std::setw(static_cast<int>(width))
         << "line" << "  " << std::setw(9) << "direction";
-    for (const auto& s : cols) out << std::right << std::setw(10) << s;
+    for (const auto& s : t.states) out << std::right << std::setw(10) << s;
     out << "\n";
-    for (const auto& [key, states] : table) {
+    for (const auto& [key, states] : t.rows) {
         out << "  " << std::left << std::setw(static_cast<int>(width)) << key.first << "  " << std::setw(9) << key.second;
-        for (const auto& s : cols) {
+        for (const auto& s : t.states) {
             const auto it = states.find(s);
             out << std::right << std::setw(10) << (it == states.end() ? 0 : it->second);
         }
@@ -121,9 +129,10 @@ std::string describe_receipt(const Receipt& r) {
 void write_holds(std::ostream& out, const Config& config, const ReportData& d) {
     out << "Holds in force: " << d.holds.size() << "\n";
     for (const auto& h : d.holds) {
-        out << "  - " << h.hold.reason << (h.hold.ref.empty() ? "" : " " + h.hold.ref) << ", placed by "
-            << h.hold.placed_by << " on " << format_utc(h.hold.placed_at) << "; "
-            << describe_lines(config, h.lines) << ", retention date " << format_date(h.retain_until) << "\n";
+        out << "  - " << h.hold.reason << (h.hold.ref.empty() ? "" : " " + h.hold.ref) << ", "
+            << hold_kind_name(h.hold.kind) << " hold placed by " << h.hold.placed_by << " on " << format_utc(h.hold.placed_at)
+            << " (" << hold_age_days(h.hold, d.now) << " days ago); " << describe_lines(config, h.lines)
+            << ", retention date " << format_date(h.retain_until) << "\n";
     }
 }
 
@@ -165,8 +174,9 @@ nlohmann::json report_json(const ReportData& d) {
         counts.push_back({{"line", b.line}, {"direction", b.direction}, {"state", b.state}, {"count", b.count}});
     nlohmann::json holds = nlohmann::json::array();
     for (const auto& h : d.holds)
-        holds.push_back({{"reason", h.hold.reason}, {"ref", h.hold.ref}, {"placed_by", h.hold.placed_by},
-                         {"placed_at", format_utc_iso(h.hold.placed_at)}, {"lines", h.lines},
+        holds.push_back({{"reason", h.hold.reason}, {"ref", h.hold.ref}, {"kind", hold_kind_name(h.hold.kind)},
+                         {"placed_by", h.hold.placed_by}, {"placed_at", format_utc_iso(h.hold.placed_at)},
+                         {"age_days", hold_age_days(h.hold, d.now)}, {"lines", h.lines},
                          {"retain_until", format_date(h.retain_until)}});
     return {{"today", format_date(d.today)},
             {"generated_at", format_utc_iso(d.now)},
@@ -180,6 +190,15 @@ nlohmann::json report_json(const ReportData& d) {
             {"last_successful_sweep", receipt_json(d.last_successful)},
             {"behind", !d.warnings.empty()},
             {"warnings", d.warnings}};
+}
+
+std::string render_report(const Config& config, const ReportData& d, ReportFormat format) {
+    switch (format) {
+        case ReportFormat::Json: return report_json(d).dump(2) + "\n";
+        case ReportFormat::Html: return render_report_html(config, d);
+        case ReportFormat::Text: break;
+    }
+    return render_report_text(config, d);
 }
 
 }  // namespace rm::ctl

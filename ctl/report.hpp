@@ -1,11 +1,14 @@
 // `retentionctl report`: counts by line, direction and state, what expires soon, the
-// holds in force, the last sweep, and a warning when the sweeper has fallen behind.
+// holds in force, the last sweep, and a warning when the sweeper has fallen behind; as
+// text for the terminal, JSON for monitoring, or an HTML page to mail to a team leader.
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.hpp"
@@ -36,7 +39,25 @@ void add_warnings(ReportData& data);
 bool sweep_succeeded(const Receipt& r);
 std::string describe_exit(int exit_code);
 
+// The counts arranged for display: a row per (line tag, direction), a column per state,
+// the usual states first and any newer one after them.
+struct CountTable {
+    std::vector<std::string> states;
+    std::map<std::pair<std::string, std::string>, std::map<std::string, std::int64_t>> rows;
+};
+CountTable count_table(const ReportCounts& counts);
+
+// Whole days since the hold was placed.
+std::int64_t hold_age_days(const Hold& hold, std::chrono::system_clock::time_point now);
+
+enum class ReportFormat { Text, Json, Html };
+std::optional<ReportFormat> parse_report_format(std::string_view name);
+
 std::string render_report_text(const Config& config, const ReportData& data);
 nlohmann::json report_json(const ReportData& data);
+// A complete page that loads nothing (inline CSS, a CSP that forbids everything else),
+// every value escaped, and nothing that names a person who wrote to a line.
+std::string render_report_html(const Config& config, const ReportData& data);
+std::string render_report(const Config& config, const ReportData& data, ReportFormat format);
 
 }  // namespace rm::ctl

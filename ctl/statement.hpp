@@ -32,4 +32,7 @@ Statement build_statement(const Config& config);
 std::string render_statement(const Statement& s, StatementFormat format);
 std::string render_statement(const Config& config, StatementFormat format);
 
+// Text made safe for HTML element content and quoted attribute values.
+std::string escape_html(const std::string& s);
+
 }  // namespace rm::ctl

@@ -38,21 +38,6 @@ std::string escape_markdown(const std::string& s) {
     return out;
 }
 
-std::string escape_html(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
-
 std::string markdown(const Statement& s) {
     std::ostringstream out;
     out << "# " << escape_markdown(s.title) << "\n";
@@ -107,6 +92,21 @@ std::string html(const Statement& s) {
 }
 
 }  // namespace
+
+std::string escape_html(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
 
 std::string render_statement(const Statement& s, StatementFormat format) {
     switch (format) {

@@ -12,10 +12,11 @@ BUILD_PKGS=(
 # Real peers for the end-to-end tests: the MTA, SMTP client, milter test client, IMAP server;
 # clang and its runtime (libFuzzer) for the fuzz harnesses (tests/fuzz); systemd for
 # systemd-analyze, which checks the units offline (tests/e2e/test_hardening.sh); PostgreSQL for
-# the index's PostgreSQL backend (the tests start a private cluster).
+# the index's PostgreSQL backend (the tests start a private cluster); Chromium to open the HTML
+# report headless as its reader would (tests/e2e/test_report_browser.sh).
 TEST_PKGS=(
   postfix swaks miltertest dovecot-imapd dovecot-lmtpd sqlite3 faketime procps iproute2 m4 python3
-  clang libclang-rt-14-dev systemd postgresql
+  clang libclang-rt-14-dev systemd postgresql chromium
 )
 
 # scripts/bench.sh: /usr/bin/time -v (peak memory), bc; Postfix brings smtp-source.

@@ -2,7 +2,10 @@
 // the sweeper has fallen behind.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "core/config.hpp"
+#include "core/strings.hpp"
 #include "ctl/holds.hpp"
 #include "ctl/report.hpp"
 #include "config_test_util.hpp"
@@ -138,4 +141,135 @@ TEST(CtlReport, LastSuccessfulSweepSkipsLaterFailures) {
     EXPECT_EQ(d.last_sweep->exit_code, 1);
     EXPECT_TRUE(mentions(d.warnings, "fallen behind"));
     EXPECT_TRUE(mentions(d.warnings, "did not succeed"));
+}
+
+namespace {
+
+// A scene with something in every part of the page: rows of two directions, one expiring
+// within 7 days, a hold with a reference, and a sweep.
+ReportData full_report(IndexScene& s, const std::string& ref = "SG-9") {
+    s.add("a@x", "mens-advice-line", date(2025, 9, 12), date(2026, 3, 12));
+    s.add("b@x", "mens-advice-line", date(2025, 10, 1), date(2026, 4, 1), "outbound");
+    s.add("d@x", "mens-advice-line", date(2025, 9, 1), date(2026, 3, 1));
+    s.index->hold(s.key.digest("d@x"), "safeguarding", ref, "alice", kNow - days(12) - hours(3));
+    s.index->add_receipt(receipt(kNow - hours(9), 0), {});
+    return build_report(*s.index, kNow);
+}
+
+bool has(const std::string& html, const std::string& what) { return html.find(what) != std::string::npos; }
+
+}  // namespace
+
+TEST(CtlReportHtml, ShowsCountsExpiriesHoldsAndTheLastSweep) {
+    IndexScene s;
+    const std::string html = render_report_html(config(), full_report(s));
+    for (const char* want :
+         {"<!DOCTYPE html>", "<title>Retention report for 2026-03-10</title>", "Men&#39;s Advice Line",
+          "<td>inbound</td>", "<td>outbound</td>", "<th>Destroyed in the next 7 days</th><td class=\"n\">1</td>",
+          "<th>Destroyed in the next 30 days</th><td class=\"n\">2</td>", "Holds in force: 1",
+          "<td>safeguarding</td><td>SG-9</td><td>admin</td><td>alice</td><td>2026-02-26 09:00 UTC</td>"
+          "<td class=\"n\">12</td>",
+          "<td>2026-03-01</td>", "<td>last</td><td>2026-03-10 03:00 UTC</td><td>completed</td>",
+          "The sweeper is keeping up.", "</html>"})
+        EXPECT_TRUE(has(html, want)) << want << "\n" << html;
+}
+
+TEST(CtlReportHtml, LoadsNothingFromOutside) {
+    IndexScene s;
+    const std::string html = render_report_html(config(), full_report(s));
+    EXPECT_TRUE(has(html, "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+                          "style-src 'unsafe-inline'\">"))
+        << html;
+    for (const char* never : {"http:", "https:", "//", "src=", "href=", "url(", "@import", "<link", "<script", "<img"})
+        EXPECT_FALSE(has(html, never)) << never << "\n" << html;
+}
+
+TEST(CtlReportHtml, EscapesLineNamesAndReferences) {
+    IndexScene s;
+    const Config evil = parse_config(
+        replace_all(test::kOneLineConfig, "Men's Advice Line", "<img src=http://127.0.0.1:9/x> & co"),
+        "/etc/retention-milter/retention.toml");
+    const std::string html = render_report_html(evil, full_report(s, "<script>alert(1)</script>"));
+    EXPECT_FALSE(has(html, "<script")) << html;
+    EXPECT_FALSE(has(html, "<img")) << html;
+    EXPECT_TRUE(has(html, "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>")) << html;
+    EXPECT_TRUE(has(html, "&lt;img src=http://127.0.0.1:9/x&gt; &amp; co")) << html;
+}
+
+TEST(CtlReportHtml, WarningsAreShownAndAnEmptyIndexSaysSo) {
+    IndexScene s;
+    s.add("a@x", "mens-advice-line", date(2025, 9, 1), date(2026, 3, 1));
+    std::string html = render_report_html(config(), build_report(*s.index, kNow));
+    EXPECT_TRUE(has(html, "class=\"warn\"")) << html;
+    EXPECT_TRUE(has(html, "1 record is past its retention date")) << html;
+    EXPECT_TRUE(has(html, "No sweep has been recorded yet.")) << html;
+    EXPECT_FALSE(has(html, "keeping up")) << html;
+
+    IndexScene empty;
+    html = render_report_html(config(), build_report(*empty.index, kNow));
+    EXPECT_TRUE(has(html, "The index holds no messages yet.")) << html;
+    EXPECT_TRUE(has(html, "Holds in force: 0")) << html;
+}
+
+TEST(CtlReportHtml, NamesNoMessage) {
+    IndexScene s;
+    const ReportData d = full_report(s);
+    const std::string html = render_report_html(config(), d);
+    for (const char* id : {"a@x", "b@x", "d@x"}) {
+        EXPECT_FALSE(has(html, id)) << id;
+        EXPECT_FALSE(has(html, to_hex(s.key.digest(id)))) << id;
+    }
+    EXPECT_FALSE(has(html, "4ABCDEF")) << "queue id";
+}
+
+TEST(CtlReport, FormatsAreTextJsonAndHtml) {
+    EXPECT_EQ(parse_report_format("text"), ReportFormat::Text);
+    EXPECT_EQ(parse_report_format("json"), ReportFormat::Json);
+    EXPECT_EQ(parse_report_format("html"), ReportFormat::Html);
+    for (const char* bad : {"", "HTML", "markdown", "htm"}) EXPECT_FALSE(parse_report_format(bad)) << bad;
+    IndexScene s;
+    const ReportData d = full_report(s);
+    EXPECT_EQ(nlohmann::json::parse(render_report(config(), d, ReportFormat::Json)), report_json(d));
+    EXPECT_EQ(render_report(config(), d, ReportFormat::Text), render_report_text(config(), d));
+    EXPECT_EQ(render_report(config(), d, ReportFormat::Html), render_report_html(config(), d));
+}
+
+TEST(CtlReport, HoldsSayTheirKindAndAge) {
+    IndexScene s;
+    const ReportData d = full_report(s);
+    const std::string text = render_report_text(config(), d);
+    EXPECT_NE(text.find("safeguarding SG-9, admin hold placed by alice on 2026-02-26 09:00 UTC (12 days ago)"),
+              std::string::npos)
+        << text;
+    const auto j = report_json(d);
+    EXPECT_EQ(j["holds"][0]["kind"], "admin");
+    EXPECT_EQ(j["holds"][0]["age_days"], 12);
+}
+
+TEST(CtlReport, FolderHoldsNameTheirFolderAndSitBesideAdminHolds) {
+    IndexScene s;
+    full_report(s);  // d@x: an admin hold
+    const Digest d = s.key.digest("d@x");
+    ASSERT_EQ(s.index->hold_from_folder(d, "police-request", folder_hold_label("Hold/<Police & Co>", "mens-advice-line"),
+                                        kNow - days(3)),
+              FolderHold::Placed);
+    const ReportData r = build_report(*s.index, kNow);
+    ASSERT_EQ(r.holds.size(), 2u);
+
+    const std::string html = render_report_html(config(), r);
+    EXPECT_TRUE(has(html, "Holds in force: 2")) << html;
+    EXPECT_TRUE(has(html, "<td>police-request</td><td></td><td>folder</td>"
+                          "<td>folder Hold/&lt;Police &amp; Co&gt; of the mens-advice-line mailbox</td>"))
+        << html;
+    EXPECT_TRUE(has(html, "<td>safeguarding</td><td>SG-9</td><td>admin</td><td>alice</td>")) << html;
+
+    const std::string text = render_report_text(config(), r);
+    EXPECT_NE(text.find("police-request, folder hold placed by folder Hold/<Police & Co> of the mens-advice-line "
+                        "mailbox on 2026-03-07 12:00 UTC (3 days ago)"),
+              std::string::npos)
+        << text;
+    const auto j = report_json(r);
+    std::set<std::string> kinds;
+    for (const auto& h : j["holds"]) kinds.insert(h["kind"].get<std::string>());
+    EXPECT_EQ(kinds, (std::set<std::string>{"admin", "folder"}));
 }
