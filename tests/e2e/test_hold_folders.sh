@@ -95,7 +95,7 @@ ctl_at() {
   SUDO_USER=$ADMIN faketime "$when" "$CTL" -c "$W/sweep/retention.toml" "$@" >"$W/ctl.out" 2>&1 || CTL_RC=$?
 }
 line_count() { sweep_json "d['lines'].get('respect-phoneline', {}).get('$1', 0)"; }
-folder_holds() { sweep_json "d.get('folder_holds', {}).get('$1')"; }
+hold_folders() { sweep_json "d.get('hold_folders', {}).get('$1')"; }
 
 VIEW_DIR=$W/views
 mkdir -p "$VIEW_DIR"
@@ -143,6 +143,7 @@ sweep_show_failure
 assert_eq 0 "$(line_count destroyed)" "the day before: nothing destroyed"
 assert_cmd "the day before: the helpline's mailbox downloads over IMAP" view before "$SHARED_USER"
 assert_eq True "$(has_folder before "$SHARED_USER" "$HOLD")" "the sweep made the hold folder, which staff see over IMAP"
+assert_eq 1 "$(hold_folders folders_made)" "the day before: the summary says the hold folder was made"
 names_nothing "the day before"
 
 # --- staff file A in the hold folder ---------------------------------------------------------
@@ -165,17 +166,15 @@ if [ "$FORMAT" = maildir ]; then
   chmod 000 "$HOLD_DIR"
   sweep_at "$RETAIN 01:00:00"
   chmod "$mode" "$HOLD_DIR"
-  assert_ne 0 "$SWEEP_RC" "a hold folder that cannot be read: the run does not end well"
+  assert_eq 3 "$SWEEP_RC" "a hold folder that cannot be read: a safety stop (exit 3)"
   sweep_show_failure
   assert_eq 0 "$(line_count destroyed)" "a hold folder that cannot be read: nothing destroyed, in any mailbox"
   assert_eq "1 1" "$(count "$SHARED_USER" INBOX "$B_ID") $(count alice@respect.test 'Deleted Items' "$A_ID")" \
     "a hold folder that cannot be read: B and alice's copy of A are still there"
   assert_eq "present present" "$(state_of "$A_ID") $(state_of "$B_ID")" "a hold folder that cannot be read: no row written off"
-  if grep -qi "hold folder" "$W/sweep/sweep.log" "$W/sweep/out.json"; then
-    pass "a hold folder that cannot be read: the run says so"
-  else
-    fail "a hold folder that cannot be read: the run says so" "$(cat "$W/sweep/sweep.log")"
-  fi
+  assert_eq "['folder $HOLD of the respect-phoneline mailbox']" "$(hold_folders unreadable)" \
+    "a hold folder that cannot be read: the summary names it (by folder and line)"
+  assert_file_contains "$W/sweep/sweep.log" "$HOLD" "a hold folder that cannot be read: the log names it"
   names_nothing "a hold folder that cannot be read"
 fi
 
@@ -187,8 +186,8 @@ sweep_show_failure
 assert_eq 1 "$(line_count destroyed)" "on the date: one copy destroyed (B)"
 assert_eq destroyed "$(state_of "$B_ID")" "on the date: B's row is written off"
 assert_eq present "$(state_of "$A_ID")" "on the date: A's row stays"
-assert_eq 1 "$(folder_holds placed)" "on the date: the summary counts one hold placed from a hold folder"
-assert_eq 1 "$(folder_holds not_in_index)" "on the date: the staff note in the hold folder is counted as not helpline mail"
+assert_eq 1 "$(hold_folders placed)" "on the date: the summary counts one hold placed from a hold folder"
+assert_eq 1 "$(hold_folders not_helpline)" "on the date: the staff note in the hold folder is counted as not helpline mail"
 assert_cmd "on the date: the helpline's mailbox downloads over IMAP" view date "$SHARED_USER"
 assert_cmd "on the date: alice's mailbox downloads over IMAP" view date alice@respect.test
 assert_eq "['<$A_ID>', '<$OWN_ID>']" "$(ids date "$SHARED_USER" "$HOLD")" "on the date: A and the staff note stay in the hold folder"
@@ -219,8 +218,8 @@ sweep_show_failure
 assert_eq 0 "$(line_count destroyed)" "moved out: nothing destroyed"
 assert_eq "1 1" "$(count "$SHARED_USER" INBOX "$A_ID") $(count alice@respect.test 'Deleted Items' "$A_ID")" \
   "moved out: A and alice's copy stay (leaving the hold folder does not release)"
-assert_eq 1 "$(folder_holds left_hold_folder)" "moved out: the summary counts one folder-held message no longer in a hold folder"
-assert_eq 0 "$(folder_holds placed)" "moved out: no new hold placed"
+assert_eq 1 "$(hold_folders no_longer_in_folder)" "moved out: the summary counts one folder-held message no longer in a hold folder"
+assert_eq 0 "$(hold_folders placed)" "moved out: no new hold placed"
 names_nothing "moved out"
 ctl_at "$DAY_AFTER 09:00:00" show "<$A_ID>"
 assert_file_matches "$W/ctl.out" "^hold: safeguarding.* placed by folder $HOLD of the respect-phoneline mailbox" \
@@ -235,7 +234,7 @@ assert_eq 0 "$SWEEP_RC" "after the release: the sweep ends 0"
 sweep_show_failure
 assert_eq 2 "$(line_count destroyed)" "after the release: A and alice's copy are destroyed"
 assert_eq destroyed "$(state_of "$A_ID")" "after the release: A's row is written off"
-assert_eq 0 "$(folder_holds left_hold_folder)" "after the release: no folder-held message left to report"
+assert_eq 0 "$(hold_folders no_longer_in_folder)" "after the release: no folder-held message left to report"
 names_nothing "after the release"
 assert_cmd "after the release: the helpline's mailbox downloads over IMAP" view released "$SHARED_USER"
 assert_cmd "after the release: alice's mailbox downloads over IMAP" view released alice@respect.test
