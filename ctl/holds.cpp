@@ -79,9 +79,11 @@ std::string describe_hold(const Hold& h) {
 
 std::int64_t place_hold(Index& index, const Digest& digest, const HoldRequest& request, bool well_formed) {
     const auto rows = rows_or_throw(index, digest, well_formed);
-    if (auto active = index.active_hold(digest))
-        throw CtlError(kExitRuntime, "this message is already held (" + describe_hold(*active) +
-                                         "); release it first to change the reason or reference");
+    for (const Hold& active : index.active_holds(digest)) {
+        if (active.kind == HoldKind::Admin)
+            throw CtlError(kExitRuntime, "this message is already held (" + describe_hold(active) +
+                                             "); release it first to change the reason or reference");
+    }
     const bool any_present = std::any_of(rows.begin(), rows.end(),
                                          [](const MessageRow& r) { return r.state == RowState::Present; });
     if (!any_present)
@@ -95,17 +97,40 @@ std::int64_t place_hold(Index& index, const Digest& digest, const HoldRequest& r
     }
 }
 
-Hold release_hold(Index& index, const Digest& digest, const std::string& user,
-                  std::chrono::system_clock::time_point now, bool well_formed) {
+std::vector<Hold> release_hold(Index& index, const Digest& digest, const std::string& user,
+                               std::chrono::system_clock::time_point now, bool well_formed,
+                               std::optional<HoldKind> kind) {
     rows_or_throw(index, digest, well_formed);
-    auto active = index.active_hold(digest);
-    if (!active) throw CtlError(kExitRuntime, "this message is not held: there is nothing to release");
+    std::vector<Hold> lifted;
+    for (Hold& h : index.active_holds(digest)) {
+        if (!kind || h.kind == *kind) lifted.push_back(std::move(h));
+    }
+    if (lifted.empty()) {
+        throw CtlError(kExitRuntime, kind ? "this message has no " + std::string(hold_kind_name(*kind)) +
+                                                " hold: there is nothing to release"
+                                          : std::string("this message is not held: there is nothing to release"));
+    }
+    // An admin's hold and a folder's may have been placed for different reasons: lifting
+    // both at once must be asked for by name, never happen by accident.
+    if (lifted.size() > 1) {
+        std::string both;
+        for (const Hold& h : lifted) both += "\n  " + std::string(hold_kind_name(h.kind)) + " hold: " + describe_hold(h);
+        throw CtlError(kExitConfig, "this message has two holds in force; say which to lift with --kind admin or "
+                                   "--kind folder:" + both);
+    }
     try {
-        index.release(digest, user, now);
+        index.release(digest, user, now, lifted.front().kind);
     } catch (const IndexError& e) {
         throw CtlError(kExitRuntime, std::string("could not release the hold: ") + e.what());
     }
-    return *active;
+    return lifted;
+}
+
+std::optional<HoldKind> parse_hold_kind(std::string_view text) {
+    if (text.empty()) return std::nullopt;
+    if (text == "admin") return HoldKind::Admin;
+    if (text == "folder") return HoldKind::Folder;
+    throw CtlError(kExitConfig, "--kind must be admin or folder");
 }
 
 }  // namespace rm::ctl

@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/config.hpp"
 #include "db/index.hpp"
@@ -38,10 +40,15 @@ struct HoldRequest {
 // has no row for it, when it is already held, or when every copy is already destroyed.
 std::int64_t place_hold(Index& index, const Digest& digest, const HoldRequest& request, bool well_formed);
 
-// Lifts the active hold. Throws CtlError (exit 1) for an unknown message or one not held.
-// Returns the hold that was lifted.
-Hold release_hold(Index& index, const Digest& digest, const std::string& user,
-                  std::chrono::system_clock::time_point now, bool well_formed);
+// Lifts the hold in force (only of `kind` when given). Throws CtlError: exit 1 for an
+// unknown message or one without such a hold; exit 2 when an admin hold and a folder hold
+// are both in force and no kind was given. Returns the holds lifted.
+std::vector<Hold> release_hold(Index& index, const Digest& digest, const std::string& user,
+                               std::chrono::system_clock::time_point now, bool well_formed,
+                               std::optional<HoldKind> kind = std::nullopt);
+
+// "admin" | "folder" | "" (any), as `release --kind` takes it. Throws CtlError (exit 2).
+std::optional<HoldKind> parse_hold_kind(std::string_view text);
 
 // The "not in the index" message: why that can be, and what to check.
 std::string not_found_message(bool well_formed);

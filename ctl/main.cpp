@@ -35,6 +35,7 @@ struct Options {
     std::string message_id;
     std::string reason;
     std::string ref;
+    std::string hold_kind;  // release --kind
     std::string format = "markdown";
     std::string to;
     bool json = false;
@@ -130,12 +131,21 @@ int cmd_release(const Options& o) {
     Index& index = *opened.index;
     const Digest digest = opened.key.digest(id.key);
     const std::string user = invoking_user();
-    const Hold lifted = release_hold(index, digest, user, Clock::now(), id.well_formed);
+    const Hold lifted =
+        release_hold(index, digest, user, Clock::now(), id.well_formed, parse_hold_kind(o.hold_kind)).front();
+    const bool still_held = !index.active_holds(digest).empty();
     const Date when = latest_retention_date(index.rows_for(digest));
     const bool due = when <= utc_date(Clock::now());
-    std::cout << "released: the " << lifted.reason << " hold" << (lifted.ref.empty() ? "" : " " + lifted.ref)
-              << " is lifted (recorded as released by " << user << "); the message will be destroyed "
-              << (due ? std::string("at the next sweep") : "on or after " + format_date(when)) << "\n";
+    std::cout << "released: the " << lifted.reason << " " << hold_kind_name(lifted.kind) << " hold"
+              << (lifted.ref.empty() ? "" : " " + lifted.ref) << " is lifted (recorded as released by " << user
+              << "); ";
+    if (still_held)
+        std::cout << "another hold is still in force, so the message is kept\n";
+    else
+        std::cout << "the message will be destroyed "
+                  << (due ? std::string("at the next sweep") : "on or after " + format_date(when)) << "\n";
+    if (lifted.kind == HoldKind::Folder)
+        std::cout << "note: a message still in a hold folder is held again by the next sweep; move it out first\n";
     return kExitOk;
 }
 
@@ -269,6 +279,7 @@ int main(int argc, char** argv) {
     hold->add_option("--ref", o.ref, "case reference: 1 to 32 letters, digits and hyphens; never a name");
     hold->footer(help::kHold);
     auto* release = add_message_id(app.add_subcommand("release", "lift a message's hold"), o);
+    release->add_option("--kind", o.hold_kind, "admin or folder: which hold to lift when a message has both");
     release->footer(help::kRelease);
     auto* report = app.add_subcommand("report", "counts, expiries, holds and the sweeper's health");
     report->add_flag("--json", o.json, "print JSON");

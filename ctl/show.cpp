@@ -14,11 +14,14 @@ MessageView lookup_message(const Index& index, const Digest& digest) {
 
 namespace {
 
+// The first hold in force (an admin's before a folder's), or null.
 const Hold* active_hold(const MessageView& v) {
+    const Hold* first = nullptr;
     for (const auto& h : v.holds) {
-        if (!h.released_at) return &h;
+        if (h.released_at) continue;
+        if (!first || (first->kind == HoldKind::Folder && h.kind == HoldKind::Admin)) first = &h;
     }
-    return nullptr;
+    return first;
 }
 
 const char* state_word(const MessageRow& row, bool held) {
@@ -28,7 +31,8 @@ const char* state_word(const MessageRow& row, bool held) {
 }
 
 nlohmann::json hold_json(const Hold& h) {
-    nlohmann::json j{{"reason", h.reason},
+    nlohmann::json j{{"kind", hold_kind_name(h.kind)},
+                     {"reason", h.reason},
                      {"ref", h.ref},
                      {"placed_by", h.placed_by},
                      {"placed_at", format_utc_iso(h.placed_at)},
@@ -98,9 +102,13 @@ std::string render_show_text(const Config& config, const MessageView& view, Date
         out << "record " << (i + 1) << ":\n";
         write_row(out, config, view.rows[i], today, active != nullptr);
     }
-    out << "hold: " << (active ? hold_line(*active) : std::string("none")) << "\n";
+    if (!active) out << "hold: none\n";
+    // A message may have an admin's hold and a folder's at once: each is released apart.
     for (const auto& h : view.holds) {
-        if (&h != active) out << "earlier hold: " << hold_line(h) << "\n";
+        if (!h.released_at) out << "hold: " << hold_line(h) << "\n";
+    }
+    for (const auto& h : view.holds) {
+        if (h.released_at) out << "earlier hold: " << hold_line(h) << "\n";
     }
     return out.str();
 }

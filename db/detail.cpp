@@ -87,5 +87,17 @@ void give_index_owner(int fd, const std::string& file, const std::string& index_
     }
 }
 
+std::string already_on_hold(const Hold& h) {
+    return "that message is already on hold (" + h.reason + ", placed by " + h.placed_by +
+           "); release it first to change the hold";
+}
+
+std::string not_on_hold(std::optional<HoldKind> kind) {
+    if (!kind) return "that message is not on hold";
+    return "that message has no " + std::string(hold_kind_name(*kind)) + " hold in force";
+}
+
+HoldKind hold_kind_from(std::string_view stored) { return stored == "folder" ? HoldKind::Folder : HoldKind::Admin; }
+
 }  // namespace dbdetail
 }  // namespace rm

@@ -43,5 +43,17 @@ std::string host_column(const std::string& host_id);
 std::string receipt_chain(const std::string& index_name, const std::string& previous_hex,
                           const std::vector<Digest>& destroyed_digests);
 
+// --- holds, alike on both backends --------------------------------------------------------
+inline constexpr std::string_view kHoldColumns = "id, reason, ref, placed_at, placed_by, released_at, released_by, kind";
+inline constexpr const char* kNotInIndex = "no message with that Message-ID is in the index";
+inline constexpr const char* kAlreadyDestroyed = "that message has already been destroyed; a hold cannot bring it back";
+inline constexpr const char* kBeingDestroyed =
+    "that message is being destroyed: retention-sweep claimed it, past its date, before this hold "
+    "(a sweep stopped half-way leaves the claim until the next run finishes the destruction)";
+// "that message is already on hold (REASON, placed by WHO); release it first ..."
+std::string already_on_hold(const Hold& h);
+// "that message is not on hold" (or has no admin / folder hold, when one kind was asked for).
+std::string not_on_hold(std::optional<HoldKind> kind);
+HoldKind hold_kind_from(std::string_view stored);
 
 }  // namespace rm::dbdetail

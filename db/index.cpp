@@ -152,4 +152,10 @@ IndexUpgrade upgrade_index(const IndexSection& c) {
     return u;
 }
 
+std::string folder_hold_label(const std::string& folder, const std::string& line) {
+    return "folder " + folder + " of the " + line + " mailbox";
+}
+
+std::string_view hold_kind_name(HoldKind kind) { return kind == HoldKind::Folder ? "folder" : "admin"; }
+
 }  // namespace rm

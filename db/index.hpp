@@ -53,12 +53,20 @@ struct MessageRow {
     bool claimed = false;  // a sweep is destroying it: holds are refused ("being destroyed")
 };
 
+// Who placed a hold: an admin with retentionctl, or the sweeper for a message that staff
+// moved into a hold folder. A message may have one of each in force: releasing one leaves
+// the other.
+enum class HoldKind { Admin, Folder };
+
 struct Hold {
     std::int64_t id = 0;
     std::string reason;
     std::string ref;
     std::chrono::system_clock::time_point placed_at;
-    std::string placed_by;  // the Unix user who placed it
+    // Admin: the Unix user who placed it. Folder: the folder (folder_hold_label): a folder
+    // cannot tell which person moved the message, and the record must not pretend to.
+    std::string placed_by;
+    HoldKind kind = HoldKind::Admin;
     std::optional<std::chrono::system_clock::time_point> released_at;
     std::string released_by;
 };
@@ -68,6 +76,20 @@ struct HeldMessage {
     Hold hold;
     std::string lines;    // the line tags of its latest row
     Date retain_until{};  // the latest retention date among its rows
+};
+
+// "folder Hold/Safeguarding of the mens-advice-line mailbox": what a folder hold records as
+// having placed it.
+std::string folder_hold_label(const std::string& folder, const std::string& line);
+// "admin" | "folder", as stored and as reports and JSON show it.
+std::string_view hold_kind_name(HoldKind kind);
+
+// What hold_from_folder did.
+enum class FolderHold {
+    Placed,
+    AlreadyInForce,  // a folder hold was already in force: each night's run asks again
+    NotInIndex,      // no row has the digest: not helpline mail, left alone
+    AllDestroyed,    // every row is destroyed already
 };
 
 struct Receipt {
@@ -185,20 +207,33 @@ public:
     virtual std::vector<MessageRow> expired(Date today) const = 0;
 
     // --- holds ---------------------------------------------------------------------
-    // Places a hold on every copy of a message: every row with that Message-ID digest
-    // (a reused Message-ID holds them all). Throws IndexError when the index has no row
-    // for the digest (an unknown message), when every row is already destroyed, when a
+    // Places an admin hold on every copy of a message: every row with that Message-ID
+    // digest (a reused Message-ID holds them all). Throws IndexError when the index has no
+    // row for the digest (an unknown message), when every row is already destroyed, when a
     // sweep has claimed it for destruction ("being destroyed"), or when the message
-    // already has an active hold.
+    // already has an admin hold in force (a folder hold does not stop it).
     virtual std::int64_t hold(const Digest& digest, const std::string& reason, const std::string& ref,
                               const std::string& user, std::chrono::system_clock::time_point now) = 0;
-    // Releases the active hold. Throws IndexError when there is none.
-    virtual void release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now) = 0;
-    virtual std::optional<Hold> active_hold(const Digest& digest) const = 0;
+    // Places a folder hold, as hold() does but naming the folder (`placed_by`, made by
+    // folder_hold_label). What it found is returned rather than thrown, since the sweeper
+    // asks for every message of every hold folder every night; a claimed message throws
+    // IndexError as in hold().
+    virtual FolderHold hold_from_folder(const Digest& digest, const std::string& reason, const std::string& placed_by,
+                                        std::chrono::system_clock::time_point now) = 0;
+    // Releases the holds in force of `kind` (of every kind when none is given), each
+    // recorded as released by `user`. Returns how many; throws IndexError when none.
+    virtual int release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now,
+                        std::optional<HoldKind> kind = std::nullopt) = 0;
+    // The holds in force on a message: at most one of each kind, admin first.
+    virtual std::vector<Hold> active_holds(const Digest& digest) const = 0;
     virtual std::vector<Hold> holds_for(const Digest& digest) const = 0;  // history, oldest first
-    // The digests of every message on hold now (few: holds are placed by hand).
+    // The digests of every message on hold now, each once (few: holds are placed by hand
+    // or by moving a message into a hold folder).
     virtual std::vector<Digest> held_digests() const = 0;
-    // Every active hold, oldest first.
+    // The digests of the messages with a folder hold in force: the sweeper reports those
+    // no longer in a hold folder (they stay held).
+    virtual std::vector<Digest> folder_held_digests() const = 0;
+    // Every hold in force, oldest first (a message with two holds is listed twice).
     virtual std::vector<HeldMessage> holds_in_force() const = 0;
 
     // --- the sweeper ---------------------------------------------------------------

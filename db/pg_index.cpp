@@ -29,8 +29,6 @@ constexpr std::string_view kRowColumns =
     "id, digest, queue_id, lines, direction, policy, passed_on, retain_until, state, destroyed_at, copies, record, "
     "claimed_at";
 
-constexpr std::string_view kHoldColumns = "id, reason, ref, placed_at, placed_by, released_at, released_by";
-
 // Skips a row whose journal token is already in the index; a row without a token (NULL)
 // never conflicts.
 constexpr std::string_view kInsertSql =
@@ -123,6 +121,7 @@ Hold read_hold(const PgResult& r, int i) {
     h.placed_by = r.text(i, 4);
     if (!r.is_null(i, 5)) h.released_at = from_unix(r.int64(i, 5));
     h.released_by = r.text(i, 6);
+    h.kind = hold_kind_from(r.text(i, 7));
     return h;
 }
 
@@ -357,51 +356,85 @@ std::vector<MessageRow> PgIndex::expired(Date today) const {
 
 // --- holds ---------------------------------------------------------------------------------
 
-std::int64_t PgIndex::hold(const Digest& digest, const std::string& reason, const std::string& ref,
-                           const std::string& user, std::chrono::system_clock::time_point now) {
-    const PgConn& c = conn();
-    PgTransaction tx(c);
-    // A sweep's claim and a hold on the same message must not pass each other.
+// Whether a hold may be placed on the message now, under the hold lock (a sweep's claim
+// and a hold on the same message must not pass each other).
+FolderHold PgIndex::holdable(const PgConn& c, const Digest& digest) const {
     c.query("SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgHoldLock), "cannot take the hold lock");
     const PgResult count = c.query(
         "SELECT count(*), count(*) FILTER (WHERE state = 'present'), "
         "count(*) FILTER (WHERE state = 'present' AND claimed_at IS NOT NULL) FROM messages WHERE digest = $1",
         PgParams().bytes(digest), "cannot look up the message");
-    if (digest.empty() || count.int64(0, 0) == 0) throw IndexError("no message with that Message-ID is in the index");
-    if (count.int64(0, 1) == 0) throw IndexError("that message has already been destroyed; a hold cannot bring it back");
-    if (count.int64(0, 2) > 0) {
-        throw IndexError("that message is being destroyed: retention-sweep claimed it, past its date, before this hold "
-                         "(a sweep stopped half-way leaves the claim until the next run finishes the destruction)");
-    }
-    if (auto h = active_hold(digest)) {
-        throw IndexError("that message is already on hold (" + h->reason + ", placed by " + h->placed_by +
-                         "); release it first to change the hold");
-    }
+    if (digest.empty() || count.int64(0, 0) == 0) return FolderHold::NotInIndex;
+    if (count.int64(0, 1) == 0) return FolderHold::AllDestroyed;
+    if (count.int64(0, 2) > 0) throw IndexError(kBeingDestroyed);
+    return FolderHold::Placed;
+}
+
+std::int64_t PgIndex::insert_hold(const PgConn& c, const Digest& digest, const std::string& reason,
+                                  const std::string& ref, const std::string& placed_by, HoldKind kind,
+                                  std::chrono::system_clock::time_point now) {
     const PgResult r = c.query(
-        "INSERT INTO holds (digest, reason, ref, placed_at, placed_by) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        PgParams().bytes(digest).text(reason).opt_text(ref).int64(to_unix(now)).text(user), "cannot place the hold");
-    const std::int64_t id = r.int64(0, 0);
+        "INSERT INTO holds (digest, reason, ref, placed_at, placed_by, kind) VALUES ($1, $2, $3, $4, $5, $6) "
+        "RETURNING id",
+        PgParams().bytes(digest).text(reason).opt_text(ref).int64(to_unix(now)).text(placed_by).text(
+            std::string(hold_kind_name(kind))),
+        "cannot place the hold");
+    return r.int64(0, 0);
+}
+
+std::int64_t PgIndex::hold(const Digest& digest, const std::string& reason, const std::string& ref,
+                           const std::string& user, std::chrono::system_clock::time_point now) {
+    const PgConn& c = conn();
+    PgTransaction tx(c);
+    const FolderHold state = holdable(c, digest);
+    if (state == FolderHold::NotInIndex) throw IndexError(kNotInIndex);
+    if (state == FolderHold::AllDestroyed) throw IndexError(kAlreadyDestroyed);
+    for (const Hold& h : active_holds(digest)) {
+        if (h.kind == HoldKind::Admin) throw IndexError(already_on_hold(h));
+    }
+    const std::int64_t id = insert_hold(c, digest, reason, ref, user, HoldKind::Admin, now);
     tx.commit();
     return id;
 }
 
-void PgIndex::release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now) {
-    if (digest.empty()) throw IndexError("that message is not on hold");
+FolderHold PgIndex::hold_from_folder(const Digest& digest, const std::string& reason, const std::string& placed_by,
+                                     std::chrono::system_clock::time_point now) {
     const PgConn& c = conn();
     PgTransaction tx(c);
-    const PgResult r =
-        c.query("UPDATE holds SET released_at = $1, released_by = $2 WHERE digest = $3 AND released_at IS NULL",
-                PgParams().int64(to_unix(now)).text(user).bytes(digest), "cannot release the hold");
-    if (r.changed() == 0) throw IndexError("that message is not on hold");
+    const FolderHold state = holdable(c, digest);
+    if (state != FolderHold::Placed) return state;
+    for (const Hold& h : active_holds(digest)) {
+        if (h.kind == HoldKind::Folder) return FolderHold::AlreadyInForce;
+    }
+    insert_hold(c, digest, reason, "", placed_by, HoldKind::Folder, now);
     tx.commit();
+    return FolderHold::Placed;
 }
 
-std::optional<Hold> PgIndex::active_hold(const Digest& digest) const {
-    if (digest.empty()) return std::nullopt;
-    static const std::string sql = sql_of("SELECT ", kHoldColumns, " FROM holds WHERE digest = $1 AND released_at IS NULL");
+int PgIndex::release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now,
+                     std::optional<HoldKind> kind) {
+    if (digest.empty()) throw IndexError(not_on_hold(kind));
+    const PgConn& c = conn();
+    PgTransaction tx(c);
+    const PgResult r = c.query(
+        "UPDATE holds SET released_at = $1, released_by = $2 WHERE digest = $3 AND released_at IS NULL "
+        "AND ($4::text IS NULL OR kind = $4::text)",
+        PgParams().int64(to_unix(now)).text(user).bytes(digest).opt_text(kind ? std::string(hold_kind_name(*kind)) : ""),
+        "cannot release the hold");
+    if (r.changed() == 0) throw IndexError(not_on_hold(kind));
+    tx.commit();
+    return static_cast<int>(r.changed());
+}
+
+std::vector<Hold> PgIndex::active_holds(const Digest& digest) const {
+    std::vector<Hold> out;
+    if (digest.empty()) return out;
+    static const std::string sql = sql_of("SELECT ", kHoldColumns,
+                                          " FROM holds WHERE digest = $1 AND released_at IS NULL "
+                                          "ORDER BY kind = 'folder', id");
     const PgResult r = conn().query(sql, PgParams().bytes(digest), "cannot look up a hold");
-    if (r.rows() == 0) return std::nullopt;
-    return read_hold(r, 0);
+    for (int i = 0; i < r.rows(); ++i) out.push_back(read_hold(r, i));
+    return out;
 }
 
 std::vector<Hold> PgIndex::holds_for(const Digest& digest) const {
@@ -414,8 +447,17 @@ std::vector<Hold> PgIndex::holds_for(const Digest& digest) const {
 }
 
 std::vector<Digest> PgIndex::held_digests() const {
-    const PgResult r =
-        conn().query("SELECT digest FROM holds WHERE released_at IS NULL AND digest IS NOT NULL", "cannot list holds");
+    const PgResult r = conn().query(
+        "SELECT DISTINCT digest FROM holds WHERE released_at IS NULL AND digest IS NOT NULL", "cannot list holds");
+    std::vector<Digest> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(r.bytes(i, 0));
+    return out;
+}
+
+std::vector<Digest> PgIndex::folder_held_digests() const {
+    const PgResult r = conn().query(
+        "SELECT digest FROM holds WHERE released_at IS NULL AND kind = 'folder' AND digest IS NOT NULL",
+        "cannot list holds");
     std::vector<Digest> out;
     for (int i = 0; i < r.rows(); ++i) out.push_back(r.bytes(i, 0));
     return out;
@@ -423,15 +465,15 @@ std::vector<Digest> PgIndex::held_digests() const {
 
 std::vector<HeldMessage> PgIndex::holds_in_force() const {
     const PgResult r = conn().query(
-        "SELECT h.id, h.reason, h.ref, h.placed_at, h.placed_by, h.released_at, h.released_by, "
+        "SELECT h.id, h.reason, h.ref, h.placed_at, h.placed_by, h.released_at, h.released_by, h.kind, "
         "(SELECT m.lines FROM messages m WHERE m.digest = h.digest ORDER BY m.retain_until DESC, m.id DESC LIMIT 1), "
         "(SELECT max(m.retain_until) FROM messages m WHERE m.digest = h.digest) "
         "FROM holds h WHERE h.released_at IS NULL ORDER BY h.placed_at, h.id",
         "cannot list holds");
     std::vector<HeldMessage> out;
     for (int i = 0; i < r.rows(); ++i) {
-        HeldMessage m{read_hold(r, i), r.text(i, 7), {}};
-        if (!r.is_null(i, 8)) m.retain_until = read_date(r, i, 8, name_);
+        HeldMessage m{read_hold(r, i), r.text(i, 8), {}};
+        if (!r.is_null(i, 9)) m.retain_until = read_date(r, i, 9, name_);
         out.push_back(std::move(m));
     }
     return out;
@@ -720,7 +762,8 @@ ReportCounts PgIndex::report(Date today) const {
     rc.expiring_7 = unheld_between(t, plus(7));
     rc.expiring_30 = unheld_between(t, plus(30));
     rc.overdue = unheld_between("", t);
-    rc.active_holds = c.scalar("SELECT count(*) FROM holds WHERE released_at IS NULL", {}, "cannot count holds");
+    rc.active_holds =
+        c.scalar("SELECT count(DISTINCT digest) FROM holds WHERE released_at IS NULL", {}, "cannot count holds");
     return rc;
 }
 

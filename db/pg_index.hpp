@@ -54,10 +54,14 @@ public:
 
     std::int64_t hold(const Digest& digest, const std::string& reason, const std::string& ref,
                       const std::string& user, std::chrono::system_clock::time_point now) override;
-    void release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now) override;
-    std::optional<Hold> active_hold(const Digest& digest) const override;
+    FolderHold hold_from_folder(const Digest& digest, const std::string& reason, const std::string& placed_by,
+                                std::chrono::system_clock::time_point now) override;
+    int release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now,
+                std::optional<HoldKind> kind = std::nullopt) override;
+    std::vector<Hold> active_holds(const Digest& digest) const override;
     std::vector<Hold> holds_for(const Digest& digest) const override;
     std::vector<Digest> held_digests() const override;
+    std::vector<Digest> folder_held_digests() const override;
     std::vector<HeldMessage> holds_in_force() const override;
 
     // A session-level advisory lock on the server: one sweeper at a time across hosts.
@@ -100,6 +104,10 @@ protected:
 private:
     std::vector<std::int64_t> insert_once(const std::vector<MessageRow>& rows, const std::vector<std::string>& tokens);
     class ReadTransaction;
+    FolderHold holdable(const dbdetail::PgConn& c, const Digest& digest) const;
+    std::int64_t insert_hold(const dbdetail::PgConn& c, const Digest& digest, const std::string& reason,
+                             const std::string& ref, const std::string& placed_by, HoldKind kind,
+                             std::chrono::system_clock::time_point now);
     // Options::answer_timeout_ms: also how long a write waits for a restarting server.
     int answer_timeout_ms_ = 0;
     class AdvisorySweepLock;

@@ -30,7 +30,7 @@ constexpr std::string_view kSweeperGrants = R"sql(
 GRANT SELECT ON retention_schema TO retention_sweeper;
 GRANT SELECT, UPDATE (state, destroyed_at, copies, claimed_at, digest, record, queue_id, erased_at)
       ON messages TO retention_sweeper;
-GRANT SELECT, UPDATE (digest) ON holds TO retention_sweeper;
+GRANT SELECT, INSERT (digest, reason, ref, placed_at, placed_by, kind), UPDATE (digest) ON holds TO retention_sweeper;
 GRANT SELECT, INSERT ON receipts TO retention_sweeper;
 GRANT SELECT, INSERT, UPDATE (value) ON meta TO retention_sweeper;
 GRANT SELECT, INSERT, UPDATE, DELETE ON scan_cache, files_seen TO retention_sweeper;
@@ -38,7 +38,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON scan_cache, files_seen TO retention_swee
 
 constexpr std::string_view kCtlGrants = R"sql(
 GRANT SELECT ON retention_schema, messages, holds, receipts, meta, files_seen TO retention_ctl;
-GRANT INSERT (digest, reason, ref, placed_at, placed_by), UPDATE (released_at, released_by)
+GRANT INSERT (digest, reason, ref, placed_at, placed_by, kind), UPDATE (released_at, released_by)
       ON holds TO retention_ctl;
 )sql";
 
@@ -65,7 +65,7 @@ constexpr std::string_view kSweeperVacuums = "GRANT MAINTAIN ON messages, holds,
 
 // Numbered tables whose rows a program adds: the role needs their identity sequences.
 constexpr std::pair<const char*, const char*> kSequenceUsers[] = {
-    {"messages", kPgMilterRole}, {"receipts", kPgSweeperRole}, {"holds", kPgCtlRole}};
+    {"messages", kPgMilterRole}, {"receipts", kPgSweeperRole}, {"holds", kPgCtlRole}, {"holds", kPgSweeperRole}};
 
 constexpr const char* kRoles[] = {kPgMilterRole, kPgSweeperRole, kPgCtlRole};
 constexpr const char* kTables[] = {"retention_schema", "messages", "holds", "receipts", "meta", "scan_cache",

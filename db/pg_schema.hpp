@@ -90,7 +90,14 @@ CREATE TABLE files_seen (
 )sql";
 
 // Steps after the baseline: step i brings version kPgBaseline + i to kPgBaseline + i + 1.
-inline constexpr std::array<std::string_view, 0> kPgMigrations = {};
+inline constexpr std::array<std::string_view, 1> kPgMigrations = {
+    // 7: folder holds (see db/schema.hpp).
+    R"sql(
+ALTER TABLE holds ADD COLUMN kind TEXT NOT NULL DEFAULT 'admin' CHECK (kind IN ('admin', 'folder'));
+DROP INDEX holds_one_active;
+CREATE UNIQUE INDEX holds_one_active ON holds (digest, kind) WHERE released_at IS NULL;
+)sql",
+};
 
 static_assert(kPgBaseline + static_cast<int>(kPgMigrations.size()) == kSchemaVersion,
               "each SQLite schema step needs its PostgreSQL step");

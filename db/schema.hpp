@@ -37,7 +37,7 @@
 
 namespace rm::dbdetail {
 
-inline constexpr std::array<std::string_view, 6> kMigrations = {
+inline constexpr std::array<std::string_view, 7> kMigrations = {
     // 1: messages, holds, receipts, meta.
     R"sql(
 CREATE TABLE messages (
@@ -154,6 +154,13 @@ CREATE TABLE files_seen (
 INSERT INTO files_seen (host, file_key, first_seen, last_seen)
     SELECT X'', file_key, first_seen, last_seen FROM files_seen_5;
 DROP TABLE files_seen_5;
+)sql",
+    // 7: staff hold a message by moving it into a hold folder. Such a hold names its folder,
+    // not a person, and is released apart from an admin's: a message may have one of each.
+    R"sql(
+ALTER TABLE holds ADD COLUMN kind TEXT NOT NULL DEFAULT 'admin' CHECK (kind IN ('admin', 'folder'));
+DROP INDEX holds_one_active;
+CREATE UNIQUE INDEX holds_one_active ON holds (digest, kind) WHERE released_at IS NULL;
 )sql",
 };
 

@@ -96,6 +96,7 @@ Hold read_hold(const Stmt& s) {
     h.placed_by = s.text(4);
     if (!s.is_null(5)) h.released_at = from_unix(s.int64(5));
     h.released_by = s.text(6);
+    h.kind = hold_kind_from(s.text(7));
     return h;
 }
 
@@ -387,67 +388,103 @@ std::vector<MessageRow> SqliteIndex::expired(Date today) const {
     return read_rows(s, path_);
 }
 
+// Whether a hold may be placed on the message now: every copy is counted, and a claimed
+// one is refused (a sweep is destroying it).
+FolderHold SqliteIndex::holdable(const Digest& digest) const {
+    Stmt count(db_, path_,
+               "SELECT count(*), sum(state = 'present'), sum(state = 'present' AND claimed_at IS NOT NULL) "
+               "FROM messages WHERE digest = ?1");
+    count.bind_blob(1, digest);
+    count.step();
+    if (digest.empty() || count.int64(0) == 0) return FolderHold::NotInIndex;
+    if (count.int64(1) == 0) return FolderHold::AllDestroyed;
+    if (count.int64(2) > 0) throw IndexError(kBeingDestroyed);
+    return FolderHold::Placed;
+}
+
+std::int64_t SqliteIndex::insert_hold(const Digest& digest, const std::string& reason, const std::string& ref,
+                                      const std::string& placed_by, HoldKind kind,
+                                      std::chrono::system_clock::time_point now) {
+    Stmt s(db_, path_,
+           "INSERT INTO holds (digest, reason, ref, placed_at, placed_by, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    s.bind_blob(1, digest).bind_text(2, reason).bind_opt_text(3, ref).bind(4, to_unix(now)).bind_text(5, placed_by);
+    s.bind_text(6, std::string(hold_kind_name(kind)));
+    s.run();
+    return sqlite3_last_insert_rowid(db_);
+}
+
 std::int64_t SqliteIndex::hold(const Digest& digest, const std::string& reason, const std::string& ref,
                          const std::string& user, std::chrono::system_clock::time_point now) {
     Transaction tx(db_, path_);
-    Stmt count(db_, path_, "SELECT count(*), sum(state = 'present') FROM messages WHERE digest = ?1");
-    count.bind_blob(1, digest);
-    count.step();
-    if (digest.empty() || count.int64(0) == 0) throw IndexError("no message with that Message-ID is in the index");
-    if (count.int64(1) == 0) throw IndexError("that message has already been destroyed; a hold cannot bring it back");
-    Stmt claimed(db_, path_,
-                 "SELECT count(*) FROM messages WHERE digest = ?1 AND state = 'present' AND claimed_at IS NOT NULL");
-    claimed.bind_blob(1, digest);
-    if (claimed.step() && claimed.int64(0) > 0) {
-        throw IndexError("that message is being destroyed: retention-sweep claimed it, past its date, before this hold "
-                         "(a sweep stopped half-way leaves the claim until the next run finishes the destruction)");
+    const FolderHold state = holdable(digest);
+    if (state == FolderHold::NotInIndex) throw IndexError(kNotInIndex);
+    if (state == FolderHold::AllDestroyed) throw IndexError(kAlreadyDestroyed);
+    for (const Hold& h : active_holds(digest)) {
+        if (h.kind == HoldKind::Admin) throw IndexError(already_on_hold(h));
     }
-    if (auto h = active_hold(digest)) {
-        throw IndexError("that message is already on hold (" + h->reason + ", placed by " + h->placed_by +
-                         "); release it first to change the hold");
-    }
-    Stmt s(db_, path_,
-           "INSERT INTO holds (digest, reason, ref, placed_at, placed_by) VALUES (?1, ?2, ?3, ?4, ?5)");
-    s.bind_blob(1, digest).bind_text(2, reason).bind_opt_text(3, ref).bind(4, to_unix(now)).bind_text(5, user);
-    s.run();
-    const std::int64_t id = sqlite3_last_insert_rowid(db_);
+    const std::int64_t id = insert_hold(digest, reason, ref, user, HoldKind::Admin, now);
     tx.commit();
     return id;
 }
 
-void SqliteIndex::release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now) {
+FolderHold SqliteIndex::hold_from_folder(const Digest& digest, const std::string& reason, const std::string& placed_by,
+                                         std::chrono::system_clock::time_point now) {
     Transaction tx(db_, path_);
-    Stmt s(db_, path_,
-           "UPDATE holds SET released_at = ?1, released_by = ?2 WHERE digest = ?3 AND released_at IS NULL");
-    s.bind(1, to_unix(now)).bind_text(2, user).bind_blob(3, digest);
-    s.run();
-    if (digest.empty() || sqlite3_changes(db_) == 0) throw IndexError("that message is not on hold");
+    const FolderHold state = holdable(digest);
+    if (state != FolderHold::Placed) return state;
+    for (const Hold& h : active_holds(digest)) {
+        if (h.kind == HoldKind::Folder) return FolderHold::AlreadyInForce;
+    }
+    insert_hold(digest, reason, "", placed_by, HoldKind::Folder, now);
     tx.commit();
+    return FolderHold::Placed;
 }
 
-std::optional<Hold> SqliteIndex::active_hold(const Digest& digest) const {
-    if (digest.empty()) return std::nullopt;
+int SqliteIndex::release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now,
+                         std::optional<HoldKind> kind) {
+    Transaction tx(db_, path_);
     Stmt s(db_, path_,
-           cached("SELECT id, reason, ref, placed_at, placed_by, released_at, released_by FROM holds "
-                  "WHERE digest = ?1 AND released_at IS NULL"));
+           "UPDATE holds SET released_at = ?1, released_by = ?2 WHERE digest = ?3 AND released_at IS NULL "
+           "AND (?4 IS NULL OR kind = ?4)");
+    s.bind(1, to_unix(now)).bind_text(2, user).bind_blob(3, digest);
+    if (kind) s.bind_text(4, std::string(hold_kind_name(*kind)));
+    s.run();
+    const int released = sqlite3_changes(db_);
+    if (digest.empty() || released == 0) throw IndexError(not_on_hold(kind));
+    tx.commit();
+    return released;
+}
+
+std::vector<Hold> SqliteIndex::active_holds(const Digest& digest) const {
+    std::vector<Hold> out;
+    if (digest.empty()) return out;
+    static const std::string sql = "SELECT " + std::string(kHoldColumns) +
+                                   " FROM holds WHERE digest = ?1 AND released_at IS NULL ORDER BY kind = 'folder', id";
+    Stmt s(db_, path_, cached(sql.c_str()));
     s.bind_blob(1, digest);
-    if (!s.step()) return std::nullopt;
-    return read_hold(s);
+    while (s.step()) out.push_back(read_hold(s));
+    return out;
 }
 
 std::vector<Hold> SqliteIndex::holds_for(const Digest& digest) const {
     std::vector<Hold> out;
     if (digest.empty()) return out;
-    Stmt s(db_, path_,
-           "SELECT id, reason, ref, placed_at, placed_by, released_at, released_by FROM holds "
-           "WHERE digest = ?1 ORDER BY placed_at, id");
+    Stmt s(db_, path_, "SELECT " + std::string(kHoldColumns) + " FROM holds WHERE digest = ?1 ORDER BY placed_at, id");
     s.bind_blob(1, digest);
     while (s.step()) out.push_back(read_hold(s));
     return out;
 }
 
 std::vector<Digest> SqliteIndex::held_digests() const {
-    Stmt s(db_, path_, "SELECT digest FROM holds WHERE released_at IS NULL AND digest IS NOT NULL");
+    Stmt s(db_, path_, "SELECT DISTINCT digest FROM holds WHERE released_at IS NULL AND digest IS NOT NULL");
+    std::vector<Digest> out;
+    while (s.step()) out.push_back(s.blob(0));
+    return out;
+}
+
+std::vector<Digest> SqliteIndex::folder_held_digests() const {
+    Stmt s(db_, path_,
+           "SELECT digest FROM holds WHERE released_at IS NULL AND kind = 'folder' AND digest IS NOT NULL");
     std::vector<Digest> out;
     while (s.step()) out.push_back(s.blob(0));
     return out;
@@ -455,14 +492,14 @@ std::vector<Digest> SqliteIndex::held_digests() const {
 
 std::vector<HeldMessage> SqliteIndex::holds_in_force() const {
     Stmt s(db_, path_,
-           "SELECT h.id, h.reason, h.ref, h.placed_at, h.placed_by, h.released_at, h.released_by, "
+           "SELECT h.id, h.reason, h.ref, h.placed_at, h.placed_by, h.released_at, h.released_by, h.kind, "
            "(SELECT m.lines FROM messages m WHERE m.digest = h.digest ORDER BY m.retain_until DESC, m.id DESC LIMIT 1), "
            "(SELECT max(m.retain_until) FROM messages m WHERE m.digest = h.digest) "
            "FROM holds h WHERE h.released_at IS NULL ORDER BY h.placed_at, h.id");
     std::vector<HeldMessage> out;
     while (s.step()) {
-        HeldMessage m{read_hold(s), s.text(7), {}};
-        if (!s.is_null(8)) m.retain_until = read_date(s, 8, path_);
+        HeldMessage m{read_hold(s), s.text(8), {}};
+        if (!s.is_null(9)) m.retain_until = read_date(s, 9, path_);
         out.push_back(std::move(m));
     }
     return out;
@@ -701,7 +738,7 @@ ReportCounts SqliteIndex::report(Date today) const {
     rc.expiring_7 = unheld_between(t, plus(7));
     rc.expiring_30 = unheld_between(t, plus(30));
     rc.overdue = unheld_between("", t);
-    rc.active_holds = scalar(db_, path_, "SELECT count(*) FROM holds WHERE released_at IS NULL");
+    rc.active_holds = scalar(db_, path_, "SELECT count(DISTINCT digest) FROM holds WHERE released_at IS NULL");
     return rc;
 }
 

@@ -42,10 +42,14 @@ public:
 
     std::int64_t hold(const Digest& digest, const std::string& reason, const std::string& ref,
                       const std::string& user, std::chrono::system_clock::time_point now) override;
-    void release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now) override;
-    std::optional<Hold> active_hold(const Digest& digest) const override;
+    FolderHold hold_from_folder(const Digest& digest, const std::string& reason, const std::string& placed_by,
+                                std::chrono::system_clock::time_point now) override;
+    int release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now,
+                std::optional<HoldKind> kind = std::nullopt) override;
+    std::vector<Hold> active_holds(const Digest& digest) const override;
     std::vector<Hold> holds_for(const Digest& digest) const override;
     std::vector<Digest> held_digests() const override;
+    std::vector<Digest> folder_held_digests() const override;
     std::vector<HeldMessage> holds_in_force() const override;
 
     // An exclusive flock on "<index>.sweep.lock" beside the database file.
@@ -94,6 +98,9 @@ private:
     // Throws an index_wide() IndexError when the file at path() is no longer the file
     // open here (removed, renamed or replaced): rows written to it would be lost.
     void check_not_replaced() const;
+    FolderHold holdable(const Digest& digest) const;
+    std::int64_t insert_hold(const Digest& digest, const std::string& reason, const std::string& ref,
+                             const std::string& placed_by, HoldKind kind, std::chrono::system_clock::time_point now);
     std::string path_;
     std::string host_;  // the scan cache's and files_seen's host column for this host
     sqlite3* db_ = nullptr;

@@ -36,7 +36,7 @@ public:
 
     using SqliteIndex::row;
 
-    bool is_held(const Digest& digest) const { return active_hold(digest).has_value(); }
+    bool is_held(const Digest& digest) const { return !active_holds(digest).empty(); }
 
     // Marks every present row of the digest destroyed, with the time and the number of
     // copies destroyed. Returns how many rows changed.
@@ -88,7 +88,7 @@ public:
         if (pg_ != nullptr) return pg_->row(id);
         return sqlite_->row(id);
     }
-    bool is_held(const Digest& digest) const { return active_hold(digest).has_value(); }
+    bool is_held(const Digest& digest) const { return !active_holds(digest).empty(); }
 
     // Marks every present row of the digest destroyed, with the time and the number of
     // copies destroyed. Returns how many rows changed.
@@ -144,12 +144,18 @@ public:
                       std::chrono::system_clock::time_point now) override {
         return in_->hold(digest, reason, ref, user, now);
     }
-    void release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now) override {
-        in_->release(digest, user, now);
+    FolderHold hold_from_folder(const Digest& digest, const std::string& reason, const std::string& placed_by,
+                                std::chrono::system_clock::time_point now) override {
+        return in_->hold_from_folder(digest, reason, placed_by, now);
     }
-    std::optional<Hold> active_hold(const Digest& digest) const override { return in_->active_hold(digest); }
+    int release(const Digest& digest, const std::string& user, std::chrono::system_clock::time_point now,
+                std::optional<HoldKind> kind = std::nullopt) override {
+        return in_->release(digest, user, now, kind);
+    }
+    std::vector<Hold> active_holds(const Digest& digest) const override { return in_->active_holds(digest); }
     std::vector<Hold> holds_for(const Digest& digest) const override { return in_->holds_for(digest); }
     std::vector<Digest> held_digests() const override { return in_->held_digests(); }
+    std::vector<Digest> folder_held_digests() const override { return in_->folder_held_digests(); }
     std::vector<HeldMessage> holds_in_force() const override { return in_->holds_in_force(); }
     SweepLockAttempt try_lock_sweep() override { return in_->try_lock_sweep(); }
     std::vector<Digest> mark_destroyed(const std::vector<DestroyedRow>& batch, std::chrono::system_clock::time_point when,

@@ -90,19 +90,48 @@ TEST(CtlHolds, HoldAndReleaseAreRecordedWithUserAndTime) {
     s.add("a@example.org", "mens-advice-line", date(2026, 1, 11), date(2026, 7, 11), "outbound");
     const Digest d = s.key.digest("a@example.org");
     place_hold(*s.index, d, {"safeguarding", "SG-1", "alice", kNow}, true);
-    const auto h = s.index->active_hold(d);
-    ASSERT_TRUE(h);
+    const auto holds = s.index->active_holds(d);
+    ASSERT_EQ(holds.size(), 1u);
+    const Hold* h = &holds.front();
     EXPECT_EQ(h->reason, "safeguarding");
     EXPECT_EQ(h->ref, "SG-1");
     EXPECT_EQ(h->placed_by, "alice");
     EXPECT_EQ(h->placed_at, std::chrono::floor<std::chrono::seconds>(kNow));
 
-    const Hold lifted = release_hold(*s.index, d, "bob", kNow + std::chrono::hours(1), true);
+    const Hold lifted = release_hold(*s.index, d, "bob", kNow + std::chrono::hours(1), true).front();
     EXPECT_EQ(lifted.reason, "safeguarding");
-    EXPECT_FALSE(s.index->active_hold(d));
+    EXPECT_TRUE(s.index->active_holds(d).empty());
     const auto history = s.index->holds_for(d);
     ASSERT_EQ(history.size(), 1u);
     EXPECT_EQ(history[0].released_by, "bob");
+}
+
+// A folder hold (staff) and an admin's hold (police request, say) on one message: lifting
+// both by one command must be asked for by name.
+TEST(CtlHolds, ReleaseAsksWhichHoldWhenAnAdminAndAFolderHoldBothKeepAMessage) {
+    IndexScene s;
+    s.add("a@example.org", "mens-advice-line", date(2026, 1, 10), date(2026, 7, 10));
+    const Digest d = s.key.digest("a@example.org");
+    ASSERT_EQ(s.index->hold_from_folder(d, "safeguarding", folder_hold_label("Hold/Safeguarding", "mens-advice-line"),
+                                        kNow),
+              FolderHold::Placed);
+    place_hold(*s.index, d, {"police-request", "PR-1", "alice", kNow}, true);
+    const CtlError both = error_of([&] { release_hold(*s.index, d, "bob", kNow, true); });
+    EXPECT_EQ(both.code(), 2);
+    EXPECT_NE(std::string(both.what()).find("--kind"), std::string::npos) << both.what();
+    EXPECT_NE(std::string(both.what()).find("folder Hold/Safeguarding of the mens-advice-line mailbox"),
+              std::string::npos)
+        << both.what();
+    EXPECT_EQ(s.index->active_holds(d).size(), 2u) << "nothing lifted";
+
+    const auto lifted = release_hold(*s.index, d, "bob", kNow, true, HoldKind::Folder);
+    ASSERT_EQ(lifted.size(), 1u);
+    EXPECT_EQ(lifted[0].kind, HoldKind::Folder);
+    const auto left = s.index->active_holds(d);
+    ASSERT_EQ(left.size(), 1u);
+    EXPECT_EQ(left[0].placed_by, "alice");
+    EXPECT_EQ(error_of([&] { release_hold(*s.index, d, "bob", kNow, true, HoldKind::Folder); }).code(), 1);
+    EXPECT_EQ(error_of([&] { parse_hold_kind("both"); }).code(), 2);
 }
 
 TEST(CtlHolds, HoldOnAnUnknownMessageIsAClearError) {

@@ -37,6 +37,35 @@ TEST(CtlShow, ShowsEveryRecordAndTheHoldButNothingIdentifying) {
     EXPECT_EQ(j["records"][1]["lines"][0]["name"], "Men's Advice Line");
 }
 
+// Staff moved the message into a hold folder, then an admin held it too: both holds are
+// shown, the folder's naming its folder, never who moved the message.
+TEST(CtlShow, ShowsAFolderHoldBesideAnAdminsNamingTheFolder) {
+    IndexScene s;
+    const Config c = test::one_line_config("[holds]\nreasons = [\"safeguarding\", \"legal\"]\n");
+    s.add("a@example.org", "mens-advice-line", date(2026, 1, 10), date(2026, 7, 10));
+    const Digest d = s.key.digest("a@example.org");
+    s.index->hold_from_folder(d, "safeguarding", folder_hold_label("Hold/Safeguarding", "mens-advice-line"), kNow);
+    place_hold(*s.index, d, {"legal", "", "alice", kNow}, true);
+    const MessageView v = lookup_message(*s.index, d);
+    const std::string text = render_show_text(c, v, date(2026, 3, 1));
+    for (const char* want : {"hold: legal, placed by alice",
+                             "hold: safeguarding, placed by folder Hold/Safeguarding of the mens-advice-line mailbox"}) {
+        EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+    }
+    const auto j = show_json(c, v, date(2026, 3, 1));
+    EXPECT_EQ(j["hold"]["kind"], "admin");
+    ASSERT_EQ(j["holds"].size(), 2u);
+    EXPECT_EQ(j["holds"][0]["kind"], "folder");
+    EXPECT_EQ(j["holds"][1]["kind"], "admin");
+
+    release_hold(*s.index, d, "bob", kNow, true, HoldKind::Folder);
+    const std::string after = render_show_text(c, lookup_message(*s.index, d), date(2026, 3, 1));
+    EXPECT_NE(after.find("earlier hold: safeguarding, placed by folder Hold/Safeguarding of the mens-advice-line "
+                         "mailbox on 2026-03-01 12:00 UTC, released by bob"),
+              std::string::npos)
+        << after;
+}
+
 TEST(CtlShow, DescribesEachStateInWords) {
     MessageRow r;
     r.retain_until = date(2026, 7, 10);

@@ -104,7 +104,7 @@ TEST_P(IndexTest, HasNoColumnThatCouldIdentifyAPerson) {
         "messages.destroyed_at", "messages.copies", "messages.erased_at", "messages.journal_token", "messages.record",
         "messages.claimed_at",
         "holds.id", "holds.digest", "holds.reason", "holds.ref", "holds.placed_at", "holds.placed_by",
-        "holds.released_at", "holds.released_by", "receipts.id", "receipts.run_at", "receipts.counts_json",
+        "holds.released_at", "holds.released_by", "holds.kind", "receipts.id", "receipts.run_at", "receipts.counts_json",
         "receipts.destroyed", "receipts.chain", "receipts.exit_code", "meta.key", "meta.value",
         "scan_cache.host", "scan_cache.file_key", "scan_cache.digest", "scan_cache.record", "scan_cache.added_on",
         "files_seen.host", "files_seen.file_key", "files_seen.first_seen", "files_seen.last_seen"};
@@ -382,8 +382,10 @@ TEST_P(IndexTest, RecordsHoldHistoryWithUserAndTime) {
     const std::int64_t h1 = index->hold(dig(1), "safeguarding", "CASE-42", "alice", t1);
     EXPECT_TRUE(index->is_held(dig(1)));
     EXPECT_FALSE(index->is_held(dig(2)));
-    auto active = index->active_hold(dig(1));
-    ASSERT_TRUE(active);
+    const auto holds = index->active_holds(dig(1));
+    ASSERT_EQ(holds.size(), 1u);
+    const Hold* active = &holds.front();
+    EXPECT_EQ(active->kind, HoldKind::Admin);
     EXPECT_EQ(active->id, h1);
     EXPECT_EQ(active->reason, "safeguarding");
     EXPECT_EQ(active->ref, "CASE-42");
@@ -406,6 +408,64 @@ TEST_P(IndexTest, RecordsHoldHistoryWithUserAndTime) {
     EXPECT_EQ(history[1].placed_by, "carol");
     EXPECT_FALSE(history[1].released_at);
     EXPECT_TRUE(index->is_held(dig(1)));
+}
+
+// A message that staff moved into a hold folder: the sweeper asks every night, and the
+// record names the folder, never a person.
+TEST_P(IndexTest, AFolderHoldNamesItsFolderAndIsPlacedOnce) {
+    auto index = open();
+    index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), make_row(dig(1), d(2026, 1, 2), d(2026, 7, 2))});
+    const std::string folder = folder_hold_label("Hold/Safeguarding", "mens-advice-line");
+    EXPECT_EQ(folder, "folder Hold/Safeguarding of the mens-advice-line mailbox");
+    EXPECT_EQ(index->hold_from_folder(dig(1), "safeguarding", folder, at(d(2026, 2, 1))), FolderHold::Placed);
+    EXPECT_EQ(index->hold_from_folder(dig(1), "safeguarding", folder, at(d(2026, 2, 2))), FolderHold::AlreadyInForce);
+    const auto holds = index->active_holds(dig(1));
+    ASSERT_EQ(holds.size(), 1u);
+    EXPECT_EQ(holds[0].kind, HoldKind::Folder);
+    EXPECT_EQ(holds[0].placed_by, folder);
+    EXPECT_EQ(holds[0].placed_at, at(d(2026, 2, 1)));
+    EXPECT_EQ(index->folder_held_digests(), std::vector<Digest>{dig(1)});
+    EXPECT_EQ(index->held_digests(), std::vector<Digest>{dig(1)});
+    EXPECT_EQ(index->claim({{dig(1), {1, 2}}}, at(d(2026, 7, 3))), std::vector<bool>{false}) << "a folder hold keeps it";
+}
+
+TEST_P(IndexTest, AFolderHoldTellsOfMailThatIsNotTheHelplinesOrIsGone) {
+    auto index = open();
+    EXPECT_EQ(index->hold_from_folder(dig(1), "safeguarding", "folder H of the l mailbox", Clock::now()),
+              FolderHold::NotInIndex);
+    index->insert({make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1))});
+    index->mark_destroyed(dig(2), at(d(2026, 7, 1)), 1);
+    EXPECT_EQ(index->hold_from_folder(dig(2), "safeguarding", "folder H of the l mailbox", Clock::now()),
+              FolderHold::AllDestroyed);
+    EXPECT_EQ(index->count("SELECT count(*) FROM holds"), 0);
+}
+
+// An admin's hold and a folder's are kept apart: lifting one leaves the message held.
+TEST_P(IndexTest, AnAdminHoldAndAFolderHoldAreReleasedApart) {
+    auto index = open();
+    index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))});
+    index->hold_from_folder(dig(1), "safeguarding", "folder H of the l mailbox", at(d(2026, 2, 1)));
+    index->hold(dig(1), "police-request", "PR-7", "alice", at(d(2026, 2, 2)));
+    const std::string twice = error_of([&] { index->hold(dig(1), "legal", "", "bob", at(d(2026, 2, 3))); });
+    EXPECT_NE(twice.find("already on hold (police-request, placed by alice)"), std::string::npos) << twice;
+    const auto both = index->active_holds(dig(1));
+    ASSERT_EQ(both.size(), 2u);
+    EXPECT_EQ(both[0].kind, HoldKind::Admin) << "admin first";
+    EXPECT_EQ(both[1].kind, HoldKind::Folder);
+    EXPECT_EQ(index->held_digests().size(), 1u) << "one message, listed once";
+    EXPECT_EQ(index->holds_in_force().size(), 2u);
+    EXPECT_EQ(index->report(d(2026, 3, 1)).active_holds, 1) << "held messages, not holds";
+
+    EXPECT_EQ(index->release(dig(1), "carol", at(d(2026, 3, 1)), HoldKind::Folder), 1);
+    EXPECT_TRUE(index->is_held(dig(1)));
+    EXPECT_TRUE(index->folder_held_digests().empty());
+    EXPECT_EQ(error_of([&] { index->release(dig(1), "carol", at(d(2026, 3, 1)), HoldKind::Folder); }),
+              "that message has no folder hold in force");
+    EXPECT_EQ(index->release(dig(1), "carol", at(d(2026, 3, 2))), 1);
+    EXPECT_FALSE(index->is_held(dig(1)));
+    const auto history = index->holds_for(dig(1));
+    ASSERT_EQ(history.size(), 2u);
+    for (const Hold& h : history) EXPECT_EQ(h.released_by, "carol");
 }
 
 TEST_P(IndexTest, ListsTheHoldsInForce) {

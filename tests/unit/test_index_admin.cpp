@@ -83,6 +83,11 @@ TEST_F(SqliteIndexAdmin, UpgradeMigratesAnOlderSchema) {
         ASSERT_EQ(sqlite3_exec(db,
                                "DROP TABLE files_seen; CREATE TABLE files_seen (file_key BLOB PRIMARY KEY, "
                                "first_seen TEXT NOT NULL, last_seen TEXT NOT NULL) WITHOUT ROWID; "
+                               // Version 6's holds, with a hold in force.
+                               "DROP INDEX holds_one_active; ALTER TABLE holds DROP COLUMN kind; "
+                               "CREATE UNIQUE INDEX holds_one_active ON holds (digest) WHERE released_at IS NULL; "
+                               "INSERT INTO holds (digest, reason, placed_at, placed_by) "
+                               "VALUES (zeroblob(32), 'legal', 1, 'alice'); "
                                "PRAGMA user_version = 5;",
                                nullptr, nullptr, nullptr),
                   SQLITE_OK);
@@ -91,6 +96,12 @@ TEST_F(SqliteIndexAdmin, UpgradeMigratesAnOlderSchema) {
     const IndexUpgrade u = upgrade_index(ix_);
     EXPECT_EQ(u.from, 5);
     EXPECT_EQ(u.to, dbdetail::kSchemaVersion);
+    // A hold placed before folder holds existed was an admin's.
+    auto index = SqliteIndex::open(ix_.path, {});
+    const auto held = index->holds_in_force();
+    ASSERT_EQ(held.size(), 1u);
+    EXPECT_EQ(held[0].hold.kind, HoldKind::Admin);
+    EXPECT_EQ(held[0].hold.placed_by, "alice");
 }
 
 // --- PostgreSQL ------------------------------------------------------------------------
@@ -122,6 +133,29 @@ TEST_F(PgIndexAdmin, UpgradeMakesTheSchemaAndTheKeyOnAnEmptyDatabase) {
     const DigestKey key = DigestKey::load_or_create(ix_.key_file, ix_.path, false);
     EXPECT_EQ(open()->key_matches(key), true);
     EXPECT_NO_THROW(open_as_milter(ix_)) << "the milter uses what the admin made";
+}
+
+// An index made before folder holds: the milter waits for the admin's upgrade, which keeps
+// the holds in force as admins' holds.
+TEST_F(PgIndexAdmin, UpgradeMigratesAnOlderSchemaAndItsHolds) {
+    upgrade_index(ix_);
+    {
+        const pgdetail::Conn c = pgdetail::connect(ix_.conninfo);
+        pgdetail::exec(c.get(),
+                       "DROP INDEX holds_one_active; ALTER TABLE holds DROP COLUMN kind; "
+                       "CREATE UNIQUE INDEX holds_one_active ON holds (digest) WHERE released_at IS NULL; "
+                       "INSERT INTO holds (digest, reason, placed_at, placed_by) "
+                       "VALUES (decode(repeat('00', 32), 'hex'), 'legal', 1, 'alice'); "
+                       "UPDATE retention_schema SET version = 6");
+    }
+    EXPECT_THROW(open_as_milter(ix_), IndexError) << "only the admin migrates a shared index";
+    const IndexUpgrade u = upgrade_index(ix_);
+    EXPECT_EQ(u.from, 6);
+    EXPECT_EQ(u.to, dbdetail::kSchemaVersion);
+    const auto held = open()->holds_in_force();
+    ASSERT_EQ(held.size(), 1u);
+    EXPECT_EQ(held[0].hold.kind, HoldKind::Admin);
+    EXPECT_EQ(held[0].hold.placed_by, "alice");
 }
 
 TEST_F(PgIndexAdmin, UpgradeRunTwiceChangesNothing) {
