@@ -37,6 +37,8 @@ SWEEP_AS=root
 T="$$-$RANDOM"
 SHARED_USER=info@respectphoneline.test
 HOLD=Hold/Safeguarding
+# The same folder as doveadm names it: with the namespace's separator ("." in Maildir++).
+case $FORMAT in maildir) HOLD_DOVEADM=${HOLD//\//.} ;; *) HOLD_DOVEADM=$HOLD ;; esac
 A_ID="hf-a-$T@outside.example"       # moved into the hold folder by staff
 B_ID="hf-b-$T@outside.example"       # left in the INBOX: destroyed on its date
 OWN_ID="hf-own-$T@respect.test"      # staff's own note filed in the hold folder: no row
@@ -154,13 +156,13 @@ pf_imap "$SHARED_USER" "
 sep = M.list('\"\"', '\"\"')[1][0].split(b'\"')[1].decode()
 note = b'From: Staff <staff@respect.test>\r\nTo: $SHARED_USER\r\nSubject: $(tokens own | cut -d' ' -f1)\r\nMessage-ID: <$OWN_ID>\r\n\r\nNote ($(tokens own | cut -d' ' -f2)).\r\n'
 assert M.append('\"' + '$HOLD'.replace('/', sep) + '\"', r'(\Seen)', None, note)[0] == 'OK'"
-assert_eq "1 1 0" "$(count "$SHARED_USER" "$HOLD" "$A_ID") $(count "$SHARED_USER" "$HOLD" "$OWN_ID") \
+assert_eq "1 1 0" "$(count "$SHARED_USER" "$HOLD_DOVEADM" "$A_ID") $(count "$SHARED_USER" "$HOLD_DOVEADM" "$OWN_ID") \
 $(count "$SHARED_USER" INBOX "$A_ID")" "A and the staff note are in the hold folder, A no longer in the INBOX"
 
 # --- on the date, the hold folder unreadable: nothing destroyed at all --------------------------
 
 if [ "$FORMAT" = maildir ]; then
-  HOLD_DIR=$(pf_mail_home "$SHARED_USER")/.${HOLD//\//.}
+  HOLD_DIR=$(pf_mail_home "$SHARED_USER")/.$HOLD_DOVEADM
   assert_cmd "the hold folder is the Maildir++ folder .Hold.Safeguarding" test -d "$HOLD_DIR"
   mode=$(stat -c %a "$HOLD_DIR")
   chmod 000 "$HOLD_DIR"
@@ -168,7 +170,8 @@ if [ "$FORMAT" = maildir ]; then
   chmod "$mode" "$HOLD_DIR"
   assert_eq 3 "$SWEEP_RC" "a hold folder that cannot be read: a safety stop (exit 3)"
   sweep_show_failure
-  assert_eq 0 "$(line_count destroyed)" "a hold folder that cannot be read: nothing destroyed, in any mailbox"
+  assert_file_contains "$W/sweep/out.json" "hold folder $HOLD of the respect-phoneline mailbox could not be read" \
+    "a hold folder that cannot be read: the summary says why the run stopped"
   assert_eq "1 1" "$(count "$SHARED_USER" INBOX "$B_ID") $(count alice@respect.test 'Deleted Items' "$A_ID")" \
     "a hold folder that cannot be read: B and alice's copy of A are still there"
   assert_eq "present present" "$(state_of "$A_ID") $(state_of "$B_ID")" "a hold folder that cannot be read: no row written off"
