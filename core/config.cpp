@@ -42,6 +42,20 @@ std::optional<std::string> folder_name_problem(std::string_view name) {
     return std::nullopt;
 }
 
+std::optional<std::string> hold_folder_name_problem(std::string_view name) {
+    const std::string n(name);
+    if (trim(name).empty()) return std::string("a hold folder needs a name");
+    if (name.front() == '/' || name.back() == '/' || name.find("//") != std::string_view::npos)
+        return "'" + n + "' is not an IMAP folder name: write its levels with a single '/' between them, such as "
+               "\"Hold/Safeguarding\"";
+    for (const auto& level : split(name, '/'))
+        if (trim(level) == "." || trim(level) == "..")
+            return "'" + n + "' is not a folder name: a level may not be '.' or '..'";
+    if (folder_dir_for(name).empty()) return "'" + n + "' is the mailbox's inbox: a hold folder must be a folder of its own";
+    if (auto why = folder_name_problem(name)) return why;
+    return std::nullopt;
+}
+
 namespace {
 
 // Long values are typos or attacks; no legitimate key needs more.
@@ -401,8 +415,48 @@ void read_mailbox_folders(const TableReader& m, SweepMailbox& box) {
     }
 }
 
+// Two folder names that are one folder, or one inside the other, as the sweep tells
+// folders apart (Maildir++: "Sent/2024" and "INBOX.Sent.2024" are the same).
+bool folders_overlap(std::string_view a, std::string_view b) {
+    const std::string da = folder_dir_for(a), db = folder_dir_for(b);
+    return folder_is_or_below(da, db) || folder_is_or_below(db, da);
+}
+
+// hold_folders = { "Hold/Safeguarding" = "safeguarding" }: read after [holds], whose
+// reasons it names.
+void read_hold_folders(const TableReader& m, const Config& c, SweepMailbox& box) {
+    const toml::node* n = m.node("hold_folders");
+    if (!n) return;
+    const std::string k = m.key("hold_folders");
+    const toml::table* t = n->as_table();
+    if (!t) m.fail(*n, k, "must be a table of folder names and reasons, such as { \"Hold/Safeguarding\" = \"safeguarding\" }");
+    if (box.kind == MailboxKind::Personal)
+        m.fail(*n, k, "hold folders belong to a shared mailbox (staff hold a message by moving it into a hold folder "
+                      "of the line's mailbox); remove hold_folders from this personal entry");
+    const std::string entry = "the shared mailbox of line '" + box.line + "'";
+    for (const auto& [key, value] : *t) {
+        const std::string name(key.str());
+        const auto reason = value.value<std::string>();
+        if (!value.is_string() || !reason)
+            m.fail(value, k, "hold folder '" + name + "' of " + entry + ": the reason must be a string in quotes");
+        if (auto why = hold_folder_name_problem(name)) m.fail(value, k, "in " + entry + ": " + *why);
+        if (!is_clean_utf8(name) || name.size() > kMaxString)
+            m.fail(value, k, "hold folder of " + entry + ": the name contains control characters or is too long");
+        if (std::find(c.holds.reasons.begin(), c.holds.reasons.end(), *reason) == c.holds.reasons.end())
+            m.fail(value, k, "hold folder '" + name + "' of " + entry + " gives the reason '" + *reason +
+                                 "', which is not one of [holds] reasons (" + join(c.holds.reasons, ", ") + ")");
+        for (const auto* list : {&box.sent_folders, &box.deleted_folders})
+            for (const auto& other : *list)
+                if (folders_overlap(name, other))
+                    m.fail(value, k, "hold folder '" + name + "' of " + entry + " is the folder '" + other + "' of " +
+                                         (list == &box.sent_folders ? "sent_folders" : "deleted_folders") +
+                                         " (or inside it, or holds it): give the hold folder a name of its own");
+        box.hold_folders[name] = *reason;
+    }
+}
+
 SweepMailbox read_sweep_mailbox(const TableReader& m, const Config& c) {
-    m.only({"store", "path", "dovecot", "kind", "line", "user", "sent_folders", "deleted_folders"});
+    m.only({"store", "path", "dovecot", "kind", "line", "user", "sent_folders", "deleted_folders", "hold_folders"});
     SweepMailbox box;
     if (auto s = m.string("store")) {
         if (*s == "dovecot") box.store = StoreKind::Dovecot;
@@ -418,6 +472,7 @@ SweepMailbox read_sweep_mailbox(const TableReader& m, const Config& c) {
         if (auto u = m.string("user")) box.user = *u;
     }
     read_mailbox_folders(m, box);
+    read_hold_folders(m, c, box);
     return box;
 }
 
@@ -555,9 +610,10 @@ Config parse_config(std::string_view text, const std::string& path) {
     read_log(TableReader(path, sub_table(path, root, "log"), "log"), c.log);
     read_policies(path, root, c);
     read_lines(path, root, c);
-    read_sweep(path, root, c);
+    // [holds] first: hold_folders in [[sweep.mailbox]] name its reasons.
     const TableReader holds(path, sub_table(path, root, "holds"), "holds");
     read_holds(holds, c.holds);
+    read_sweep(path, root, c);
     bool seen_delete = false, seen_orphans = false;
     read_sweep_choices(TableReader(path, sub_table(path, root, "sweep"), "sweep"), c.sweep, seen_delete, seen_orphans);
     read_sweep_choices(holds, c.sweep, seen_delete, seen_orphans);

@@ -122,6 +122,10 @@ struct SweepMailbox {
     std::string user;  // "{name}@example.org": the mail user for after_mailbox
     std::vector<std::string> sent_folders{"Sent", "Sent Items"};
     std::vector<std::string> deleted_folders{"Trash", "Deleted Items"};
+    // Shared mailboxes: folders that mean "hold" (IMAP names, "/" between levels) and the
+    // reason each gives, one of [holds] reasons. Staff hold a message from their mail
+    // client by moving it into one.
+    std::map<std::string, std::string> hold_folders;
 };
 
 // One way to reach Dovecot's admin interface: the local doveadm program (run with a
@@ -174,6 +178,10 @@ struct Config {
 // Why `name` cannot be one of a personal mailbox's sent_folders or deleted_folders (it
 // would name a directory outside the mailbox, such as "."), or nothing when it can.
 std::optional<std::string> folder_name_problem(std::string_view name);
+
+// Why `name` cannot be a hold folder (empty, a level "." or "..", a leading or trailing
+// "/", INBOX itself), or nothing when it can.
+std::optional<std::string> hold_folder_name_problem(std::string_view name);
 
 // Reads and validates a config file. Throws ConfigError on any mistake.
 Config load_config(const std::string& path);

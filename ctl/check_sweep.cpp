@@ -8,6 +8,7 @@
 #include <set>
 
 #include "ctl/check.hpp"
+#include "core/strings.hpp"
 #include "ctl/fs_facts.hpp"
 #include "sweeper/dovecot/doveadm.hpp"
 #include "sweeper/dovecot/dovecot_store.hpp"
@@ -191,6 +192,25 @@ void check_extras(const SweepSection& s, Findings& f) {
                     " is not found: install it (doveadm is in dovecot-core), or remove after_mailbox");
 }
 
+// Which folders staff of each line can hold a message in from their mail client.
+void check_hold_folders(const Config& c, Findings& f) {
+    for (size_t i = 0; i < c.sweep.mailboxes.size(); ++i) {
+        const SweepMailbox& m = c.sweep.mailboxes[i];
+        if (m.kind != MailboxKind::Shared) continue;
+        const std::string name = "[[sweep.mailbox]] number " + std::to_string(i + 1) + " (shared, line " + m.line + ")";
+        if (m.hold_folders.empty()) {
+            ok(f, name + ": no hold folders (hold_folders = { \"Hold/Safeguarding\" = \"safeguarding\" } lets staff "
+                         "hold a message from their mail client)");
+            continue;
+        }
+        std::vector<std::string> folders;
+        for (const auto& [folder, reason] : m.hold_folders) folders.push_back(folder + " (reason " + reason + ")");
+        ok(f, name + ": hold folders " + join(folders, ", ") +
+                  "; a message moved into one is held, every copy, from the next sweep on (made by the sweep if "
+                  "missing)");
+    }
+}
+
 }  // namespace
 
 void check_sweep(const Config& c, Findings& f) {
@@ -199,6 +219,7 @@ void check_sweep(const Config& c, Findings& f) {
     for (const auto& m : c.sweep.mailboxes)
         if (m.store == StoreKind::Maildir) check_maildir_mailbox(m, f);
     check_dovecot_mailboxes(c, f);
+    check_hold_folders(c, f);
     for (const auto& files : c.sweep.files) check_files(files, f);
     check_extras(c.sweep, f);
 }

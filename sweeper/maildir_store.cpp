@@ -68,8 +68,18 @@ Skip open_failure(const std::string& path, int err) {
     return Skip::MailboxUnreadable;
 }
 
+bool is_hold_folder(const SweepMailbox& box, const std::string& dir) {
+    for (const auto& [name, reason] : box.hold_folders)
+        if (folder_dir_for(name) == dir) return true;
+    return false;
+}
+
+// Hold folders are not among the roles: scan_holds lists them before everything else.
 std::optional<FolderRole> role_of(const Root& root, const SweepMailbox& box, const MaildirFolder& f) {
-    if (root.kind == MailboxKind::Shared) return FolderRole::Shared;
+    if (root.kind == MailboxKind::Shared) {
+        if (is_hold_folder(box, f.dir)) return std::nullopt;
+        return FolderRole::Shared;
+    }
     // Nested folders count too: Outlook moves a deleted folder under "Deleted Items",
     // and staff file old replies in folders below "Sent".
     for (const auto& name : box.sent_folders)
@@ -110,20 +120,24 @@ struct MaildirStore::Walk {
     long read = 0;     // message files whose header was read or known
     long foreign = 0;  // of those, compressed or encrypted ones
     std::string foreign_format;
+    std::string hold;  // the hold folder being listed (its config name), else empty
 
     Root& root() { return plan.roots[r]; }
     std::string path(const std::string& rel) const { return path_of(plan, r, rel); }
     void flush() {
         if (batch.empty()) return;
+        for (auto& m : batch) m.hold_folder = hold;
         sink.messages(batch);
         batch.clear();
     }
     void location_unread(Skip why, const std::string& path) {
         flush();
+        if (!hold.empty()) return sink.hold_folder_unread(why, r, hold, path);
         sink.location_unread(why, plan.roots[r].entry, line_of(plan.roots[r]), path, shown_entry(box));
     }
     void message_unread(Skip why, const std::string& path) {
         flush();
+        if (!hold.empty()) return sink.hold_folder_unread(why, r, hold, path);
         sink.message_unread(why, plan.roots[r], path);
     }
     // One compressed or encrypted file among plain ones (a user's upload, a restore gone
@@ -229,7 +243,7 @@ std::string MaildirStore::sent_folder(const Plan& plan, size_t r) {
 // --- one mailbox ----------------------------------------------------------------------
 
 void MaildirStore::scan(Plan& plan, size_t r, ScanSink& sink) {
-    Walk w{plan, r, sink, config_.sweep.mailboxes.at(static_cast<size_t>(plan.roots[r].entry)), {}, 0, 0, {}};
+    Walk w{plan, r, sink, config_.sweep.mailboxes.at(static_cast<size_t>(plan.roots[r].entry)), {}, 0, 0, {}, {}};
     const std::string path = w.root().path;
     const UniqueFd fd = open_dir_at(AT_FDCWD, path);
     if (!fd) return w.location_unread(open_failure(path, errno), path);
@@ -244,6 +258,34 @@ void MaildirStore::scan(Plan& plan, size_t r, ScanSink& sink) {
     walk_root(w, fd.get());
     w.flush();
     w.check_format(config_);
+}
+
+void MaildirStore::scan_holds(Plan& plan, size_t r, ScanSink& sink) {
+    const SweepMailbox& box = config_.sweep.mailboxes.at(static_cast<size_t>(plan.roots[r].entry));
+    if (box.hold_folders.empty() || plan.roots[r].kind != MailboxKind::Shared) return;
+    const std::string path = plan.roots[r].path;
+    const UniqueFd fd = open_dir_at(AT_FDCWD, path);
+    const int open_err = errno;
+    for (const auto& [name, reason] : box.hold_folders) {
+        Walk w{plan, r, sink, box, {}, 0, 0, {}, name};
+        if (!fd) {
+            w.location_unread(open_failure(path, open_err), path);
+            continue;
+        }
+        scan_hold_folder(w, fd.get(), folder_dir_for(name));
+        w.flush();
+    }
+}
+
+void MaildirStore::scan_hold_folder(Walk& w, int rootfd, const std::string& dir) {
+    struct stat st {};
+    if (::fstatat(rootfd, dir.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) return w.sink.hold_folder_missing(w.r, dir, w.hold);
+        return w.location_unread(Skip::FolderUnreadable, w.path(dir));
+    }
+    if (S_ISLNK(st.st_mode)) return w.location_unread(Skip::FolderIsLink, w.path(dir));
+    if (!S_ISDIR(st.st_mode)) return w.location_unread(Skip::NotAMaildir, w.path(dir));
+    scan_folder(w, rootfd, dir, FolderRole::Hold);
 }
 
 void MaildirStore::walk_root(Walk& w, int rootfd) {

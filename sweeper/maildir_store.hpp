@@ -23,6 +23,7 @@ public:
 
     void add_roots(Plan& plan, ScanSink& sink) override;
     void scan(Plan& plan, size_t r, ScanSink& sink) override;
+    void scan_holds(Plan& plan, size_t r, ScanSink& sink) override;
     std::string sent_folder(const Plan& plan, size_t r) override;
 
     std::vector<DestroyOutcome> destroy(const Plan& plan, const std::vector<std::vector<FileRef>>& batch) override;
@@ -49,6 +50,7 @@ private:
     void expand_glob(Plan& plan, size_t e, ScanSink& sink);
     void add_root(Plan& plan, size_t e, const std::string& path, const std::string& name);
     void walk_root(Walk& w, int rootfd);
+    void scan_hold_folder(Walk& w, int rootfd, const std::string& dir);
     void scan_folder(Walk& w, int rootfd, const std::string& folder, FolderRole role);
     void scan_sub(Walk& w, int ffd, const std::string& folder, const std::string& sub, FolderRole role);
     void scan_tmp_for_our_leftovers(Walk& w, int ffd, const std::string& folder);

@@ -75,6 +75,17 @@ std::string metrics_text(const Summary& s, std::chrono::system_clock::time_point
     metric(o, "retention_sweep_residues", "kind=\"not_overwritten_remote\"", static_cast<double>(s.residues.not_overwritten_remote));
     metric(o, "retention_sweep_residues", "kind=\"fts_index_users\"", static_cast<double>(s.residues.fts_index_users));
     metric(o, "retention_sweep_residues", "kind=\"attachment_dir_users\"", static_cast<double>(s.residues.attachment_dir_users));
+    header(o, "retention_sweep_hold_folders",
+           "What the last sweep found in hold folders: holds placed, messages already held, messages without an "
+           "index row left alone, folders made, folder holds whose message left every hold folder, folders unread.");
+    const HoldFolderCounts& h = s.hold_folders;
+    const std::pair<const char*, long> holds[] = {{"placed", h.placed},
+                                                  {"already_held", h.already},
+                                                  {"not_helpline", h.not_helpline},
+                                                  {"folders_made", h.made},
+                                                  {"no_longer_in_folder", h.no_longer},
+                                                  {"unreadable", static_cast<long>(h.unreadable.size())}};
+    for (const auto& [kind, n] : holds) metric(o, "retention_sweep_hold_folders", label("kind", kind), static_cast<double>(n));
     header(o, "retention_sweep_others_access", "[[sweep.files]] folders and files readable by others.");
     metric(o, "retention_sweep_others_access", "kind=\"folders\"", static_cast<double>(s.others_access_folders));
     metric(o, "retention_sweep_others_access", "kind=\"files\"", static_cast<double>(s.others_access_files));

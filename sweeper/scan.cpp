@@ -1,5 +1,6 @@
 #include "sweeper/scan.hpp"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -35,7 +36,12 @@ public:
         // Read once rather than asked per message: there are few, and phase 2 looks again
         // for holds placed since, just before it destroys.
         for (auto& d : index_.held_digests()) held_.insert(std::move(d));
+        for (auto& d : index_.folder_held_digests()) folder_held_.insert(std::move(d));
         store_.add_roots(plan_, *this);
+        // Hold folders first: what staff hold there is held everywhere this run, whichever
+        // mailbox its other copies are found in.
+        for (size_t r = 0; r < plan_.roots.size(); ++r)
+            if (plan_.roots[r].kind == MailboxKind::Shared) store_.scan_holds(plan_, r, *this);
         // Shared mailboxes first: moves from personal Sent folders need to know that
         // their destination could be read.
         for (size_t r = 0; r < plan_.roots.size(); ++r)
@@ -48,6 +54,7 @@ public:
         cache_.finish();
         letters_.note_files_seen();
         warn_about_orphans();
+        count_holds_out_of_folders();
         return std::move(plan_);
     }
 
@@ -96,6 +103,18 @@ public:
         plan_.destroys.push_back({std::move(f), DestroyKind::Residue, {}, {}, {}});
     }
 
+    void hold_folder_unread(Skip why, size_t r, const std::string& name, const std::string& path) override {
+        const std::string label = folder_hold_label(name, plan_.roots[r].line);
+        plan_.holds_unread = true;
+        auto& unread = summary_.hold_folders.unreadable;
+        if (std::find(unread.begin(), unread.end(), label) == unread.end()) unread.push_back(label);
+        summary_.listed("skip", path, std::string("hold folder: ") + skip_text(why));
+    }
+
+    void hold_folder_missing(size_t r, const std::string& folder, const std::string& name) override {
+        plan_.missing_hold_folders.push_back({r, folder, folder_hold_label(name, plan_.roots[r].line)});
+    }
+
     void expunged_copies_folder(const std::string& path) override {
         ++summary_.residues.lazy_expunge_folders;
         summary_.listed("residue", path, "lazy_expunge folder");
@@ -118,7 +137,9 @@ private:
         bool seen = false;
     };
     std::unordered_map<std::int64_t, Expired> expired_;  // present rows past their date, by id
-    std::unordered_set<Digest> held_;                    // digests on hold when the scan began
+    std::unordered_set<Digest> held_;                    // digests on hold when the scan began, and found in hold folders
+    std::unordered_set<Digest> folder_held_;             // digests on folder hold when the scan began
+    std::unordered_set<Digest> in_hold_folders_;         // digests found in a hold folder this run
     std::map<std::string, std::optional<std::pair<size_t, std::string>>> destinations_;
     long orphans_kept_ = 0;
     OwnFiles own_;  // files earlier runs named with kMarkerPrefix
@@ -139,6 +160,7 @@ private:
     }
 
     void classify(const StoredMessage& m) {
+        if (m.role == FolderRole::Hold) return hold_found(m);
         const std::vector<MessageRow> rows = rows_matching(m.keys, m.role);
         if (rows.empty()) {
             // In a personal mailbox, a message the index does not know is the staff
@@ -170,6 +192,41 @@ private:
         } else {
             ++counts.kept;
         }
+    }
+
+    // A message staff put in a hold folder: held (every copy, wherever it is) before
+    // anything is destroyed. One the index has no row in force for is not helpline mail
+    // the sweep keeps: left where it is, never destroyed from here.
+    void hold_found(const StoredMessage& m) {
+        const Root& root = plan_.roots[m.where.root];
+        const std::vector<MessageRow> rows = rows_matching(m.keys, FolderRole::Shared);
+        bool present = false;
+        for (const auto& row : rows) {
+            if (auto it = expired_.find(row.id); it != expired_.end()) it->second.seen = true;
+            present = present || row.state == RowState::Present;
+        }
+        if (!present) {
+            ++summary_.hold_folders.not_helpline;
+            return;
+        }
+        const Digest& digest = rows.front().digest.empty() ? m.keys.digest : rows.front().digest;
+        held_.insert(digest);
+        if (facts_of(rows, config_, today_).due) ++summary_.lines[root.line].held;
+        else ++summary_.lines[root.line].kept;
+        if (!in_hold_folders_.insert(digest).second) return;  // in two hold folders: the first gives the reason
+        const SweepMailbox& box = config_.sweep.mailboxes.at(static_cast<size_t>(root.entry));
+        const auto reason = box.hold_folders.find(m.hold_folder);
+        if (reason == box.hold_folders.end()) return;  // a store that named no hold folder: never so
+        plan_.folder_holds.push_back({digest, reason->second, folder_hold_label(m.hold_folder, root.line),
+                                      folder_held_.count(digest) > 0});
+    }
+
+    // Messages taken out of a hold folder stay held until released; the count tells the
+    // team. Not when a hold folder could not be read: its messages were not all seen.
+    void count_holds_out_of_folders() {
+        if (plan_.holds_unread) return;
+        for (const auto& d : folder_held_)
+            if (!in_hold_folders_.count(d)) ++summary_.hold_folders.no_longer;
     }
 
     void plan_orphan(const StoredMessage& m) {

@@ -36,8 +36,8 @@ enum class FolderRole {
     Shared,   // any folder of a shared mailbox: the helpline's own mail, orphans reported
     Sent,     // a staff member's Sent folder or one below it: helpline replies move out of it
     Deleted,  // a staff member's deleted items: helpline copies are destroyed on their date
-    Hold,     // a folder that means "hold" (staff holding from their mail client): none yet;
-              // one that cannot be read must stop all destruction, so stores report it
+    Hold,     // a shared mailbox's hold folder (staff holding from their mail client): its
+              // messages are held, and one that cannot be read stops all destruction
 };
 
 // The header facts matching needs, as the store read them: every Message-ID (matching
@@ -61,6 +61,8 @@ struct StoredMessage {
     // The keyed digests of its header facts (match_keys): taken from the scan cache when
     // the store can tell the message is the one read before, else from its header.
     Index::FileKeys keys;
+    // Role Hold: the hold folder as the config names it (its key in hold_folders).
+    std::string hold_folder;
 };
 
 // What the scan does with what a store lists, and how it learns of places the store could
@@ -91,6 +93,13 @@ public:
     // it, else reported and left alone.
     virtual void leftover(size_t root, const std::string& folder, const std::string& sub, const std::string& name,
                           const struct stat& st) = 0;
+    // A hold folder `name` of root `r` (or its mailbox, or a message in it) that could not
+    // be read: a message held there may have copies anywhere, so nothing is destroyed or
+    // moved this run. `path` is where, for --list.
+    virtual void hold_folder_unread(Skip why, size_t r, const std::string& name, const std::string& path) = 0;
+    // A hold folder `name` of root `r` that does not exist; `folder` is what ensure_folder
+    // takes to make it.
+    virtual void hold_folder_missing(size_t r, const std::string& folder, const std::string& name) = 0;
     // A folder where the server keeps copies of expunged mail (lazy_expunge): a residue.
     virtual void expunged_copies_folder(const std::string& path) = 0;
 };
@@ -108,6 +117,10 @@ public:
     // Lists the messages of root `r` in the folders whose role matters, in batches, and
     // reports what it could not read. Throws StoreError for a store it cannot read.
     virtual void scan(Plan& plan, size_t r, ScanSink& sink) = 0;
+    // Lists the messages of root `r`'s hold folders (role Hold) and reports those missing
+    // or unreadable; called for every shared root before any scan(), which leaves the hold
+    // folders out. A root whose entry has no hold_folders lists nothing.
+    virtual void scan_holds(Plan& plan, size_t r, ScanSink& sink) = 0;
     // The folder of root `r` that receives moved copies (role Sent): the first of the
     // entry's sent_folders that exists, else the first of them, made in phase 2. Empty
     // when the mailbox cannot be reached: then nothing is moved there.

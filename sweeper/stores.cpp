@@ -34,6 +34,8 @@ void Stores::add_roots(Plan& plan, ScanSink& sink) {
 
 void Stores::scan(Plan& plan, size_t r, ScanSink& sink) { stores_[store_of(plan, r)]->scan(plan, r, sink); }
 
+void Stores::scan_holds(Plan& plan, size_t r, ScanSink& sink) { stores_[store_of(plan, r)]->scan_holds(plan, r, sink); }
+
 std::string Stores::sent_folder(const Plan& plan, size_t r) { return stores_[store_of(plan, r)]->sent_folder(plan, r); }
 
 std::vector<DestroyOutcome> Stores::destroy(const Plan& plan, const std::vector<std::vector<FileRef>>& batch) {

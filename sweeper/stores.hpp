@@ -23,6 +23,7 @@ public:
 
     void add_roots(Plan& plan, ScanSink& sink) override;
     void scan(Plan& plan, size_t r, ScanSink& sink) override;
+    void scan_holds(Plan& plan, size_t r, ScanSink& sink) override;
     std::string sent_folder(const Plan& plan, size_t r) override;
     std::vector<DestroyOutcome> destroy(const Plan& plan, const std::vector<std::vector<FileRef>>& batch) override;
     std::vector<MoveOutcome> move(const Plan& plan, const std::vector<MoveItem>& batch) override;

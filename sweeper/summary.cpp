@@ -106,6 +106,10 @@ nlohmann::json counts_json(const Summary& s) {
         j["mailboxes_not_read"].push_back({{"entry", number}, {"path", pattern.empty() ? nlohmann::json(nullptr) : nlohmann::json(pattern)}});
     j["rows_mark_deferred"] = s.rows_mark_deferred;
     j["folders_created"] = s.folders_created;
+    const HoldFolderCounts& h = s.hold_folders;
+    j["hold_folders"] = {{"placed", h.placed},       {"already_held", h.already},
+                         {"not_helpline", h.not_helpline}, {"folders_made", h.made},
+                         {"no_longer_in_folder", h.no_longer}, {"unreadable", h.unreadable}};
     j["others_access"] = {{"folders", s.others_access_folders}, {"files", s.others_access_files}};
     j["after_mailbox_ran"] = s.after_mailbox_ran;
     return j;
@@ -146,6 +150,21 @@ void print_mailboxes_not_read(std::ostream& out, const Summary& s) {
     out << "so no index row was marked destroyed in this run";
     if (s.rows_mark_deferred) out << " (" << s.rows_mark_deferred << " message(s) whose copies found were destroyed)";
     out << "; the next run that reads every location marks them\n";
+}
+
+void print_hold_folders(std::ostream& out, const Summary& s) {
+    const HoldFolderCounts& h = s.hold_folders;
+    const bool acted = !s.dry_run;
+    if (h.made) out << "hold folders: " << (acted ? "made " : "would make ") << h.made << " missing hold folder(s)\n";
+    if (h.placed)
+        out << "hold folders: " << (acted ? "placed " : "would place ") << h.placed << " folder hold(s)\n";
+    if (h.already) out << "hold folders: " << h.already << " message(s) already on folder hold\n";
+    if (h.not_helpline)
+        out << "hold folders: " << h.not_helpline
+            << " message(s) in hold folders are not helpline mail (no index row): left alone\n";
+    if (h.no_longer)
+        out << h.no_longer << " message(s) on folder hold are no longer in a hold folder; they stay held until "
+                              "released with retentionctl release\n";
 }
 
 void print_residues(std::ostream& out, const Summary& s) {
@@ -246,6 +265,7 @@ void print_text(std::ostream& out, const Summary& s) {
         out << s.rows_unseen_deferred
             << " expired index row(s) had no copy in the stores read; not marked, because some could not be read\n";
     if (s.folders_created) out << "created " << s.folders_created << " Sent folder(s) in shared mailboxes\n";
+    print_hold_folders(out, s);
     if (s.after_mailbox_ran) out << "after_mailbox ran for " << s.after_mailbox_ran << " mailbox(es)\n";
     print_skips(out, s);
     print_mailboxes_not_read(out, s);
@@ -288,6 +308,12 @@ void log_result(const Summary& summary) {
     for (const auto& [number, pattern] : summary.mailboxes_not_read)
         spdlog::warn("not read completely: {}; no index row marked destroyed in this run",
                      mailbox_entry_text(number, pattern));
+    const HoldFolderCounts& h = summary.hold_folders;
+    for (const auto& label : h.unreadable) spdlog::error("hold {} could not be read: nothing destroyed or moved", label);
+    if (h.placed || h.already || h.not_helpline || h.no_longer || h.made)
+        spdlog::info("hold folders: {} hold(s) placed, {} already held, {} message(s) without an index row left alone, "
+                     "{} folder(s) made; {} message(s) on folder hold are no longer in a hold folder",
+                     h.placed, h.already, h.not_helpline, h.made, h.no_longer);
     spdlog::info("sweep finished with exit code {}: destroyed {} message copies, {} orphans, {} files; moved {}; "
                  "kept {}; held {}; orphans left {}; skipped {}",
                  summary.exit_code, total.destroyed, total.orphans_destroyed, files, total.moved, total.kept,

@@ -82,6 +82,17 @@ struct Residues {
     long attachment_dir_users = 0;  // attachments in mail_attachment_dir (sdbox, mdbox)
 };
 
+// What the hold folders of shared mailboxes gave this run (a dry run: what it would give).
+struct HoldFolderCounts {
+    long placed = 0;        // folder holds placed on messages found in a hold folder
+    long already = 0;       // messages in a hold folder already on folder hold
+    long not_helpline = 0;  // messages in a hold folder without an index row in force: left alone
+    long made = 0;          // hold folders made because they were missing
+    long no_longer = 0;     // folder holds in force whose message is in no hold folder now
+    // Hold folders that could not be read, as folder_hold_label names them (no person).
+    std::vector<std::string> unreadable;
+};
+
 struct ListEntry {
     std::string action;  // destroy, move, skip, residue, warning
     std::string path;
@@ -112,6 +123,7 @@ struct Summary {
     std::map<int, std::string> mailboxes_not_read;
     long rows_mark_deferred = 0;  // messages whose copies were destroyed but rows left present
     long folders_created = 0;
+    HoldFolderCounts hold_folders;
     long others_access_folders = 0;  // [[sweep.files]] folders open to others
     long others_access_files = 0;
     long after_mailbox_ran = 0;

@@ -154,6 +154,9 @@ private:
                                 ScanCache{.look_up = !options_.read_all,
                                           .learn_into = options_.dry_run ? nullptr : index_.get(),
                                           .settle = options_.scan_cache_settle});
+        // Before anything else is done, and also when the run then stops: what staff put
+        // in a hold folder is held whatever this run does next.
+        hold_from_folders(store, plan);
         if (auto why = stop_reason(last_run, plan)) {
             count_planned(plan, summary_);
             summary_.stop = *why;
@@ -177,7 +180,46 @@ private:
         return *no_expiry_config_;
     }
 
+    void hold_from_folders(Store& store, const Plan& plan) {
+        HoldFolderCounts& counts = summary_.hold_folders;
+        for (const auto& missing : plan.missing_hold_folders) {
+            if (options_.dry_run) {
+                ++counts.made;
+                continue;
+            }
+            bool created = false;
+            if (const int err = store.ensure_folder(plan, missing.root, missing.folder, created); err != 0)
+                summary_.warn("cannot make the " + missing.label + ": " + std::strerror(err));
+            else if (created)
+                ++counts.made;
+        }
+        for (const auto& item : plan.folder_holds) {
+            if (options_.dry_run) {
+                ++(item.in_force ? counts.already : counts.placed);
+                continue;
+            }
+            switch (index_->hold_from_folder(item.digest, item.reason, item.label, now_)) {
+                case FolderHold::Placed: ++counts.placed; break;
+                case FolderHold::AlreadyInForce: ++counts.already; break;
+                case FolderHold::NotInIndex:
+                case FolderHold::AllDestroyed: ++counts.not_helpline; break;
+            }
+        }
+        if (counts.placed) spdlog::info("placed {} folder hold(s) on messages in hold folders", counts.placed);
+    }
+
+    // A message held in a hold folder that could not be read may have copies in any
+    // mailbox: no --force makes destroying them safe.
+    static std::optional<std::string> hold_folders_unread(const Plan& plan, const Summary& summary) {
+        if (!plan.holds_unread) return std::nullopt;
+        return "hold " + join(summary.hold_folders.unreadable, ", ") +
+               " could not be read: a message held there may have copies in any mailbox, so nothing is destroyed or "
+               "moved until every hold folder can be read (check the folder's permissions and the mail server; "
+               "--list names where)";
+    }
+
     std::optional<std::string> stop_reason(std::optional<std::int64_t> last_run, const Plan& plan) {
+        if (auto why = hold_folders_unread(plan, summary_)) return why;
         std::vector<std::string> reasons;
         // --now pretends a date for a what-if; the clock checks compare the real clock.
         if (!options_.now_date) {

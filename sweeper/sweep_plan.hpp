@@ -86,6 +86,21 @@ struct UnseenRow {
     Digest digest;
 };
 
+// A message found in a hold folder, to be held before anything is destroyed.
+struct FolderHoldItem {
+    Digest digest;
+    std::string reason;
+    std::string label;  // folder_hold_label: the folder and the line, never a person
+    bool in_force = false;  // on folder hold when the scan began
+};
+
+// A hold folder to make (not in a dry run).
+struct MissingHoldFolder {
+    size_t root = 0;
+    std::string folder;  // as Store::ensure_folder takes it
+    std::string label;
+};
+
 struct Plan {
     std::vector<Root> roots;
     std::vector<DestroyItem> destroys;
@@ -97,6 +112,10 @@ struct Plan {
     // destroyed this run (its digest would be erased after digest_grace, and that copy
     // never found again). The expired copies found are still destroyed.
     bool rows_frozen = false;
+    std::vector<FolderHoldItem> folder_holds;
+    std::vector<MissingHoldFolder> missing_hold_folders;
+    // A hold folder could not be read: nothing may be destroyed or moved this run.
+    bool holds_unread = false;
 };
 
 // Messages, orphans and files the plan destroys (what max_destroy_per_run limits).

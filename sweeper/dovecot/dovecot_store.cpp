@@ -254,9 +254,22 @@ void DovecotStore::add_user_root(Plan& plan, size_t e, const std::string& user) 
     plan.roots.push_back(std::move(root));
 }
 
+// The Dovecot name of the configured folder `folder` in this user's folders, if it exists.
+std::optional<std::string> DovecotStore::existing_name(const RootState& rs, const std::string& folder) const {
+    for (const auto& n : dovecot_names(folder, rs.separator))
+        if (rs.mailboxes.count(n)) return n;
+    return std::nullopt;
+}
+
+// Hold folders are not among the roles: scan_holds lists them before everything else.
 std::optional<FolderRole> DovecotStore::role_of(const Root& root, const RootState& rs, const std::string& name) const {
-    if (root.kind == MailboxKind::Shared) return FolderRole::Shared;
     const SweepMailbox& box = entry_of(root);
+    if (root.kind == MailboxKind::Shared) {
+        for (const auto& [folder, reason] : box.hold_folders)
+            for (const auto& n : dovecot_names(folder, rs.separator))
+                if (name == n) return std::nullopt;
+        return FolderRole::Shared;
+    }
     const auto is_or_below = [&](const std::vector<std::string>& folders) {
         for (const auto& folder : folders)
             for (const auto& n : dovecot_names(folder, rs.separator))
@@ -279,10 +292,13 @@ std::string DovecotStore::sent_folder(const Plan& plan, size_t r) {
     const RootState& rs = it->second;
     const SweepMailbox& box = entry_of(plan.roots[r]);
     for (const auto& folder : box.sent_folders)
-        for (const auto& n : dovecot_names(folder, rs.separator))
-            if (rs.mailboxes.count(n)) return n;
-    const std::string first = box.sent_folders.empty() ? std::string("Sent") : box.sent_folders.front();
-    const auto names = dovecot_names(first, rs.separator);
+        if (auto n = existing_name(rs, folder)) return *n;
+    return new_folder_name(rs, box.sent_folders.empty() ? std::string("Sent") : box.sent_folders.front());
+}
+
+// The Dovecot name a folder to be made gets.
+std::string DovecotStore::new_folder_name(const RootState& rs, const std::string& folder) const {
+    const auto names = dovecot_names(folder, rs.separator);
     // Where every folder sits below INBOX (Courier's layout), a new one does too.
     const std::string inbox_prefix = std::string("INBOX") + rs.separator;
     const bool below_inbox = rs.mailboxes.size() > 1 &&
@@ -301,22 +317,61 @@ struct DovecotStore::Walk {
     RootState& rs;
     std::vector<StoredMessage> batch;
 
+    std::string hold;  // the hold folder being listed (its config name), else empty
+
     Root& root() { return plan.roots[r]; }
     std::string path(const std::string& folder) const { return path_of(plan, r, folder); }
     void flush() {
         if (batch.empty()) return;
+        for (auto& m : batch) m.hold_folder = hold;
         sink.messages(batch);
         batch.clear();
     }
     void location_unread(Skip why, const std::string& where, const std::string& shown) {
         flush();
+        if (!hold.empty()) return sink.hold_folder_unread(why, r, hold, where);
         sink.location_unread(why, root().entry, line_of(root()), where, shown);
+    }
+    void message_unread(Skip why, const std::string& where) {
+        flush();
+        if (!hold.empty()) return sink.hold_folder_unread(why, r, hold, where);
+        sink.message_unread(why, root(), where);
     }
 };
 
+// A hold folder that Dovecot cannot list stops all destruction (see ScanSink).
+void DovecotStore::scan_holds(Plan& plan, size_t r, ScanSink& sink) {
+    const SweepMailbox& box = entry_of(plan.roots[r]);
+    if (box.hold_folders.empty() || box.kind != MailboxKind::Shared) return;
+    RootState& rs = roots_[r];
+    Walk w{plan, r, sink, rs, {}, {}};
+    try {
+        const auto list = doveadm_.mailboxes(rs.user);
+        if (const char sep = doveadm_.separator(rs.user); sep != 0) rs.separator = sep;
+        for (const auto& m : list) rs.mailboxes[m.name].status = m;
+    } catch (const DoveadmError& e) {
+        spdlog::warn("[[sweep.mailbox]] number {}: cannot list the hold folders through {}: {}", w.root().entry + 1,
+                     doveadm_.describe(), e.what());
+        for (const auto& [name, reason] : box.hold_folders) sink.hold_folder_unread(skip_of(e), r, name, w.root().path);
+        return;
+    }
+    for (const auto& [name, reason] : box.hold_folders) {
+        w.hold = name;
+        const auto found = existing_name(rs, name);
+        if (!found) {
+            sink.hold_folder_missing(r, new_folder_name(rs, name), name);
+            continue;
+        }
+        Mailbox& m = rs.mailboxes.at(*found);
+        m.role = FolderRole::Hold;
+        scan_mailbox(w, *found, m);
+        w.flush();
+    }
+}
+
 void DovecotStore::scan(Plan& plan, size_t r, ScanSink& sink) {
     RootState& rs = roots_[r];
-    Walk w{plan, r, sink, rs, {}};
+    Walk w{plan, r, sink, rs, {}, {}};
     const SweepMailbox& box = entry_of(w.root());
     try {
         const auto list = doveadm_.mailboxes(rs.user);
@@ -444,7 +499,7 @@ bool DovecotStore::take_listing(Walk& w, const std::string& name, const Mailbox&
         const auto at = number(f, "date.received.unixtime");
         listing.received[*uid] = at ? date_of_seconds(static_cast<std::int64_t>(*at)) : std::nullopt;
         if (auto keys = w.sink.known(identity(w.rs.user, box.status, *uid))) {
-            StoredMessage m{FileRef{w.r, name, "", std::to_string(*uid)}, box.role, listing.received[*uid], *keys};
+            StoredMessage m{FileRef{w.r, name, "", std::to_string(*uid)}, box.role, listing.received[*uid], *keys, {}};
             w.batch.push_back(std::move(m));
         } else {
             listing.unknown.push_back(*uid);
@@ -534,7 +589,7 @@ void DovecotStore::read_headers(Walk& w, const std::string& name, const Mailbox&
             return;
         }
         w.flush();
-        return w.sink.message_unread(Skip::Unreadable, w.root(), w.path(name + "/" + std::to_string(uids.front())));
+        return w.message_unread(Skip::Unreadable, w.path(name + "/" + std::to_string(uids.front())));
     }
     std::set<unsigned long> answered;
     for (const Fields& f : got) {
@@ -558,22 +613,20 @@ void DovecotStore::take_header(Walk& w, const std::string& name, const Mailbox& 
     // In a staff member's own folders a message without a header is their own mail.
     if (box.role != FolderRole::Shared && no_header) return;
     if (h.status != HeaderBlock::Status::Ok) {
-        w.flush();
-        w.sink.message_unread(h.status == HeaderBlock::Status::TooLarge ? Skip::HeaderTooLarge
-                              : no_header                                ? Skip::NoHeaderBlock
-                                                                         : Skip::Unreadable,
-                              w.root(), where);
+        w.message_unread(h.status == HeaderBlock::Status::TooLarge ? Skip::HeaderTooLarge
+                         : no_header                                ? Skip::NoHeaderBlock
+                                                                    : Skip::Unreadable,
+                         where);
         return;
     }
     const HeaderFacts facts = header_facts(h.fields);
     Index::FileKeys keys = match_keys(facts, key_);
     if (!add_legacy_key(w.rs.user, box, uid, facts, keys)) {
-        w.flush();
-        w.sink.message_unread(Skip::Unreadable, w.root(), where);
+        w.message_unread(Skip::Unreadable, where);
         return;
     }
     if (!keys.digest.empty() || !keys.record.empty()) w.sink.learn(identity(w.rs.user, box.status, uid), keys);
-    w.batch.push_back({FileRef{w.r, name, "", std::to_string(uid)}, box.role, received, keys});
+    w.batch.push_back({FileRef{w.r, name, "", std::to_string(uid)}, box.role, received, keys, {}});
     if (w.batch.size() >= kHeaderBatch) w.flush();
 }
 

@@ -49,6 +49,7 @@ public:
 
     void add_roots(Plan& plan, ScanSink& sink) override;
     void scan(Plan& plan, size_t r, ScanSink& sink) override;
+    void scan_holds(Plan& plan, size_t r, ScanSink& sink) override;
     std::string sent_folder(const Plan& plan, size_t r) override;
 
     std::vector<DestroyOutcome> destroy(const Plan& plan, const std::vector<std::vector<FileRef>>& batch) override;
@@ -94,6 +95,8 @@ private:
     const SweepMailbox& entry_of(const Root& root) const;
     void add_user_root(Plan& plan, size_t e, const std::string& user);
     void expand_mask(Plan& plan, size_t e, ScanSink& sink);
+    std::optional<std::string> existing_name(const RootState& rs, const std::string& folder) const;
+    std::string new_folder_name(const RootState& rs, const std::string& folder) const;
     std::optional<FolderRole> role_of(const Root& root, const RootState& rs, const std::string& name) const;
     void scan_folders(Walk& w, const std::vector<std::string>& names);
     std::optional<std::set<std::string>> vanished_folders(Walk& w, const std::vector<std::string>& names,

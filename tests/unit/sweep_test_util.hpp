@@ -119,6 +119,7 @@ public:
     fs::path shared_a, shared_b, staff, letters;
     std::string sweep_extra;    // lines added under [sweep]
     std::string mailbox_extra;  // more [[sweep.mailbox]] / [[sweep.files]] tables
+    std::string shared_b_extra;  // keys added to the mens-advice-line shared mailbox's entry
     bool with_files = false;
 
     // The config: two lines, their shared mailboxes, the staff glob.
@@ -134,7 +135,7 @@ public:
                         "\n[[sweep.mailbox]]\npath = \"" + shared_a.string() +
                         "\"\nkind = \"shared\"\nline = \"respect-phoneline\"\nuser = \"info@respectphoneline.org.uk\"\n"
                         "[[sweep.mailbox]]\npath = \"" + shared_b.string() +
-                        "\"\nkind = \"shared\"\nline = \"mens-advice-line\"\n"
+                        "\"\nkind = \"shared\"\nline = \"mens-advice-line\"\n" + shared_b_extra +
                         "[[sweep.mailbox]]\npath = \"" + (staff / "*").string() +
                         "\"\nkind = \"personal\"\nuser = \"{name}@respect.org.uk\"\n";
         if (with_files) t += "[[sweep.files]]\npath = \"" + letters.string() + "\"\npolicy = \"letter-response\"\n";

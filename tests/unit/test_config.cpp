@@ -324,3 +324,74 @@ TEST(Config, DovecotEndpointsAreCheckedKeyByKey) {
     EXPECT_EQ(c.sweep.dovecots.at(0).ca_file, "/etc/ssl/store-ca.pem");
     EXPECT_EQ(test::one_line_config("[[sweep.dovecot]]\n").sweep.dovecots.at(0).name, "default");
 }
+
+namespace {
+
+const std::string kSharedBox = "[[sweep.mailbox]]\npath = \"/var/vmail/mal\"\nkind = \"shared\"\nline = \"mens-advice-line\"\n";
+
+}  // namespace
+
+TEST(Config, HoldFoldersOfASharedMailboxNameTheirReasons) {
+    const Config c = parse_config(
+        with(kSharedBox +
+             "hold_folders = { \"Hold/Safeguarding\" = \"safeguarding\", \"Hold/Police request\" = \"police-request\" }\n"),
+        "x.toml");
+    const auto& holds = c.sweep.mailboxes.at(0).hold_folders;
+    ASSERT_EQ(holds.size(), 2u);
+    EXPECT_EQ(holds.at("Hold/Safeguarding"), "safeguarding");
+    EXPECT_EQ(holds.at("Hold/Police request"), "police-request");
+    // Reasons of the config's own [holds], wherever that table is written.
+    const Config own = parse_config(
+        with("[holds]\nreasons = [\"court\"]\n" + kSharedBox + "hold_folders = { \"Court\" = \"court\" }\n"), "x.toml");
+    EXPECT_EQ(own.sweep.mailboxes.at(0).hold_folders.at("Court"), "court");
+    EXPECT_TRUE(test::one_line_config().sweep.mailboxes.empty());
+}
+
+TEST(Config, AHoldFolderGivesAKnownReason) {
+    const auto e = error_of(with(kSharedBox + "hold_folders = { \"Hold/Safeguarding\" = \"safeguard\" }\n"));
+    EXPECT_EQ(e.key(), "sweep.mailbox.hold_folders");
+    const std::string what = e.what();
+    EXPECT_NE(what.find("'Hold/Safeguarding'"), std::string::npos) << what;
+    EXPECT_NE(what.find("line 'mens-advice-line'"), std::string::npos) << what;
+    EXPECT_NE(what.find("'safeguard'"), std::string::npos) << what;
+    EXPECT_NE(what.find("[holds] reasons"), std::string::npos) << what;
+    EXPECT_GT(e.line(), 0);
+    EXPECT_EQ(error_of(with(kSharedBox + "hold_folders = { \"Hold\" = 1 }\n")).key(), "sweep.mailbox.hold_folders");
+    EXPECT_EQ(error_of(with(kSharedBox + "hold_folders = [\"Hold\"]\n")).key(), "sweep.mailbox.hold_folders");
+}
+
+TEST(Config, HoldFoldersBelongToSharedMailboxesOnly) {
+    const auto e = error_of(with("[[sweep.mailbox]]\npath = \"/var/mail/*\"\nkind = \"personal\"\n"
+                                 "hold_folders = { \"Hold\" = \"legal\" }\n"));
+    EXPECT_EQ(e.key(), "sweep.mailbox.hold_folders");
+    EXPECT_NE(std::string(e.what()).find("personal"), std::string::npos) << e.what();
+}
+
+TEST(Config, AHoldFolderIsNotTheSentOrDeletedFolder) {
+    const std::vector<std::pair<std::string, std::string>> clashes = {
+        {"Sent", "sent_folders"},             // the default Sent folder
+        {"INBOX/Sent Items", "sent_folders"},  // the same folder as Maildir++ names it
+        {"Sent/Hold", "sent_folders"},         // inside it
+        {"Trash", "deleted_folders"},
+    };
+    for (const auto& [name, list] : clashes) {
+        const auto e = error_of(with(kSharedBox + "hold_folders = { \"" + name + "\" = \"legal\" }\n"));
+        const std::string what = e.what();
+        EXPECT_EQ(e.key(), "sweep.mailbox.hold_folders") << name;
+        EXPECT_NE(what.find("'" + name + "'"), std::string::npos) << what;
+        EXPECT_NE(what.find(list), std::string::npos) << what;
+    }
+    // IMAP folder names keep their case (but INBOX's): "replies" is another folder.
+    const Config c = parse_config(
+        with(kSharedBox + "sent_folders = [\"Replies\"]\nhold_folders = { \"replies\" = \"legal\" }\n"), "x.toml");
+    EXPECT_EQ(c.sweep.mailboxes.at(0).hold_folders.size(), 1u);
+}
+
+TEST(Config, AHoldFolderNameIsAFolderOfItsOwn) {
+    for (const char* bad : {"", " ", "/Hold", "Hold/", "Hold//Police", "Hold/../Sent", "..", "./Hold", "INBOX"}) {
+        const auto e = error_of(with(kSharedBox + "hold_folders = { \"" + bad + "\" = \"legal\" }\n"));
+        EXPECT_EQ(e.key(), "sweep.mailbox.hold_folders") << bad;
+        EXPECT_NE(std::string(e.what()).find("line 'mens-advice-line'"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(hold_folder_name_problem("Hold/Police request"), std::nullopt);
+}

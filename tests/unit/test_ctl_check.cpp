@@ -421,3 +421,35 @@ TEST(PgCtlCheck, AServerThatDoesNotAnswerIsAnError) {
     use_server(s, "host=127.0.0.1 port=1 dbname=retention connect_timeout=2");
     expect_error(check(s), {"index.conninfo", "127.0.0.1"});
 }
+
+TEST(CtlCheck, HoldFolderMistakesAreConfigErrors) {
+    const std::string shared = "kind = \"shared\"\nline = \"respect-phoneline\"\n";
+    const std::vector<std::pair<std::string, std::vector<const char*>>> cases = {
+        {"hold_folders = { \"Hold\" = \"nope\" }\n", {"sweep.mailbox.hold_folders", "'Hold'", "'nope'", "[holds] reasons"}},
+        {"hold_folders = { \"Sent\" = \"legal\" }\n", {"sweep.mailbox.hold_folders", "'Sent'", "sent_folders"}},
+    };
+    for (const auto& [extra, words] : cases) {
+        Scene s;
+        ASSERT_NE(s.text().find(shared), std::string::npos);
+        write_file(s.config_path, replace_all(s.text(), shared, shared + extra));
+        const CheckResult r = run_check(s.config_path, no_logs(s));
+        expect_error(r, words);
+    }
+}
+
+TEST(CtlCheck, EachSharedMailboxSaysWhichHoldFoldersItHas) {
+    Scene s;
+    EXPECT_NE(all_text(check(s)).find("(shared, line respect-phoneline): no hold folders"), std::string::npos)
+        << all_text(check(s));
+    const std::string shared = "kind = \"shared\"\nline = \"respect-phoneline\"\n";
+    write_file(s.config_path,
+               replace_all(s.text(), shared,
+                           shared + "hold_folders = { \"Hold/Safeguarding\" = \"safeguarding\", \"Hold/Police\" = "
+                                    "\"police-request\" }\n"));
+    const CheckResult r = run_check(s.config_path, no_logs(s));
+    EXPECT_EQ(r.exit_code, kExitOk) << all_text(r);
+    EXPECT_NE(all_text(r).find("(shared, line respect-phoneline): hold folders Hold/Police (reason police-request), "
+                               "Hold/Safeguarding (reason safeguarding)"),
+              std::string::npos)
+        << all_text(r);
+}

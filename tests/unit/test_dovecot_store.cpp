@@ -36,6 +36,7 @@ protected:
     std::unique_ptr<PrivateDovecot> dovecot;
     std::string shared_user = kShared;
     std::string doveadm_program = "/usr/bin/doveadm";
+    std::string shared_extra;  // keys added to the shared mailbox's entry
 
     std::string config_text() const {
         return "[index]\npath = \"" + w.index_path + "\"\nkey_file = \"" + w.key_path +
@@ -47,7 +48,7 @@ protected:
                dovecot->config() +
                "\"\n"
                "[[sweep.mailbox]]\nstore = \"dovecot\"\nuser = \"" + shared_user +
-               "\"\nkind = \"shared\"\nline = \"respect-phoneline\"\n"
+               "\"\nkind = \"shared\"\nline = \"respect-phoneline\"\n" + shared_extra +
                "[[sweep.mailbox]]\nstore = \"dovecot\"\nuser = \"*@staff.example\"\nkind = \"personal\"\n";
     }
 
@@ -359,6 +360,63 @@ INSTANTIATE_TEST_SUITE_P(Formats, DovecotSweep, ::testing::Values(MailFormat::Ma
                          [](const auto& p) { return std::string(rm::test::format_name(p.param)); });
 
 // --- without Dovecot -------------------------------------------------------------------
+
+// Staff hold a message by moving it into a hold folder of the shared mailbox: every copy
+// is kept, the hold names the folder and the line.
+TEST_P(DovecotSweep, AMessageInAHoldFolderIsHeldWithEveryCopy) {
+    shared_extra = "hold_folders = { \"Hold/Safeguarding\" = \"safeguarding\" }\n";
+    ASSERT_EQ(dovecot->doveadm("mailbox create -u " + std::string(kShared) + " Hold/Safeguarding"), 0);
+    ASSERT_EQ(dovecot->doveadm("mailbox create -u alice@staff.example Trash"), 0);
+    w.row("case@x", kPast, "respect-phoneline", "inbound", World::token("case@x"));
+    w.row("other@x", kPast, "respect-phoneline", "inbound", World::token("other@x"));
+    deliver(kShared, "case@x", "Hold/Safeguarding");
+    deliver("alice@staff.example", "case@x", "Trash");
+    deliver(kShared, "other@x");
+
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_EQ(listed(kShared, "Hold/Safeguarding"), ids({"case@x"}));
+    EXPECT_EQ(listed("alice@staff.example", "Trash"), ids({"case@x"}));
+    EXPECT_TRUE(listed(kShared).empty());
+    EXPECT_FALSE(w.destroyed("case@x"));
+    EXPECT_TRUE(w.destroyed("other@x"));
+    const auto holds = w.index->active_holds(w.digest("case@x"));
+    ASSERT_EQ(holds.size(), 1u);
+    const auto* hold = &holds.front();
+    EXPECT_EQ(hold->kind, rm::HoldKind::Folder);
+    EXPECT_EQ(hold->reason, "safeguarding");
+    EXPECT_EQ(hold->placed_by, "folder Hold/Safeguarding of the respect-phoneline mailbox");
+    EXPECT_EQ(s.hold_folders.placed, 1);
+    EXPECT_EQ(sweep().hold_folders.already, 1);
+}
+
+TEST_P(DovecotSweep, AMissingHoldFolderIsMade) {
+    shared_extra = "hold_folders = { \"Hold/Police request\" = \"police-request\" }\n";
+    deliver(kShared, "first@x");
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_EQ(s.hold_folders.made, 1);
+    EXPECT_EQ(dovecot->doveadm("mailbox status -u " + std::string(kShared) + " messages 'Hold/Police request'"), 0);
+    EXPECT_EQ(sweep().hold_folders.made, 0);
+}
+
+TEST_P(DovecotSweep, AHoldFolderDovecotCannotListStopsAllDestruction) {
+    shared_extra = "hold_folders = { \"Hold/Safeguarding\" = \"safeguarding\" }\n";
+    ASSERT_EQ(dovecot->doveadm("mailbox create -u " + std::string(kShared) + " Hold/Safeguarding"), 0);
+    w.row("past@x", kPast, "respect-phoneline", "inbound", World::token("past@x"));
+    deliver(kShared, "past@x");
+    deliver(kShared, "case@x", "Hold/Safeguarding");
+    // Every message listing fails, as it does when Dovecot cannot open the folder's index.
+    log_doveadm_runs("[ \"$5\" = fetch ] && { echo 'Error: mailbox index corrupted' >&2; exit 75; }");
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 3) << w.last_error;
+    ASSERT_TRUE(s.stop);
+    EXPECT_NE(s.stop->find("hold folder Hold/Safeguarding of the respect-phoneline mailbox could not be read"),
+              std::string::npos)
+        << *s.stop;
+    EXPECT_EQ(listed(kShared), ids({"past@x"}));
+    EXPECT_FALSE(w.destroyed("past@x"));
+}
 
 TEST(DovecotStoreNames, FoldersWrittenWithSlashesFindDovecotsNames) {
     using rm::sweep::dovecot::dovecot_names;
