@@ -958,16 +958,42 @@ int DovecotStore::ensure_folder(const Plan& plan, size_t r, const std::string& f
     created = false;
     RootState& rs = roots_[r];
     if (rs.mailboxes.count(folder)) return 0;
+    std::string made;
     try {
-        doveadm_.create_mailbox(rs.user, folder);
+        made = create_mailbox(rs, folder);
         for (const auto& m : doveadm_.mailboxes(rs.user))
-            if (m.name == folder) rs.mailboxes[m.name].status = m;
+            if (m.name == made) rs.mailboxes[m.name].status = m;
     } catch (const DoveadmError& e) {
         spdlog::error("cannot make a folder of a shared mailbox through {}: {}", doveadm_.describe(), e.what());
         return EIO;
     }
-    created = created_.insert({r, folder}).second;
-    return rs.mailboxes.count(folder) ? 0 : EIO;
+    created = created_.insert({r, made}).second;
+    return rs.mailboxes.count(made) ? 0 : EIO;
+}
+
+// A user whose folders are all at the top level does not show the separator, and '/' is
+// then assumed; a Maildir++ namespace refuses a name with '/' in it ("Name must not have
+// '/' characters"). Its separator is '.': the name is made with that, and the user's
+// separator is known from then on. Returns the name made.
+std::string DovecotStore::create_mailbox(RootState& rs, const std::string& folder) {
+    try {
+        doveadm_.create_mailbox(rs.user, folder);
+        return folder;
+    } catch (const DoveadmError&) {
+        if (rs.separator != '/' || folder.find('/') == std::string::npos) throw;
+        std::string dotted = folder;
+        std::replace(dotted.begin(), dotted.end(), '/', '.');
+        try {
+            doveadm_.create_mailbox(rs.user, dotted);
+        } catch (const DoveadmError&) {
+            // The first refusal is the one that explains.
+        }
+        bool made = false;
+        for (const auto& m : doveadm_.mailboxes(rs.user)) made = made || m.name == dotted;
+        if (!made) throw;
+        rs.separator = '.';
+        return dotted;
+    }
 }
 
 void DovecotStore::report_residues(const Plan& plan, const std::set<std::pair<size_t, std::string>>& changed,

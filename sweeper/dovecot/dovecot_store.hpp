@@ -97,6 +97,7 @@ private:
     void expand_mask(Plan& plan, size_t e, ScanSink& sink);
     std::optional<std::string> existing_name(const RootState& rs, const std::string& folder) const;
     std::string new_folder_name(const RootState& rs, const std::string& folder) const;
+    std::string create_mailbox(RootState& rs, const std::string& folder);
     std::optional<FolderRole> role_of(const Root& root, const RootState& rs, const std::string& name) const;
     void scan_folders(Walk& w, const std::vector<std::string>& names);
     std::optional<std::set<std::string>> vanished_folders(Walk& w, const std::vector<std::string>& names,
