@@ -68,9 +68,10 @@ Skip open_failure(const std::string& path, int err) {
     return Skip::MailboxUnreadable;
 }
 
+// Folders staff make below a hold folder ("Hold/Safeguarding/Case 12") hold as it does.
 bool is_hold_folder(const SweepMailbox& box, const std::string& dir) {
     for (const auto& [name, reason] : box.hold_folders)
-        if (folder_dir_for(name) == dir) return true;
+        if (folder_is_or_below(dir, folder_dir_for(name))) return true;
     return false;
 }
 
@@ -266,15 +267,35 @@ void MaildirStore::scan_holds(Plan& plan, size_t r, ScanSink& sink) {
     const std::string path = plan.roots[r].path;
     const UniqueFd fd = open_dir_at(AT_FDCWD, path);
     const int open_err = errno;
+    int err = 0;
+    const MaildirLayout lay = fd ? inspect_maildir(fd.get(), &err) : MaildirLayout{};
     for (const auto& [name, reason] : box.hold_folders) {
         Walk w{plan, r, sink, box, {}, 0, 0, {}, name};
         if (!fd) {
             w.location_unread(open_failure(path, open_err), path);
             continue;
         }
-        scan_hold_folder(w, fd.get(), folder_dir_for(name));
+        // A shared mailbox without its INBOX (a mount point whose store is not mounted)
+        // cannot show what staff put in its hold folders: never read that as "none".
+        if (err != 0 || !lay.root_has_maildir) {
+            w.location_unread(err != 0 ? Skip::MailboxUnreadable : Skip::MailboxEmpty, path);
+            continue;
+        }
+        const std::string dir = folder_dir_for(name);
+        scan_hold_folder(w, fd.get(), dir);
+        scan_below_hold_folder(w, fd.get(), lay, dir);
         w.flush();
     }
+}
+
+void MaildirStore::scan_below_hold_folder(Walk& w, int rootfd, const MaildirLayout& lay, const std::string& dir) {
+    const auto below = [&](const std::string& d) { return d != dir && folder_is_or_below(d, dir); };
+    for (const auto& d : lay.unreadable)
+        if (below(d)) w.location_unread(Skip::FolderUnreadable, w.path(d));
+    for (const auto& d : lay.linked_folders)
+        if (below(d)) w.location_unread(Skip::FolderIsLink, w.path(d));
+    for (const auto& folder : lay.folders)
+        if (below(folder.dir)) scan_folder(w, rootfd, folder.dir, FolderRole::Hold);
 }
 
 void MaildirStore::scan_hold_folder(Walk& w, int rootfd, const std::string& dir) {

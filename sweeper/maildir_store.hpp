@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/maildir.hpp"
 #include "sweeper/destroy.hpp"
 #include "sweeper/move.hpp"
 #include "sweeper/store.hpp"
@@ -50,6 +51,7 @@ private:
     void expand_glob(Plan& plan, size_t e, ScanSink& sink);
     void add_root(Plan& plan, size_t e, const std::string& path, const std::string& name);
     void walk_root(Walk& w, int rootfd);
+    void scan_below_hold_folder(Walk& w, int rootfd, const MaildirLayout& lay, const std::string& dir);
     void scan_hold_folder(Walk& w, int rootfd, const std::string& dir);
     void scan_folder(Walk& w, int rootfd, const std::string& folder, FolderRole role);
     void scan_sub(Walk& w, int ffd, const std::string& folder, const std::string& sub, FolderRole role);

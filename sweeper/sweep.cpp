@@ -183,6 +183,11 @@ private:
     void hold_from_folders(Store& store, const Plan& plan) {
         HoldFolderCounts& counts = summary_.hold_folders;
         for (const auto& missing : plan.missing_hold_folders) {
+            // Never in a mailbox the scan could not read as one: an empty mount point, say.
+            if (!plan.roots[missing.root].usable) {
+                summary_.warn("the " + missing.label + " is not made: its mailbox could not be read as one");
+                continue;
+            }
             if (options_.dry_run) {
                 ++counts.made;
                 continue;

@@ -183,6 +183,44 @@ TEST(SweepHoldFolders, AHoldFolderThatCannotBeReadStopsAllDestruction) {
     }
 }
 
+// Staff file held mail in folders of their own below the hold folder.
+TEST(SweepHoldFolders, AFolderBelowAHoldFolderHoldsToo) {
+    HoldWorld w;
+    const fs::path below = w.shared_b / ".Hold.Safeguarding.Case 12";
+    make_maildir(below);
+    const auto held = w.deliver(below, "case@x");
+    const auto elsewhere = w.deliver(w.staff / "alice" / ".Trash", "case@x");
+    w.row("case@x", kPast, "mens-advice-line");
+    const Summary s = w.sweep(kNow);
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_TRUE(fs::exists(held));
+    EXPECT_TRUE(fs::exists(elsewhere));
+    EXPECT_FALSE(w.destroyed("case@x"));
+    const auto hold = w.hold_on("case@x");
+    ASSERT_TRUE(hold);
+    EXPECT_EQ(hold->placed_by, kLabel);
+}
+
+// The shared mailbox's disk is not mounted: its mount point is an empty folder. What staff
+// put in its hold folders cannot be seen, so nothing anywhere is destroyed, and no hold
+// folder is made on the mount point.
+TEST(SweepHoldFolders, ASharedMailboxThatIsNotThereStopsAllDestruction) {
+    HoldWorld w;
+    fs::remove_all(w.shared_b);
+    fs::create_directories(w.shared_b);
+    const auto deleted = w.deliver(w.staff / "alice" / ".Trash", "case@x");
+    w.row("case@x", kPast, "mens-advice-line");
+    SweepOptions o;
+    o.force = true;
+    const Summary s = w.sweep(kNow, o);
+    EXPECT_EQ(s.exit_code, 3) << w.last_error;
+    ASSERT_TRUE(s.stop);
+    EXPECT_TRUE(contains(*s.stop, "hold " + kLabel + " could not be read")) << *s.stop;
+    EXPECT_TRUE(fs::exists(deleted));
+    EXPECT_FALSE(w.destroyed("case@x"));
+    EXPECT_TRUE(fs::is_empty(w.shared_b)) << "nothing made on the mount point";
+}
+
 TEST(SweepHoldFolders, AHoldFolderTheSweeperMayNotReadStopsAllDestruction) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the sweep as another user";
     HoldWorld w;
