@@ -33,6 +33,7 @@ ReportData build_report(const Index& index, system_clock::time_point now) {
     d.counts = index.report(d.today);
     d.last_sweep = index.last_receipt();
     d.last_successful = index.last_successful_receipt();
+    d.recent_sweeps = index.recent_receipts(kRecentSweeps);
     d.holds = index.holds_in_force();
     add_warnings(d);
     return d;
@@ -152,6 +153,12 @@ nlohmann::json receipt_json(const std::optional<Receipt>& r) {
             {"chain", r->chain_hex}};
 }
 
+nlohmann::json recent_json(const std::vector<Receipt>& runs) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const Receipt& r : runs) out.push_back(receipt_json(r));
+    return out;
+}
+
 }  // namespace
 
 std::string render_report_text(const Config& config, const ReportData& d) {
@@ -188,6 +195,7 @@ nlohmann::json report_json(const ReportData& d) {
             {"holds", holds},
             {"last_sweep", receipt_json(d.last_sweep)},
             {"last_successful_sweep", receipt_json(d.last_successful)},
+            {"recent_sweeps", recent_json(d.recent_sweeps)},
             {"behind", !d.warnings.empty()},
             {"warnings", d.warnings}};
 }

@@ -23,9 +23,13 @@ struct ReportData {
     ReportCounts counts;
     std::optional<Receipt> last_sweep;       // the last run, whatever its result
     std::optional<Receipt> last_successful;  // the last run that ended 0 or 4
+    std::vector<Receipt> recent_sweeps;      // the last kRecentSweeps runs, newest first
     std::vector<HeldMessage> holds;          // holds in force
     std::vector<std::string> warnings;       // filled by add_warnings()
 };
+
+// How many of the sweeper's runs the report lists: a week of nightly runs.
+inline constexpr int kRecentSweeps = 7;
 
 // Reads everything the report needs; the index is only read.
 ReportData build_report(const Index& index, std::chrono::system_clock::time_point now);

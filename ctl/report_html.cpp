@@ -99,8 +99,14 @@ void write_sweeps(std::ostream& out, const ReportData& d) {
         return;
     }
     out << "<table>\n<tr><th>Run</th><th>Started</th><th>Result</th><th>Messages destroyed</th></tr>\n";
-    write_sweep_row(out, "last", *d.last_sweep);
-    if (d.last_successful && d.last_successful->id != d.last_sweep->id)
+    bool successful_listed = false;
+    for (size_t i = 0; i < d.recent_sweeps.size(); ++i) {
+        const Receipt& r = d.recent_sweeps[i];
+        write_sweep_row(out, i == 0 ? "last" : "earlier", r);
+        successful_listed = successful_listed || (d.last_successful && d.last_successful->id == r.id);
+    }
+    if (d.recent_sweeps.empty()) write_sweep_row(out, "last", *d.last_sweep);
+    if (d.last_successful && !successful_listed && d.last_successful->id != d.last_sweep->id)
         write_sweep_row(out, "last successful", *d.last_successful);
     out << "</table>\n";
 }

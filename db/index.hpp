@@ -306,6 +306,8 @@ public:
     virtual std::optional<Receipt> last_receipt() const = 0;
     // The last receipt of a successful sweep: exit code 0, or 4 (finished, skipped some).
     virtual std::optional<Receipt> last_successful_receipt() const = 0;
+    // The last `n` receipts, newest first: the sweeper's recent runs, for the report.
+    virtual std::vector<Receipt> recent_receipts(int n) const = 0;
 
     // --- reports -------------------------------------------------------------------
     virtual ReportCounts report(Date today) const = 0;

@@ -712,19 +712,28 @@ Receipt PgIndex::add_receipt(Receipt r, const std::vector<Digest>& destroyed_dig
 
 namespace {
 
-std::optional<Receipt> one_receipt(const PgConn& c, std::string_view where) {
+std::vector<Receipt> receipts(const PgConn& c, std::string_view where, int limit) {
     const PgResult s = c.query(sql_of("SELECT id, run_at, counts_json, destroyed, chain, exit_code FROM receipts ", where,
-                                      " ORDER BY id DESC LIMIT 1"),
-                               "cannot read the receipts");
-    if (s.rows() == 0) return std::nullopt;
-    Receipt r;
-    r.id = s.int64(0, 0);
-    r.run_at = from_unix(s.int64(0, 1));
-    r.counts_json = s.text(0, 2);
-    r.destroyed = s.int64(0, 3);
-    r.chain_hex = s.text(0, 4);
-    r.exit_code = static_cast<int>(s.int64(0, 5));
-    return r;
+                                      " ORDER BY id DESC LIMIT $1"),
+                               PgParams().int64(limit), "cannot read the receipts");
+    std::vector<Receipt> out;
+    for (int i = 0; i < s.rows(); ++i) {
+        Receipt r;
+        r.id = s.int64(i, 0);
+        r.run_at = from_unix(s.int64(i, 1));
+        r.counts_json = s.text(i, 2);
+        r.destroyed = s.int64(i, 3);
+        r.chain_hex = s.text(i, 4);
+        r.exit_code = static_cast<int>(s.int64(i, 5));
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+std::optional<Receipt> one_receipt(const PgConn& c, std::string_view where) {
+    auto found = receipts(c, where, 1);
+    if (found.empty()) return std::nullopt;
+    return std::move(found.front());
 }
 
 }  // namespace
@@ -734,6 +743,8 @@ std::optional<Receipt> PgIndex::last_receipt() const { return one_receipt(conn()
 std::optional<Receipt> PgIndex::last_successful_receipt() const {
     return one_receipt(conn(), "WHERE exit_code IN (0, 4)");
 }
+
+std::vector<Receipt> PgIndex::recent_receipts(int n) const { return receipts(conn(), "", n); }
 
 // --- reports and settings ----------------------------------------------------------------------
 

@@ -686,19 +686,29 @@ Receipt SqliteIndex::add_receipt(Receipt r, const std::vector<Digest>& destroyed
 
 namespace {
 
-std::optional<Receipt> one_receipt(sqlite3* db, const std::string& path, std::string_view where) {
+std::vector<Receipt> receipts(sqlite3* db, const std::string& path, std::string_view where, int limit) {
     Stmt s(db, path,
            "SELECT id, run_at, counts_json, destroyed, chain, exit_code FROM receipts " + std::string(where) +
-               " ORDER BY id DESC LIMIT 1");
-    if (!s.step()) return std::nullopt;
-    Receipt r;
-    r.id = s.int64(0);
-    r.run_at = from_unix(s.int64(1));
-    r.counts_json = s.text(2);
-    r.destroyed = s.int64(3);
-    r.chain_hex = s.text(4);
-    r.exit_code = static_cast<int>(s.int64(5));
-    return r;
+               " ORDER BY id DESC LIMIT ?1");
+    s.bind(1, static_cast<std::int64_t>(limit));
+    std::vector<Receipt> out;
+    while (s.step()) {
+        Receipt r;
+        r.id = s.int64(0);
+        r.run_at = from_unix(s.int64(1));
+        r.counts_json = s.text(2);
+        r.destroyed = s.int64(3);
+        r.chain_hex = s.text(4);
+        r.exit_code = static_cast<int>(s.int64(5));
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+std::optional<Receipt> one_receipt(sqlite3* db, const std::string& path, std::string_view where) {
+    auto found = receipts(db, path, where, 1);
+    if (found.empty()) return std::nullopt;
+    return std::move(found.front());
 }
 
 }  // namespace
@@ -709,6 +719,8 @@ std::optional<Receipt> SqliteIndex::last_receipt() const { return one_receipt(db
 std::optional<Receipt> SqliteIndex::last_successful_receipt() const {
     return one_receipt(db_, path_, "WHERE exit_code IN (0, 4)");
 }
+
+std::vector<Receipt> SqliteIndex::recent_receipts(int n) const { return receipts(db_, path_, "", n); }
 
 ReportCounts SqliteIndex::report(Date today) const {
     ReportCounts rc;

@@ -73,6 +73,7 @@ public:
     Receipt add_receipt(Receipt r, const std::vector<Digest>& destroyed_digests) override;
     std::optional<Receipt> last_receipt() const override;
     std::optional<Receipt> last_successful_receipt() const override;
+    std::vector<Receipt> recent_receipts(int n) const override;
 
     ReportCounts report(Date today) const override;
     std::optional<std::string> get_meta(const std::string& key) const override;

@@ -185,6 +185,7 @@ public:
     }
     std::optional<Receipt> last_receipt() const override { return in_->last_receipt(); }
     std::optional<Receipt> last_successful_receipt() const override { return in_->last_successful_receipt(); }
+    std::vector<Receipt> recent_receipts(int n) const override { return in_->recent_receipts(n); }
     ReportCounts report(Date today) const override { return in_->report(today); }
     std::optional<std::string> get_meta(const std::string& key) const override { return in_->get_meta(key); }
     void set_meta(const std::string& key, const std::string& value) override { in_->set_meta(key, value); }

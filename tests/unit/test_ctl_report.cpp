@@ -174,6 +174,27 @@ TEST(CtlReportHtml, ShowsCountsExpiriesHoldsAndTheLastSweep) {
         EXPECT_TRUE(has(html, want)) << want << "\n" << html;
 }
 
+// A team leader sees the week's runs, and the last good one even when it is older.
+TEST(CtlReportHtml, ListsTheSweepersRecentRuns) {
+    IndexScene s;
+    s.index->add_receipt(receipt(kNow - hours(24 * 10), 0), {});
+    for (int day = 9; day >= 1; --day) s.index->add_receipt(receipt(kNow - hours(24 * day), 3), {});
+    const ReportData d = build_report(*s.index, kNow);
+    ASSERT_EQ(d.recent_sweeps.size(), static_cast<size_t>(kRecentSweeps));
+    EXPECT_EQ(d.recent_sweeps.front().run_at, kNow - hours(24)) << "newest first";
+    const std::string html = render_report_html(config(), d);
+    auto rows = [&](const std::string& what) {
+        size_t n = 0;
+        for (size_t at = html.find(what); at != std::string::npos; at = html.find(what, at + 1)) ++n;
+        return n;
+    };
+    EXPECT_EQ(rows("<td>last</td>"), 1u) << html;
+    EXPECT_EQ(rows("<td>earlier</td>"), static_cast<size_t>(kRecentSweeps - 1)) << html;
+    EXPECT_EQ(rows("<td>last successful</td><td>2026-02-28 12:00 UTC</td><td>completed</td>"), 1u) << html;
+    const auto j = nlohmann::json::parse(render_report(config(), d, ReportFormat::Json));
+    EXPECT_EQ(j["recent_sweeps"].size(), static_cast<size_t>(kRecentSweeps));
+}
+
 TEST(CtlReportHtml, LoadsNothingFromOutside) {
     IndexScene s;
     const std::string html = render_report_html(config(), full_report(s));
