@@ -141,6 +141,16 @@ std::vector<std::string> dovecot_names(const std::string& folder, char separator
     return out;
 }
 
+// A hold folder as Dovecot may name it: with the user's separator, and with '.' (made
+// where a Maildir++ namespace refused '/' before any nested folder told its separator).
+// Reading a folder of staff's as a hold folder keeps mail; missing one would destroy it.
+std::vector<std::string> hold_names(const std::string& folder, char separator) {
+    std::vector<std::string> names = dovecot_names(folder, separator);
+    if (separator != '.')
+        for (auto& n : dovecot_names(folder, '.')) names.push_back(std::move(n));
+    return names;
+}
+
 std::vector<std::string> paths_beside(const std::string& path, const std::string& known, const std::string& name,
                                       char separator) {
     const auto with = [&](std::string n, char c) {
@@ -266,8 +276,8 @@ std::optional<FolderRole> DovecotStore::role_of(const Root& root, const RootStat
     const SweepMailbox& box = entry_of(root);
     if (root.kind == MailboxKind::Shared) {
         for (const auto& [folder, reason] : box.hold_folders)
-            for (const auto& n : dovecot_names(folder, rs.separator))
-                if (name == n) return std::nullopt;
+            for (const auto& n : hold_names(folder, rs.separator))
+                if (name == n || name.rfind(n + rs.separator, 0) == 0) return std::nullopt;
         return FolderRole::Shared;
     }
     const auto is_or_below = [&](const std::vector<std::string>& folders) {
@@ -357,14 +367,20 @@ void DovecotStore::scan_holds(Plan& plan, size_t r, ScanSink& sink) {
     }
     for (const auto& [name, reason] : box.hold_folders) {
         w.hold = name;
-        const auto found = existing_name(rs, name);
-        if (!found) {
+        std::set<std::string> found;
+        for (const auto& n : hold_names(name, rs.separator))
+            for (const auto& [listed, m] : rs.mailboxes)
+                if (listed == n || listed.rfind(n + rs.separator, 0) == 0) found.insert(listed);
+        if (found.empty()) {
             sink.hold_folder_missing(r, new_folder_name(rs, name), name);
             continue;
         }
-        Mailbox& m = rs.mailboxes.at(*found);
-        m.role = FolderRole::Hold;
-        scan_mailbox(w, *found, m);
+        // Staff file held mail in folders of their own below the hold folder too.
+        for (const auto& f : found) {
+            Mailbox& m = rs.mailboxes.at(f);
+            m.role = FolderRole::Hold;
+            scan_mailbox(w, f, m);
+        }
         w.flush();
     }
 }
@@ -469,7 +485,8 @@ std::optional<std::set<std::string>> DovecotStore::vanished_folders(
 
 void DovecotStore::unlisted(Walk& w, const std::string& name, const DoveadmError& e) {
     // A folder deleted or renamed since the listing: its messages may be elsewhere now.
-    if (e.kind() == DoveadmError::Kind::NoSuchMailbox) return w.sink.vanished();
+    // A hold folder gone meanwhile is another matter: what it held may not be held yet.
+    if (e.kind() == DoveadmError::Kind::NoSuchMailbox && w.hold.empty()) return w.sink.vanished();
     spdlog::warn("[[sweep.mailbox]] number {}: cannot list a folder through {}: {}", w.root().entry + 1,
                  doveadm_.describe(), e.what());
     w.location_unread(skip_of(e), w.path(name), shown_entry(entry_of(w.root())));
@@ -979,8 +996,9 @@ std::string DovecotStore::create_mailbox(RootState& rs, const std::string& folde
     try {
         doveadm_.create_mailbox(rs.user, folder);
         return folder;
-    } catch (const DoveadmError&) {
-        if (rs.separator != '/' || folder.find('/') == std::string::npos) throw;
+    } catch (const DoveadmError& e) {
+        const bool slash_refused = std::string_view(e.what()).find("must not have '/'") != std::string_view::npos;
+        if (rs.separator != '/' || folder.find('/') == std::string::npos || !slash_refused) throw;
         std::string dotted = folder;
         std::replace(dotted.begin(), dotted.end(), '/', '.');
         try {

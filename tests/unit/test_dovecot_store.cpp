@@ -390,6 +390,24 @@ TEST_P(DovecotSweep, AMessageInAHoldFolderIsHeldWithEveryCopy) {
     EXPECT_EQ(sweep().hold_folders.already, 1);
 }
 
+// Staff file held mail in folders of their own below the hold folder.
+TEST_P(DovecotSweep, AFolderBelowAHoldFolderHoldsToo) {
+    shared_extra = "hold_folders = { \"Hold/Safeguarding\" = \"safeguarding\" }\n";
+    // Only the folder below is made (mbox cannot have a folder inside one that holds mail).
+    ASSERT_EQ(dovecot->doveadm("mailbox create -u " + std::string(kShared) + " 'Hold/Safeguarding/Case 12'"), 0);
+    ASSERT_EQ(dovecot->doveadm("mailbox create -u alice@staff.example Trash"), 0);
+    w.row("case@x", kPast, "respect-phoneline", "inbound", World::token("case@x"));
+    deliver(kShared, "case@x", "Hold/Safeguarding/Case 12");
+    deliver("alice@staff.example", "case@x", "Trash");
+
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_EQ(listed(kShared, "Hold/Safeguarding/Case 12"), ids({"case@x"}));
+    EXPECT_EQ(listed("alice@staff.example", "Trash"), ids({"case@x"}));
+    EXPECT_FALSE(w.destroyed("case@x"));
+    EXPECT_EQ(s.hold_folders.placed, 1);
+}
+
 TEST_P(DovecotSweep, AMissingHoldFolderIsMade) {
     shared_extra = "hold_folders = { \"Hold/Police request\" = \"police-request\" }\n";
     deliver(kShared, "first@x");
