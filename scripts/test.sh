@@ -66,11 +66,12 @@ sanitized() {
 if stage asan; then
   banner "AddressSanitizer + UndefinedBehaviorSanitizer: unit and miltertest tests"
   if sanitized address "$BUILD-asan" fuzzers; then
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1 \
-      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      { ctest --test-dir "$BUILD-asan" --output-on-failure --timeout 900 -j"$JOBS" -L "$PARALLEL_LABELS" &&
-        ctest --test-dir "$BUILD-asan" --output-on-failure --timeout 900 -L milter -LE "$PARALLEL_LABELS"; } ||
-        FAILED+=(asan)
+    (
+      export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1
+      export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+      ctest --test-dir "$BUILD-asan" --output-on-failure --timeout 900 -j"$JOBS" -L "$PARALLEL_LABELS" &&
+        ctest --test-dir "$BUILD-asan" --output-on-failure --timeout 900 -L milter -LE "$PARALLEL_LABELS"
+    ) || FAILED+=(asan)
   else
     FAILED+=(asan-build)
   fi

@@ -207,7 +207,12 @@ test_accept_recovers_from_the_journal() {
   wait "$LOCKER" || true
   assert_eq 3 "$BATCH_2XX" "index locked, on_index_error = accept: the messages are accepted"
   assert_file_contains "$RM_LOG" "row written to the pending journal" "accept: the log says where the row went"
-  assert_exists "$RM_INDEX.pending" "accept: the rows wait in the pending journal"
+  # A message that found the lock gone commits, and the milter then takes the journal in.
+  if [ -e "$RM_INDEX.pending" ]; then
+    pass "accept: the rows wait in the pending journal"
+  else
+    assert_file_contains "$RM_LOG" "now that the index answers" "accept: the milter took the journal in once a row committed"
+  fi
   local out
   out=$(as_milter_user "$CTL" -c "$RM_CONF" import-pending 2>&1) || fail "retentionctl import-pending" "$out"
   check_accounting "on_index_error = accept, retentionctl import-pending"
