@@ -32,7 +32,7 @@ void write_head(std::ostream& out, const ReportData& d) {
         << "<title>" << escape_html(title) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n"
         << "<h1>" << escape_html(title) << "</h1>\n"
         << "<p class=\"note\">Made " << escape_html(format_utc(d.now))
-        << " by retentionctl report. It names no person, address or subject.</p>\n";
+        << " by retentionctl report. It names no caller: no address, subject or Message-ID.</p>\n";
 }
 
 void write_status(std::ostream& out, const ReportData& d) {
