@@ -104,6 +104,13 @@
 #                       for the other formats
 #   PF_LAZY_EXPUNGE=1   Dovecot's lazy_expunge plugin: every expunged message is first copied
 #                       into the user's folder EXPUNGED (made when missing)
+#   PF_DOVECOT_ACL=1    Dovecot's ACLs (acl and imap_acl plugins, vfile ACL files beside each
+#                       folder, the shared-mailboxes dict in PF_DOVECOT_DIR/shared) and a shared
+#                       namespace: a user given rights on another user's folder (doveadm acl
+#                       set -u OWNER FOLDER user=USER lookup ...) sees it over IMAP as
+#                       shared/<owner address>/FOLDER. Needs PF_MAIL_SEPARATOR=/ (with ".",
+#                       Dovecot would cut the owner's address at its first dot). A folder
+#                       without an ACL file gives its owner all rights and others none
 #   PF_DOVEADM_API_KEY  set: doveadm's HTTP API listens on 127.0.0.1:PF_DOVEADM_PORT with this
 #                       doveadm_api_key; PF_DOVEADM_ALLOWED_COMMANDS (comma-separated command
 #                       names as doveadm spells them, "mailbox status"; default all) is its
@@ -282,6 +289,44 @@ _pf_lazy_expunge_plugin() {
   printf 'mail_plugins = $mail_plugins lazy_expunge\nplugin {\n  lazy_expunge = EXPUNGED\n  lazy_expunge_only_last_instance = yes\n}\n'
 }
 
+# The format's location for the shared namespace: the owner's home (%%h) in place of ~; the
+# reader's own flags (\Seen...) kept apart, outside every folder of the reader's mailbox
+# (Maildir++ lists dot folders only, mbox every file under ~/mail).
+_pf_shared_location() {
+  local pvt=INDEXPVT=~/acl-private/shared/%%u
+  case "${PF_MAIL_FORMAT:-}" in
+    "" | maildir) echo "maildir:%%h:$pvt" ;;
+    mbox) echo "mbox:%%h/mail:INBOX=%%h/mail/inbox:$pvt" ;;
+    sdbox | mdbox) echo "$PF_MAIL_FORMAT:%%h/$PF_MAIL_FORMAT:$pvt" ;;
+  esac
+}
+
+# After every global mail_plugins line: the imap block's $mail_plugins is expanded where it
+# stands.
+_pf_acl_conf() { # SEPARATOR
+  [ "${PF_DOVECOT_ACL:-0}" = 1 ] || return 0
+  mkdir -p "$PF_DOVECOT_DIR/shared" && chown "$PF_MAIL_UID:$PF_MAIL_GID" "$PF_DOVECOT_DIR/shared" || return 1
+  cat <<EOF
+mail_plugins = \$mail_plugins acl
+protocol imap {
+  mail_plugins = \$mail_plugins imap_acl
+}
+plugin {
+  acl = vfile
+  # Which users may see which owners' folders; written as the mail store's user.
+  acl_shared_dict = file:$PF_DOVECOT_DIR/shared/shared-mailboxes.db
+}
+namespace {
+  type = shared
+  separator = $1
+  prefix = shared$1%%u$1
+  location = $(_pf_shared_location)
+  subscriptions = no
+  list = children
+}
+EOF
+}
+
 # LMTP for Postfix's deliveries (PF_MAIL_FORMAT), and doveadm's HTTP API (PF_DOVEADM_API_KEY).
 _pf_dovecot_services() {
   if [ -n "${PF_MAIL_FORMAT:-}" ]; then
@@ -318,6 +363,11 @@ _pf_write_dovecot_conf() {
   location=$(_pf_mail_location) || return 1
   [ -z "${PF_MAIL_FORMAT:-}" ] || protocols="imap lmtp"
   case "${PF_MAIL_FORMAT:-maildir}" in maildir) sep=${PF_MAIL_SEPARATOR:-.} ;; *) sep=${PF_MAIL_SEPARATOR:-/} ;; esac
+  if [ "${PF_DOVECOT_ACL:-0}" = 1 ] && [ "$sep" = . ]; then
+    # The shared namespace's prefix holds the owner's address, read up to the next separator.
+    _pf_say "PF_DOVECOT_ACL=1 needs PF_MAIL_SEPARATOR=/ (a '.' separator cuts the addresses in shared folder names)"
+    return 1
+  fi
   : >"$d/users"
   # shellcheck disable=SC2086  # blank-separated lists
   _pf_add_dovecot_users "$PF_AUTH_USER" $PF_DOVECOT_USERS ${PF_MAIL_FORMAT:+$PF_MAILBOXES}
@@ -357,6 +407,7 @@ namespace inbox {
 $(_pf_lazy_expunge_mailbox)
 }
 $(_pf_lazy_expunge_plugin)
+$(_pf_acl_conf "$sep")
 service auth {
   # Postfix's smtpd runs as the postfix user, unchrooted: it reaches this absolute path.
   unix_listener auth-postfix {
