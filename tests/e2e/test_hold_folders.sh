@@ -34,7 +34,7 @@ sweep_e2e_begin "rm-hold-$FORMAT" "$1" "$2" -- faketime doveadm
 # shellcheck disable=SC2034  # read by sweep_at (lib/sweep.sh): the local doveadm needs root
 SWEEP_AS=root
 
-T="$$-$RANDOM"
+T=$SWEEP_TAG
 SHARED_USER=info@respectphoneline.test
 HOLD=Hold/Safeguarding
 # The same folder as doveadm names it: with the namespace's separator ("." in Maildir++).
@@ -42,23 +42,16 @@ case $FORMAT in maildir) HOLD_DOVEADM=${HOLD//\//.} ;; *) HOLD_DOVEADM=$HOLD ;; 
 A_ID="hf-a-$T@outside.example"       # moved into the hold folder by staff
 B_ID="hf-b-$T@outside.example"       # left in the INBOX: destroyed on its date
 OWN_ID="hf-own-$T@respect.test"      # staff's own note filed in the hold folder: no row
-tokens() { echo "subject-$1-$T" "body-$1-$T"; }
 ADMIN=nobody                          # the admin behind sudo, an account that exists
 
 # --- mail through Postfix, the milter and Dovecot's LMTP ----------------------------------
 
-count() { pf_doveadm search -u "$1" mailbox "$2" header message-id "$3" 2>/dev/null | wc -l; }
-deliver() { # NAME MESSAGE-ID RECIPIENTS (comma-separated)
-  swaks --silent 2 --server "127.0.0.1:$PF_PORT" --local-interface 127.0.0.2 --helo client.example \
-    --from caller@outside.example --to "$3" --header "Message-Id: <$2>" \
-    --header "Subject: Help $(tokens "$1" | cut -d' ' -f1)" --body "Please help ($(tokens "$1" | cut -d' ' -f2))."
-}
-deliver a "$A_ID" "$SHARED_USER,alice@respect.test"
-deliver b "$B_ID" "$SHARED_USER"
+sweep_deliver a "$A_ID" "$SHARED_USER,alice@respect.test"
+sweep_deliver b "$B_ID" "$SHARED_USER"
 for id in "$A_ID" "$B_ID"; do
-  wait_until 30 "[ \"\$(count $SHARED_USER INBOX '$id')\" = 1 ]" || fail "delivered through LMTP into the helpline's INBOX: $id"
+  wait_until 30 "[ \"\$(pf_count $SHARED_USER INBOX '$id')\" = 1 ]" || fail "delivered through LMTP into the helpline's INBOX: $id"
 done
-wait_until 30 "[ \"\$(count alice@respect.test INBOX '$A_ID')\" = 1 ]" || fail "delivered into alice's INBOX"
+wait_until 30 "[ \"\$(pf_count alice@respect.test INBOX '$A_ID')\" = 1 ]" || fail "delivered into alice's INBOX"
 state_of() { rm_sql "SELECT group_concat(state) FROM messages WHERE hex(digest) = '$(rm_digest "<$1>")'"; }
 assert_eq present "$(state_of "$A_ID")" "A is indexed"
 assert_eq present "$(state_of "$B_ID")" "B is indexed"
@@ -76,7 +69,7 @@ assert M.uid('MOVE', uids[0], name('$3'))[0] == 'OK'"
 }
 pf_imap alice@respect.test "M.create('\"Deleted Items\"')"
 imap_move alice@respect.test INBOX 'Deleted Items' "$A_ID"
-assert_eq 1 "$(count alice@respect.test 'Deleted Items' "$A_ID")" "alice deleted her copy of A (it waits in Deleted Items)"
+assert_eq 1 "$(pf_count alice@respect.test 'Deleted Items' "$A_ID")" "alice deleted her copy of A (it waits in Deleted Items)"
 
 # --- the sweeper's config ---------------------------------------------------------------------
 
@@ -154,10 +147,10 @@ assert_cmd "staff move A into the hold folder over IMAP" imap_move "$SHARED_USER
 # A staff member files a note of their own there too: not helpline mail, no index row.
 pf_imap "$SHARED_USER" "
 sep = M.list('\"\"', '\"\"')[1][0].split(b'\"')[1].decode()
-note = b'From: Staff <staff@respect.test>\r\nTo: $SHARED_USER\r\nSubject: $(tokens own | cut -d' ' -f1)\r\nMessage-ID: <$OWN_ID>\r\n\r\nNote ($(tokens own | cut -d' ' -f2)).\r\n'
+note = b'From: Staff <staff@respect.test>\r\nTo: $SHARED_USER\r\nSubject: $(sweep_tokens own | cut -d' ' -f1)\r\nMessage-ID: <$OWN_ID>\r\n\r\nNote ($(sweep_tokens own | cut -d' ' -f2)).\r\n'
 assert M.append('\"' + '$HOLD'.replace('/', sep) + '\"', r'(\Seen)', None, note)[0] == 'OK'"
-assert_eq "1 1 0" "$(count "$SHARED_USER" "$HOLD_DOVEADM" "$A_ID") $(count "$SHARED_USER" "$HOLD_DOVEADM" "$OWN_ID") \
-$(count "$SHARED_USER" INBOX "$A_ID")" "A and the staff note are in the hold folder, A no longer in the INBOX"
+assert_eq "1 1 0" "$(pf_count "$SHARED_USER" "$HOLD_DOVEADM" "$A_ID") $(pf_count "$SHARED_USER" "$HOLD_DOVEADM" "$OWN_ID") \
+$(pf_count "$SHARED_USER" INBOX "$A_ID")" "A and the staff note are in the hold folder, A no longer in the INBOX"
 
 # --- on the date, the hold folder unreadable: nothing destroyed at all --------------------------
 
@@ -172,7 +165,7 @@ if [ "$FORMAT" = maildir ]; then
   sweep_show_failure
   assert_file_contains "$W/sweep/out.json" "hold folder $HOLD of the respect-phoneline mailbox could not be read" \
     "a hold folder that cannot be read: the summary says why the run stopped"
-  assert_eq "1 1" "$(count "$SHARED_USER" INBOX "$B_ID") $(count alice@respect.test 'Deleted Items' "$A_ID")" \
+  assert_eq "1 1" "$(pf_count "$SHARED_USER" INBOX "$B_ID") $(pf_count alice@respect.test 'Deleted Items' "$A_ID")" \
     "a hold folder that cannot be read: B and alice's copy of A are still there"
   assert_eq "present present" "$(state_of "$A_ID") $(state_of "$B_ID")" "a hold folder that cannot be read: no row written off"
   assert_eq "['folder $HOLD of the respect-phoneline mailbox']" "$(hold_folders unreadable)" \
@@ -219,7 +212,7 @@ sweep_at "$DAY_AFTER 03:00:00"
 assert_eq 0 "$SWEEP_RC" "moved out: the sweep ends 0"
 sweep_show_failure
 assert_eq 0 "$(line_count destroyed)" "moved out: nothing destroyed"
-assert_eq "1 1" "$(count "$SHARED_USER" INBOX "$A_ID") $(count alice@respect.test 'Deleted Items' "$A_ID")" \
+assert_eq "1 1" "$(pf_count "$SHARED_USER" INBOX "$A_ID") $(pf_count alice@respect.test 'Deleted Items' "$A_ID")" \
   "moved out: A and alice's copy stay (leaving the hold folder does not release)"
 assert_eq 1 "$(hold_folders no_longer_in_folder)" "moved out: the summary counts one folder-held message no longer in a hold folder"
 assert_eq 0 "$(hold_folders placed)" "moved out: no new hold placed"

@@ -57,7 +57,7 @@ SWEEP_TMPDIR=$W/sweep-tmp
 mkdir -p "$SWEEP_TMPDIR"
 [ "$API" = 0 ] || chown "$PF_MAIL_UID:$PF_MAIL_GID" "$SWEEP_TMPDIR"
 
-T="$$-$RANDOM"
+T=$SWEEP_TAG
 SHARED_USER=info@respectphoneline.test
 GONE_USER="gone-$T@respectphoneline.test"
 IN1_ID="dv-in1-$T@outside.example"    # to the helpline: destroyed on the date
@@ -70,36 +70,26 @@ OWN_ID="dv-own-$T@respect.test"       # alice's own mail: never touched
 # replaces), a quote and a backslash (which it escapes). Bob's client saves the copy.
 BAD_ID=$(printf 'dv-bad\xff\xfe"q\\-%s@respectphoneline.test' "$T")
 BAD_HEX=$(printf '%s' "<$BAD_ID>" | od -An -tx1 | tr -d ' \n')
-# Words only each message carries (its subject, its body), to find any trace of it.
-tokens() { echo "subject-$1-$T" "body-$1-$T"; }
 
 # --- mail through Postfix, the milter and Dovecot's LMTP ----------------------------------
 
-# count USER MAILBOX ID: copies of Message-ID ID in MAILBOX of USER, as Dovecot finds them.
-count() { pf_doveadm search -u "$1" mailbox "$2" header message-id "$3" 2>/dev/null | wc -l; }
-
-deliver() { # NAME MESSAGE-ID RECIPIENTS (comma-separated)
-  swaks --silent 2 --server "127.0.0.1:$PF_PORT" --local-interface 127.0.0.2 --helo client.example \
-    --from caller@outside.example --to "$3" --header "Message-Id: <$2>" \
-    --header "Subject: Help $(tokens "$1" | cut -d' ' -f1)" --body "Please help ($(tokens "$1" | cut -d' ' -f2))."
-}
-deliver in1 "$IN1_ID" "$SHARED_USER"
-deliver in2 "$IN2_ID" "$SHARED_USER,alice@respect.test"
-deliver in3 "$IN3_ID" "$SHARED_USER,bob@respect.test"
-deliver held "$HELD_ID" "$SHARED_USER"
+sweep_deliver in1 "$IN1_ID" "$SHARED_USER"
+sweep_deliver in2 "$IN2_ID" "$SHARED_USER,alice@respect.test"
+sweep_deliver in3 "$IN3_ID" "$SHARED_USER,bob@respect.test"
+sweep_deliver held "$HELD_ID" "$SHARED_USER"
 for id in "$IN1_ID" "$IN2_ID" "$IN3_ID" "$HELD_ID"; do
-  wait_until 30 "[ \"\$(count $SHARED_USER INBOX '$id')\" = 1 ]" || fail "delivered through LMTP into the helpline's INBOX: $id"
+  wait_until 30 "[ \"\$(pf_count $SHARED_USER INBOX '$id')\" = 1 ]" || fail "delivered through LMTP into the helpline's INBOX: $id"
 done
-wait_until 30 "[ \"\$(count alice@respect.test INBOX '$IN2_ID')\" = 1 ]" || fail "delivered into alice's INBOX"
-wait_until 30 "[ \"\$(count bob@respect.test INBOX '$IN3_ID')\" = 1 ]" || fail "delivered into bob's INBOX"
+wait_until 30 "[ \"\$(pf_count alice@respect.test INBOX '$IN2_ID')\" = 1 ]" || fail "delivered into alice's INBOX"
+wait_until 30 "[ \"\$(pf_count bob@respect.test INBOX '$IN3_ID')\" = 1 ]" || fail "delivered into bob's INBOX"
 assert_file_matches "$PF_LOG" "to=<$SHARED_USER>, relay=[^ ]*lmtp-postfix\\].*status=sent" "Postfix delivered through Dovecot's LMTP"
 
 # The reply leaves through the submission port, from the helpline's address.
 swaks --silent 2 --server "127.0.0.1:$PF_SUBMISSION_PORT" --auth PLAIN \
   --auth-user "$PF_AUTH_USER" --auth-password "$PF_AUTH_PASS" --helo staff.respect.test \
   --from "$SHARED_USER" --to someone@outside.example \
-  --header "Message-Id: <$REPLY_ID>" --header "Subject: Re: $(tokens reply | cut -d' ' -f1)" \
-  --body "Our advice ($(tokens reply | cut -d' ' -f2))."
+  --header "Message-Id: <$REPLY_ID>" --header "Subject: Re: $(sweep_tokens reply | cut -d' ' -f1)" \
+  --body "Our advice ($(sweep_tokens reply | cut -d' ' -f2))."
 wait_for 30 sh -c "grep -l '$REPLY_ID' $SINK_DIR/* >/dev/null 2>&1" || fail "the reply left for the outside"
 assert_eq "respect-phoneline|outbound|$RETAIN" \
   "$(rm_sql "SELECT lines, direction, retain_until FROM messages WHERE hex(digest) = '$(rm_digest "<$REPLY_ID>")'")" \
@@ -107,8 +97,8 @@ assert_eq "respect-phoneline|outbound|$RETAIN" \
 swaks --silent 2 --server "127.0.0.1:$PF_SUBMISSION_PORT" --auth PLAIN \
   --auth-user "$PF_AUTH_USER" --auth-password "$PF_AUTH_PASS" --helo staff.respect.test \
   --from "$SHARED_USER" --to someone@outside.example \
-  --header "Message-Id: <$BAD_ID>" --header "Subject: Re: $(tokens bad | cut -d' ' -f1)" \
-  --body "Our advice ($(tokens bad | cut -d' ' -f2))."
+  --header "Message-Id: <$BAD_ID>" --header "Subject: Re: $(sweep_tokens bad | cut -d' ' -f1)" \
+  --body "Our advice ($(sweep_tokens bad | cut -d' ' -f2))."
 wait_for 30 sh -c "grep -l 'dv-bad' $SINK_DIR/* >/dev/null 2>&1" || fail "the reply with invalid UTF-8 in its Message-ID left"
 
 # --- staff over IMAP, as their mail clients act ----------------------------------------------
@@ -120,9 +110,9 @@ pf_imap alice@respect.test "
 import imaplib
 M.create('Sent')
 M.create('\"Deleted Items\"')
-reply = b'From: Respect Phoneline <$SHARED_USER>\r\nTo: someone@outside.example\r\nSubject: Re: $(tokens reply | cut -d' ' -f1)\r\nMessage-ID: <$REPLY_ID>\r\n\r\nOur advice ($(tokens reply | cut -d' ' -f2)).\r\n'
+reply = b'From: Respect Phoneline <$SHARED_USER>\r\nTo: someone@outside.example\r\nSubject: Re: $(sweep_tokens reply | cut -d' ' -f1)\r\nMessage-ID: <$REPLY_ID>\r\n\r\nOur advice ($(sweep_tokens reply | cut -d' ' -f2)).\r\n'
 assert M.append('Sent', r'(\Seen \Flagged)', imaplib.Time2Internaldate($SENT_DATE), reply)[0] == 'OK'
-own = b'From: Alice <alice@respect.test>\r\nTo: friend@example.net\r\nSubject: $(tokens own | cut -d' ' -f1)\r\nMessage-ID: <$OWN_ID>\r\n\r\nSee you ($(tokens own | cut -d' ' -f2)).\r\n'
+own = b'From: Alice <alice@respect.test>\r\nTo: friend@example.net\r\nSubject: $(sweep_tokens own | cut -d' ' -f1)\r\nMessage-ID: <$OWN_ID>\r\n\r\nSee you ($(sweep_tokens own | cut -d' ' -f2)).\r\n'
 assert M.append('Sent', r'(\Seen)', None, own)[0] == 'OK'
 M.select('INBOX')
 uid = M.uid('SEARCH', 'HEADER', 'Message-ID', '$IN2_ID')[1][0].split()[0]
@@ -130,13 +120,13 @@ assert M.uid('MOVE', uid, '\"Deleted Items\"')[0] == 'OK'"
 pf_imap bob@respect.test "
 M.create('Trash')
 M.create('Sent')
-bad = b'From: Respect Phoneline <$SHARED_USER>\r\nTo: someone@outside.example\r\nSubject: Re: $(tokens bad | cut -d' ' -f1)\r\nMessage-ID: ' + bytes.fromhex('$BAD_HEX') + b'\r\n\r\nOur advice ($(tokens bad | cut -d' ' -f2)).\r\n'
+bad = b'From: Respect Phoneline <$SHARED_USER>\r\nTo: someone@outside.example\r\nSubject: Re: $(sweep_tokens bad | cut -d' ' -f1)\r\nMessage-ID: ' + bytes.fromhex('$BAD_HEX') + b'\r\n\r\nOur advice ($(sweep_tokens bad | cut -d' ' -f2)).\r\n'
 assert M.append('Sent', r'(\Seen)', None, bad)[0] == 'OK'
 M.select('INBOX')
 uid = M.uid('SEARCH', 'HEADER', 'Message-ID', '$IN3_ID')[1][0].split()[0]
 assert M.uid('MOVE', uid, 'Trash')[0] == 'OK'"
-assert_eq "1 1 1 0" "$(count alice@respect.test Sent "$REPLY_ID") $(count alice@respect.test 'Deleted Items' "$IN2_ID") \
-$(count bob@respect.test Trash "$IN3_ID") $(count alice@respect.test INBOX "$IN2_ID")" \
+assert_eq "1 1 1 0" "$(pf_count alice@respect.test Sent "$REPLY_ID") $(pf_count alice@respect.test 'Deleted Items' "$IN2_ID") \
+$(pf_count bob@respect.test Trash "$IN3_ID") $(pf_count alice@respect.test INBOX "$IN2_ID")" \
   "staff filed their copies: the reply in alice's Sent, IN2 in her Deleted Items, IN3 in bob's Trash"
 
 # Staff read the helpline's mail: their client downloads it whole, which also fills
@@ -242,7 +232,7 @@ if [ "$API" = 1 ]; then
     fail "a wrong API key: the log says the key was refused" "$(cat "$W/sweep/sweep.log")"
   fi
   assert_eq "0" "$(line_count moved)" "a wrong API key: nothing moved"
-  assert_eq "1" "$(count alice@respect.test Sent "$REPLY_ID")" "a wrong API key: the reply is still in alice's Sent"
+  assert_eq "1" "$(pf_count alice@respect.test Sent "$REPLY_ID")" "a wrong API key: the reply is still in alice's Sent"
   names_nothing "a wrong API key"
   KEY_FILE=$GOOD_KEY_FILE
   config
@@ -343,7 +333,7 @@ sweep_at "$DAY_BEFORE 04:00:00"
 assert_eq "$((4 * (1 - BAD_MOVED)))" "$SWEEP_RC" "the day before, again: the sweep ends as the first did"
 sweep_show_failure
 assert_eq "0" "$(line_count moved)" "the day before, again: nothing more to move"
-assert_eq "1" "$(count $SHARED_USER Sent "$REPLY_ID")" "the day before, again: still one copy in the helpline's Sent"
+assert_eq "1" "$(pf_count $SHARED_USER Sent "$REPLY_ID")" "the day before, again: still one copy in the helpline's Sent"
 
 # An advisor holds one message.
 assert_cmd "retentionctl holds a message" "$CTL" -c "$W/sweep/retention.toml" hold "<$HELD_ID>" --reason safeguarding
@@ -451,13 +441,13 @@ assert_eq "" "$(grep -E ' (Error|Panic|Fatal): ' "$PF_DOVECOT_LOG" |
 own_inbox_index="^$PF_MAIL_DIR/respect\.test/[^/]+/(dovecot\.index[^/]*|mail/\.imap/INBOX/[^/]*|[sm]dbox/mailboxes/INBOX/dbox-Mails/dovecot\.index[^/]*)\$"
 left=""
 for name in in1 in2 in3 reply bad; do
-  for tok in $(tokens "$name"); do
+  for tok in $(sweep_tokens "$name"); do
     left+=$(grep -rlaF -- "$tok" "$PF_MAIL_DIR" "$(dirname "$RM_INDEX")" "$SWEEP_TMPDIR" 2>/dev/null | grep -vE "$own_inbox_index" |
       sed "s|^|$tok in |" || true)$'\n'
   done
 done
 assert_eq "" "$(echo "$left" | sed '/^$/d')" "no trace of a destroyed message is left in the store ($FORMAT)"
 assert_eq "" "$(ls -A "$SWEEP_TMPDIR")" "the sweep left nothing in its temporary folder"
-assert_ne "" "$(grep -rlaF -- "$(tokens held | cut -d' ' -f2)" "$PF_MAIL_DIR" || true)" "the held message is still stored"
+assert_ne "" "$(grep -rlaF -- "$(sweep_tokens held | cut -d' ' -f2)" "$PF_MAIL_DIR" || true)" "the held message is still stored"
 
 e2e_finish

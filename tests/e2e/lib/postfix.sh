@@ -40,6 +40,9 @@
 #   pf_dovecot_stop / pf_dovecot_start
 #                       stop the private Dovecot alone (IMAP, LMTP, doveadm, SMTP AUTH gone),
 #                       start it again with the same config and users
+#   pf_count USER FOLDER ID
+#                       how many messages in USER's FOLDER Dovecot finds with ID in their
+#                       Message-ID
 #   pf_mail_home ADDRESS   the Dovecot home of a mailbox: PF_MAIL_DIR/<domain>/<local part>
 #   pf_imap USER STATEMENTS  an IMAP session as USER, running Python STATEMENTS with M the
 #                       logged-in imaplib connection
@@ -468,6 +471,8 @@ pf_dovecot_stop() {
 }
 
 pf_doveadm() { doveadm -c "$PF_DOVECOT_CONF" "$@"; }
+
+pf_count() { pf_doveadm search -u "$1" mailbox "$2" header message-id "$3" 2>/dev/null | wc -l; }
 
 # pf_imap USER PYTHON-STATEMENTS: an IMAP session as USER (password PF_AUTH_PASS), the
 # statements run with M the logged-in imaplib connection (lib/imap_session.py).

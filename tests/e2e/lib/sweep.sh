@@ -9,7 +9,14 @@
 #                      test folder in W (/tmp/PREFIX.XXXXXX); the milter and Postfix wired to
 #                      it, stopped at exit; the index shared with the mail store's group.
 #                      Sets RETAIN (the date of mail passing today), DAY_BEFORE, DAY_AFTER,
-#                      SHARED (respect-phoneline's shared mailbox) and ALICE (a staff member's).
+#                      SHARED (respect-phoneline's shared mailbox) and ALICE (a staff member's),
+#                      and SWEEP_TAG, a word unique to this run (for Message-IDs and tokens).
+#   sweep_tokens NAME  the words only test message NAME carries, its subject's and its body's
+#                      ("subject-NAME-TAG body-NAME-TAG"), to look for any trace of it
+#   sweep_deliver NAME MESSAGE-ID RECIPIENTS
+#                      a message from caller@outside.example, sent by an outside client
+#                      (127.0.0.2) through Postfix's port (and so the milter) to RECIPIENTS
+#                      (comma-separated), with Message-ID <MESSAGE-ID> and NAME's tokens
 #   sweep_config TOML...
 #                      writes $W/sweep/retention.toml (readable by the mail store's user): the
 #                      index, the log $W/sweep/sweep.log at SWEEP_LOG_LEVEL (default info),
@@ -62,6 +69,17 @@ sweep_e2e_begin() {
   DAY_AFTER=$(date -d "$RETAIN +1 day" +%F)
   SHARED=$PF_MAIL_DIR/respectphoneline.test/info
   ALICE=$PF_MAIL_DIR/respect.test/alice
+  SWEEP_TAG="$$-$RANDOM"
+}
+
+sweep_tokens() { echo "subject-$1-$SWEEP_TAG" "body-$1-$SWEEP_TAG"; }
+
+sweep_deliver() {
+  local words
+  read -r -a words <<<"$(sweep_tokens "$1")"
+  swaks --silent 2 --server "127.0.0.1:$PF_PORT" --local-interface 127.0.0.2 --helo client.example \
+    --from caller@outside.example --to "$3" --header "Message-Id: <$2>" \
+    --header "Subject: Help ${words[0]}" --body "Please help (${words[1]})."
 }
 
 sweep_config() {
