@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# A team leader releases a held message from her mail client: the helpline's shared mailbox
+# (Dovecot, store = "dovecot", Maildir) has a hold folder and a release folder,
+# release_folder = "Hold/Release", release_logins = ["lead@respect.test"]. Dovecot's ACLs,
+# set by the admin with doveadm, let lead (logging in as herself, through the shared
+# namespace) put mail there, and not the shared login staff use. Mail stamped by the real
+# milter goes through the real Postfix into Dovecot by LMTP; staff and lead act over IMAP;
+# the real retention-sweep runs under faketime.
+#
+#   - `retentionctl check` says the release folder is guarded; with the owner given insert it
+#     fails, naming the folder and who can write it.
+#   - Staff move A, B and C (C on an admin hold) into the hold folder; the sweep the day
+#     before holds A and B.
+#   - The shared login cannot move A into the release folder, nor give itself the right.
+#   - Lead moves A and C from the hold folder into the release folder. On the date A is
+#     released and destroyed with its other copy; B (still in the hold folder) and C (its
+#     admin hold stays) are kept, and the summary counts them. `retentionctl show` tells A
+#     was released by the folder, naming no person.
+#   - With the owner given insert, lead moves B into the release folder: the sweep releases
+#     nothing and says why; the ACL put right, the next sweep releases and destroys B.
+#   - Nothing the sweeper writes (summary, stderr, log) and nothing in the index holds an
+#     address, a subject or a clear Message-ID.
+#
+# Usage: test_release_folder.sh PATH/TO/retention-milter PATH/TO/retention-sweep PATH/TO/retentionctl
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+usage="usage: $0 MILTER SWEEP CTL"
+CTL=${3:?$usage}
+# '/' between folder levels: the shared namespace's prefix holds addresses, which have dots.
+export PF_MAIL_FORMAT=maildir PF_MAIL_SEPARATOR=/ PF_DOVECOT_ACL=1
+export PF_DOVECOT_USERS="info@respectphoneline.test info@mensadviceline.test lead@respect.test"
+. "$HERE/lib/sweep.sh"
+
+sweep_e2e_begin rm-release "$1" "$2" -- faketime doveadm
+# shellcheck disable=SC2034  # read by sweep_at (lib/sweep.sh): the local doveadm needs root
+SWEEP_AS=root
+
+T=$SWEEP_TAG
+SHARED_USER=info@respectphoneline.test
+LEAD=lead@respect.test
+HOLD=Hold/Safeguarding
+RELEASE=Hold/Release
+# How lead's mail client names the shared mailbox's folders.
+SHARED_NS=shared/$SHARED_USER
+RELEASE_NAME="folder $RELEASE of the respect-phoneline mailbox"
+A_ID="rf-a-$T@outside.example" # released by lead on its date
+B_ID="rf-b-$T@outside.example" # stays in the hold folder; released later
+C_ID="rf-c-$T@outside.example" # on an admin hold, moved into the release folder
+ADMIN=nobody                    # the admin behind sudo, an account that exists
+
+# --- mail through Postfix, the milter and Dovecot's LMTP ----------------------------------
+
+sweep_deliver a "$A_ID" "$SHARED_USER,alice@respect.test"
+sweep_deliver b "$B_ID" "$SHARED_USER"
+sweep_deliver c "$C_ID" "$SHARED_USER"
+for id in "$A_ID" "$B_ID" "$C_ID"; do
+  wait_until 30 "[ \"\$(pf_count $SHARED_USER INBOX '$id')\" = 1 ]" || fail "delivered through LMTP into the helpline's INBOX: $id"
+done
+wait_until 30 "[ \"\$(pf_count alice@respect.test INBOX '$A_ID')\" = 1 ]" || fail "delivered into alice's INBOX"
+state_of() { rm_sql "SELECT group_concat(state) FROM messages WHERE hex(digest) = '$(rm_digest "<$1>")'"; }
+
+# imap_move USER FROM TO MESSAGE-ID: the user's client moves the message; prints the server's
+# answer to MOVE (OK, NO).
+imap_move() {
+  pf_imap "$1" "
+assert M.select('\"$2\"')[0] == 'OK'
+uids = M.uid('SEARCH', 'HEADER', 'Message-ID', '$4')[1][0].split()
+assert len(uids) == 1, uids
+print(M.uid('MOVE', uids[0], '\"$3\"')[0])"
+}
+
+# --- the admin's set-up: the folders and their ACLs --------------------------------------------
+
+acl() { pf_doveadm acl set -u "$SHARED_USER" "$@"; }
+pf_doveadm mailbox create -u "$SHARED_USER" "$HOLD" "$RELEASE"
+# The owner (the shared login) may read and empty the release folder, never put mail there.
+RELEASE_OWNER=(owner lookup read write-seen write-deleted expunge)
+acl "$RELEASE" "${RELEASE_OWNER[@]}"
+acl "$RELEASE" "user=$LEAD" lookup read write-seen write-deleted insert expunge
+# Staff keep every right on the hold folder; lead may take mail out of it.
+acl "$HOLD" owner lookup read write write-seen write-deleted insert post expunge create delete admin
+acl "$HOLD" "user=$LEAD" lookup read write-seen write-deleted expunge
+
+# --- the sweeper's config ---------------------------------------------------------------------
+
+sweep_config '[sweep]' "$(sweep_dovecot_local)" \
+  "$(sweep_dovecot_mailbox '*@respect.test' personal)" \
+  "$(sweep_dovecot_mailbox "$SHARED_USER" shared respect-phoneline)" \
+  "hold_folders = { \"$HOLD\" = \"safeguarding\" }" \
+  "release_folder = \"$RELEASE\"" \
+  "release_logins = [\"$LEAD\"]"
+
+ctl() { "$CTL" -c "$W/sweep/retention.toml" "$@"; }
+# ctl_at WHEN ARGS...: retentionctl under faketime, as an admin through sudo, output in $W/ctl.out
+ctl_at() {
+  local when=$1
+  shift
+  CTL_RC=0
+  SUDO_USER=$ADMIN faketime "$when" "$CTL" -c "$W/sweep/retention.toml" "$@" >"$W/ctl.out" 2>&1 || CTL_RC=$?
+}
+check() { # exit status in CHECK_RC, output in $W/check.out
+  CHECK_RC=0
+  ctl check >"$W/check.out" 2>&1 || CHECK_RC=$?
+}
+line_count() { sweep_json "d['lines'].get('respect-phoneline', {}).get('$1', 0)"; }
+hold_folders() { sweep_json "d.get('hold_folders', {}).get('$1')"; }
+
+# Nothing the sweeper writes names a person or a message.
+PRIVATE=(caller@outside.example alice@respect.test "$SHARED_USER" "$LEAD" "$A_ID" "$B_ID" "$C_ID" "subject-" "body-")
+names_nothing() { # WHEN
+  local f p found=""
+  for f in "$W/sweep/out.json" "$W/sweep/err" "$W/sweep/sweep.log"; do
+    for p in "${PRIVATE[@]}"; do
+      if grep -qF -- "$p" "$f" 2>/dev/null; then found+="$(basename "$f") names $p; "; fi
+    done
+  done
+  assert_eq "" "$found" "$1: the summary, stderr and log name no address, subject or Message-ID"
+}
+
+# --- retentionctl check: is the release folder guarded? ---------------------------------------
+
+check
+assert_eq 0 "$CHECK_RC" "check: the release folder guarded by its ACL passes"
+assert_file_matches "$W/check.out" "release folder.*$RELEASE.*guarded" "check says the release folder is guarded"
+acl "$RELEASE" owner lookup read write-seen write-deleted insert expunge
+check
+assert_eq 1 "$CHECK_RC" "check: a release folder the shared login can write fails"
+assert_file_contains "$W/check.out" "$RELEASE" "check names the release folder"
+assert_file_matches "$W/check.out" "owner|$SHARED_USER" "check names the shared login as one who can write it"
+acl "$RELEASE" "${RELEASE_OWNER[@]}"
+check
+assert_eq 0 "$CHECK_RC" "check passes again with the ACL put right"
+
+# --- staff file A, B and C in the hold folder; the sweep holds A and B -----------------------
+
+ctl_at "$DAY_BEFORE 00:30:00" hold "<$C_ID>" --reason legal
+assert_eq 0 "$CTL_RC" "the admin holds C"
+for id in "$A_ID" "$B_ID" "$C_ID"; do
+  assert_eq OK "$(imap_move "$SHARED_USER" INBOX "$HOLD" "$id")" "staff move $id into the hold folder"
+done
+sweep_at "$DAY_BEFORE 03:00:00"
+assert_eq 0 "$SWEEP_RC" "the day before: the sweep ends 0"
+sweep_show_failure
+assert_eq 2 "$(hold_folders placed)" "the day before: folder holds placed on A and B"
+assert_eq 0 "$(line_count destroyed)" "the day before: nothing destroyed"
+names_nothing "the day before"
+
+# --- who may put mail into the release folder ----------------------------------------------------
+
+assert_eq NO "$(imap_move "$SHARED_USER" "$HOLD" "$RELEASE" "$A_ID")" "the shared login cannot move A into the release folder"
+assert_eq "1 0" "$(pf_count "$SHARED_USER" "$HOLD" "$A_ID") $(pf_count "$SHARED_USER" "$RELEASE" "$A_ID")" \
+  "refused: A is still in the hold folder, not in the release folder"
+assert_eq NO "$(pf_imap "$SHARED_USER" "print(M.setacl('\"$RELEASE\"', '$SHARED_USER', 'lrswipkxtecda')[0])")" \
+  "the shared login cannot give itself rights on the release folder"
+assert_eq OK "$(imap_move "$LEAD" "$SHARED_NS/$HOLD" "$SHARED_NS/$RELEASE" "$A_ID")" \
+  "lead, logged in as herself, moves A from the hold folder into the release folder"
+assert_eq OK "$(imap_move "$LEAD" "$SHARED_NS/$HOLD" "$SHARED_NS/$RELEASE" "$C_ID")" "lead moves C into the release folder"
+assert_eq "1 1 1" "$(pf_count "$SHARED_USER" "$RELEASE" "$A_ID") $(pf_count "$SHARED_USER" "$RELEASE" "$C_ID") \
+$(pf_count "$SHARED_USER" "$HOLD" "$B_ID")" "A and C are in the release folder, B still in the hold folder"
+
+# --- on the date: A released and destroyed, B and C kept --------------------------------------
+
+sweep_at "$RETAIN 03:00:00"
+assert_eq 0 "$SWEEP_RC" "on the date: the sweep ends 0"
+sweep_show_failure
+assert_eq 2 "$(line_count destroyed)" "on the date: A and alice's copy are destroyed"
+assert_eq "destroyed present present" "$(state_of "$A_ID") $(state_of "$B_ID") $(state_of "$C_ID")" \
+  "on the date: A's row is written off, B's and C's stay"
+assert_eq "0 0 1 1" "$(pf_count "$SHARED_USER" "$RELEASE" "$A_ID") $(pf_count alice@respect.test INBOX "$A_ID") \
+$(pf_count "$SHARED_USER" "$HOLD" "$B_ID") $(pf_count "$SHARED_USER" "$RELEASE" "$C_ID")" \
+  "on the date: A gone from the release folder and alice's INBOX; B and C still there"
+assert_file_contains "$W/sweep/out.json" "$RELEASE_NAME" "on the date: the summary tells what the release folder did"
+names_nothing "on the date"
+assert_eq "[]" "$(pf_imap "$LEAD" "
+M.select('\"$SHARED_NS/$RELEASE\"')
+print(sorted(M.uid('SEARCH', 'HEADER', 'Message-ID', '$A_ID')[1][0].split()))")" \
+  "on the date: lead no longer sees A in the release folder"
+
+ctl_at "$RETAIN 09:00:00" show "<$A_ID>"
+assert_eq 0 "$CTL_RC" "retentionctl show A"
+assert_file_matches "$W/ctl.out" "^earlier hold: safeguarding.* placed by folder $HOLD of the respect-phoneline mailbox on .*, released by $RELEASE_NAME on " \
+  "show: A's folder hold was released by the release folder"
+for who in root "$ADMIN" lead @; do
+  assert_file_not_contains "$W/ctl.out" "$who" "show names no person ('$who') for a release from the folder"
+done
+ctl_at "$RETAIN 09:00:00" show "<$C_ID>"
+assert_file_matches "$W/ctl.out" "^hold: legal" "show: C's admin hold is still in force"
+
+# --- the owner given insert: nothing released --------------------------------------------------
+
+acl "$RELEASE" owner lookup read write-seen write-deleted insert expunge
+assert_eq OK "$(imap_move "$LEAD" "$SHARED_NS/$HOLD" "$SHARED_NS/$RELEASE" "$B_ID")" "lead moves B into the release folder"
+sweep_at "$DAY_AFTER 03:00:00"
+assert_eq 0 "$SWEEP_RC" "an unguarded release folder: the run goes on and ends 0"
+sweep_show_failure
+assert_eq 0 "$(line_count destroyed)" "an unguarded release folder: nothing destroyed"
+assert_eq present "$(state_of "$B_ID")" "an unguarded release folder: B's row stays"
+assert_eq 1 "$(pf_count "$SHARED_USER" "$RELEASE" "$B_ID")" "an unguarded release folder: B is kept"
+assert_file_contains "$W/sweep/out.json" "$RELEASE_NAME not used" "an unguarded release folder: the summary says it was not used"
+names_nothing "an unguarded release folder"
+
+# --- put right: B released and destroyed ----------------------------------------------------------
+
+acl "$RELEASE" "${RELEASE_OWNER[@]}"
+sweep_at "$(date -d "$DAY_AFTER +1 day" +%F) 03:00:00"
+assert_eq 0 "$SWEEP_RC" "put right: the sweep ends 0"
+sweep_show_failure
+assert_eq 1 "$(line_count destroyed)" "put right: B is destroyed"
+assert_eq "destroyed present" "$(state_of "$B_ID") $(state_of "$C_ID")" "put right: B's row is written off, C's stays"
+assert_eq "0 1" "$(pf_count "$SHARED_USER" "$RELEASE" "$B_ID") $(pf_count "$SHARED_USER" "$RELEASE" "$C_ID")" \
+  "put right: B is gone from the release folder, C (admin hold) is not"
+names_nothing "put right"
+
+# --- nothing in the index names a person or a message ----------------------------------------------
+
+sync
+leaks=""
+for file in "$RM_INDEX" "$RM_INDEX-wal" "$RM_INDEX-shm"; do
+  [ -e "$file" ] || continue
+  for needle in "${PRIVATE[@]}"; do
+    grep -aqF -- "$needle" "$file" && leaks+="'$needle' in $(basename "$file"); "
+  done
+done
+assert_eq "" "$leaks" "the index, its WAL and shm hold no address, subject or Message-ID"
+
+e2e_finish
