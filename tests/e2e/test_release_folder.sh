@@ -176,6 +176,14 @@ M.select('\"$SHARED_NS/$RELEASE\"')
 print(sorted(M.uid('SEARCH', 'HEADER', 'Message-ID', '$A_ID')[1][0].split()))")" \
   "on the date: lead no longer sees A in the release folder"
 
+# No text of A is left in the store: not in the release folder's files and indexes, not in
+# lead's private index of the shared folders (INDEXPVT), not in alice's mailbox.
+left=""
+for tok in $(sweep_tokens a); do
+  left+=$(grep -rlaF -- "$tok" "$PF_MAIL_DIR" 2>/dev/null | sed "s|^$PF_MAIL_DIR/|$tok in |" || true)$'\n'
+done
+assert_eq "" "$(echo "$left" | sed '/^$/d')" "on the date: no trace of A is left in the store"
+
 ctl_at "$RETAIN 09:00:00" show "<$A_ID>"
 assert_eq 0 "$CTL_RC" "retentionctl show A"
 assert_file_matches "$W/ctl.out" "^earlier hold: safeguarding.* placed by folder $HOLD of the respect-phoneline mailbox on .*, released by $RELEASE_NAME on " \
