@@ -10,14 +10,14 @@
 #   - `retentionctl check` says the release folder is guarded; with the owner given insert it
 #     fails, naming the folder and who can write it.
 #   - Staff move A, B and C (C on an admin hold) into the hold folder; the sweep the day
-#     before holds A and B.
+#     before places a folder hold on each.
 #   - The shared login cannot move A into the release folder, nor give itself the right.
-#   - Lead moves A and C from the hold folder into the release folder. On the date A is
-#     released and destroyed with its other copy; B (still in the hold folder) and C (its
-#     admin hold stays) are kept, and the summary counts them. `retentionctl show` tells A
+#   - Lead moves A and C from the hold folder into the release folder, and copies B there.
+#     On the date A is released and destroyed with its other copy; B (a copy still in the
+#     hold folder) and C (its admin hold stays) are kept, and the summary counts them. `retentionctl show` tells A
 #     was released by the folder, naming no person.
-#   - With the owner given insert, lead moves B into the release folder: the sweep releases
-#     nothing and says why; the ACL put right, the next sweep releases and destroys B.
+#   - With the owner given insert, lead deletes B's copy in the hold folder: the sweep
+#     releases nothing and says why; the ACL put right, the next sweep releases and destroys B.
 #   - Nothing the sweeper writes (summary, stderr, log) and nothing in the index holds an
 #     address, a subject or a clear Message-ID.
 #
@@ -59,14 +59,24 @@ done
 wait_until 30 "[ \"\$(pf_count alice@respect.test INBOX '$A_ID')\" = 1 ]" || fail "delivered into alice's INBOX"
 state_of() { rm_sql "SELECT group_concat(state) FROM messages WHERE hex(digest) = '$(rm_digest "<$1>")'"; }
 
-# imap_move USER FROM TO MESSAGE-ID: the user's client moves the message; prints the server's
-# answer to MOVE (OK, NO).
-imap_move() {
+# imap_to USER MOVE|COPY FROM TO MESSAGE-ID: the user's client moves or copies the message;
+# prints the server's answer (OK, NO).
+imap_to() {
+  pf_imap "$1" "
+assert M.select('\"$3\"')[0] == 'OK'
+uids = M.uid('SEARCH', 'HEADER', 'Message-ID', '$5')[1][0].split()
+assert len(uids) == 1, uids
+print(M.uid('$2', uids[0], '\"$4\"')[0])"
+}
+imap_move() { imap_to "$1" MOVE "$2" "$3" "$4"; }
+# imap_delete USER FOLDER MESSAGE-ID: deleted and expunged at once, as most clients set up
+imap_delete() {
   pf_imap "$1" "
 assert M.select('\"$2\"')[0] == 'OK'
-uids = M.uid('SEARCH', 'HEADER', 'Message-ID', '$4')[1][0].split()
+uids = M.uid('SEARCH', 'HEADER', 'Message-ID', '$3')[1][0].split()
 assert len(uids) == 1, uids
-print(M.uid('MOVE', uids[0], '\"$3\"')[0])"
+assert M.uid('STORE', uids[0], '+FLAGS', r'(\\Deleted)')[0] == 'OK'
+print(M.uid('EXPUNGE', uids[0])[0])"
 }
 
 # --- the admin's set-up: the folders and their ACLs --------------------------------------------
@@ -141,7 +151,7 @@ done
 sweep_at "$DAY_BEFORE 03:00:00"
 assert_eq 0 "$SWEEP_RC" "the day before: the sweep ends 0"
 sweep_show_failure
-assert_eq 2 "$(hold_folders placed)" "the day before: folder holds placed on A and B"
+assert_eq 3 "$(hold_folders placed)" "the day before: folder holds placed on A, B and C (beside C's admin hold)"
 assert_eq 0 "$(line_count destroyed)" "the day before: nothing destroyed"
 names_nothing "the day before"
 
@@ -155,8 +165,11 @@ assert_eq NO "$(pf_imap "$SHARED_USER" "print(M.setacl('\"$RELEASE\"', '$SHARED_
 assert_eq OK "$(imap_move "$LEAD" "$SHARED_NS/$HOLD" "$SHARED_NS/$RELEASE" "$A_ID")" \
   "lead, logged in as herself, moves A from the hold folder into the release folder"
 assert_eq OK "$(imap_move "$LEAD" "$SHARED_NS/$HOLD" "$SHARED_NS/$RELEASE" "$C_ID")" "lead moves C into the release folder"
-assert_eq "1 1 1" "$(pf_count "$SHARED_USER" "$RELEASE" "$A_ID") $(pf_count "$SHARED_USER" "$RELEASE" "$C_ID") \
-$(pf_count "$SHARED_USER" "$HOLD" "$B_ID")" "A and C are in the release folder, B still in the hold folder"
+assert_eq OK "$(imap_to "$LEAD" COPY "$SHARED_NS/$HOLD" "$SHARED_NS/$RELEASE" "$B_ID")" \
+  "lead copies B into the release folder (a copy stays in the hold folder)"
+assert_eq "1 1 1 1" "$(pf_count "$SHARED_USER" "$RELEASE" "$A_ID") $(pf_count "$SHARED_USER" "$RELEASE" "$C_ID") \
+$(pf_count "$SHARED_USER" "$RELEASE" "$B_ID") $(pf_count "$SHARED_USER" "$HOLD" "$B_ID")" \
+  "A and C are in the release folder, B in both folders"
 
 # --- on the date: A released and destroyed, B and C kept --------------------------------------
 
@@ -166,9 +179,9 @@ sweep_show_failure
 assert_eq 2 "$(line_count destroyed)" "on the date: A and alice's copy are destroyed"
 assert_eq "destroyed present present" "$(state_of "$A_ID") $(state_of "$B_ID") $(state_of "$C_ID")" \
   "on the date: A's row is written off, B's and C's stay"
-assert_eq "0 0 1 1" "$(pf_count "$SHARED_USER" "$RELEASE" "$A_ID") $(pf_count alice@respect.test INBOX "$A_ID") \
-$(pf_count "$SHARED_USER" "$HOLD" "$B_ID") $(pf_count "$SHARED_USER" "$RELEASE" "$C_ID")" \
-  "on the date: A gone from the release folder and alice's INBOX; B and C still there"
+assert_eq "0 0 1 1 1" "$(pf_count "$SHARED_USER" "$RELEASE" "$A_ID") $(pf_count alice@respect.test INBOX "$A_ID") \
+$(pf_count "$SHARED_USER" "$HOLD" "$B_ID") $(pf_count "$SHARED_USER" "$RELEASE" "$B_ID") $(pf_count "$SHARED_USER" "$RELEASE" "$C_ID")" \
+  "on the date: A gone from the release folder and alice's INBOX; B (both copies) and C still there"
 assert_file_contains "$W/sweep/out.json" "$RELEASE_NAME" "on the date: the summary tells what the release folder did"
 names_nothing "on the date"
 assert_eq "[]" "$(pf_imap "$LEAD" "
@@ -193,11 +206,13 @@ for who in root "$ADMIN" lead @; do
 done
 ctl_at "$RETAIN 09:00:00" show "<$C_ID>"
 assert_file_matches "$W/ctl.out" "^hold: legal" "show: C's admin hold is still in force"
+assert_file_matches "$W/ctl.out" "^earlier hold: safeguarding.*, released by $RELEASE_NAME on " \
+  "show: C's folder hold was released by the release folder"
 
 # --- the owner given insert: nothing released --------------------------------------------------
 
 acl "$RELEASE" owner lookup read write-seen write-deleted insert expunge
-assert_eq OK "$(imap_move "$LEAD" "$SHARED_NS/$HOLD" "$SHARED_NS/$RELEASE" "$B_ID")" "lead moves B into the release folder"
+assert_eq OK "$(imap_delete "$LEAD" "$SHARED_NS/$HOLD" "$B_ID")" "lead deletes B's copy in the hold folder"
 sweep_at "$DAY_AFTER 03:00:00"
 assert_eq 0 "$SWEEP_RC" "an unguarded release folder: the run goes on and ends 0"
 sweep_show_failure
