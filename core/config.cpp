@@ -455,8 +455,50 @@ void read_hold_folders(const TableReader& m, const Config& c, SweepMailbox& box)
     }
 }
 
+// release_folder = "Hold/Release", release_logins = ["lead@respect.example"]: read after
+// the hold folders, which it must stay clear of.
+void read_release_folder(const TableReader& m, SweepMailbox& box) {
+    const auto folder = m.string("release_folder");
+    const auto logins = m.strings("release_logins");
+    if (!folder && !logins) return;
+    if (!folder)
+        m.fail_key("release_logins", "names who may release, but there is no release_folder: add one, or remove "
+                                     "release_logins");
+    if (box.kind == MailboxKind::Personal)
+        m.fail_key("release_folder", "a release folder belongs to a shared mailbox, like its hold folders; remove it "
+                                     "from this personal entry");
+    if (box.store != StoreKind::Dovecot)
+        m.fail_key("release_folder", "needs store = \"dovecot\": only Dovecot's ACLs can say who may put mail into "
+                                     "the folder, and the sweeper asks them before it releases anything");
+    if (auto why = hold_folder_name_problem(*folder)) m.fail_key("release_folder", *why);
+    if (!is_clean_utf8(*folder)) m.fail_key("release_folder", "contains control characters");
+    if (!logins || logins->empty())
+        m.fail_key("release_folder", "needs release_logins: the Dovecot logins of the team leaders who may release "
+                                     "(their own logins, never the shared mailbox's)");
+    for (const auto& [hold, reason] : box.hold_folders)
+        if (folders_overlap(*folder, hold))
+            m.fail_key("release_folder", "'" + *folder + "' is the hold folder '" + hold +
+                                             "' (or inside it, or holds it): a release folder must be a folder of its own");
+    for (const auto* list : {&box.sent_folders, &box.deleted_folders})
+        for (const auto& other : *list)
+            if (folders_overlap(*folder, other))
+                m.fail_key("release_folder", "'" + *folder + "' is the folder '" + other + "' of " +
+                                                 (list == &box.sent_folders ? "sent_folders" : "deleted_folders") +
+                                                 " (or inside it, or holds it): give the release folder a name of its own");
+    for (const auto& login : *logins) {
+        if (login.empty() || login.find_first_of(" \t*?") != std::string::npos || !is_clean_utf8(login))
+            m.fail_key("release_logins", "'" + login + "' is not a Dovecot login (one login each, no masks)");
+        if (to_lower(login) == to_lower(box.user))
+            m.fail_key("release_logins", "'" + login + "' is the shared mailbox's own login: everyone who opens the "
+                                         "shared mailbox could release; name the team leaders' own logins");
+    }
+    box.release_folder = *folder;
+    box.release_logins = *logins;
+}
+
 SweepMailbox read_sweep_mailbox(const TableReader& m, const Config& c) {
-    m.only({"store", "path", "dovecot", "kind", "line", "user", "sent_folders", "deleted_folders", "hold_folders"});
+    m.only({"store", "path", "dovecot", "kind", "line", "user", "sent_folders", "deleted_folders", "hold_folders",
+            "release_folder", "release_logins"});
     SweepMailbox box;
     if (auto s = m.string("store")) {
         if (*s == "dovecot") box.store = StoreKind::Dovecot;
@@ -473,6 +515,7 @@ SweepMailbox read_sweep_mailbox(const TableReader& m, const Config& c) {
     }
     read_mailbox_folders(m, box);
     read_hold_folders(m, c, box);
+    read_release_folder(m, box);
     return box;
 }
 

@@ -126,6 +126,11 @@ struct SweepMailbox {
     // reason each gives, one of [holds] reasons. Staff hold a message from their mail
     // client by moving it into one.
     std::map<std::string, std::string> hold_folders;
+    // Shared Dovecot mailboxes: a folder whose messages have their folder holds lifted,
+    // used only while Dovecot's ACLs let none but `release_logins` (team leaders' own
+    // logins) put mail into it. Empty: none.
+    std::string release_folder;
+    std::vector<std::string> release_logins;
 };
 
 // One way to reach Dovecot's admin interface: the local doveadm program (run with a

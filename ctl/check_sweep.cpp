@@ -91,6 +91,70 @@ std::vector<std::string> missing_folders(const std::vector<std::string>& names, 
     return missing;
 }
 
+// The name Dovecot gives the folder `folder` (written with '/') of a user, if it has it.
+std::optional<std::string> dovecot_name_of(const std::string& folder, const std::vector<dc::MailboxStatus>& have, char sep) {
+    for (const auto& candidate : dc::dovecot_names(folder, sep))
+        for (const auto& m : have)
+            if (m.name == candidate) return candidate;
+    return std::nullopt;
+}
+
+// Hold folders the shared login can write are how staff hold: said, not a fault. A hold
+// folder's record names the folder, so a login shared by many cannot pretend otherwise.
+void check_hold_folder_acls(const std::string& name, const SweepMailbox& m, dc::Doveadm& d,
+                            const std::vector<dc::MailboxStatus>& have, char sep, Findings& f) {
+    std::vector<std::string> writable;
+    for (const auto& [folder, reason] : m.hold_folders) {
+        const auto listed = dovecot_name_of(folder, have, sep);
+        if (!listed) continue;
+        try {
+            if (dc::shared_login_can_insert(d.acl_rights(m.user, *listed))) writable.push_back(folder);
+        } catch (const dc::DoveadmError&) {
+            return ok(f, name + ": Dovecot's ACLs are not in use (no acl plugin): every login that opens the shared "
+                                "mailbox can move mail into its hold folders");
+        }
+    }
+    if (!writable.empty())
+        ok(f, name + ": the shared login " + m.user + " can write the hold folder(s) " + join(writable, ", ") +
+                  ": anyone who opens the shared mailbox can place those holds (each recorded as the folder's, "
+                  "naming no person)");
+}
+
+// A release folder ends holds: only the team leaders in release_logins may put mail into
+// it, as Dovecot's ACLs say. The sweep asks the same each run and releases nothing otherwise.
+void check_release_folder(const std::string& name, const SweepMailbox& m, dc::Doveadm& d,
+                          const std::vector<dc::MailboxStatus>& have, char sep, Findings& f) {
+    if (m.release_folder.empty()) return;
+    const std::string what = name + ": release folder " + m.release_folder;
+    const auto listed = dovecot_name_of(m.release_folder, have, sep);
+    if (!listed)
+        return fail(f, what + " does not exist, and the sweep never makes it: make it and its ACL (doveadm mailbox "
+                              "create -u " + m.user + " '" + m.release_folder + "', then doveadm acl set, as the README "
+                              "says); until then nothing is released from it");
+    try {
+        const auto entries = d.acl(m.user, *listed);
+        const auto owner = d.acl_rights(m.user, *listed);
+        const auto why = dc::release_folder_unguarded(entries, owner, m.release_logins, true);
+        if (!why.empty())
+            return fail(f, what + " can be written by others than release_logins, so the sweep releases nothing "
+                                  "from it: " + join(why, "; "));
+        if (const auto lacking = dc::sweeper_rights_lacking(owner); !lacking.empty())
+            return fail(f, what + ": the sweep works as the shared login, which lacks " + join(lacking, ", ") +
+                                  " there, so messages in it could not be destroyed on their date: write the owner "
+                                  "line as doveadm acl set -u " + m.user + " '" + m.release_folder +
+                                  "' owner lookup read write-seen write-deleted expunge");
+        if (const auto idle = dc::release_logins_without_insert(entries, m.release_logins); !idle.empty())
+            warn(f, what + ": " + join(idle, ", ") + " in release_logins cannot put mail into it (no user= line "
+                                                     "with insert in its ACL)");
+        ok(f, what + ": only " + join(m.release_logins, ", ") +
+                  " can put mail into it (Dovecot's ACL); a message moved there has its folder hold lifted at the "
+                  "next sweep (an admin hold stays)");
+    } catch (const dc::DoveadmError& err) {
+        fail(f, what + ": its ACL could not be read (" + std::string(err.what()) +
+                    "): is Dovecot's acl plugin in mail_plugins? Nothing is released from it until it can");
+    }
+}
+
 // doveadm answers, the users exist (a mask lists someone), and the folders named exist.
 void check_dovecot_mailbox(size_t number, const SweepMailbox& m, const SweepDovecot& e, dc::Doveadm& d, Findings& f) {
     const std::string name = entry_name(number, m);
@@ -112,6 +176,10 @@ void check_dovecot_mailbox(size_t number, const SweepMailbox& m, const SweepDove
             if (sep == 0) sep = '/';
             const auto sent = missing_folders(m.sent_folders, have, sep);
             const auto deleted = missing_folders(m.deleted_folders, have, sep);
+            if (m.kind == MailboxKind::Shared) {
+                check_hold_folder_acls(name, m, d, have, sep, f);
+                check_release_folder(name, m, d, have, sep, f);
+            }
             // The shared mailbox's Sent folder is made on the first move; staff may lack some.
             if (m.kind == MailboxKind::Personal && sent.size() + deleted.size() == m.sent_folders.size() + m.deleted_folders.size())
                 ++folders_missing;

@@ -30,7 +30,8 @@ constexpr std::string_view kSweeperGrants = R"sql(
 GRANT SELECT ON retention_schema TO retention_sweeper;
 GRANT SELECT, UPDATE (state, destroyed_at, copies, claimed_at, digest, record, queue_id, erased_at)
       ON messages TO retention_sweeper;
-GRANT SELECT, INSERT (digest, reason, ref, placed_at, placed_by, kind), UPDATE (digest) ON holds TO retention_sweeper;
+GRANT SELECT, INSERT (digest, reason, ref, placed_at, placed_by, kind),
+      UPDATE (digest, released_at, released_by) ON holds TO retention_sweeper;
 GRANT SELECT, INSERT ON receipts TO retention_sweeper;
 GRANT SELECT, INSERT, UPDATE (value) ON meta TO retention_sweeper;
 GRANT SELECT, INSERT, UPDATE, DELETE ON scan_cache, files_seen TO retention_sweeper;
@@ -58,6 +59,19 @@ constexpr std::string_view kNoDigestStatistics = R"sql(
 ALTER TABLE messages ALTER COLUMN digest SET STATISTICS 0, ALTER COLUMN record SET STATISTICS 0;
 ALTER TABLE holds ALTER COLUMN digest SET STATISTICS 0;
 ALTER TABLE scan_cache ALTER COLUMN digest SET STATISTICS 0, ALTER COLUMN record SET STATISTICS 0;
+)sql";
+
+// The sweeper lifts the folder holds of messages a team leader put into a release folder,
+// never an admin's hold: a row policy (column rights cannot tell rows apart). Released
+// holds stay open to it, for the erasure of their digests. The owner (the admin's role)
+// is not bound by row policies.
+constexpr std::string_view kSweeperReleasesFolderHoldsOnly = R"sql(
+ALTER TABLE holds ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS holds_for_every_role ON holds;
+CREATE POLICY holds_for_every_role ON holds USING (true) WITH CHECK (true);
+DROP POLICY IF EXISTS sweeper_lifts_folder_holds_only ON holds;
+CREATE POLICY sweeper_lifts_folder_holds_only ON holds AS RESTRICTIVE FOR UPDATE TO retention_sweeper
+    USING (kind = 'folder' OR released_at IS NOT NULL);
 )sql";
 
 // PostgreSQL 17 lets a role that does not own a table vacuum it.
@@ -148,6 +162,7 @@ void grant_tables(const PgConn& c) {
     sql += std::string(kMilterGrants) + std::string(kSweeperGrants) + std::string(kCtlGrants) + sequence_grants(c);
     sql += kPromptVacuum;
     sql += kNoDigestStatistics;
+    sql += kSweeperReleasesFolderHoldsOnly;
     if (c.scalar("SELECT current_setting('server_version_num')::int", {}, "cannot read the server's version") >= 170000)
         sql += kSweeperVacuums;
     sql += "COMMIT;";

@@ -77,14 +77,19 @@ std::string metrics_text(const Summary& s, std::chrono::system_clock::time_point
     metric(o, "retention_sweep_residues", "kind=\"attachment_dir_users\"", static_cast<double>(s.residues.attachment_dir_users));
     header(o, "retention_sweep_hold_folders",
            "What the last sweep found in hold folders: holds placed, messages already held, messages without an "
-           "index row left alone, folders made, folder holds whose message left every hold folder, folders unread.");
+           "index row left alone, folders made, folder holds whose message left every hold folder, folders unread; "
+           "release folders: folder holds released, messages that stay held, release folders not used.");
     const HoldFolderCounts& h = s.hold_folders;
     const std::pair<const char*, long> holds[] = {{"placed", h.placed},
                                                   {"already_held", h.already},
                                                   {"not_helpline", h.not_helpline},
                                                   {"folders_made", h.made},
                                                   {"no_longer_in_folder", h.no_longer},
-                                                  {"unreadable", static_cast<long>(h.unreadable.size())}};
+                                                  {"unreadable", static_cast<long>(h.unreadable.size())},
+                                                  {"released", h.released},
+                                                  {"release_kept_by_admin_hold", h.release_admin_kept},
+                                                  {"release_still_in_hold_folder", h.release_in_hold_folder},
+                                                  {"release_folders_not_used", static_cast<long>(h.release_refused.size())}};
     for (const auto& [kind, n] : holds) metric(o, "retention_sweep_hold_folders", label("kind", kind), static_cast<double>(n));
     header(o, "retention_sweep_others_access", "[[sweep.files]] folders and files readable by others.");
     metric(o, "retention_sweep_others_access", "kind=\"folders\"", static_cast<double>(s.others_access_folders));

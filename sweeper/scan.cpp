@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -42,6 +43,8 @@ public:
         // mailbox its other copies are found in.
         for (size_t r = 0; r < plan_.roots.size(); ++r)
             if (plan_.roots[r].kind == MailboxKind::Shared) store_.scan_holds(plan_, r, *this);
+        // Releases once every hold folder is read: a message in one stays held.
+        plan_releases();
         // Shared mailboxes first: moves from personal Sent folders need to know that
         // their destination could be read.
         for (size_t r = 0; r < plan_.roots.size(); ++r)
@@ -111,6 +114,12 @@ public:
         summary_.listed("skip", path, std::string("hold folder: ") + skip_text(why));
     }
 
+    void release_folder_refused(size_t r, const std::string& name, const std::string& why) override {
+        if (!refused_releases_.insert({r, name}).second) return;
+        summary_.hold_folders.release_refused.push_back("release " + folder_hold_label(name, plan_.roots[r].line) +
+                                                        " not used: " + why);
+    }
+
     void hold_folder_missing(size_t r, const std::string& folder, const std::string& name) override {
         plan_.missing_hold_folders.push_back({r, folder, folder_hold_label(name, plan_.roots[r].line)});
     }
@@ -140,6 +149,14 @@ private:
     std::unordered_set<Digest> held_;                    // digests on hold when the scan began, and found in hold folders
     std::unordered_set<Digest> folder_held_;             // digests on folder hold when the scan began
     std::unordered_set<Digest> in_hold_folders_;         // digests found in a hold folder this run
+    std::unordered_set<Digest> released_;                // digests whose folder hold this run lifts
+    struct ReleaseCandidate {
+        size_t root;
+        std::string folder;
+        Digest digest;
+    };
+    std::vector<ReleaseCandidate> release_candidates_;   // messages found in release folders
+    std::set<std::pair<size_t, std::string>> refused_releases_;  // release folders not used this run
     std::map<std::string, std::optional<std::pair<size_t, std::string>>> destinations_;
     long orphans_kept_ = 0;
     OwnFiles own_;  // files earlier runs named with kMarkerPrefix
@@ -161,6 +178,7 @@ private:
 
     void classify(const StoredMessage& m) {
         if (m.role == FolderRole::Hold) return hold_found(m);
+        if (m.role == FolderRole::Release) return release_found(m);
         const std::vector<MessageRow> rows = rows_matching(m.keys, m.role);
         if (rows.empty()) {
             // In a personal mailbox, a message the index does not know is the staff
@@ -221,12 +239,45 @@ private:
                                       folder_held_.count(digest) > 0});
     }
 
+    // A message a team leader put in a release folder: decided once every hold folder is
+    // read (plan_releases). The folder is scanned as a shared folder too, which finds
+    // the rows' other facts; here only the digest its holds are placed by matters.
+    void release_found(const StoredMessage& m) {
+        const std::vector<MessageRow> rows = rows_matching(m.keys, FolderRole::Shared);
+        if (rows.empty()) return;
+        const Digest& digest = rows.front().digest.empty() ? m.keys.digest : rows.front().digest;
+        release_candidates_.push_back({m.where.root, m.hold_folder, digest});
+    }
+
+    // Lifts the folder hold of each message in a release folder the store used (a folder
+    // not read completely releases nothing), unless the message is in a hold folder too.
+    // An admin hold stays: only retentionctl release lifts it. A message released here
+    // is destroyed in this same run when its date has come.
+    void plan_releases() {
+        HoldFolderCounts& counts = summary_.hold_folders;
+        for (const auto& c : release_candidates_) {
+            if (refused_releases_.count({c.root, c.folder}) || released_.count(c.digest)) continue;
+            if (in_hold_folders_.count(c.digest)) {
+                ++counts.release_in_hold_folder;
+                continue;
+            }
+            const auto holds = index_.active_holds(c.digest);
+            const bool admin = std::any_of(holds.begin(), holds.end(), [](const Hold& h) { return h.kind == HoldKind::Admin; });
+            if (admin) ++counts.release_admin_kept;
+            if (!folder_held_.count(c.digest)) continue;
+            released_.insert(c.digest);
+            plan_.folder_releases.push_back({c.digest, folder_hold_label(c.folder, plan_.roots[c.root].line)});
+            if (!admin) held_.erase(c.digest);
+        }
+        release_candidates_.clear();
+    }
+
     // Messages taken out of a hold folder stay held until released; the count tells the
     // team. Not when a hold folder could not be read: its messages were not all seen.
     void count_holds_out_of_folders() {
         if (plan_.holds_unread) return;
         for (const auto& d : folder_held_)
-            if (!in_hold_folders_.count(d)) ++summary_.hold_folders.no_longer;
+            if (!in_hold_folders_.count(d) && !released_.count(d)) ++summary_.hold_folders.no_longer;
     }
 
     void plan_orphan(const StoredMessage& m) {

@@ -38,6 +38,8 @@ enum class FolderRole {
     Deleted,  // a staff member's deleted items: helpline copies are destroyed on their date
     Hold,     // a shared mailbox's hold folder (staff holding from their mail client): its
               // messages are held, and one that cannot be read stops all destruction
+    Release,  // a shared mailbox's release folder, listed by scan_holds: the folder holds of its
+              // messages are lifted (it is listed by scan() as well, as Shared)
 };
 
 // The header facts matching needs, as the store read them: every Message-ID (matching
@@ -61,7 +63,8 @@ struct StoredMessage {
     // The keyed digests of its header facts (match_keys): taken from the scan cache when
     // the store can tell the message is the one read before, else from its header.
     Index::FileKeys keys;
-    // Role Hold: the hold folder as the config names it (its key in hold_folders).
+    // Role Hold: the hold folder as the config names it (its key in hold_folders); role
+    // Release: the release folder.
     std::string hold_folder;
 };
 
@@ -100,6 +103,9 @@ public:
     // A hold folder `name` of root `r` that does not exist; `folder` is what ensure_folder
     // takes to make it.
     virtual void hold_folder_missing(size_t r, const std::string& folder, const std::string& name) = 0;
+    // The release folder `name` of root `r` is not used this run (missing, not guarded by
+    // the store's ACLs, or unreadable): nothing is released from it. `why` names no one.
+    virtual void release_folder_refused(size_t r, const std::string& name, const std::string& why) = 0;
     // A folder where the server keeps copies of expunged mail (lazy_expunge): a residue.
     virtual void expunged_copies_folder(const std::string& path) = 0;
 };
@@ -119,7 +125,8 @@ public:
     virtual void scan(Plan& plan, size_t r, ScanSink& sink) = 0;
     // Lists the messages of root `r`'s hold folders (role Hold) and reports those missing
     // or unreadable; called for every shared root before any scan(), which leaves the hold
-    // folders out. A root whose entry has no hold_folders lists nothing.
+    // folders out. A root whose entry has no hold_folders lists nothing. Then the messages
+    // of its release folder (role Release), only while the store's ACLs guard it.
     virtual void scan_holds(Plan& plan, size_t r, ScanSink& sink) = 0;
     // The folder of root `r` that receives moved copies (role Sent): the first of the
     // entry's sent_folders that exists, else the first of them, made in phase 2. Empty

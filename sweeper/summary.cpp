@@ -109,7 +109,10 @@ nlohmann::json counts_json(const Summary& s) {
     const HoldFolderCounts& h = s.hold_folders;
     j["hold_folders"] = {{"placed", h.placed},       {"already_held", h.already},
                          {"not_helpline", h.not_helpline}, {"folders_made", h.made},
-                         {"no_longer_in_folder", h.no_longer}, {"unreadable", h.unreadable}};
+                         {"no_longer_in_folder", h.no_longer}, {"unreadable", h.unreadable},
+                         {"released", h.released}, {"release_kept_by_admin_hold", h.release_admin_kept},
+                         {"release_still_in_hold_folder", h.release_in_hold_folder},
+                         {"release_folders_not_used", h.release_refused}};
     j["others_access"] = {{"folders", s.others_access_folders}, {"files", s.others_access_files}};
     j["after_mailbox_ran"] = s.after_mailbox_ran;
     return j;
@@ -165,6 +168,15 @@ void print_hold_folders(std::ostream& out, const Summary& s) {
     if (h.no_longer)
         out << h.no_longer << " message(s) on folder hold are no longer in a hold folder; they stay held until "
                               "released with retentionctl release\n";
+    if (h.released)
+        out << "release folders: " << (acted ? "released " : "would release ") << h.released << " folder hold(s)\n";
+    if (h.release_admin_kept)
+        out << "release folders: " << h.release_admin_kept
+            << " message(s) stay held by an admin hold (only retentionctl release lifts it)\n";
+    if (h.release_in_hold_folder)
+        out << "release folders: " << h.release_in_hold_folder
+            << " message(s) are in a hold folder too: they stay held\n";
+    for (const auto& why : h.release_refused) out << why << "; nothing released from it\n";
 }
 
 void print_residues(std::ostream& out, const Summary& s) {
@@ -310,6 +322,11 @@ void log_result(const Summary& summary) {
                      mailbox_entry_text(number, pattern));
     const HoldFolderCounts& h = summary.hold_folders;
     for (const auto& label : h.unreadable) spdlog::error("hold {} could not be read: nothing destroyed or moved", label);
+    for (const auto& why : h.release_refused) spdlog::warn("{}; nothing released from it", why);
+    if (h.released || h.release_admin_kept || h.release_in_hold_folder)
+        spdlog::info("release folders: {} folder hold(s) released; {} message(s) kept by an admin hold, {} still in a "
+                     "hold folder",
+                     h.released, h.release_admin_kept, h.release_in_hold_folder);
     if (h.placed || h.already || h.not_helpline || h.no_longer || h.made)
         spdlog::info("hold folders: {} hold(s) placed, {} already held, {} message(s) without an index row left alone, "
                      "{} folder(s) made; {} message(s) on folder hold are no longer in a hold folder",

@@ -91,6 +91,13 @@ struct HoldFolderCounts {
     long no_longer = 0;     // folder holds in force whose message is in no hold folder now
     // Hold folders that could not be read, as folder_hold_label names them (no person).
     std::vector<std::string> unreadable;
+    // Release folders: folder holds lifted; messages there that stay held, by an admin
+    // hold or because they are in a hold folder too; and why a release folder was not
+    // used ("release folder X of the LINE mailbox not used: WHY", naming no person).
+    long released = 0;
+    long release_admin_kept = 0;
+    long release_in_hold_folder = 0;
+    std::vector<std::string> release_refused;
 };
 
 struct ListEntry {

@@ -211,6 +211,25 @@ private:
             }
         }
         if (counts.placed) spdlog::info("placed {} folder hold(s) on messages in hold folders", counts.placed);
+        release_from_folders(plan);
+    }
+
+    // After the holds are placed: a message both held and released this run stays held.
+    void release_from_folders(const Plan& plan) {
+        HoldFolderCounts& counts = summary_.hold_folders;
+        for (const auto& item : plan.folder_releases) {
+            if (!options_.dry_run) {
+                try {
+                    index_->release(item.digest, item.label, now_, HoldKind::Folder);
+                } catch (const IndexError& e) {
+                    if (e.index_wide()) throw;
+                    continue;  // released meanwhile (retentionctl release): nothing left to lift
+                }
+            }
+            ++counts.released;
+        }
+        if (counts.released && !options_.dry_run)
+            spdlog::info("released {} folder hold(s) on messages in release folders", counts.released);
     }
 
     // A message held in a hold folder that could not be read may have copies in any

@@ -94,6 +94,13 @@ struct FolderHoldItem {
     bool in_force = false;  // on folder hold when the scan began
 };
 
+// A message found in a guarded release folder whose folder hold is lifted before
+// anything is destroyed (an admin hold on it stays).
+struct FolderReleaseItem {
+    Digest digest;
+    std::string label;  // folder_hold_label of the release folder: who released, never a person
+};
+
 // A hold folder to make (not in a dry run).
 struct MissingHoldFolder {
     size_t root = 0;
@@ -113,6 +120,7 @@ struct Plan {
     // never found again). The expired copies found are still destroyed.
     bool rows_frozen = false;
     std::vector<FolderHoldItem> folder_holds;
+    std::vector<FolderReleaseItem> folder_releases;
     std::vector<MissingHoldFolder> missing_hold_folders;
     // A hold folder could not be read: nothing may be destroyed or moved this run.
     bool holds_unread = false;

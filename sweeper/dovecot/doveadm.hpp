@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "sweeper/dovecot/acl.hpp"
 
 namespace rm::sweep::dovecot {
 
@@ -101,6 +102,12 @@ public:
     // for what the sweeper must report but cannot clear (full-text search indexes,
     // mail_attachment_dir). Nothing when this client cannot ask (the HTTP API cannot).
     virtual std::optional<std::string> setting(const std::string& key, const std::string& protocol) = 0;
+    // The ACL of `mailbox` of `user` ("acl get -u USER MAILBOX"): fails (Failed or
+    // Refused) where Dovecot's acl plugin is not loaded.
+    virtual std::vector<AclEntry> acl(const std::string& user, const std::string& mailbox) = 0;
+    // What `user` itself may do in its `mailbox` ("acl rights -u USER MAILBOX"), as Dovecot
+    // resolves its ACL: "lookup", "read", "insert", ...
+    virtual std::vector<std::string> acl_rights(const std::string& user, const std::string& mailbox) = 0;
     // A name for the summary and the logs: the endpoint's name, never a user.
     virtual std::string describe() const = 0;
 };

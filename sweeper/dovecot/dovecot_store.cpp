@@ -327,34 +327,41 @@ struct DovecotStore::Walk {
     RootState& rs;
     std::vector<StoredMessage> batch;
 
-    std::string hold;  // the hold folder being listed (its config name), else empty
+    std::string hold;     // the hold folder being listed (its config name), else empty
+    std::string release;  // the release folder being listed (its config name), else empty
 
     Root& root() { return plan.roots[r]; }
     std::string path(const std::string& folder) const { return path_of(plan, r, folder); }
     void flush() {
         if (batch.empty()) return;
-        for (auto& m : batch) m.hold_folder = hold;
+        for (auto& m : batch) m.hold_folder = release.empty() ? hold : release;
         sink.messages(batch);
         batch.clear();
     }
     void location_unread(Skip why, const std::string& where, const std::string& shown) {
         flush();
         if (!hold.empty()) return sink.hold_folder_unread(why, r, hold, where);
+        if (!release.empty()) return release_unread(why);
         sink.location_unread(why, root().entry, line_of(root()), where, shown);
     }
     void message_unread(Skip why, const std::string& where) {
         flush();
         if (!hold.empty()) return sink.hold_folder_unread(why, r, hold, where);
+        if (!release.empty()) return release_unread(why);
         sink.message_unread(why, root(), where);
+    }
+    // Releasing is never urgent: nothing is released from a folder not read completely.
+    void release_unread(Skip why) {
+        sink.release_folder_refused(r, release, std::string("it could not be read completely: ") + skip_text(why));
     }
 };
 
 // A hold folder that Dovecot cannot list stops all destruction (see ScanSink).
 void DovecotStore::scan_holds(Plan& plan, size_t r, ScanSink& sink) {
     const SweepMailbox& box = entry_of(plan.roots[r]);
-    if (box.hold_folders.empty() || box.kind != MailboxKind::Shared) return;
+    if (box.kind != MailboxKind::Shared || (box.hold_folders.empty() && box.release_folder.empty())) return;
     RootState& rs = roots_[r];
-    Walk w{plan, r, sink, rs, {}, {}};
+    Walk w{plan, r, sink, rs, {}, {}, {}};
     try {
         const auto list = doveadm_.mailboxes(rs.user);
         if (const char sep = doveadm_.separator(rs.user); sep != 0) rs.separator = sep;
@@ -363,8 +370,17 @@ void DovecotStore::scan_holds(Plan& plan, size_t r, ScanSink& sink) {
         spdlog::warn("[[sweep.mailbox]] number {}: cannot list the hold folders through {}: {}", w.root().entry + 1,
                      doveadm_.describe(), e.what());
         for (const auto& [name, reason] : box.hold_folders) sink.hold_folder_unread(skip_of(e), r, name, w.root().path);
+        if (!box.release_folder.empty())
+            sink.release_folder_refused(r, box.release_folder, std::string("its mailbox could not be listed: ") +
+                                                                   skip_text(skip_of(e)));
         return;
     }
+    scan_hold_folders(w, box);
+    scan_release_folder(w, box);
+}
+
+void DovecotStore::scan_hold_folders(Walk& w, const SweepMailbox& box) {
+    RootState& rs = w.rs;
     for (const auto& [name, reason] : box.hold_folders) {
         w.hold = name;
         std::set<std::string> found;
@@ -372,7 +388,7 @@ void DovecotStore::scan_holds(Plan& plan, size_t r, ScanSink& sink) {
             for (const auto& [listed, m] : rs.mailboxes)
                 if (listed == n || listed.rfind(n + rs.separator, 0) == 0) found.insert(listed);
         if (found.empty()) {
-            sink.hold_folder_missing(r, new_folder_name(rs, name), name);
+            w.sink.hold_folder_missing(w.r, new_folder_name(rs, name), name);
             continue;
         }
         // Staff file held mail in folders of their own below the hold folder too.
@@ -383,11 +399,50 @@ void DovecotStore::scan_holds(Plan& plan, size_t r, ScanSink& sink) {
         }
         w.flush();
     }
+    w.hold.clear();
+}
+
+// The release folder lifts folder holds only while Dovecot's ACLs let no one but the
+// team leaders put mail into it: a stray move by a shared login must never release.
+// The sweeper never makes it: made with Dovecot's default ACL, everyone could.
+void DovecotStore::scan_release_folder(Walk& w, const SweepMailbox& box) {
+    if (box.release_folder.empty()) return;
+    std::string listed;
+    for (const auto& n : hold_names(box.release_folder, w.rs.separator))
+        if (w.rs.mailboxes.count(n)) listed = n;
+    if (listed.empty())
+        return w.sink.release_folder_refused(w.r, box.release_folder,
+                                             "it does not exist (the sweeper never makes it: make it and its ACL with "
+                                             "doveadm, as the README says)");
+    if (auto why = release_unguarded(w.rs.user, listed, box))
+        return w.sink.release_folder_refused(w.r, box.release_folder, *why);
+    // A copy: the folder is also listed by scan() as any folder of the shared mailbox,
+    // so that its messages go on their date.
+    Mailbox m = w.rs.mailboxes.at(listed);
+    m.role = FolderRole::Release;
+    w.release = box.release_folder;
+    scan_mailbox(w, listed, m);
+    w.flush();
+    w.release.clear();
+}
+
+std::optional<std::string> DovecotStore::release_unguarded(const std::string& user, const std::string& folder,
+                                                           const SweepMailbox& box) {
+    try {
+        const auto why =
+            release_folder_unguarded(doveadm_.acl(user, folder), doveadm_.acl_rights(user, folder), box.release_logins, false);
+        if (why.empty()) return std::nullopt;
+        return "Dovecot's ACL lets others than release_logins put mail into it: " + join(why, "; ");
+    } catch (const DoveadmError& e) {
+        spdlog::warn("cannot read the ACL of a release folder through {}: {}", doveadm_.describe(), e.what());
+        return std::string("its ACL could not be read (is Dovecot's acl plugin in mail_plugins?): ") +
+               skip_text(skip_of(e));
+    }
 }
 
 void DovecotStore::scan(Plan& plan, size_t r, ScanSink& sink) {
     RootState& rs = roots_[r];
-    Walk w{plan, r, sink, rs, {}, {}};
+    Walk w{plan, r, sink, rs, {}, {}, {}};
     const SweepMailbox& box = entry_of(w.root());
     try {
         const auto list = doveadm_.mailboxes(rs.user);

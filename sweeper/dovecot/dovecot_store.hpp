@@ -104,6 +104,10 @@ private:
                                                           const std::map<std::string, std::vector<Fields>>& listed);
     void unlisted(Walk& w, const std::string& name, const DoveadmError& e);
     void scan_mailbox(Walk& w, const std::string& name, const Mailbox& box);
+    void scan_hold_folders(Walk& w, const SweepMailbox& box);
+    void scan_release_folder(Walk& w, const SweepMailbox& box);
+    std::optional<std::string> release_unguarded(const std::string& user, const std::string& folder,
+                                                 const SweepMailbox& box);
     // A folder's messages the scan cache does not know, and every listed one's received date.
     struct Listing {
         std::vector<unsigned long> unknown;

@@ -112,6 +112,18 @@ HttpDoveadm::HttpDoveadm(SweepDovecot endpoint) : endpoint_(std::move(endpoint))
 
 HttpDoveadm::~HttpDoveadm() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
+std::vector<AclEntry> HttpDoveadm::acl(const std::string& user, const std::string& mailbox) {
+    std::vector<AclEntry> out;
+    for (const auto& row : rows("aclGet", {{"user", user}, {"mailbox", mailbox}})) out.push_back(acl_entry_of(row));
+    return out;
+}
+
+std::vector<std::string> HttpDoveadm::acl_rights(const std::string& user, const std::string& mailbox) {
+    const auto got = rows("aclRights", {{"user", user}, {"mailbox", mailbox}});
+    if (got.size() != 1) throw DoveadmError(Kind::BadAnswer, describe() + ": aclRights gave no rights");
+    return acl_rights_of(got.front().count("rights") ? got.front().at("rights") : "");
+}
+
 std::string HttpDoveadm::describe() const { return "dovecot endpoint \"" + endpoint_.name + "\" (" + endpoint_.url + ")"; }
 
 json HttpDoveadm::call(const std::string& command, const json& params, const std::string& body_override) {

@@ -49,6 +49,8 @@ public:
     std::optional<std::string> fetch_raw(const std::string& user, const std::string& field,
                                          const std::vector<std::string>& query) override;
     std::optional<std::string> setting(const std::string& key, const std::string& protocol) override;
+    std::vector<AclEntry> acl(const std::string& user, const std::string& mailbox) override;
+    std::vector<std::string> acl_rights(const std::string& user, const std::string& mailbox) override;
     std::string describe() const override;
 
 private:

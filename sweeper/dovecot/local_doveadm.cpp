@@ -223,6 +223,18 @@ DoveadmError doveadm_error(int exit_code, const std::string& what) {
 
 LocalDoveadm::LocalDoveadm(SweepDovecot endpoint) : endpoint_(std::move(endpoint)) {}
 
+std::vector<AclEntry> LocalDoveadm::acl(const std::string& user, const std::string& mailbox) {
+    std::vector<AclEntry> out;
+    for (const auto& row : run_json("acl get", {"acl", "get", "-u", user, positional(mailbox)})) out.push_back(acl_entry_of(row));
+    return out;
+}
+
+std::vector<std::string> LocalDoveadm::acl_rights(const std::string& user, const std::string& mailbox) {
+    const auto rows = run_json("acl rights", {"acl", "rights", "-u", user, positional(mailbox)});
+    if (rows.size() != 1) throw DoveadmError(DoveadmError::Kind::BadAnswer, describe() + ": acl rights gave no rights");
+    return acl_rights_of(rows.front().count("rights") ? rows.front().at("rights") : "");
+}
+
 std::string LocalDoveadm::describe() const { return "dovecot endpoint \"" + endpoint_.name + "\" (" + endpoint_.doveadm + ")"; }
 
 ProgramRun LocalDoveadm::run(const std::string& format, const std::vector<std::string>& args) const {

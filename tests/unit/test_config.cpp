@@ -395,3 +395,55 @@ TEST(Config, AHoldFolderNameIsAFolderOfItsOwn) {
     }
     EXPECT_EQ(hold_folder_name_problem("Hold/Police request"), std::nullopt);
 }
+
+namespace {
+
+const std::string kReleaseBox = kLocalDovecot + kDovecotShared + "hold_folders = { \"Hold/Safeguarding\" = \"safeguarding\" }\n";
+
+}  // namespace
+
+TEST(Config, AReleaseFolderNamesTheTeamLeadersWhoMayUseIt) {
+    const Config c = parse_config(
+        with(kReleaseBox + "release_folder = \"Hold/Release\"\nrelease_logins = [\"lead@respect.example\"]\n"), "x.toml");
+    const SweepMailbox& box = c.sweep.mailboxes.at(0);
+    EXPECT_EQ(box.release_folder, "Hold/Release");
+    EXPECT_EQ(box.release_logins, std::vector<std::string>{"lead@respect.example"});
+    EXPECT_TRUE(parse_config(with(kReleaseBox), "x.toml").sweep.mailboxes.at(0).release_folder.empty());
+}
+
+TEST(Config, AReleaseFolderIsRefusedWhereItCouldNotBeGuarded) {
+    const std::string logins = "release_logins = [\"lead@respect.example\"]\n";
+    const auto key_and_what = [](const std::string& text) {
+        const auto e = error_of(with(text));
+        return std::make_pair(e.key(), std::string(e.what()));
+    };
+    // A Maildir path: nothing there can say who may write the folder.
+    auto [key, what] = key_and_what(kSharedBox + "release_folder = \"Hold/Release\"\n" + logins);
+    EXPECT_EQ(key, "sweep.mailbox.release_folder");
+    EXPECT_NE(what.find("store = \"dovecot\""), std::string::npos) << what;
+    // Personal mailboxes have no release folder.
+    std::tie(key, what) = key_and_what(kLocalDovecot +
+                                       "[[sweep.mailbox]]\nstore = \"dovecot\"\nuser = \"*@respect.example\"\n"
+                                       "kind = \"personal\"\nrelease_folder = \"Release\"\n" + logins);
+    EXPECT_EQ(key, "sweep.mailbox.release_folder");
+    EXPECT_NE(what.find("personal"), std::string::npos) << what;
+    // Nobody named, or only the shared login itself (whatever its case).
+    EXPECT_EQ(key_and_what(kReleaseBox + "release_folder = \"Hold/Release\"\n").first, "sweep.mailbox.release_folder");
+    EXPECT_EQ(key_and_what(kReleaseBox + "release_folder = \"Hold/Release\"\nrelease_logins = []\n").first,
+              "sweep.mailbox.release_folder");
+    std::tie(key, what) =
+        key_and_what(kReleaseBox + "release_folder = \"Hold/Release\"\nrelease_logins = [\"INFO@mensadviceline.example\"]\n");
+    EXPECT_EQ(key, "sweep.mailbox.release_logins");
+    EXPECT_NE(what.find("shared mailbox's own login"), std::string::npos) << what;
+    EXPECT_EQ(key_and_what(kReleaseBox + "release_folder = \"Hold/Release\"\nrelease_logins = [\"*@respect.example\"]\n").first,
+              "sweep.mailbox.release_logins");
+    EXPECT_EQ(key_and_what(kReleaseBox + logins).first, "sweep.mailbox.release_logins");
+}
+
+TEST(Config, AReleaseFolderIsAFolderOfItsOwn) {
+    const std::string logins = "release_logins = [\"lead@respect.example\"]\n";
+    for (const char* clash : {"Hold/Safeguarding", "Hold/Safeguarding/Release", "Hold", "Sent", "Trash/Release", "", "INBOX"}) {
+        const auto e = error_of(with(kReleaseBox + "release_folder = \"" + clash + "\"\n" + logins));
+        EXPECT_EQ(e.key(), "sweep.mailbox.release_folder") << clash;
+    }
+}

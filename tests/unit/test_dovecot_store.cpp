@@ -436,6 +436,115 @@ TEST_P(DovecotSweep, AHoldFolderDovecotCannotListStopsAllDestruction) {
     EXPECT_FALSE(w.destroyed("past@x"));
 }
 
+// A team leader releases a folder hold by moving the message into the release folder,
+// which Dovecot's ACL opens to her alone. Dovecot refuses the shared login (the owner,
+// as which doveadm runs) any insert there, so the test opens the folder to it for a
+// moment to put the messages in, as the team leader's client would.
+
+TEST_P(DovecotSweep, AGuardedReleaseFolderLiftsFolderHoldsAndTheMessageGoesThatNight) {
+    rm::test::DovecotOptions o = dovecot->options();
+    o.extra_config = "mail_plugins = $mail_plugins acl\nplugin {\n  acl = vfile\n}\n";
+    dovecot = std::make_unique<PrivateDovecot>(o);
+    shared_extra = "hold_folders = { \"Hold/Safeguarding\" = \"safeguarding\" }\nrelease_folder = \"Hold/Release\"\n"
+                   "release_logins = [\"lead@staff.example\"]\n";
+    const std::string shared(kShared);
+    for (const char* f : {"Hold/Safeguarding", "Hold/Release"})
+        ASSERT_EQ(dovecot->doveadm("mailbox create -u " + shared + " " + f), 0);
+    ASSERT_EQ(dovecot->doveadm("mailbox create -u alice@staff.example Trash"), 0);
+    const auto owner_acl = [&](const std::string& rights) {
+        ASSERT_EQ(dovecot->doveadm("acl set -u " + shared + " Hold/Release owner " + rights), 0);
+    };
+    ASSERT_EQ(dovecot->doveadm("acl set -u " + shared + " Hold/Release user=lead@staff.example lookup read insert"), 0);
+    for (const char* id : {"case@x", "admin@x", "both@x"}) w.row(id, kPast, "respect-phoneline", "inbound", World::token(id));
+    deliver(kShared, "case@x", "Hold/Safeguarding");
+    deliver("alice@staff.example", "case@x", "Trash");
+    deliver(kShared, "admin@x", "Hold/Safeguarding");
+    deliver(kShared, "both@x", "Hold/Safeguarding");
+    owner_acl("lookup read write-seen write-deleted expunge");
+    auto s = sweep();
+    ASSERT_EQ(s.exit_code, 0) << w.last_error;
+    ASSERT_EQ(s.hold_folders.placed, 3);
+    w.index->hold(w.digest("admin@x"), "legal", "CASE-9", "tester", kNow);
+
+    // The team leader moves case@x and admin@x out of the hold folder into the release
+    // folder, and copies both@x there (it stays in the hold folder too).
+    ASSERT_EQ(dovecot->doveadm("expunge -u " + shared + " mailbox Hold/Safeguarding header message-id case@x"), 0);
+    ASSERT_EQ(dovecot->doveadm("expunge -u " + shared + " mailbox Hold/Safeguarding header message-id admin@x"), 0);
+    owner_acl("lookup read write-seen write-deleted expunge insert");
+    for (const char* id : {"case@x", "admin@x", "both@x"}) deliver(kShared, id, "Hold/Release");
+    owner_acl("lookup read write-seen write-deleted expunge");
+
+    s = sweep();
+    ASSERT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_TRUE(s.hold_folders.release_refused.empty()) << s.hold_folders.release_refused.front();
+    EXPECT_EQ(s.hold_folders.released, 2);  // case@x, and admin@x's folder hold
+    EXPECT_EQ(s.hold_folders.release_admin_kept, 1);
+    EXPECT_EQ(s.hold_folders.release_in_hold_folder, 1);
+    EXPECT_EQ(s.hold_folders.no_longer, 0) << "released, not merely out of the hold folder";
+    // Released, and past its date: every copy goes in the same run.
+    EXPECT_TRUE(w.destroyed("case@x"));
+    EXPECT_EQ(listed(kShared, "Hold/Release"), ids({"admin@x", "both@x"}));
+    EXPECT_TRUE(listed("alice@staff.example", "Trash").empty());
+    const auto history = w.index->holds_for(w.digest("case@x"));
+    ASSERT_EQ(history.size(), 1u);
+    EXPECT_EQ(history[0].released_by, "folder Hold/Release of the respect-phoneline mailbox");
+    // An admin hold stays; a message still in a hold folder stays held.
+    EXPECT_FALSE(w.destroyed("admin@x"));
+    const auto admin = w.index->active_holds(w.digest("admin@x"));
+    ASSERT_EQ(admin.size(), 1u);
+    EXPECT_EQ(admin[0].kind, rm::HoldKind::Admin);
+    EXPECT_FALSE(w.destroyed("both@x"));
+    EXPECT_EQ(w.index->active_holds(w.digest("both@x")).size(), 1u);
+}
+
+TEST_P(DovecotSweep, AReleaseFolderOthersCanWriteReleasesNothing) {
+    rm::test::DovecotOptions o = dovecot->options();
+    o.extra_config = "mail_plugins = $mail_plugins acl\nplugin {\n  acl = vfile\n}\n";
+    dovecot = std::make_unique<PrivateDovecot>(o);
+    shared_extra = "hold_folders = { \"Hold/Safeguarding\" = \"safeguarding\" }\nrelease_folder = \"Hold/Release\"\n"
+                   "release_logins = [\"lead@staff.example\"]\n";
+    const std::string shared(kShared);
+    for (const char* f : {"Hold/Safeguarding", "Hold/Release"})
+        ASSERT_EQ(dovecot->doveadm("mailbox create -u " + shared + " " + f), 0);
+    w.row("case@x", kPast, "respect-phoneline", "inbound", World::token("case@x"));
+    deliver(kShared, "case@x", "Hold/Safeguarding");
+    ASSERT_EQ(sweep().hold_folders.placed, 1);
+    ASSERT_EQ(dovecot->doveadm("expunge -u " + shared + " mailbox Hold/Safeguarding all"), 0);
+    // No owner line: Dovecot's default gives the shared login every right there.
+    deliver(kShared, "case@x", "Hold/Release");
+
+    auto s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    ASSERT_EQ(s.hold_folders.release_refused.size(), 1u);
+    const std::string& why = s.hold_folders.release_refused[0];
+    EXPECT_NE(why.find("release folder Hold/Release of the respect-phoneline mailbox not used"), std::string::npos) << why;
+    EXPECT_NE(why.find("the shared login itself has insert"), std::string::npos) << why;
+    EXPECT_EQ(why.find(kShared), std::string::npos) << "names no login: " << why;
+    EXPECT_EQ(s.hold_folders.released, 0);
+    EXPECT_FALSE(w.destroyed("case@x"));
+    EXPECT_EQ(listed(kShared, "Hold/Release"), ids({"case@x"}));
+
+    // Guarded now: the next run releases it, and it goes.
+    ASSERT_EQ(dovecot->doveadm("acl set -u " + shared + " Hold/Release owner lookup read write-seen write-deleted expunge"), 0);
+    s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_EQ(s.hold_folders.released, 1);
+    EXPECT_TRUE(w.destroyed("case@x"));
+    EXPECT_TRUE(listed(kShared, "Hold/Release").empty());
+}
+
+TEST_P(DovecotSweep, AMissingReleaseFolderIsNotMadeAndReleasesNothing) {
+    shared_extra = "hold_folders = { \"Hold/Safeguarding\" = \"safeguarding\" }\nrelease_folder = \"Hold/Release\"\n"
+                   "release_logins = [\"lead@staff.example\"]\n";
+    deliver(kShared, "first@x");
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    ASSERT_EQ(s.hold_folders.release_refused.size(), 1u);
+    EXPECT_NE(s.hold_folders.release_refused[0].find("does not exist"), std::string::npos);
+    EXPECT_NE(dovecot->doveadm("mailbox status -u " + std::string(kShared) + " messages Hold/Release"), 0)
+        << "made with Dovecot's default ACL, the shared login could release with it";
+}
+
 TEST(DovecotStoreNames, FoldersWrittenWithSlashesFindDovecotsNames) {
     using rm::sweep::dovecot::dovecot_names;
     EXPECT_EQ(dovecot_names("Sent Items/2024", '.'),
