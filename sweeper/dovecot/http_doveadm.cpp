@@ -245,7 +245,9 @@ std::vector<std::string> HttpDoveadm::mailbox_names(const std::string& user, con
 }
 
 char HttpDoveadm::separator(const std::string& user) {
-    char sep = separator_from_listing(mailbox_names(user, "*"), mailbox_names(user, "%"));
+    const auto all = mailbox_names(user, "*");
+    if (nothing_nested(all)) return '/';
+    char sep = separator_from_listing(all, mailbox_names(user, "%"));
     return sep != 0 ? sep : '/';
 }
 

@@ -210,6 +210,16 @@ char separator_from_listing(const std::vector<std::string>& all, const std::vect
     return 0;
 }
 
+bool nothing_nested(const std::vector<std::string>& all) {
+    return std::all_of(all.begin(), all.end(), [](const std::string& name) {
+        // Bytes of UTF-8 letters are >= 0x80; no namespace parts levels with those.
+        return std::all_of(name.begin(), name.end(), [](char c) {
+            const auto u = static_cast<unsigned char>(c);
+            return u >= 0x80 || std::isalnum(u) || c == ' ' || c == '-' || c == '_';
+        });
+    });
+}
+
 DoveadmError doveadm_error(int exit_code, const std::string& what) {
     using K = DoveadmError::Kind;
     switch (exit_code) {
@@ -345,6 +355,7 @@ char LocalDoveadm::separator(const std::string& user) {
     if (listed_user_ == user) all.swap(listed_names_);
     else all = mailbox_names(user, "*");
     listed_user_.clear();
+    if (nothing_nested(all)) return '/';
     char sep = separator_from_listing(all, mailbox_names(user, "%"));
     return sep != 0 ? sep : '/';
 }

@@ -30,6 +30,11 @@ ProgramRun run_program(const std::vector<std::string>& argv, int timeout_seconds
 // the pattern "*", `top` with "%" ('%' does not match the separator). 0 when no name
 // has a level below another.
 char separator_from_listing(const std::vector<std::string>& all, const std::vector<std::string>& top);
+// Whether no name of `all` holds a character a namespace could part its levels with (only
+// letters, digits, spaces, '-' and '_'): then nothing is nested, every name is a top
+// level one, and separator_from_listing could tell nothing. The top-level listing is
+// then not asked for: one doveadm run less per user.
+bool nothing_nested(const std::vector<std::string>& all);
 
 // The DoveadmError for doveadm's exit code (sysexits: 67 no such user, 68 not found, 75
 // temporary failure, 77 no permission...), with `what` as its text.

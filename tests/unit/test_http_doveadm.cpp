@@ -163,6 +163,37 @@ TEST_F(HttpDoveadmFaults, ACommandTheServerDoesNotAllowIsRefused) {
     EXPECT_EQ(kind_of([&] { client.purge("alice@a.example"); }), Kind::Refused);
 }
 
+// A release folder's ACL, read over the API as the local program reads it.
+TEST_F(HttpDoveadmFaults, AclsAreReadOverTheApi) {
+    DovecotOptions o;
+    o.api_key = kKey;
+    o.allowed_commands = std::string(kAllowed) + ",acl get,acl rights";
+    o.extra_config = "mail_plugins = $mail_plugins acl\nplugin {\n  acl = vfile\n}\n";
+    PrivateDovecot d(o);
+    ASSERT_EQ(d.doveadm("mailbox create -u alice@a.example Release"), 0);
+    ASSERT_EQ(d.doveadm("acl set -u alice@a.example Release owner lookup read expunge"), 0);
+    ASSERT_EQ(d.doveadm("acl set -u alice@a.example Release user=lead@a.example lookup insert"), 0);
+    HttpDoveadm client(endpoint(http_url(d), write_key(keys_, kKey)));
+    const auto sorted = [](std::vector<std::string> v) {
+        std::sort(v.begin(), v.end());
+        return v;
+    };
+    const auto acl = client.acl("alice@a.example", "Release");
+    ASSERT_EQ(acl.size(), 2u);
+    EXPECT_EQ(acl[0].id, "owner");
+    EXPECT_EQ(sorted(acl[0].rights), (std::vector<std::string>{"expunge", "lookup", "read"}));
+    EXPECT_EQ(acl[1].id, "user=lead@a.example");
+    EXPECT_EQ(sorted(client.acl_rights("alice@a.example", "Release")),
+              (std::vector<std::string>{"expunge", "lookup", "read"}));
+    rm::sweep::dovecot::LocalDoveadm local([&] {
+        rm::SweepDovecot e;
+        e.config_file = d.config();
+        return e;
+    }());
+    EXPECT_EQ(local.acl_rights("alice@a.example", "Release"), client.acl_rights("alice@a.example", "Release"));
+    EXPECT_EQ(local.acl("alice@a.example", "Release")[1].rights, acl[1].rights);
+}
+
 TEST_F(HttpDoveadmFaults, AUserdbThatCannotIterateIsAnErrorNotAnEmptyList) {
     DovecotOptions o;
     o.api_key = kKey;

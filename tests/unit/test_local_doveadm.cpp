@@ -277,6 +277,14 @@ TEST(SeparatorFromListing, TheCharacterAfterAParent) {
     EXPECT_EQ(separator_from_listing({"a.b", "INBOX"}, {"a.b", "INBOX"}), 0);
 }
 
+TEST(SeparatorFromListing, NamesThatCannotBeNestedNeedNoTopLevelListing) {
+    using rm::sweep::dovecot::nothing_nested;
+    EXPECT_TRUE(nothing_nested({"INBOX", "Sent", "Sent Items", "Deleted-Items", "Gel\xc3\xb6scht", "old_2024"}));
+    EXPECT_TRUE(nothing_nested({}));
+    for (const char* nested : {"Sent/2024", "INBOX.Sent", "Hold\\Case", "a:b", "a^b", "a+b"})
+        EXPECT_FALSE(nothing_nested({"INBOX", nested})) << nested;
+}
+
 // ---------------------------------------------------------------------------------------
 // Stand-in doveadm programs.
 
@@ -334,6 +342,18 @@ TEST_F(FakeDoveadm, TheSeparatorAfterTheMailboxesTakesOneRun) {
     // Another user's names are never taken for this one's: listed afresh.
     EXPECT_EQ(client.separator("bob@a.example"), '.');
     EXPECT_EQ(slurp(runs), "mailbox\nmailbox\nmailbox\nmailbox\n");
+}
+
+// A user whose names nest nothing: the status listing alone, no "mailbox list %".
+TEST_F(FakeDoveadm, TheSeparatorOfAUserWithNothingNestedTakesNoRun) {
+    const std::string runs = dir_ / "runs";
+    LocalDoveadm client(with_script(
+        "printf '%s %s\\n' \"$3\" \"$4\" >> '" + runs + "'\n"
+        "echo '[{\"mailbox\":\"INBOX\",\"guid\":\"g1\",\"uidvalidity\":\"1\",\"messages\":\"0\"},"
+        "{\"mailbox\":\"Sent Items\",\"guid\":\"g2\",\"uidvalidity\":\"1\",\"messages\":\"0\"}]'"));
+    ASSERT_EQ(client.mailboxes("alice@a.example").size(), 2u);
+    EXPECT_EQ(client.separator("alice@a.example"), '/');
+    EXPECT_EQ(slurp(runs), "mailbox status\n");
 }
 
 TEST_F(FakeDoveadm, AHangingDoveadmIsKilledAtTheTimeLimit) {
