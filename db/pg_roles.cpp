@@ -61,19 +61,6 @@ ALTER TABLE holds ALTER COLUMN digest SET STATISTICS 0;
 ALTER TABLE scan_cache ALTER COLUMN digest SET STATISTICS 0, ALTER COLUMN record SET STATISTICS 0;
 )sql";
 
-// The sweeper lifts the folder holds of messages a team leader put into a release folder,
-// never an admin's hold: a row policy (column rights cannot tell rows apart). Released
-// holds stay open to it, for the erasure of their digests. The owner (the admin's role)
-// is not bound by row policies.
-constexpr std::string_view kSweeperReleasesFolderHoldsOnly = R"sql(
-ALTER TABLE holds ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS holds_for_every_role ON holds;
-CREATE POLICY holds_for_every_role ON holds USING (true) WITH CHECK (true);
-DROP POLICY IF EXISTS sweeper_lifts_folder_holds_only ON holds;
-CREATE POLICY sweeper_lifts_folder_holds_only ON holds AS RESTRICTIVE FOR UPDATE TO retention_sweeper
-    USING (kind = 'folder' OR released_at IS NOT NULL);
-)sql";
-
 // PostgreSQL 17 lets a role that does not own a table vacuum it.
 constexpr std::string_view kSweeperVacuums = "GRANT MAINTAIN ON messages, holds, scan_cache TO retention_sweeper;\n";
 
@@ -162,7 +149,6 @@ void grant_tables(const PgConn& c) {
     sql += std::string(kMilterGrants) + std::string(kSweeperGrants) + std::string(kCtlGrants) + sequence_grants(c);
     sql += kPromptVacuum;
     sql += kNoDigestStatistics;
-    sql += kSweeperReleasesFolderHoldsOnly;
     if (c.scalar("SELECT current_setting('server_version_num')::int", {}, "cannot read the server's version") >= 170000)
         sql += kSweeperVacuums;
     sql += "COMMIT;";

@@ -255,6 +255,8 @@ private:
     // is destroyed in this same run when its date has come.
     void plan_releases() {
         HoldFolderCounts& counts = summary_.hold_folders;
+        // A hold folder not read completely may hold a copy of any of them: no release.
+        if (plan_.holds_unread) release_candidates_.clear();
         for (const auto& c : release_candidates_) {
             if (refused_releases_.count({c.root, c.folder}) || released_.count(c.digest)) continue;
             if (in_hold_folders_.count(c.digest)) {

@@ -164,6 +164,7 @@ private:
             if (!options_.dry_run) record_run(kExitSafetyStop);
             return kExitSafetyStop;
         }
+        release_from_folders(plan);
         if (options_.dry_run) {
             count_planned(plan, summary_);
             return summary_.skip_count() ? kExitSkipped : kExitOk;
@@ -211,19 +212,26 @@ private:
             }
         }
         if (counts.placed) spdlog::info("placed {} folder hold(s) on messages in hold folders", counts.placed);
-        release_from_folders(plan);
     }
 
-    // After the holds are placed: a message both held and released this run stays held.
+    // Only in a run that goes on to act (or a dry run saying what it would do): a run that
+    // stops for safety lifts no hold. A hold that cannot be lifted stays, and phase 2,
+    // which asks for holds before it destroys, keeps its message.
     void release_from_folders(const Plan& plan) {
         HoldFolderCounts& counts = summary_.hold_folders;
         for (const auto& item : plan.folder_releases) {
             if (!options_.dry_run) {
                 try {
+                    const auto holds = index_->active_holds(item.digest);
+                    if (std::none_of(holds.begin(), holds.end(), [](const Hold& h) { return h.kind == HoldKind::Folder; }))
+                        continue;  // released meanwhile (retentionctl release)
                     index_->release(item.digest, item.label, now_, HoldKind::Folder);
                 } catch (const IndexError& e) {
-                    if (e.index_wide()) throw;
-                    continue;  // released meanwhile (retentionctl release): nothing left to lift
+                    summary_.warn(std::string("folder holds could not be lifted, so they stay (an index made before "
+                                              "release folders existed needs retentionctl upgrade-index): ") +
+                                  e.what());
+                    spdlog::error("cannot lift a folder hold: {}", e.what());
+                    break;
                 }
             }
             ++counts.released;

@@ -19,10 +19,11 @@ std::vector<std::string> releasing_rights(const std::vector<std::string>& rights
     return out;
 }
 
+// Exactly as Dovecot matches a user= line against a login: "user=Lead@x" is not lead@x's.
 bool is_release_login(std::string_view id, const std::vector<std::string>& logins) {
     if (id.rfind("user=", 0) != 0) return false;
-    const std::string login = to_lower(id.substr(5));
-    return std::any_of(logins.begin(), logins.end(), [&](const std::string& l) { return to_lower(l) == login; });
+    const std::string_view login = id.substr(5);
+    return std::any_of(logins.begin(), logins.end(), [&](const std::string& l) { return l == login; });
 }
 
 std::string who(const AclEntry& e, bool name_logins) {
@@ -59,6 +60,13 @@ std::vector<std::string> release_folder_unguarded(const std::vector<AclEntry>& e
         why.push_back("the shared login itself has " + join(r, ", ") +
                       " (Dovecot gives the owner every right unless the folder's ACL has an owner line: "
                       "doveadm acl set -u SHARED-LOGIN FOLDER owner lookup read write-seen)");
+    // A login no line names gets Dovecot's default rights instead (the INBOX's ACL with
+    // acl_defaults_from_inbox, or the mail root's dovecot-acl), which acl get does not
+    // show: an anyone line names every login.
+    if (std::none_of(entries.begin(), entries.end(), [](const AclEntry& e) { return e.id == "anyone"; }))
+        why.push_back("its ACL has no anyone line, so a login it does not name gets Dovecot's default rights there "
+                      "(the INBOX's ACL or the mail root's dovecot-acl), which may let it put mail in: add one "
+                      "without insert, post and admin (doveadm acl set -u SHARED-LOGIN FOLDER anyone lookup)");
     for (const AclEntry& e : entries) {
         // The owner's rights are the shared login's, judged above as Dovecot resolves them.
         if (e.id == "owner" || is_release_login(e.id, release_logins)) continue;

@@ -30,7 +30,8 @@ AclEntry acl_entry_of(const std::map<std::string, std::string>& row);
 // do there (acl rights: Dovecot gives the owner every right unless the ACL has an "owner"
 // line); `release_logins` the team leaders' logins. A right that puts mail into the folder
 // (insert, post) or changes its ACL (admin) must belong to no one else: no shared login,
-// no group (its members cannot be checked), no "anyone" or "authenticated".
+// no group (its members cannot be checked), no "anyone" or "authenticated". The ACL must
+// have an "anyone" line: a login no line names gets Dovecot's default rights, unseen.
 // `name_logins`: say which user= login is the problem (retentionctl check), or not (the
 // sweeper's summary names nobody).
 std::vector<std::string> release_folder_unguarded(const std::vector<AclEntry>& entries,

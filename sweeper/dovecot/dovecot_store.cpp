@@ -429,10 +429,13 @@ void DovecotStore::scan_release_folder(Walk& w, const SweepMailbox& box) {
 std::optional<std::string> DovecotStore::release_unguarded(const std::string& user, const std::string& folder,
                                                            const SweepMailbox& box) {
     try {
-        const auto why =
-            release_folder_unguarded(doveadm_.acl(user, folder), doveadm_.acl_rights(user, folder), box.release_logins, false);
-        if (why.empty()) return std::nullopt;
-        return "Dovecot's ACL lets others than release_logins put mail into it: " + join(why, "; ");
+        const auto owner = doveadm_.acl_rights(user, folder);
+        const auto why = release_folder_unguarded(doveadm_.acl(user, folder), owner, box.release_logins, false);
+        if (!why.empty()) return "Dovecot's ACL lets others than release_logins put mail into it: " + join(why, "; ");
+        // Released mail past its date is destroyed from there, as the shared login.
+        if (const auto lacking = sweeper_rights_lacking(owner); !lacking.empty())
+            return "the shared login lacks " + join(lacking, ", ") + " there, so released mail could not be destroyed";
+        return std::nullopt;
     } catch (const DoveadmError& e) {
         spdlog::warn("cannot read the ACL of a release folder through {}: {}", doveadm_.describe(), e.what());
         return std::string("its ACL could not be read (is Dovecot's acl plugin in mail_plugins?): ") +
@@ -1139,15 +1142,16 @@ void DovecotStore::report_kept_elsewhere(const Plan& plan, const std::set<std::p
 }
 
 // Dovecot's index cache keeps header fields of expunged messages until it is rewritten:
-// each changed mailbox's cache is purged, and lazy_expunge folders (which received and
-// lost copies) with them.
+// not only in the folder the sweep expunged from, but in every folder staff moved the
+// message out of before (a client's MOVE is a copy and an expunge). So every folder of a
+// user the sweep changed is purged, lazy_expunge folders with them, in the one doveadm
+// run that user costs anyway.
 void DovecotStore::purge_caches(const std::set<std::pair<size_t, std::string>>& changed, Summary& summary) {
     std::map<size_t, std::set<std::string>> by_root;
     for (const auto& [r, name] : changed)
         if (roots_.count(r)) by_root[r].insert(name);
     for (auto& [r, names] : by_root) {
-        for (const auto& [name, m] : roots_[r].mailboxes)
-            if (m.lazy_expunge) names.insert(name);
+        for (const auto& [name, m] : roots_[r].mailboxes) names.insert(name);
         try {
             doveadm_.purge_cache(roots_[r].user, {names.begin(), names.end()});
         } catch (const DoveadmError& e) {

