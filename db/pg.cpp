@@ -3,6 +3,7 @@
 
 #include <libpq-fe.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -243,14 +244,32 @@ void PgConn::fail(std::string_view what, const pg_result* r) const {
     throw IndexError(msg, wide);
 }
 
+namespace {
+
+std::string seconds(int ms) {
+    const int s = (ms + 999) / 1000;
+    return std::to_string(s) + (s == 1 ? " second" : " seconds");
+}
+
+}  // namespace
+
 void PgConn::give_up() const {
-    cancel_in_background(conn_);
+    if (PQstatus(conn_) == CONNECTION_OK) cancel_in_background(conn_);
     dropped_ = true;
-    deadline_.reset();
-    const int s = (answer_timeout_ms_ + 999) / 1000;
-    throw IndexError("index " + name_ + ": the server did not answer within " + std::to_string(s) +
-                         (s == 1 ? " second" : " seconds") + "; the connection was dropped and is made anew for the next write",
+    throw IndexError("index " + name_ + ": the server did not answer within " + seconds(answer_timeout_ms_) +
+                         "; the connection was dropped and is made anew for the next write",
                      true);
+}
+
+// The deadline passed before a query could be sent. A transaction left open would
+// refuse the next one and the rollback cannot be sent either: closing the socket makes
+// the server roll it back now.
+void PgConn::too_late() const {
+    if (PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+        ::shutdown(PQsocket(conn_), SHUT_RDWR);
+        dropped_ = true;
+    }
+    throw IndexError("index " + name_ + ": the server did not answer within " + seconds(answer_timeout_ms_), true);
 }
 
 // Waits until libpq holds the next result, or the connection broke (then PQgetResult says
@@ -274,9 +293,8 @@ void PgConn::await_result(Clock::time_point deadline) const {
 
 PGresult* PgConn::run(const std::string& sql, const PgParams* params) const {
     if (dropped_) return nullptr;
-    Clock::time_point deadline = Clock::time_point::max();
-    if (deadline_) deadline = *deadline_;
-    else if (answer_timeout_ms_ > 0) deadline = Clock::now() + std::chrono::milliseconds(answer_timeout_ms_);
+    const Clock::time_point deadline = deadline_.value_or(answer_deadline().value_or(Clock::time_point::max()));
+    if (Clock::now() >= deadline) too_late();
     int sent = 0;
     if (params == nullptr) {
         sent = PQsendQuery(conn_, sql.c_str());
@@ -332,9 +350,17 @@ bool PgConn::in_transaction() const { return !dropped_ && PQtransactionStatus(co
 
 bool PgConn::lost() const { return dropped_ || PQstatus(conn_) != CONNECTION_OK; }
 
-void PgConn::start_deadline() const {
-    if (answer_timeout_ms_ > 0) deadline_ = Clock::now() + std::chrono::milliseconds(answer_timeout_ms_);
+std::optional<PgConn::Clock::time_point> PgConn::answer_deadline() const {
+    if (answer_timeout_ms_ <= 0) return std::nullopt;
+    return Clock::now() + std::chrono::milliseconds(answer_timeout_ms_);
 }
+
+PgConn::OneDeadline::OneDeadline(const PgConn& conn, std::optional<Clock::time_point> until)
+    : conn_(conn), before_(conn.deadline_) {
+    if (until) conn_.deadline_ = until;
+}
+
+PgConn::OneDeadline::~OneDeadline() { conn_.deadline_ = before_; }
 
 void PgConn::exec_quietly(const char* sql) const {
     if (lost()) return;
@@ -363,8 +389,7 @@ void PgConn::begin(std::string_view sql) const {
 void PgConn::ensure_connected() const {
     if (!lost()) return;
     if (!keep_session_ && depth_ == 0) {
-        PQreset(conn_);
-        dropped_ = false;
+        reset();
         // A new session starts without the settings of the old one.
         if (PQstatus(conn_) == CONNECTION_OK) {
             for (const auto& [name, value] : settings_)
@@ -377,18 +402,39 @@ void PgConn::ensure_connected() const {
     }
 }
 
+void PgConn::reset() const {
+    if (deadline_) {
+        reset_within(*deadline_);
+    } else {
+        PQreset(conn_);
+        dropped_ = false;
+    }
+}
+
+void PgConn::reset_within(Clock::time_point deadline) const {
+    if (Clock::now() >= deadline) too_late();
+    dropped_ = false;
+    if (PQresetStart(conn_) == 0) return;
+    // As libpq asks: first wait until the socket can be written.
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) give_up();
+        // The socket may change between calls, as libpq tries each address in turn.
+        pollfd pfd{PQsocket(conn_), static_cast<short>(st == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+        const int rc = ::poll(&pfd, 1, static_cast<int>(left));
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc == 0) give_up();
+        st = PQresetPoll(conn_);
+    }
+}
+
 // --- transactions -------------------------------------------------------------------------
 
-PgTransaction::PgTransaction(const PgConn& conn, bool one_deadline) : conn_(conn) {
+PgTransaction::PgTransaction(const PgConn& conn) : conn_(conn) {
     if (conn_.in_transaction())
         throw IndexError("index " + conn_.name() + ": cannot start a write transaction within a transaction");
-    if (one_deadline) conn_.start_deadline();
-    try {
-        conn_.begin("BEGIN");
-    } catch (...) {
-        conn_.end_deadline();
-        throw;
-    }
+    conn_.begin("BEGIN");
     conn_.enter();
 }
 
@@ -397,7 +443,6 @@ PgTransaction::~PgTransaction() {
     // A failed statement leaves the transaction aborted; ROLLBACK ends it. A lost
     // connection ended it already.
     if (!done_) conn_.exec_quietly("ROLLBACK");
-    conn_.end_deadline();
 }
 
 void PgTransaction::commit() {

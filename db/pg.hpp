@@ -98,10 +98,25 @@ public:
     bool lost() const;
     // Whether the connection was dropped because the server did not answer in time.
     bool timed_out() const { return dropped_; }
-    // From now until end_deadline(), every query shares one deadline of the answer
-    // timeout (a write transaction, as a whole); nothing when there is no answer timeout.
-    void start_deadline() const;
-    void end_deadline() const { deadline_.reset(); }
+    using Clock = std::chrono::steady_clock;
+    // While it lives, every query and reconnect on the connection shares one deadline
+    // (the milter's write of a message's row, retries included, which its MTA waits for);
+    // without one, each query gets the answer timeout. Nothing when `until` is empty.
+    class OneDeadline {
+    public:
+        OneDeadline(const PgConn& conn, std::optional<Clock::time_point> until);
+        ~OneDeadline();
+        OneDeadline(const OneDeadline&) = delete;
+        OneDeadline& operator=(const OneDeadline&) = delete;
+
+    private:
+        const PgConn& conn_;
+        std::optional<Clock::time_point> before_;
+    };
+    // Now plus the answer timeout; empty when there is none.
+    std::optional<Clock::time_point> answer_deadline() const;
+    // The deadline in force, if any.
+    const std::optional<Clock::time_point>& deadline() const { return deadline_; }
     // Runs SQL whose failure changes nothing worth saying (ending a read snapshot,
     // rolling back): skipped on a lost connection, errors ignored.
     void exec_quietly(const char* sql) const;
@@ -124,12 +139,16 @@ public:
     void leave() const { --depth_; }
 
 private:
-    using Clock = std::chrono::steady_clock;
     // Sends the query and waits for all its results until the deadline; returns the
     // last result, or the first failed one (null when it could not be sent).
     pg_result* run(const std::string& sql, const PgParams* params) const;
     void await_result(Clock::time_point deadline) const;
     [[noreturn]] void give_up() const;
+    [[noreturn]] void too_late() const;
+    // PQreset, within the deadline when one is in force (PQreset alone waits for the
+    // connect_timeout, per address tried).
+    void reset() const;
+    void reset_within(Clock::time_point deadline) const;
 
     pg_conn* conn_ = nullptr;
     int answer_timeout_ms_ = 0;
@@ -149,9 +168,9 @@ inline void (*pg_commit_sent_hook)(pg_conn*) = nullptr;
 // inside another transaction or a read snapshot (as SQLite does).
 class PgTransaction {
 public:
-    // With `one_deadline`, the whole transaction must finish within the connection's
-    // answer timeout (a message's row, which its MTA waits for); else each query must.
-    explicit PgTransaction(const PgConn& conn, bool one_deadline = false);
+    // Each query must finish within the connection's deadline (PgConn::OneDeadline), or
+    // else within the answer timeout.
+    explicit PgTransaction(const PgConn& conn);
     ~PgTransaction();
     PgTransaction(const PgTransaction&) = delete;
     PgTransaction& operator=(const PgTransaction&) = delete;

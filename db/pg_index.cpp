@@ -47,6 +47,8 @@ constexpr int kRowParams = 9;
 constexpr std::size_t kRowsPerInsert = 512;
 
 constexpr int kConnectTimeoutS = 10;
+// Between attempts to reach a server that is restarting.
+constexpr std::chrono::milliseconds kRetryPause{200};
 
 void add_row_params(PgParams& p, const std::string& name, const MessageRow& row, std::string_view token) {
     if (auto problem = row_problem(row)) throw IndexError("index " + name + ": refusing a row: " + *problem);
@@ -218,7 +220,6 @@ constexpr std::string_view kPresentUnheld =
 PgIndex::PgIndex(const std::string& conninfo, const Options& opts)
     : conn_(std::make_unique<PgConn>(conninfo, kConnectTimeoutS, opts)), name_(conn_->name()), host_(host_column(opts.host_id)) {
     found_version_ = static_cast<int>(configure(*conn_, opts));
-    answer_timeout_ms_ = opts.answer_timeout_ms;
 }
 
 PgIndex::~PgIndex() = default;
@@ -269,26 +270,39 @@ std::vector<std::int64_t> PgIndex::insert(const std::vector<MessageRow>& rows) {
     std::vector<std::string> tokens;
     tokens.reserve(rows.size());
     for (std::size_t i = 0; i < rows.size(); ++i) tokens.push_back(to_hex(random_bytes(16, "a row's token")));
-    // A restart takes the server a moment: while the deadline allows, wait for it.
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(answer_timeout_ms_);
+    // The MTA waits for the milter's answer: every attempt, reconnect and wait for a
+    // restarting server shares one deadline.
+    const PgConn::OneDeadline deadline(*conn_, conn_->answer_deadline());
     for (int attempt = 0;; ++attempt) {
         try {
             return insert_once(rows, tokens);
         } catch (const IndexError&) {
             // Given up on at the deadline, or refused by a server that answers: trying again
-            // would not help.
+            // would not help. Without a deadline, a lost connection is tried once more.
             if (!conn_->lost() || conn_->timed_out()) throw;
-            if (attempt > 0 && std::chrono::steady_clock::now() >= until) throw;
+            if (!conn_->deadline() && attempt > 0) throw;
+            if (!pause_before_retry(conn_->deadline())) throw;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+}
+
+// Waits a moment for a server that is restarting; false when the deadline came first.
+bool PgIndex::pause_before_retry(const std::optional<PgConn::Clock::time_point>& deadline) {
+    if (!deadline) {
+        std::this_thread::sleep_for(kRetryPause);
+        return true;
+    }
+    const auto left = *deadline - PgConn::Clock::now();
+    if (left <= decltype(left)::zero()) return false;
+    std::this_thread::sleep_for(std::min<PgConn::Clock::duration>(kRetryPause, left));
+    return PgConn::Clock::now() < *deadline;
 }
 
 std::vector<std::int64_t> PgIndex::insert_once(const std::vector<MessageRow>& rows,
                                                const std::vector<std::string>& tokens) {
     const PgConn& c = conn();
     std::unordered_map<std::string, std::int64_t> id_of;
-    PgTransaction tx(c, true);
+    PgTransaction tx(c);
     for (std::size_t from = 0; from < rows.size(); from += kRowsPerInsert) {
         const std::size_t n = std::min(kRowsPerInsert, rows.size() - from);
         PgParams p;
