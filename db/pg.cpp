@@ -346,6 +346,73 @@ std::int64_t PgConn::scalar(std::string_view sql, const PgParams& params, std::s
     return r.rows() > 0 ? r.int64(0, 0) : 0;
 }
 
+namespace {
+
+bool succeeded(const PGresult* r) {
+    const ExecStatusType st = PQresultStatus(r);
+    return r != nullptr && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
+}
+
+}  // namespace
+
+std::vector<PgResult> PgConn::pipeline(const std::vector<PgStatement>& statements) const {
+    if (statements.empty()) return {};
+    if (dropped_) fail(statements.front().what, nullptr);
+    const Clock::time_point deadline = deadline_.value_or(answer_deadline().value_or(Clock::time_point::max()));
+    if (Clock::now() >= deadline) too_late();
+    if (PQenterPipelineMode(conn_) == 0) fail(statements.front().what, nullptr);
+    for (const PgStatement& st : statements) {
+        const std::vector<const char*> values = st.params.pointers();
+        if (PQsendQueryParams(conn_, st.sql.c_str(), st.params.size(), st.params.types(), values.data(),
+                              st.params.lengths(), st.params.formats(), 0) == 0) {
+            drop();
+            fail(st.what, nullptr);
+        }
+    }
+    if (PQpipelineSync(conn_) == 0) {
+        drop();
+        fail(statements.front().what, nullptr);
+    }
+    std::vector<PgResult> out = pipeline_results(statements.size(), deadline);
+    for (std::size_t i = 0; i < statements.size(); ++i) {
+        const pg_result* r = out[i].get();
+        if (!succeeded(r)) fail(statements[i].what, PQresultStatus(r) == PGRES_PIPELINE_ABORTED ? nullptr : r);
+    }
+    return out;
+}
+
+// Each statement's results end with a null from PQgetResult; the sync's is one result.
+// A statement after a failed one comes back as PGRES_PIPELINE_ABORTED.
+std::vector<PgResult> PgConn::pipeline_results(std::size_t n, Clock::time_point deadline) const {
+    std::vector<PgResult> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) out.emplace_back(nullptr);
+    std::size_t at = 0;
+    bool synced = false;
+    while (!synced && !lost() && at <= n) {
+        await_result(deadline);
+        PGresult* r = PQgetResult(conn_);
+        if (r == nullptr) {
+            ++at;
+        } else if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            synced = true;
+        } else if (at < n && (out[at].get() == nullptr || succeeded(out[at].get()))) {
+            out[at] = PgResult(r);  // the last result, or the failure
+        } else {
+            PQclear(r);
+        }
+    }
+    if (!synced || PQexitPipelineMode(conn_) == 0) drop();
+    return out;
+}
+
+void PgConn::drop() const {
+    if (PQstatus(conn_) != CONNECTION_OK) return;  // lost already: the reconnect starts afresh
+    ::shutdown(PQsocket(conn_), SHUT_RDWR);
+    dropped_ = true;
+}
+
 bool PgConn::in_transaction() const { return !dropped_ && PQtransactionStatus(conn_) != PQTRANS_IDLE; }
 
 bool PgConn::lost() const { return dropped_ || PQstatus(conn_) != CONNECTION_OK; }
@@ -384,6 +451,23 @@ void PgConn::begin(std::string_view sql) const {
         ensure_connected();
         query(sql, "cannot start a transaction");
     }
+}
+
+std::vector<PgResult> PgConn::begin_with(const std::vector<PgStatement>& first) const {
+    std::vector<PgStatement> all;
+    all.reserve(first.size() + 1);
+    all.push_back({"BEGIN", {}, "cannot start a transaction"});
+    all.insert(all.end(), first.begin(), first.end());
+    std::vector<PgResult> out;
+    try {
+        out = pipeline(all);
+    } catch (const IndexError&) {
+        if (dropped_ || PQstatus(conn_) != CONNECTION_BAD || depth_ != 0 || keep_session_) throw;
+        ensure_connected();
+        out = pipeline(all);
+    }
+    out.erase(out.begin());
+    return out;
 }
 
 void PgConn::ensure_connected() const {
@@ -435,6 +519,19 @@ PgTransaction::PgTransaction(const PgConn& conn) : conn_(conn) {
     if (conn_.in_transaction())
         throw IndexError("index " + conn_.name() + ": cannot start a write transaction within a transaction");
     conn_.begin("BEGIN");
+    conn_.enter();
+}
+
+PgTransaction::PgTransaction(const PgConn& conn, const std::vector<PgStatement>& first) : conn_(conn) {
+    if (conn_.in_transaction())
+        throw IndexError("index " + conn_.name() + ": cannot start a write transaction within a transaction");
+    try {
+        first_ = conn_.begin_with(first);
+    } catch (...) {
+        // BEGIN may have succeeded where a statement after it failed.
+        if (conn_.in_transaction()) conn_.exec_quietly("ROLLBACK");
+        throw;
+    }
     conn_.enter();
 }
 

@@ -44,6 +44,13 @@ private:
     std::vector<int> formats_;
 };
 
+// One statement of several sent together, and what failed when it fails.
+struct PgStatement {
+    std::string sql;
+    PgParams params;
+    std::string what;
+};
+
 // A query's result, in text form (bytea is unescaped by bytes()).
 class PgResult {
 public:
@@ -55,6 +62,7 @@ public:
     std::int64_t int64(int row, int col) const; // NULL reads as 0
     // The number of rows an INSERT, UPDATE or DELETE touched.
     int changed() const;
+    const pg_result* get() const { return r_.get(); }
 
 private:
     struct Clear {
@@ -87,6 +95,11 @@ public:
     PgResult query(std::string_view sql, const PgParams& params, std::string_view what) const;
     PgResult query(std::string_view sql, std::string_view what) const { return query(sql, PgParams{}, what); }
     std::int64_t scalar(std::string_view sql, const PgParams& params, std::string_view what) const;
+
+    // Runs the statements in one round trip (libpq's pipeline mode) and returns their
+    // results in order; throws as query() does for the first that failed (the server
+    // skips the ones after it).
+    std::vector<PgResult> pipeline(const std::vector<PgStatement>& statements) const;
 
     // Sets a server setting for this session and for every session a reconnect makes.
     void keep_setting(std::string_view name, std::string_view value, std::string_view what) const;
@@ -129,6 +142,8 @@ public:
     // restart) is only found out here: then it reconnects and tries once more, which is
     // safe as nothing was done yet.
     void begin(std::string_view sql) const;
+    // begin(), with `first` sent in the same round trip; their results.
+    std::vector<PgResult> begin_with(const std::vector<PgStatement>& first) const;
     // A session lock (the sweep lock) lives on this connection: never reconnect.
     void keep_session(bool keep) const { keep_session_ = keep; }
 
@@ -148,6 +163,10 @@ private:
     // PQreset, within the deadline when one is in force (PQreset alone waits for the
     // connect_timeout, per address tried).
     void reset() const;
+    // Reads the results of `n` statements and the sync after them.
+    std::vector<PgResult> pipeline_results(std::size_t n, Clock::time_point deadline) const;
+    // Drops a connection left in a state no query can follow.
+    void drop() const;
     void reset_within(Clock::time_point deadline) const;
 
     pg_conn* conn_ = nullptr;
@@ -171,14 +190,18 @@ public:
     // Each query must finish within the connection's deadline (PgConn::OneDeadline), or
     // else within the answer timeout.
     explicit PgTransaction(const PgConn& conn);
+    // BEGIN and `first` in one round trip; their results are first_results().
+    PgTransaction(const PgConn& conn, const std::vector<PgStatement>& first);
     ~PgTransaction();
     PgTransaction(const PgTransaction&) = delete;
     PgTransaction& operator=(const PgTransaction&) = delete;
     void commit();
+    const std::vector<PgResult>& first_results() const { return first_; }
 
 private:
     const PgConn& conn_;
     bool done_ = false;
+    std::vector<PgResult> first_;
 };
 
 // The server and database named by a conninfo string, for a message about a connection

@@ -302,14 +302,18 @@ std::vector<std::int64_t> PgIndex::insert_once(const std::vector<MessageRow>& ro
                                                const std::vector<std::string>& tokens) {
     const PgConn& c = conn();
     std::unordered_map<std::string, std::int64_t> id_of;
-    PgTransaction tx(c);
+    std::vector<PgStatement> inserts;
     for (std::size_t from = 0; from < rows.size(); from += kRowsPerInsert) {
         const std::size_t n = std::min(kRowsPerInsert, rows.size() - from);
         PgParams p;
         for (std::size_t i = from; i < from + n; ++i) add_row_params(p, name_, rows[i], tokens[i]);
-        const PgResult res = c.query(insert_many_sql(n), p, n == 1 ? "cannot insert a row" : "cannot insert rows");
-        for (int r = 0; r < res.rows(); ++r) id_of.emplace(res.text(r, 1), res.int64(r, 0));
+        inserts.push_back({insert_many_sql(n), std::move(p), n == 1 ? "cannot insert a row" : "cannot insert rows"});
     }
+    // BEGIN and the rows in one round trip; COMMIT in one of its own, sent only while the
+    // deadline allows, so that rows the milter gave up on are never committed.
+    PgTransaction tx(c, inserts);
+    for (const PgResult& res : tx.first_results())
+        for (int r = 0; r < res.rows(); ++r) id_of.emplace(res.text(r, 1), res.int64(r, 0));
     // Rows whose token was there already: written before the connection broke.
     if (id_of.size() < rows.size()) {
         std::vector<std::string> missing;

@@ -214,13 +214,39 @@ TEST_F(PgFailure, AWriteWaitsForAServerThatComesBackWithinItsDeadline) {
     EXPECT_EQ(rows_in_index(), 2);
 }
 
+// BEGIN and the rows go in one round trip: a row the server refuses there rolls the
+// whole batch back, says why, and leaves the connection ready for the next write.
+TEST_F(PgFailure, ABatchTheServerRefusesIsRolledBackAndTheNextWriteGoesIn) {
+    PgIndex index(db_.conninfo(), {.answer_timeout_ms = 5000});
+    auto admin = pgdetail::connect(db_.conninfo());
+    pgdetail::exec(admin.get(), "ALTER TABLE messages ADD CONSTRAINT no_refused CHECK (queue_id <> 'REFUSED')");
+    auto refused = make_row(dig(2), d(2026, 1, 2), d(2026, 7, 2));
+    refused.queue_id = "REFUSED";
+    const std::string err =
+        error_of([&] { index.insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), refused}); });
+    EXPECT_NE(err.find("cannot insert rows"), std::string::npos) << err;
+    EXPECT_NE(err.find("23514"), std::string::npos) << err;
+    EXPECT_EQ(rows_in_index(), 0);
+    for (int n = 3; n < 5; ++n) {
+        ASSERT_NO_THROW(index.insert({make_row(dig(n), d(2026, 1, 3), d(2026, 7, 3))}));
+    }
+    EXPECT_EQ(index.rows_for(dig(4)).size(), 1U);
+    EXPECT_EQ(rows_in_index(), 2);
+}
+
 // The server committed, but its answer never arrived: the write finds its rows by their
 // tokens after reconnecting instead of writing them again.
 TEST_F(PgFailure, ACommitWhoseAnswerIsLostWritesEachRowOnce) {
     PgIndex index(db_.conninfo(), {.answer_timeout_ms = 5000});
+    // The connection's socket is swapped for one at its end: shutdown() alone would still
+    // let an answer read that arrived before it (a busy machine may run the server first).
     dbdetail::pg_commit_sent_hook = [](pg_conn* c) {
         dbdetail::pg_commit_sent_hook = nullptr;
-        ::shutdown(PQsocket(c), SHUT_RDWR);
+        int ends[2];
+        ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends), 0);
+        ::close(ends[1]);
+        ::dup2(ends[0], PQsocket(c));
+        ::close(ends[0]);
     };
     std::vector<std::int64_t> ids;
     ASSERT_NO_THROW(ids = index.insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)),
