@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/random.hpp"
 #include "core/strings.hpp"
@@ -80,6 +82,23 @@ std::string insert_many_sql(std::size_t rows) {
 std::string token_array(const std::vector<std::string>& tokens) {
     std::string a = "{";
     for (const std::string& t : tokens) a += (a.size() > 1 ? "," : "") + t;
+    return a + "}";
+}
+
+// Array parameters: a batch in one statement (unnest) instead of a round trip per item.
+// Bytes travel as hex text (decoded by the statement), an empty value as NULL.
+std::string hex_array(const std::vector<std::string>& values) {
+    std::string a = "{";
+    for (const std::string& v : values) {
+        if (a.size() > 1) a += ',';
+        a += v.empty() ? "NULL" : to_hex(v);
+    }
+    return a + "}";
+}
+
+std::string int_array(const std::vector<std::int64_t>& values) {
+    std::string a = "{";
+    for (const std::int64_t v : values) a += (a.size() > 1 ? "," : "") + std::to_string(v);
     return a + "}";
 }
 
@@ -554,27 +573,42 @@ std::vector<Digest> PgIndex::mark_destroyed(const std::vector<DestroyedRow>& bat
     std::vector<Digest> changed;
     if (batch.empty()) return changed;
     const PgConn& c = conn();
-    PgTransaction tx(c);
+    std::vector<std::int64_t> ids;
+    std::vector<std::int64_t> copies;
+    for (const auto& b : batch) {
+        ids.push_back(b.id);
+        copies.push_back(b.copies);
+    }
     // One statement checks the hold and marks; the hold lock keeps a hold being placed
     // meanwhile from slipping between them.
-    if (unless == Unless::Held)
-        c.query("SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgHoldLock), "cannot take the hold lock");
-    const std::string_view sql =
-        unless == Unless::Held
-            ? "UPDATE messages SET state = 'destroyed', destroyed_at = $1, copies = $2, claimed_at = NULL "
-              "WHERE id = $3 AND state = 'present' AND NOT EXISTS (SELECT 1 FROM holds h "
-              "WHERE h.digest = messages.digest AND h.released_at IS NULL) RETURNING digest"
-            : "UPDATE messages SET state = 'destroyed', destroyed_at = $1, copies = $2, claimed_at = NULL "
-              "WHERE id = $3 AND state = 'present' RETURNING digest";
-    for (const auto& b : batch) {
-        const PgResult r =
-            c.query(sql, PgParams().int64(to_unix(when)).int64(b.copies).int64(b.id), "cannot mark a row destroyed");
-        for (int i = 0; i < r.rows(); ++i) {
-            Digest d = r.bytes(i, 0);
-            if (!d.empty() && std::find(changed.begin(), changed.end(), d) == changed.end()) changed.push_back(std::move(d));
-        }
+    const std::string sql = sql_of(
+        "UPDATE messages SET state = 'destroyed', destroyed_at = $1, copies = b.copies, claimed_at = NULL "
+        "FROM unnest($2::bigint[], $3::bigint[]) AS b(id, copies) WHERE messages.id = b.id AND state = 'present'",
+        unless == Unless::Held ? " AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.digest = messages.digest "
+                                 "AND h.released_at IS NULL)"
+                               : "",
+        " RETURNING messages.id, messages.digest");
+    PgStatement mark{sql, PgParams().int64(to_unix(when)).text(int_array(ids)).text(int_array(copies)),
+                     "cannot mark rows destroyed"};
+    std::optional<PgTransaction> tx;
+    std::optional<PgResult> marked;
+    if (unless == Unless::Held) {
+        tx.emplace(c, std::vector<PgStatement>{
+                          {"SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgHoldLock), "cannot take the hold lock"},
+                          std::move(mark)});
+    } else {
+        marked.emplace(c.query(mark.sql, mark.params, mark.what));  // one statement: its own transaction
     }
-    tx.commit();
+    const PgResult& r = tx ? tx->first_results().back() : *marked;
+    // In the batch's order, as the receipts' chain takes them.
+    std::unordered_map<std::int64_t, Digest> digest_of;
+    for (int i = 0; i < r.rows(); ++i) digest_of.emplace(r.int64(i, 0), r.bytes(i, 1));
+    for (const auto& b : batch) {
+        const auto it = digest_of.find(b.id);
+        if (it == digest_of.end() || it->second.empty()) continue;
+        if (std::find(changed.begin(), changed.end(), it->second) == changed.end()) changed.push_back(it->second);
+    }
+    if (tx) tx->commit();
     return changed;
 }
 
@@ -582,19 +616,25 @@ std::vector<bool> PgIndex::claim(const std::vector<Claim>& claims, std::chrono::
     std::vector<bool> out(claims.size(), false);
     if (claims.empty()) return out;
     const PgConn& c = conn();
-    PgTransaction tx(c);
-    c.query("SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgHoldLock), "cannot take the hold lock");
+    std::vector<std::string> digests;
+    for (const Claim& cl : claims) digests.push_back(cl.digest);
+    PgTransaction tx(c, {{"SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgHoldLock), "cannot take the hold lock"},
+                         {"SELECT DISTINCT digest FROM holds WHERE released_at IS NULL "
+                          "AND digest IN (SELECT decode(d, 'hex') FROM unnest($1::text[]) AS d)",
+                          PgParams().text(hex_array(digests)), "cannot look up holds"}});
+    const PgResult& held = tx.first_results().back();
+    std::unordered_set<std::string> is_held;
+    for (int i = 0; i < held.rows(); ++i) is_held.insert(held.bytes(i, 0));
+    std::vector<std::int64_t> ids;
     for (std::size_t i = 0; i < claims.size(); ++i) {
-        if (!claims[i].digest.empty() &&
-            c.query("SELECT 1 FROM holds WHERE digest = $1 AND released_at IS NULL", PgParams().bytes(claims[i].digest),
-                    "cannot look up a hold")
-                    .rows() > 0)
-            continue;
-        for (const std::int64_t id : claims[i].rows) {
-            c.query("UPDATE messages SET claimed_at = $1 WHERE id = $2 AND state = 'present' AND claimed_at IS NULL",
-                    PgParams().int64(to_unix(when)).int64(id), "cannot claim a row");
-        }
+        if (!claims[i].digest.empty() && is_held.contains(claims[i].digest)) continue;
+        ids.insert(ids.end(), claims[i].rows.begin(), claims[i].rows.end());
         out[i] = true;
+    }
+    if (!ids.empty()) {
+        c.query("UPDATE messages SET claimed_at = $1 WHERE id = ANY($2::bigint[]) AND state = 'present' "
+                "AND claimed_at IS NULL",
+                PgParams().int64(to_unix(when)).text(int_array(ids)), "cannot claim rows");
     }
     tx.commit();
     return out;
@@ -619,16 +659,25 @@ std::optional<Index::FileKeys> PgIndex::known_file(const std::string& file_key) 
 void PgIndex::remember_files(const std::vector<KnownFile>& files, Date today) {
     if (files.empty()) return;
     const PgConn& c = conn();
-    PgTransaction tx(c);
-    const std::string on = format_date(today);
-    for (const auto& f : files) {
-        c.query("INSERT INTO scan_cache (host, file_key, digest, record, added_on) VALUES ($5, $1, $2, $3, $4) "
-                "ON CONFLICT (host, file_key) DO UPDATE SET digest = excluded.digest, record = excluded.record, "
-                "added_on = excluded.added_on",
-                PgParams().bytes(f.file_key).bytes(f.keys.digest).bytes(f.keys.record).text(on).bytes(host_),
-                "cannot write the scan cache");
+    // A file twice in one statement would be refused (ON CONFLICT updates a row once):
+    // the last of its entries wins, as it would one at a time.
+    std::unordered_map<std::string, std::size_t> last;
+    for (std::size_t i = 0; i < files.size(); ++i) last[files[i].file_key] = i;
+    std::vector<std::string> keys, digests, records;
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        if (last[files[i].file_key] != i) continue;
+        keys.push_back(files[i].file_key);
+        digests.push_back(files[i].keys.digest);
+        records.push_back(files[i].keys.record);
     }
-    tx.commit();
+    c.query("INSERT INTO scan_cache (host, file_key, digest, record, added_on) "
+            "SELECT $1, decode(f.k, 'hex'), decode(f.d, 'hex'), decode(f.r, 'hex'), $2 "
+            "FROM unnest($3::text[], $4::text[], $5::text[]) AS f(k, d, r) "
+            "ON CONFLICT (host, file_key) DO UPDATE SET digest = excluded.digest, record = excluded.record, "
+            "added_on = excluded.added_on",
+            PgParams().bytes(host_).text(format_date(today)).text(hex_array(keys)).text(hex_array(digests)).text(
+                hex_array(records)),
+            "cannot write the scan cache");
 }
 
 int PgIndex::forget_files_before(Date cutoff) {
@@ -648,25 +697,18 @@ std::optional<Date> PgIndex::file_first_seen(const std::string& file_key) const 
 void PgIndex::note_files_seen(const std::vector<std::string>& file_keys, Date today) {
     if (file_keys.empty()) return;
     const PgConn& c = conn();
-    PgTransaction tx(c);
-    const std::string on = format_date(today);
-    for (const auto& k : file_keys) {
-        c.query("INSERT INTO files_seen (host, file_key, first_seen, last_seen) VALUES ($3, $1, $2, $2) "
-                "ON CONFLICT (host, file_key) DO UPDATE SET last_seen = excluded.last_seen",
-                PgParams().bytes(k).text(on).bytes(host_), "cannot write files_seen");
-    }
-    tx.commit();
+    const std::set<std::string> keys(file_keys.begin(), file_keys.end());  // each once, as ON CONFLICT needs
+    c.query("INSERT INTO files_seen (host, file_key, first_seen, last_seen) "
+            "SELECT $1, decode(k, 'hex'), $2, $2 FROM unnest($3::text[]) AS k "
+            "ON CONFLICT (host, file_key) DO UPDATE SET last_seen = excluded.last_seen",
+            PgParams().bytes(host_).text(format_date(today)).text(hex_array({keys.begin(), keys.end()})),
+            "cannot write files_seen");
 }
 
 void PgIndex::forget_files_seen(const std::vector<std::string>& file_keys) {
     if (file_keys.empty()) return;
-    const PgConn& c = conn();
-    PgTransaction tx(c);
-    for (const auto& k : file_keys) {
-        c.query("DELETE FROM files_seen WHERE host = $2 AND file_key = $1", PgParams().bytes(k).bytes(host_),
-                "cannot write files_seen");
-    }
-    tx.commit();
+    conn().query("DELETE FROM files_seen WHERE host = $1 AND file_key IN (SELECT decode(k, 'hex') FROM unnest($2::text[]) AS k)",
+                 PgParams().bytes(host_).text(hex_array(file_keys)), "cannot write files_seen");
 }
 
 int PgIndex::forget_files_seen_before(Date cutoff) {

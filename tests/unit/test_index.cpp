@@ -557,6 +557,35 @@ TEST_P(IndexTest, TheScanCacheForgetsAFileWithItsMessagesDigestAndAfterAMonth) {
     EXPECT_EQ(index->known_file(b), keys(dig(2)));
 }
 
+// The same file may come twice in one batch (two paths to one inode): its last entry
+// counts, and nothing is refused.
+TEST_P(IndexTest, AFileTwiceInOneBatchIsRememberedAsItsLastEntrySays) {
+    auto index = open();
+    const std::string a(16, 'a'), b(16, 'b');
+    const auto keys = [](std::string digest) { return Index::FileKeys{std::move(digest), {}}; };
+    index->remember_files({{a, keys(dig(1))}, {b, keys(dig(3))}, {a, keys(dig(2))}}, d(2026, 1, 10));
+    EXPECT_EQ(index->known_file(a), keys(dig(2)));
+    EXPECT_EQ(index->known_file(b), keys(dig(3)));
+    index->note_files_seen({a, b, a}, d(2026, 1, 10));
+    index->note_files_seen({a, a}, d(2026, 1, 12));
+    EXPECT_EQ(index->file_first_seen(a), d(2026, 1, 10));
+    index->forget_files_seen({a, a});
+    EXPECT_FALSE(index->file_first_seen(a));
+    EXPECT_EQ(index->file_first_seen(b), d(2026, 1, 10));
+}
+
+// The receipt's chain takes the destroyed digests in the order the sweeper marked them.
+TEST_P(IndexTest, MarkingABatchNamesTheDigestsInTheBatchsOrder) {
+    auto index = open();
+    std::vector<MessageRow> rows;
+    for (int n = 1; n <= 6; ++n) rows.push_back(make_row(dig(n), d(2026, 1, 1), d(2026, 7, 1)));
+    const auto ids = index->insert(rows);
+    const std::vector<Index::DestroyedRow> batch{{ids[4], 1}, {ids[1], 1}, {ids[5], 1}, {ids[0], 1}, {ids[3], 1}};
+    const std::vector<Digest> expected{dig(5), dig(2), dig(6), dig(1), dig(4)};
+    EXPECT_EQ(index->mark_destroyed(batch, at(d(2026, 7, 2))), expected);
+    EXPECT_EQ(index->rows_for(dig(3)).at(0).state, RowState::Present);
+}
+
 TEST_P(IndexTest, TwoHostsSharingAnIndexKeepTheirOwnScanCacheAndFilesSeen) {
     open().reset();
     const auto as_host = [&](const std::string& host) { return open(false, 5000, false, host); };
