@@ -378,6 +378,36 @@ std::vector<MessageRow> PgIndex::rows_for_record(const Digest& record) const {
     return read_rows(conn().query(sql, PgParams().bytes(record), "cannot look up a record"), name_);
 }
 
+namespace {
+
+// The rows of each key, where `column` is digest or record; empty keys have none.
+Index::RowsByKey rows_by(const PgConn& c, std::string_view column, const std::vector<Digest>& keys,
+                         const std::string& name) {
+    Index::RowsByKey out;
+    std::vector<Digest> wanted;
+    for (const Digest& k : keys)
+        if (!k.empty()) wanted.push_back(k);
+    if (wanted.empty()) return out;
+    const std::string sql = sql_of(sql_of("SELECT ", kRowColumns, " FROM messages WHERE "), column,
+                                   " IN (SELECT decode(k, 'hex') FROM unnest($1::text[]) AS k) ORDER BY id");
+    const PgResult r = c.query(sql, PgParams().text(hex_array(wanted)), "cannot look up messages");
+    for (MessageRow& row : read_rows(r, name)) {
+        Digest key = column == "record" ? row.record : row.digest;
+        out[std::move(key)].push_back(std::move(row));
+    }
+    return out;
+}
+
+}  // namespace
+
+Index::RowsByKey PgIndex::rows_for_each(const std::vector<Digest>& digests) const {
+    return rows_by(conn(), "digest", digests, name_);
+}
+
+Index::RowsByKey PgIndex::rows_for_each_record(const std::vector<Digest>& records) const {
+    return rows_by(conn(), "record", records, name_);
+}
+
 std::optional<MessageRow> PgIndex::row(std::int64_t id) const {
     const PgResult r =
         conn().query(sql_of("SELECT ", kRowColumns, " FROM messages WHERE id = $1"), PgParams().int64(id), "cannot read a row");

@@ -52,6 +52,8 @@ public:
 
     std::vector<MessageRow> rows_for(const Digest& digest) const override;
     std::vector<MessageRow> rows_for_record(const Digest& record) const override;
+    RowsByKey rows_for_each(const std::vector<Digest>& digests) const override;
+    RowsByKey rows_for_each_record(const std::vector<Digest>& records) const override;
     std::vector<MessageRow> expired(Date today) const override;
 
     std::int64_t hold(const Digest& digest, const std::string& reason, const std::string& ref,
