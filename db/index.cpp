@@ -34,6 +34,24 @@ CheckedIndex checked(DigestKey key, std::unique_ptr<Index> index, const IndexSec
 
 }  // namespace
 
+Index::RowsByKey Index::rows_for_each(const std::vector<Digest>& digests) const {
+    RowsByKey out;
+    for (const Digest& d : digests) {
+        if (out.contains(d)) continue;
+        if (auto rows = rows_for(d); !rows.empty()) out.emplace(d, std::move(rows));
+    }
+    return out;
+}
+
+Index::RowsByKey Index::rows_for_each_record(const std::vector<Digest>& records) const {
+    RowsByKey out;
+    for (const Digest& r : records) {
+        if (out.contains(r)) continue;
+        if (auto rows = rows_for_record(r); !rows.empty()) out.emplace(r, std::move(rows));
+    }
+    return out;
+}
+
 std::unique_ptr<Index> Index::open(const std::string& path, const Options& opts) {
     return std::make_unique<SqliteIndex>(path, opts);
 }

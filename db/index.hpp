@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/config.hpp"
@@ -202,6 +203,11 @@ public:
     virtual std::vector<MessageRow> rows_for(const Digest& digest) const = 0;
     // The row whose stamped copies carry a record token with this digest (at most one).
     virtual std::vector<MessageRow> rows_for_record(const Digest& record) const = 0;
+    // rows_for() and rows_for_record() of many keys at once (one statement on a database
+    // server, where each look-up costs a round trip): each key that has rows, with them.
+    using RowsByKey = std::unordered_map<Digest, std::vector<MessageRow>>;
+    virtual RowsByKey rows_for_each(const std::vector<Digest>& digests) const;
+    virtual RowsByKey rows_for_each_record(const std::vector<Digest>& records) const;
     // Present rows whose date is on or before `today`, oldest first. Held rows are
     // included: the sweeper asks for the holds before destroying.
     virtual std::vector<MessageRow> expired(Date today) const = 0;

@@ -3,6 +3,7 @@
 
 #include <libpq-fe.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -243,14 +244,32 @@ void PgConn::fail(std::string_view what, const pg_result* r) const {
     throw IndexError(msg, wide);
 }
 
+namespace {
+
+std::string seconds(int ms) {
+    const int s = (ms + 999) / 1000;
+    return std::to_string(s) + (s == 1 ? " second" : " seconds");
+}
+
+}  // namespace
+
 void PgConn::give_up() const {
-    cancel_in_background(conn_);
+    if (PQstatus(conn_) == CONNECTION_OK) cancel_in_background(conn_);
     dropped_ = true;
-    deadline_.reset();
-    const int s = (answer_timeout_ms_ + 999) / 1000;
-    throw IndexError("index " + name_ + ": the server did not answer within " + std::to_string(s) +
-                         (s == 1 ? " second" : " seconds") + "; the connection was dropped and is made anew for the next write",
+    throw IndexError("index " + name_ + ": the server did not answer within " + seconds(answer_timeout_ms_) +
+                         "; the connection was dropped and is made anew for the next write",
                      true);
+}
+
+// The deadline passed before a query could be sent. A transaction left open would
+// refuse the next one and the rollback cannot be sent either: closing the socket makes
+// the server roll it back now.
+void PgConn::too_late() const {
+    if (PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+        ::shutdown(PQsocket(conn_), SHUT_RDWR);
+        dropped_ = true;
+    }
+    throw IndexError("index " + name_ + ": the server did not answer within " + seconds(answer_timeout_ms_), true);
 }
 
 // Waits until libpq holds the next result, or the connection broke (then PQgetResult says
@@ -274,9 +293,8 @@ void PgConn::await_result(Clock::time_point deadline) const {
 
 PGresult* PgConn::run(const std::string& sql, const PgParams* params) const {
     if (dropped_) return nullptr;
-    Clock::time_point deadline = Clock::time_point::max();
-    if (deadline_) deadline = *deadline_;
-    else if (answer_timeout_ms_ > 0) deadline = Clock::now() + std::chrono::milliseconds(answer_timeout_ms_);
+    const Clock::time_point deadline = deadline_.value_or(answer_deadline().value_or(Clock::time_point::max()));
+    if (Clock::now() >= deadline) too_late();
     int sent = 0;
     if (params == nullptr) {
         sent = PQsendQuery(conn_, sql.c_str());
@@ -328,13 +346,88 @@ std::int64_t PgConn::scalar(std::string_view sql, const PgParams& params, std::s
     return r.rows() > 0 ? r.int64(0, 0) : 0;
 }
 
+namespace {
+
+bool succeeded(const PGresult* r) {
+    const ExecStatusType st = PQresultStatus(r);
+    return r != nullptr && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
+}
+
+}  // namespace
+
+std::vector<PgResult> PgConn::pipeline(const std::vector<PgStatement>& statements) const {
+    if (statements.empty()) return {};
+    if (dropped_) fail(statements.front().what, nullptr);
+    const Clock::time_point deadline = deadline_.value_or(answer_deadline().value_or(Clock::time_point::max()));
+    if (Clock::now() >= deadline) too_late();
+    if (PQenterPipelineMode(conn_) == 0) fail(statements.front().what, nullptr);
+    for (const PgStatement& st : statements) {
+        const std::vector<const char*> values = st.params.pointers();
+        if (PQsendQueryParams(conn_, st.sql.c_str(), st.params.size(), st.params.types(), values.data(),
+                              st.params.lengths(), st.params.formats(), 0) == 0) {
+            drop();
+            fail(st.what, nullptr);
+        }
+    }
+    if (PQpipelineSync(conn_) == 0) {
+        drop();
+        fail(statements.front().what, nullptr);
+    }
+    std::vector<PgResult> out = pipeline_results(statements.size(), deadline);
+    for (std::size_t i = 0; i < statements.size(); ++i) {
+        const pg_result* r = out[i].get();
+        if (!succeeded(r)) fail(statements[i].what, PQresultStatus(r) == PGRES_PIPELINE_ABORTED ? nullptr : r);
+    }
+    return out;
+}
+
+// Each statement's results end with a null from PQgetResult; the sync's is one result.
+// A statement after a failed one comes back as PGRES_PIPELINE_ABORTED.
+std::vector<PgResult> PgConn::pipeline_results(std::size_t n, Clock::time_point deadline) const {
+    std::vector<PgResult> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) out.emplace_back(nullptr);
+    std::size_t at = 0;
+    bool synced = false;
+    while (!synced && !lost() && at <= n) {
+        await_result(deadline);
+        PGresult* r = PQgetResult(conn_);
+        if (r == nullptr) {
+            ++at;
+        } else if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            synced = true;
+        } else if (at < n && (out[at].get() == nullptr || succeeded(out[at].get()))) {
+            out[at] = PgResult(r);  // the last result, or the failure
+        } else {
+            PQclear(r);
+        }
+    }
+    if (!synced || PQexitPipelineMode(conn_) == 0) drop();
+    return out;
+}
+
+void PgConn::drop() const {
+    if (PQstatus(conn_) != CONNECTION_OK) return;  // lost already: the reconnect starts afresh
+    ::shutdown(PQsocket(conn_), SHUT_RDWR);
+    dropped_ = true;
+}
+
 bool PgConn::in_transaction() const { return !dropped_ && PQtransactionStatus(conn_) != PQTRANS_IDLE; }
 
 bool PgConn::lost() const { return dropped_ || PQstatus(conn_) != CONNECTION_OK; }
 
-void PgConn::start_deadline() const {
-    if (answer_timeout_ms_ > 0) deadline_ = Clock::now() + std::chrono::milliseconds(answer_timeout_ms_);
+std::optional<PgConn::Clock::time_point> PgConn::answer_deadline() const {
+    if (answer_timeout_ms_ <= 0) return std::nullopt;
+    return Clock::now() + std::chrono::milliseconds(answer_timeout_ms_);
 }
+
+PgConn::OneDeadline::OneDeadline(const PgConn& conn, std::optional<Clock::time_point> until)
+    : conn_(conn), before_(conn.deadline_) {
+    if (until) conn_.deadline_ = until;
+}
+
+PgConn::OneDeadline::~OneDeadline() { conn_.deadline_ = before_; }
 
 void PgConn::exec_quietly(const char* sql) const {
     if (lost()) return;
@@ -360,11 +453,27 @@ void PgConn::begin(std::string_view sql) const {
     }
 }
 
+std::vector<PgResult> PgConn::begin_with(const std::vector<PgStatement>& first) const {
+    std::vector<PgStatement> all;
+    all.reserve(first.size() + 1);
+    all.push_back({"BEGIN", {}, "cannot start a transaction"});
+    all.insert(all.end(), first.begin(), first.end());
+    std::vector<PgResult> out;
+    try {
+        out = pipeline(all);
+    } catch (const IndexError&) {
+        if (dropped_ || PQstatus(conn_) != CONNECTION_BAD || depth_ != 0 || keep_session_) throw;
+        ensure_connected();
+        out = pipeline(all);
+    }
+    out.erase(out.begin());
+    return out;
+}
+
 void PgConn::ensure_connected() const {
     if (!lost()) return;
     if (!keep_session_ && depth_ == 0) {
-        PQreset(conn_);
-        dropped_ = false;
+        reset();
         // A new session starts without the settings of the old one.
         if (PQstatus(conn_) == CONNECTION_OK) {
             for (const auto& [name, value] : settings_)
@@ -377,16 +486,50 @@ void PgConn::ensure_connected() const {
     }
 }
 
+void PgConn::reset() const {
+    if (deadline_) {
+        reset_within(*deadline_);
+    } else {
+        PQreset(conn_);
+        dropped_ = false;
+    }
+}
+
+void PgConn::reset_within(Clock::time_point deadline) const {
+    if (Clock::now() >= deadline) too_late();
+    dropped_ = false;
+    if (PQresetStart(conn_) == 0) return;
+    // As libpq asks: first wait until the socket can be written.
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) give_up();
+        // The socket may change between calls, as libpq tries each address in turn.
+        pollfd pfd{PQsocket(conn_), static_cast<short>(st == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+        const int rc = ::poll(&pfd, 1, static_cast<int>(left));
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc == 0) give_up();
+        st = PQresetPoll(conn_);
+    }
+}
+
 // --- transactions -------------------------------------------------------------------------
 
-PgTransaction::PgTransaction(const PgConn& conn, bool one_deadline) : conn_(conn) {
+PgTransaction::PgTransaction(const PgConn& conn) : conn_(conn) {
     if (conn_.in_transaction())
         throw IndexError("index " + conn_.name() + ": cannot start a write transaction within a transaction");
-    if (one_deadline) conn_.start_deadline();
+    conn_.begin("BEGIN");
+    conn_.enter();
+}
+
+PgTransaction::PgTransaction(const PgConn& conn, const std::vector<PgStatement>& first) : conn_(conn) {
+    if (conn_.in_transaction())
+        throw IndexError("index " + conn_.name() + ": cannot start a write transaction within a transaction");
     try {
-        conn_.begin("BEGIN");
+        first_ = conn_.begin_with(first);
     } catch (...) {
-        conn_.end_deadline();
+        // BEGIN may have succeeded where a statement after it failed.
+        if (conn_.in_transaction()) conn_.exec_quietly("ROLLBACK");
         throw;
     }
     conn_.enter();
@@ -397,7 +540,6 @@ PgTransaction::~PgTransaction() {
     // A failed statement leaves the transaction aborted; ROLLBACK ends it. A lost
     // connection ended it already.
     if (!done_) conn_.exec_quietly("ROLLBACK");
-    conn_.end_deadline();
 }
 
 void PgTransaction::commit() {

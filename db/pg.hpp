@@ -44,6 +44,13 @@ private:
     std::vector<int> formats_;
 };
 
+// One statement of several sent together, and what failed when it fails.
+struct PgStatement {
+    std::string sql;
+    PgParams params;
+    std::string what;
+};
+
 // A query's result, in text form (bytea is unescaped by bytes()).
 class PgResult {
 public:
@@ -55,6 +62,7 @@ public:
     std::int64_t int64(int row, int col) const; // NULL reads as 0
     // The number of rows an INSERT, UPDATE or DELETE touched.
     int changed() const;
+    const pg_result* get() const { return r_.get(); }
 
 private:
     struct Clear {
@@ -88,6 +96,11 @@ public:
     PgResult query(std::string_view sql, std::string_view what) const { return query(sql, PgParams{}, what); }
     std::int64_t scalar(std::string_view sql, const PgParams& params, std::string_view what) const;
 
+    // Runs the statements in one round trip (libpq's pipeline mode) and returns their
+    // results in order; throws as query() does for the first that failed (the server
+    // skips the ones after it).
+    std::vector<PgResult> pipeline(const std::vector<PgStatement>& statements) const;
+
     // Sets a server setting for this session and for every session a reconnect makes.
     void keep_setting(std::string_view name, std::string_view value, std::string_view what) const;
 
@@ -98,10 +111,25 @@ public:
     bool lost() const;
     // Whether the connection was dropped because the server did not answer in time.
     bool timed_out() const { return dropped_; }
-    // From now until end_deadline(), every query shares one deadline of the answer
-    // timeout (a write transaction, as a whole); nothing when there is no answer timeout.
-    void start_deadline() const;
-    void end_deadline() const { deadline_.reset(); }
+    using Clock = std::chrono::steady_clock;
+    // While it lives, every query and reconnect on the connection shares one deadline
+    // (the milter's write of a message's row, retries included, which its MTA waits for);
+    // without one, each query gets the answer timeout. Nothing when `until` is empty.
+    class OneDeadline {
+    public:
+        OneDeadline(const PgConn& conn, std::optional<Clock::time_point> until);
+        ~OneDeadline();
+        OneDeadline(const OneDeadline&) = delete;
+        OneDeadline& operator=(const OneDeadline&) = delete;
+
+    private:
+        const PgConn& conn_;
+        std::optional<Clock::time_point> before_;
+    };
+    // Now plus the answer timeout; empty when there is none.
+    std::optional<Clock::time_point> answer_deadline() const;
+    // The deadline in force, if any.
+    const std::optional<Clock::time_point>& deadline() const { return deadline_; }
     // Runs SQL whose failure changes nothing worth saying (ending a read snapshot,
     // rolling back): skipped on a lost connection, errors ignored.
     void exec_quietly(const char* sql) const;
@@ -114,6 +142,8 @@ public:
     // restart) is only found out here: then it reconnects and tries once more, which is
     // safe as nothing was done yet.
     void begin(std::string_view sql) const;
+    // begin(), with `first` sent in the same round trip; their results.
+    std::vector<PgResult> begin_with(const std::vector<PgStatement>& first) const;
     // A session lock (the sweep lock) lives on this connection: never reconnect.
     void keep_session(bool keep) const { keep_session_ = keep; }
 
@@ -124,12 +154,20 @@ public:
     void leave() const { --depth_; }
 
 private:
-    using Clock = std::chrono::steady_clock;
     // Sends the query and waits for all its results until the deadline; returns the
     // last result, or the first failed one (null when it could not be sent).
     pg_result* run(const std::string& sql, const PgParams* params) const;
     void await_result(Clock::time_point deadline) const;
     [[noreturn]] void give_up() const;
+    [[noreturn]] void too_late() const;
+    // PQreset, within the deadline when one is in force (PQreset alone waits for the
+    // connect_timeout, per address tried).
+    void reset() const;
+    // Reads the results of `n` statements and the sync after them.
+    std::vector<PgResult> pipeline_results(std::size_t n, Clock::time_point deadline) const;
+    // Drops a connection left in a state no query can follow.
+    void drop() const;
+    void reset_within(Clock::time_point deadline) const;
 
     pg_conn* conn_ = nullptr;
     int answer_timeout_ms_ = 0;
@@ -149,17 +187,21 @@ inline void (*pg_commit_sent_hook)(pg_conn*) = nullptr;
 // inside another transaction or a read snapshot (as SQLite does).
 class PgTransaction {
 public:
-    // With `one_deadline`, the whole transaction must finish within the connection's
-    // answer timeout (a message's row, which its MTA waits for); else each query must.
-    explicit PgTransaction(const PgConn& conn, bool one_deadline = false);
+    // Each query must finish within the connection's deadline (PgConn::OneDeadline), or
+    // else within the answer timeout.
+    explicit PgTransaction(const PgConn& conn);
+    // BEGIN and `first` in one round trip; their results are first_results().
+    PgTransaction(const PgConn& conn, const std::vector<PgStatement>& first);
     ~PgTransaction();
     PgTransaction(const PgTransaction&) = delete;
     PgTransaction& operator=(const PgTransaction&) = delete;
     void commit();
+    const std::vector<PgResult>& first_results() const { return first_; }
 
 private:
     const PgConn& conn_;
     bool done_ = false;
+    std::vector<PgResult> first_;
 };
 
 // The server and database named by a conninfo string, for a message about a connection

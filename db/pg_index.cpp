@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/random.hpp"
 #include "core/strings.hpp"
@@ -47,6 +49,8 @@ constexpr int kRowParams = 9;
 constexpr std::size_t kRowsPerInsert = 512;
 
 constexpr int kConnectTimeoutS = 10;
+// Between attempts to reach a server that is restarting.
+constexpr std::chrono::milliseconds kRetryPause{200};
 
 void add_row_params(PgParams& p, const std::string& name, const MessageRow& row, std::string_view token) {
     if (auto problem = row_problem(row)) throw IndexError("index " + name + ": refusing a row: " + *problem);
@@ -78,6 +82,23 @@ std::string insert_many_sql(std::size_t rows) {
 std::string token_array(const std::vector<std::string>& tokens) {
     std::string a = "{";
     for (const std::string& t : tokens) a += (a.size() > 1 ? "," : "") + t;
+    return a + "}";
+}
+
+// Array parameters: a batch in one statement (unnest) instead of a round trip per item.
+// Bytes travel as hex text (decoded by the statement), an empty value as NULL.
+std::string hex_array(const std::vector<std::string>& values) {
+    std::string a = "{";
+    for (const std::string& v : values) {
+        if (a.size() > 1) a += ',';
+        a += v.empty() ? "NULL" : to_hex(v);
+    }
+    return a + "}";
+}
+
+std::string int_array(const std::vector<std::int64_t>& values) {
+    std::string a = "{";
+    for (const std::int64_t v : values) a += (a.size() > 1 ? "," : "") + std::to_string(v);
     return a + "}";
 }
 
@@ -218,7 +239,6 @@ constexpr std::string_view kPresentUnheld =
 PgIndex::PgIndex(const std::string& conninfo, const Options& opts)
     : conn_(std::make_unique<PgConn>(conninfo, kConnectTimeoutS, opts)), name_(conn_->name()), host_(host_column(opts.host_id)) {
     found_version_ = static_cast<int>(configure(*conn_, opts));
-    answer_timeout_ms_ = opts.answer_timeout_ms;
 }
 
 PgIndex::~PgIndex() = default;
@@ -269,33 +289,50 @@ std::vector<std::int64_t> PgIndex::insert(const std::vector<MessageRow>& rows) {
     std::vector<std::string> tokens;
     tokens.reserve(rows.size());
     for (std::size_t i = 0; i < rows.size(); ++i) tokens.push_back(to_hex(random_bytes(16, "a row's token")));
-    // A restart takes the server a moment: while the deadline allows, wait for it.
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(answer_timeout_ms_);
+    // The MTA waits for the milter's answer: every attempt, reconnect and wait for a
+    // restarting server shares one deadline.
+    const PgConn::OneDeadline deadline(*conn_, conn_->answer_deadline());
     for (int attempt = 0;; ++attempt) {
         try {
             return insert_once(rows, tokens);
         } catch (const IndexError&) {
             // Given up on at the deadline, or refused by a server that answers: trying again
-            // would not help.
+            // would not help. Without a deadline, a lost connection is tried once more.
             if (!conn_->lost() || conn_->timed_out()) throw;
-            if (attempt > 0 && std::chrono::steady_clock::now() >= until) throw;
+            if (!conn_->deadline() && attempt > 0) throw;
+            if (!pause_before_retry(conn_->deadline())) throw;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+}
+
+// Waits a moment for a server that is restarting; false when the deadline came first.
+bool PgIndex::pause_before_retry(const std::optional<PgConn::Clock::time_point>& deadline) {
+    if (!deadline) {
+        std::this_thread::sleep_for(kRetryPause);
+        return true;
+    }
+    const auto left = *deadline - PgConn::Clock::now();
+    if (left <= decltype(left)::zero()) return false;
+    std::this_thread::sleep_for(std::min<PgConn::Clock::duration>(kRetryPause, left));
+    return PgConn::Clock::now() < *deadline;
 }
 
 std::vector<std::int64_t> PgIndex::insert_once(const std::vector<MessageRow>& rows,
                                                const std::vector<std::string>& tokens) {
     const PgConn& c = conn();
     std::unordered_map<std::string, std::int64_t> id_of;
-    PgTransaction tx(c, true);
+    std::vector<PgStatement> inserts;
     for (std::size_t from = 0; from < rows.size(); from += kRowsPerInsert) {
         const std::size_t n = std::min(kRowsPerInsert, rows.size() - from);
         PgParams p;
         for (std::size_t i = from; i < from + n; ++i) add_row_params(p, name_, rows[i], tokens[i]);
-        const PgResult res = c.query(insert_many_sql(n), p, n == 1 ? "cannot insert a row" : "cannot insert rows");
-        for (int r = 0; r < res.rows(); ++r) id_of.emplace(res.text(r, 1), res.int64(r, 0));
+        inserts.push_back({insert_many_sql(n), std::move(p), n == 1 ? "cannot insert a row" : "cannot insert rows"});
     }
+    // BEGIN and the rows in one round trip; COMMIT in one of its own, sent only while the
+    // deadline allows, so that rows the milter gave up on are never committed.
+    PgTransaction tx(c, inserts);
+    for (const PgResult& res : tx.first_results())
+        for (int r = 0; r < res.rows(); ++r) id_of.emplace(res.text(r, 1), res.int64(r, 0));
     // Rows whose token was there already: written before the connection broke.
     if (id_of.size() < rows.size()) {
         std::vector<std::string> missing;
@@ -339,6 +376,36 @@ std::vector<MessageRow> PgIndex::rows_for_record(const Digest& record) const {
     if (record.empty()) return {};
     static const std::string sql = sql_of("SELECT ", kRowColumns, " FROM messages WHERE record = $1 ORDER BY id");
     return read_rows(conn().query(sql, PgParams().bytes(record), "cannot look up a record"), name_);
+}
+
+namespace {
+
+// The rows of each key, where `column` is digest or record; empty keys have none.
+Index::RowsByKey rows_by(const PgConn& c, std::string_view column, const std::vector<Digest>& keys,
+                         const std::string& name) {
+    Index::RowsByKey out;
+    std::vector<Digest> wanted;
+    for (const Digest& k : keys)
+        if (!k.empty()) wanted.push_back(k);
+    if (wanted.empty()) return out;
+    const std::string sql = sql_of(sql_of("SELECT ", kRowColumns, " FROM messages WHERE "), column,
+                                   " IN (SELECT decode(k, 'hex') FROM unnest($1::text[]) AS k) ORDER BY id");
+    const PgResult r = c.query(sql, PgParams().text(hex_array(wanted)), "cannot look up messages");
+    for (MessageRow& row : read_rows(r, name)) {
+        Digest key = column == "record" ? row.record : row.digest;
+        out[std::move(key)].push_back(std::move(row));
+    }
+    return out;
+}
+
+}  // namespace
+
+Index::RowsByKey PgIndex::rows_for_each(const std::vector<Digest>& digests) const {
+    return rows_by(conn(), "digest", digests, name_);
+}
+
+Index::RowsByKey PgIndex::rows_for_each_record(const std::vector<Digest>& records) const {
+    return rows_by(conn(), "record", records, name_);
 }
 
 std::optional<MessageRow> PgIndex::row(std::int64_t id) const {
@@ -536,27 +603,42 @@ std::vector<Digest> PgIndex::mark_destroyed(const std::vector<DestroyedRow>& bat
     std::vector<Digest> changed;
     if (batch.empty()) return changed;
     const PgConn& c = conn();
-    PgTransaction tx(c);
+    std::vector<std::int64_t> ids;
+    std::vector<std::int64_t> copies;
+    for (const auto& b : batch) {
+        ids.push_back(b.id);
+        copies.push_back(b.copies);
+    }
     // One statement checks the hold and marks; the hold lock keeps a hold being placed
     // meanwhile from slipping between them.
-    if (unless == Unless::Held)
-        c.query("SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgHoldLock), "cannot take the hold lock");
-    const std::string_view sql =
-        unless == Unless::Held
-            ? "UPDATE messages SET state = 'destroyed', destroyed_at = $1, copies = $2, claimed_at = NULL "
-              "WHERE id = $3 AND state = 'present' AND NOT EXISTS (SELECT 1 FROM holds h "
-              "WHERE h.digest = messages.digest AND h.released_at IS NULL) RETURNING digest"
-            : "UPDATE messages SET state = 'destroyed', destroyed_at = $1, copies = $2, claimed_at = NULL "
-              "WHERE id = $3 AND state = 'present' RETURNING digest";
-    for (const auto& b : batch) {
-        const PgResult r =
-            c.query(sql, PgParams().int64(to_unix(when)).int64(b.copies).int64(b.id), "cannot mark a row destroyed");
-        for (int i = 0; i < r.rows(); ++i) {
-            Digest d = r.bytes(i, 0);
-            if (!d.empty() && std::find(changed.begin(), changed.end(), d) == changed.end()) changed.push_back(std::move(d));
-        }
+    const std::string sql = sql_of(
+        "UPDATE messages SET state = 'destroyed', destroyed_at = $1, copies = b.copies, claimed_at = NULL "
+        "FROM unnest($2::bigint[], $3::bigint[]) AS b(id, copies) WHERE messages.id = b.id AND state = 'present'",
+        unless == Unless::Held ? " AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.digest = messages.digest "
+                                 "AND h.released_at IS NULL)"
+                               : "",
+        " RETURNING messages.id, messages.digest");
+    PgStatement mark{sql, PgParams().int64(to_unix(when)).text(int_array(ids)).text(int_array(copies)),
+                     "cannot mark rows destroyed"};
+    std::optional<PgTransaction> tx;
+    std::optional<PgResult> marked;
+    if (unless == Unless::Held) {
+        tx.emplace(c, std::vector<PgStatement>{
+                          {"SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgHoldLock), "cannot take the hold lock"},
+                          std::move(mark)});
+    } else {
+        marked.emplace(c.query(mark.sql, mark.params, mark.what));  // one statement: its own transaction
     }
-    tx.commit();
+    const PgResult& r = tx ? tx->first_results().back() : *marked;
+    // In the batch's order, as the receipts' chain takes them.
+    std::unordered_map<std::int64_t, Digest> digest_of;
+    for (int i = 0; i < r.rows(); ++i) digest_of.emplace(r.int64(i, 0), r.bytes(i, 1));
+    for (const auto& b : batch) {
+        const auto it = digest_of.find(b.id);
+        if (it == digest_of.end() || it->second.empty()) continue;
+        if (std::find(changed.begin(), changed.end(), it->second) == changed.end()) changed.push_back(it->second);
+    }
+    if (tx) tx->commit();
     return changed;
 }
 
@@ -564,19 +646,25 @@ std::vector<bool> PgIndex::claim(const std::vector<Claim>& claims, std::chrono::
     std::vector<bool> out(claims.size(), false);
     if (claims.empty()) return out;
     const PgConn& c = conn();
-    PgTransaction tx(c);
-    c.query("SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgHoldLock), "cannot take the hold lock");
+    std::vector<std::string> digests;
+    for (const Claim& cl : claims) digests.push_back(cl.digest);
+    PgTransaction tx(c, {{"SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgHoldLock), "cannot take the hold lock"},
+                         {"SELECT DISTINCT digest FROM holds WHERE released_at IS NULL "
+                          "AND digest IN (SELECT decode(d, 'hex') FROM unnest($1::text[]) AS d)",
+                          PgParams().text(hex_array(digests)), "cannot look up holds"}});
+    const PgResult& held = tx.first_results().back();
+    std::unordered_set<std::string> is_held;
+    for (int i = 0; i < held.rows(); ++i) is_held.insert(held.bytes(i, 0));
+    std::vector<std::int64_t> ids;
     for (std::size_t i = 0; i < claims.size(); ++i) {
-        if (!claims[i].digest.empty() &&
-            c.query("SELECT 1 FROM holds WHERE digest = $1 AND released_at IS NULL", PgParams().bytes(claims[i].digest),
-                    "cannot look up a hold")
-                    .rows() > 0)
-            continue;
-        for (const std::int64_t id : claims[i].rows) {
-            c.query("UPDATE messages SET claimed_at = $1 WHERE id = $2 AND state = 'present' AND claimed_at IS NULL",
-                    PgParams().int64(to_unix(when)).int64(id), "cannot claim a row");
-        }
+        if (!claims[i].digest.empty() && is_held.contains(claims[i].digest)) continue;
+        ids.insert(ids.end(), claims[i].rows.begin(), claims[i].rows.end());
         out[i] = true;
+    }
+    if (!ids.empty()) {
+        c.query("UPDATE messages SET claimed_at = $1 WHERE id = ANY($2::bigint[]) AND state = 'present' "
+                "AND claimed_at IS NULL",
+                PgParams().int64(to_unix(when)).text(int_array(ids)), "cannot claim rows");
     }
     tx.commit();
     return out;
@@ -601,16 +689,25 @@ std::optional<Index::FileKeys> PgIndex::known_file(const std::string& file_key) 
 void PgIndex::remember_files(const std::vector<KnownFile>& files, Date today) {
     if (files.empty()) return;
     const PgConn& c = conn();
-    PgTransaction tx(c);
-    const std::string on = format_date(today);
-    for (const auto& f : files) {
-        c.query("INSERT INTO scan_cache (host, file_key, digest, record, added_on) VALUES ($5, $1, $2, $3, $4) "
-                "ON CONFLICT (host, file_key) DO UPDATE SET digest = excluded.digest, record = excluded.record, "
-                "added_on = excluded.added_on",
-                PgParams().bytes(f.file_key).bytes(f.keys.digest).bytes(f.keys.record).text(on).bytes(host_),
-                "cannot write the scan cache");
+    // A file twice in one statement would be refused (ON CONFLICT updates a row once):
+    // the last of its entries wins, as it would one at a time.
+    std::unordered_map<std::string, std::size_t> last;
+    for (std::size_t i = 0; i < files.size(); ++i) last[files[i].file_key] = i;
+    std::vector<std::string> keys, digests, records;
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        if (last[files[i].file_key] != i) continue;
+        keys.push_back(files[i].file_key);
+        digests.push_back(files[i].keys.digest);
+        records.push_back(files[i].keys.record);
     }
-    tx.commit();
+    c.query("INSERT INTO scan_cache (host, file_key, digest, record, added_on) "
+            "SELECT $1, decode(f.k, 'hex'), decode(f.d, 'hex'), decode(f.r, 'hex'), $2 "
+            "FROM unnest($3::text[], $4::text[], $5::text[]) AS f(k, d, r) "
+            "ON CONFLICT (host, file_key) DO UPDATE SET digest = excluded.digest, record = excluded.record, "
+            "added_on = excluded.added_on",
+            PgParams().bytes(host_).text(format_date(today)).text(hex_array(keys)).text(hex_array(digests)).text(
+                hex_array(records)),
+            "cannot write the scan cache");
 }
 
 int PgIndex::forget_files_before(Date cutoff) {
@@ -630,25 +727,18 @@ std::optional<Date> PgIndex::file_first_seen(const std::string& file_key) const 
 void PgIndex::note_files_seen(const std::vector<std::string>& file_keys, Date today) {
     if (file_keys.empty()) return;
     const PgConn& c = conn();
-    PgTransaction tx(c);
-    const std::string on = format_date(today);
-    for (const auto& k : file_keys) {
-        c.query("INSERT INTO files_seen (host, file_key, first_seen, last_seen) VALUES ($3, $1, $2, $2) "
-                "ON CONFLICT (host, file_key) DO UPDATE SET last_seen = excluded.last_seen",
-                PgParams().bytes(k).text(on).bytes(host_), "cannot write files_seen");
-    }
-    tx.commit();
+    const std::set<std::string> keys(file_keys.begin(), file_keys.end());  // each once, as ON CONFLICT needs
+    c.query("INSERT INTO files_seen (host, file_key, first_seen, last_seen) "
+            "SELECT $1, decode(k, 'hex'), $2, $2 FROM unnest($3::text[]) AS k "
+            "ON CONFLICT (host, file_key) DO UPDATE SET last_seen = excluded.last_seen",
+            PgParams().bytes(host_).text(format_date(today)).text(hex_array({keys.begin(), keys.end()})),
+            "cannot write files_seen");
 }
 
 void PgIndex::forget_files_seen(const std::vector<std::string>& file_keys) {
     if (file_keys.empty()) return;
-    const PgConn& c = conn();
-    PgTransaction tx(c);
-    for (const auto& k : file_keys) {
-        c.query("DELETE FROM files_seen WHERE host = $2 AND file_key = $1", PgParams().bytes(k).bytes(host_),
-                "cannot write files_seen");
-    }
-    tx.commit();
+    conn().query("DELETE FROM files_seen WHERE host = $1 AND file_key IN (SELECT decode(k, 'hex') FROM unnest($2::text[]) AS k)",
+                 PgParams().bytes(host_).text(hex_array(file_keys)), "cannot write files_seen");
 }
 
 int PgIndex::forget_files_seen_before(Date cutoff) {

@@ -3,7 +3,9 @@
 // running its own milter or sweeper against one server the admins already run.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +52,8 @@ public:
 
     std::vector<MessageRow> rows_for(const Digest& digest) const override;
     std::vector<MessageRow> rows_for_record(const Digest& record) const override;
+    RowsByKey rows_for_each(const std::vector<Digest>& digests) const override;
+    RowsByKey rows_for_each_record(const std::vector<Digest>& records) const override;
     std::vector<MessageRow> expired(Date today) const override;
 
     std::int64_t hold(const Digest& digest, const std::string& reason, const std::string& ref,
@@ -103,14 +107,13 @@ protected:
     std::optional<MessageRow> row(std::int64_t id) const;
 
 private:
+    static bool pause_before_retry(const std::optional<std::chrono::steady_clock::time_point>& deadline);
     std::vector<std::int64_t> insert_once(const std::vector<MessageRow>& rows, const std::vector<std::string>& tokens);
     class ReadTransaction;
     FolderHold holdable(const dbdetail::PgConn& c, const Digest& digest) const;
     std::int64_t insert_hold(const dbdetail::PgConn& c, const Digest& digest, const std::string& reason,
                              const std::string& ref, const std::string& placed_by, HoldKind kind,
                              std::chrono::system_clock::time_point now);
-    // Options::answer_timeout_ms: also how long a write waits for a restarting server.
-    int answer_timeout_ms_ = 0;
     class AdvisorySweepLock;
     // The connection, reconnected first when the server dropped it between transactions.
     const dbdetail::PgConn& conn() const;

@@ -64,7 +64,9 @@ public:
     // --- what the store reports -----------------------------------------------------
 
     void messages(std::vector<StoredMessage>& batch) override {
+        look_up_rows(batch);
         for (const StoredMessage& m : batch) classify(m);
+        batch_rows_.reset();
     }
 
     void location_unread(Skip why, int entry, const std::string& line, const std::string& path,
@@ -159,6 +161,11 @@ private:
     std::set<std::pair<size_t, std::string>> refused_releases_;  // release folders not used this run
     std::map<std::string, std::optional<std::pair<size_t, std::string>>> destinations_;
     long orphans_kept_ = 0;
+    struct BatchRows {
+        Index::RowsByKey by_record;
+        Index::RowsByKey by_digest;
+    };
+    std::optional<BatchRows> batch_rows_;  // the rows of the messages being classified
     OwnFiles own_;  // files earlier runs named with kMarkerPrefix
 
     // --- what to do with one message ------------------------------------------------
@@ -167,13 +174,31 @@ private:
     // Message-ID digest (see rows_of_unstamped_copy).
     std::vector<MessageRow> rows_matching(const Index::FileKeys& keys, FolderRole role) {
         if (!keys.record.empty()) {
-            auto rows = reads_.get().rows_for_record(keys.record);
+            auto rows = batch_rows_ ? found(batch_rows_->by_record, keys.record) : reads_.get().rows_for_record(keys.record);
             if (!rows.empty()) return rows;
         }
         if (keys.digest.empty()) return {};
-        std::vector<MessageRow> rows = reads_.get().rows_for(keys.digest);
+        std::vector<MessageRow> rows =
+            batch_rows_ ? found(batch_rows_->by_digest, keys.digest) : reads_.get().rows_for(keys.digest);
         if (rows.empty() && !keys.legacy.empty()) rows = reads_.get().rows_for(keys.legacy);
         return rows_of_unstamped_copy(std::move(rows), role);
+    }
+
+    // The rows of a batch of messages in two look-ups instead of one or two per message:
+    // on a database server each is a round trip.
+    void look_up_rows(const std::vector<StoredMessage>& batch) {
+        std::vector<Digest> records, digests;
+        for (const StoredMessage& m : batch) {
+            records.push_back(m.keys.record);
+            digests.push_back(m.keys.digest);
+        }
+        const Index& index = reads_.get();
+        batch_rows_ = BatchRows{index.rows_for_each_record(records), index.rows_for_each(digests)};
+    }
+
+    static std::vector<MessageRow> found(const Index::RowsByKey& rows, const Digest& key) {
+        const auto it = rows.find(key);
+        return it == rows.end() ? std::vector<MessageRow>{} : it->second;
     }
 
     void classify(const StoredMessage& m) {

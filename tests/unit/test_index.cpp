@@ -557,6 +557,61 @@ TEST_P(IndexTest, TheScanCacheForgetsAFileWithItsMessagesDigestAndAfterAMonth) {
     EXPECT_EQ(index->known_file(b), keys(dig(2)));
 }
 
+// The same file may come twice in one batch (two paths to one inode): its last entry
+// counts, and nothing is refused.
+TEST_P(IndexTest, AFileTwiceInOneBatchIsRememberedAsItsLastEntrySays) {
+    auto index = open();
+    const std::string a(16, 'a'), b(16, 'b');
+    const auto keys = [](std::string digest) { return Index::FileKeys{std::move(digest), {}}; };
+    index->remember_files({{a, keys(dig(1))}, {b, keys(dig(3))}, {a, keys(dig(2))}}, d(2026, 1, 10));
+    EXPECT_EQ(index->known_file(a), keys(dig(2)));
+    EXPECT_EQ(index->known_file(b), keys(dig(3)));
+    index->note_files_seen({a, b, a}, d(2026, 1, 10));
+    index->note_files_seen({a, a}, d(2026, 1, 12));
+    EXPECT_EQ(index->file_first_seen(a), d(2026, 1, 10));
+    index->forget_files_seen({a, a});
+    EXPECT_FALSE(index->file_first_seen(a));
+    EXPECT_EQ(index->file_first_seen(b), d(2026, 1, 10));
+}
+
+// The sweeper looks up a batch of messages at once: the same rows as one at a time.
+TEST_P(IndexTest, LooksUpTheRowsOfManyDigestsAndRecordsAtOnce) {
+    auto index = open();
+    auto stamped = make_row(dig(3), d(2026, 1, 1), d(2026, 7, 1));
+    stamped.record = dig(103);
+    const auto ids = index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1)), make_row(dig(2), d(2026, 1, 1), d(2026, 7, 1)),
+                                    make_row(dig(1), d(2026, 3, 1), d(2026, 9, 1)), stamped});
+    const auto by_digest = index->rows_for_each({dig(1), dig(9), dig(2), dig(1), Digest{}});
+    EXPECT_EQ(by_digest.size(), 2U);
+    ASSERT_TRUE(by_digest.contains(dig(1)));
+    ASSERT_EQ(by_digest.at(dig(1)).size(), 2U);
+    EXPECT_EQ(by_digest.at(dig(1))[0].id, ids[0]);
+    EXPECT_EQ(by_digest.at(dig(1))[1].id, ids[2]);
+    const auto ids_of = [](const std::vector<MessageRow>& rows) {
+        std::vector<std::int64_t> out;
+        for (const auto& r : rows) out.push_back(r.id);
+        return out;
+    };
+    EXPECT_EQ(ids_of(by_digest.at(dig(2))), std::vector<std::int64_t>{ids[1]});
+    const auto by_record = index->rows_for_each_record({dig(103), dig(1), Digest{}});
+    ASSERT_EQ(by_record.size(), 1U);
+    EXPECT_EQ(ids_of(by_record.at(dig(103))), std::vector<std::int64_t>{ids[3]});
+    EXPECT_EQ(by_record.at(dig(103)).at(0).record, dig(103));
+    EXPECT_TRUE(index->rows_for_each({}).empty());
+}
+
+// The receipt's chain takes the destroyed digests in the order the sweeper marked them.
+TEST_P(IndexTest, MarkingABatchNamesTheDigestsInTheBatchsOrder) {
+    auto index = open();
+    std::vector<MessageRow> rows;
+    for (int n = 1; n <= 6; ++n) rows.push_back(make_row(dig(n), d(2026, 1, 1), d(2026, 7, 1)));
+    const auto ids = index->insert(rows);
+    const std::vector<Index::DestroyedRow> batch{{ids[4], 1}, {ids[1], 1}, {ids[5], 1}, {ids[0], 1}, {ids[3], 1}};
+    const std::vector<Digest> expected{dig(5), dig(2), dig(6), dig(1), dig(4)};
+    EXPECT_EQ(index->mark_destroyed(batch, at(d(2026, 7, 2))), expected);
+    EXPECT_EQ(index->rows_for(dig(3)).at(0).state, RowState::Present);
+}
+
 TEST_P(IndexTest, TwoHostsSharingAnIndexKeepTheirOwnScanCacheAndFilesSeen) {
     open().reset();
     const auto as_host = [&](const std::string& host) { return open(false, 5000, false, host); };
