@@ -105,6 +105,18 @@ protected:
         return n;
     }
 
+    // Dovecot with its acl plugin, the shared mailbox's hold folder and its release folder
+    // (with Dovecot's default ACL), and the config naming them.
+    void release_folder_with_acls() {
+        rm::test::DovecotOptions o = dovecot->options();
+        o.extra_config = "mail_plugins = $mail_plugins acl\nplugin {\n  acl = vfile\n}\n";
+        dovecot = std::make_unique<PrivateDovecot>(o);
+        shared_extra = "hold_folders = { \"Hold/Safeguarding\" = \"safeguarding\" }\nrelease_folder = \"Hold/Release\"\n"
+                       "release_logins = [\"lead@staff.example\"]\n";
+        for (const char* f : {"Hold/Safeguarding", "Hold/Release"})
+            ASSERT_EQ(dovecot->doveadm("mailbox create -u " + std::string(kShared) + " " + f), 0);
+    }
+
     std::string fetch_one(const std::string& user, const std::string& mailbox, const std::string& field) {
         rm::SweepDovecot e;
         e.config_file = dovecot->config();
@@ -442,14 +454,8 @@ TEST_P(DovecotSweep, AHoldFolderDovecotCannotListStopsAllDestruction) {
 // moment to put the messages in, as the team leader's client would.
 
 TEST_P(DovecotSweep, AGuardedReleaseFolderLiftsFolderHoldsAndTheMessageGoesThatNight) {
-    rm::test::DovecotOptions o = dovecot->options();
-    o.extra_config = "mail_plugins = $mail_plugins acl\nplugin {\n  acl = vfile\n}\n";
-    dovecot = std::make_unique<PrivateDovecot>(o);
-    shared_extra = "hold_folders = { \"Hold/Safeguarding\" = \"safeguarding\" }\nrelease_folder = \"Hold/Release\"\n"
-                   "release_logins = [\"lead@staff.example\"]\n";
+    ASSERT_NO_FATAL_FAILURE(release_folder_with_acls());
     const std::string shared(kShared);
-    for (const char* f : {"Hold/Safeguarding", "Hold/Release"})
-        ASSERT_EQ(dovecot->doveadm("mailbox create -u " + shared + " " + f), 0);
     ASSERT_EQ(dovecot->doveadm("mailbox create -u alice@staff.example Trash"), 0);
     const auto owner_acl = [&](const std::string& rights) {
         ASSERT_EQ(dovecot->doveadm("acl set -u " + shared + " Hold/Release owner " + rights), 0);
@@ -499,14 +505,8 @@ TEST_P(DovecotSweep, AGuardedReleaseFolderLiftsFolderHoldsAndTheMessageGoesThatN
 }
 
 TEST_P(DovecotSweep, AReleaseFolderOthersCanWriteReleasesNothing) {
-    rm::test::DovecotOptions o = dovecot->options();
-    o.extra_config = "mail_plugins = $mail_plugins acl\nplugin {\n  acl = vfile\n}\n";
-    dovecot = std::make_unique<PrivateDovecot>(o);
-    shared_extra = "hold_folders = { \"Hold/Safeguarding\" = \"safeguarding\" }\nrelease_folder = \"Hold/Release\"\n"
-                   "release_logins = [\"lead@staff.example\"]\n";
+    ASSERT_NO_FATAL_FAILURE(release_folder_with_acls());
     const std::string shared(kShared);
-    for (const char* f : {"Hold/Safeguarding", "Hold/Release"})
-        ASSERT_EQ(dovecot->doveadm("mailbox create -u " + shared + " " + f), 0);
     w.row("case@x", kPast, "respect-phoneline", "inbound", World::token("case@x"));
     deliver(kShared, "case@x", "Hold/Safeguarding");
     ASSERT_EQ(sweep().hold_folders.placed, 1);

@@ -39,6 +39,12 @@
 #                      them by the faked offset). SWEEP_TMPDIR: its TMPDIR
 #   sweep_json EXPR    a Python expression over the summary d, printed
 #   sweep_show_failure shows err and the summary when the last assertion failed
+#   sweep_writes_nothing_of WHEN NEEDLE...
+#                      asserts that the summary, stderr and the sweep log hold none of the
+#                      NEEDLEs (WHEN names the moment in the assertion)
+#   sweep_index_names_nothing NEEDLE...
+#                      asserts that the index (RM_INDEX), its WAL and shm hold none of the
+#                      NEEDLEs (addresses, subjects, Message-IDs)
 
 _SWEEP_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=SCRIPTDIR/common.sh
@@ -126,3 +132,26 @@ sweep_json() {
 }
 
 sweep_show_failure() { last_assert_ok || cat "$W/sweep/err" "$W/sweep/out.json" >&2; }
+
+sweep_writes_nothing_of() {
+  local when=$1 f p found=""
+  shift
+  for f in "$W/sweep/out.json" "$W/sweep/err" "$W/sweep/sweep.log"; do
+    for p in "$@"; do
+      if grep -qF -- "$p" "$f" 2>/dev/null; then found+="$(basename "$f") names $p; "; fi
+    done
+  done
+  assert_eq "" "$found" "$when: the summary, stderr and log name no address, subject or Message-ID"
+}
+
+sweep_index_names_nothing() {
+  local leaks="" file needle
+  sync
+  for file in "$RM_INDEX" "$RM_INDEX-wal" "$RM_INDEX-shm"; do
+    [ -e "$file" ] || continue
+    for needle in "$@"; do
+      grep -aqF -- "$needle" "$file" && leaks+="'$needle' in $(basename "$file"); "
+    done
+  done
+  assert_eq "" "$leaks" "the index, its WAL and shm hold no address, subject or Message-ID"
+}
