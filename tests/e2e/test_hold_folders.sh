@@ -82,13 +82,7 @@ config() { # HOLD-FOLDERS-TOML: the shared entry's hold_folders line
 config "hold_folders = { \"$HOLD\" = \"safeguarding\" }"
 
 ctl() { "$CTL" -c "$W/sweep/retention.toml" "$@"; }
-# ctl_at WHEN ARGS...: retentionctl under faketime, as an admin through sudo, output in $W/ctl.out
-ctl_at() {
-  local when=$1
-  shift
-  CTL_RC=0
-  SUDO_USER=$ADMIN faketime "$when" "$CTL" -c "$W/sweep/retention.toml" "$@" >"$W/ctl.out" 2>&1 || CTL_RC=$?
-}
+ctl_at() { sweep_ctl_at "$@"; }
 line_count() { sweep_json "d['lines'].get('respect-phoneline', {}).get('$1', 0)"; }
 hold_folders() { sweep_json "d.get('hold_folders', {}).get('$1')"; }
 

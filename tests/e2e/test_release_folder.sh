@@ -105,13 +105,7 @@ sweep_config '[sweep]' "$(sweep_dovecot_local)" \
   "release_logins = [\"$LEAD\"]"
 
 ctl() { "$CTL" -c "$W/sweep/retention.toml" "$@"; }
-# ctl_at WHEN ARGS...: retentionctl under faketime, as an admin through sudo, output in $W/ctl.out
-ctl_at() {
-  local when=$1
-  shift
-  CTL_RC=0
-  SUDO_USER=$ADMIN faketime "$when" "$CTL" -c "$W/sweep/retention.toml" "$@" >"$W/ctl.out" 2>&1 || CTL_RC=$?
-}
+ctl_at() { sweep_ctl_at "$@"; }
 check() { # exit status in CHECK_RC, output in $W/check.out
   CHECK_RC=0
   ctl check >"$W/check.out" 2>&1 || CHECK_RC=$?

@@ -42,6 +42,10 @@
 #   sweep_writes_nothing_of WHEN NEEDLE...
 #                      asserts that the summary, stderr and the sweep log hold none of the
 #                      NEEDLEs (WHEN names the moment in the assertion)
+#   sweep_ctl_at WHEN ARGS...
+#                      retentionctl (CTL) on the sweep's config under faketime WHEN, as the
+#                      admin ADMIN through sudo (SUDO_USER): exit status in CTL_RC, output
+#                      in $W/ctl.out
 #   sweep_index_names_nothing NEEDLE...
 #                      asserts that the index (RM_INDEX), its WAL and shm hold none of the
 #                      NEEDLEs (addresses, subjects, Message-IDs)
@@ -142,6 +146,13 @@ sweep_writes_nothing_of() {
     done
   done
   assert_eq "" "$found" "$when: the summary, stderr and log name no address, subject or Message-ID"
+}
+
+sweep_ctl_at() {
+  local when=$1
+  shift
+  CTL_RC=0
+  SUDO_USER=$ADMIN faketime "$when" "$CTL" -c "$W/sweep/retention.toml" "$@" >"$W/ctl.out" 2>&1 || CTL_RC=$?
 }
 
 sweep_index_names_nothing() {
