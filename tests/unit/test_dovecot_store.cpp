@@ -52,10 +52,10 @@ protected:
                "[[sweep.mailbox]]\nstore = \"dovecot\"\nuser = \"*@staff.example\"\nkind = \"personal\"\n";
     }
 
-    rm::sweep::Summary sweep() {
+    rm::sweep::Summary sweep(const rm::sweep::SweepOptions& options = {}) {
         w.last_error.clear();
         const rm::Config c = rm::parse_config(config_text(), (w.dir / "etc" / "retention.toml").string());
-        return rm::sweep::run_sweep(c, {}, kNow, w.last_error);
+        return rm::sweep::run_sweep(c, options, kNow, w.last_error);
     }
 
     // A message as the milter stamped it.
@@ -533,6 +533,55 @@ TEST_P(DovecotSweep, AReleaseFolderOthersCanWriteReleasesNothing) {
     EXPECT_EQ(s.hold_folders.released, 1);
     EXPECT_TRUE(w.destroyed("case@x"));
     EXPECT_TRUE(listed(kShared, "Hold/Release").empty());
+}
+
+// A message held in the hold folder and put in the guarded release folder: a dry run
+// says it would release, and lifts nothing; a run whose hold folder cannot be read (the
+// copy there may not be the only one) releases nothing and stops.
+TEST_P(DovecotSweep, ADryRunOrAnUnreadHoldFolderReleasesNothing) {
+    ASSERT_NO_FATAL_FAILURE(release_folder_with_acls());
+    const std::string shared(kShared);
+    const auto release_acl = [&](const std::string& owner_rights) {
+        ASSERT_EQ(dovecot->doveadm("acl set -u " + shared + " Hold/Release owner " + owner_rights), 0);
+    };
+    ASSERT_EQ(dovecot->doveadm("acl set -u " + shared + " Hold/Release anyone lookup"), 0);
+    w.row("case@x", kPast, "respect-phoneline", "inbound", World::token("case@x"));
+    w.row("other@x", kPast, "respect-phoneline", "inbound", World::token("other@x"));
+    deliver(kShared, "case@x", "Hold/Safeguarding");
+    deliver(kShared, "other@x", "Hold/Safeguarding");
+    release_acl("lookup read write-seen write-deleted expunge");
+    ASSERT_EQ(sweep().hold_folders.placed, 2);
+    ASSERT_EQ(dovecot->doveadm("expunge -u " + shared + " mailbox Hold/Safeguarding header message-id case@x"), 0);
+    release_acl("lookup read write-seen write-deleted expunge insert");
+    deliver(kShared, "case@x", "Hold/Release");
+    deliver(kShared, "other@x", "Hold/Release");
+    release_acl("lookup read write-seen write-deleted expunge");
+
+    rm::sweep::SweepOptions dry;
+    dry.dry_run = true;
+    auto s = sweep(dry);
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_EQ(s.hold_folders.released, 1);
+    EXPECT_EQ(s.hold_folders.release_in_hold_folder, 1);
+    EXPECT_EQ(w.index->active_holds(w.digest("case@x")).size(), 1u) << "a dry run lifts nothing";
+    EXPECT_FALSE(w.destroyed("case@x"));
+
+    // The hold folder cannot be read (other@x's copy there is not seen): nothing released.
+    std::string hold_guid;
+    {
+        rm::SweepDovecot e;
+        e.config_file = dovecot->config();
+        for (const auto& m : rm::sweep::dovecot::LocalDoveadm(e).mailboxes(shared))
+            if (m.name == "Hold/Safeguarding" || m.name == "Hold.Safeguarding") hold_guid = m.guid;
+    }
+    ASSERT_FALSE(hold_guid.empty());
+    log_doveadm_runs("case \"$*\" in *" + hold_guid + "*) [ \"$5\" = fetch ] && { echo 'Error: index corrupted' >&2; exit 75; };; esac");
+    s = sweep();
+    EXPECT_EQ(s.exit_code, 3) << w.last_error;
+    EXPECT_EQ(s.hold_folders.released, 0);
+    EXPECT_EQ(w.index->active_holds(w.digest("case@x")).size(), 1u);
+    EXPECT_EQ(w.index->active_holds(w.digest("other@x")).size(), 1u);
+    EXPECT_FALSE(w.destroyed("case@x"));
 }
 
 TEST_P(DovecotSweep, AMissingReleaseFolderIsNotMadeAndReleasesNothing) {
