@@ -208,7 +208,21 @@ _e2e_on_exit() {
   exit "$rc"
 }
 
+# The faketime wrapper names a semaphore and a shared-memory file after its pid, and fails
+# ("faketime: sem_open: File exists") where a wrapper of the same pid was killed earlier and
+# left them behind: with pids reused, any later test could meet one. Those of wrappers no
+# longer running are removed.
+_e2e_clear_stale_faketime() {
+  local f pid
+  for f in /dev/shm/sem.faketime_sem_* /dev/shm/faketime_shm_*; do
+    [ -e "$f" ] || continue
+    pid=${f##*_}
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = faketime ] || rm -f "$f"
+  done
+}
+
 e2e_begin() {
+  _e2e_clear_stale_faketime
   set -E
   trap _e2e_on_err ERR
   trap _e2e_on_exit EXIT
