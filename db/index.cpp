@@ -52,6 +52,15 @@ Index::RowsByKey Index::rows_for_each_record(const std::vector<Digest>& records)
     return out;
 }
 
+Index::KnownFiles Index::known_files(const std::vector<std::string>& file_keys) const {
+    KnownFiles out;
+    for (const std::string& k : file_keys) {
+        if (out.contains(k)) continue;
+        if (auto keys = known_file(k)) out.emplace(k, std::move(*keys));
+    }
+    return out;
+}
+
 std::unique_ptr<Index> Index::open(const std::string& path, const Options& opts) {
     return std::make_unique<SqliteIndex>(path, opts);
 }

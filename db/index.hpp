@@ -287,6 +287,10 @@ public:
     };
     // What was last read on this host from the file with that key, if anything.
     virtual std::optional<FileKeys> known_file(const std::string& file_key) const = 0;
+    // known_file() of many keys at once (one statement on a database server, where each
+    // look-up costs a round trip): each key the cache knows, with its keys.
+    using KnownFiles = std::unordered_map<std::string, FileKeys>;
+    virtual KnownFiles known_files(const std::vector<std::string>& file_keys) const;
     // Remembers files read on `today`, in one transaction (a key seen again is replaced).
     virtual void remember_files(const std::vector<KnownFile>& files, Date today) = 0;
     // Forgets files remembered before `cutoff` (they are read again next time). Returns how many.

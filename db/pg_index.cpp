@@ -686,6 +686,17 @@ std::optional<Index::FileKeys> PgIndex::known_file(const std::string& file_key) 
     return FileKeys{r.bytes(0, 0), r.bytes(0, 1), {}};
 }
 
+Index::KnownFiles PgIndex::known_files(const std::vector<std::string>& file_keys) const {
+    KnownFiles out;
+    if (file_keys.empty()) return out;
+    const PgResult r = conn().query(
+        "SELECT file_key, digest, record FROM scan_cache WHERE host = $1 "
+        "AND file_key IN (SELECT decode(k, 'hex') FROM unnest($2::text[]) AS k)",
+        PgParams().bytes(host_).text(hex_array(file_keys)), "cannot read the scan cache");
+    for (int i = 0; i < r.rows(); ++i) out.emplace(r.bytes(i, 0), FileKeys{r.bytes(i, 1), r.bytes(i, 2), {}});
+    return out;
+}
+
 void PgIndex::remember_files(const std::vector<KnownFile>& files, Date today) {
     if (files.empty()) return;
     const PgConn& c = conn();

@@ -76,6 +76,7 @@ public:
     int release_claims() override;
 
     std::optional<FileKeys> known_file(const std::string& file_key) const override;
+    KnownFiles known_files(const std::vector<std::string>& file_keys) const override;
     void remember_files(const std::vector<KnownFile>& files, Date today) override;
     int forget_files_before(Date cutoff) override;
     std::optional<Date> file_first_seen(const std::string& file_key) const override;

@@ -359,10 +359,22 @@ void MaildirStore::scan_sub(Walk& w, int ffd, const std::string& folder, const s
         return;
     }
     Subdir at{ffd, sfd.get(), folder, sub, role, {}};
+    // Entries are taken kBatchMessages at a time, so that the scan cache is asked about
+    // them together (see prefetch_known).
+    std::vector<std::pair<std::string, unsigned char>> entries;
+    const auto scan_entries = [&] {
+        prefetch_known(w, at, entries);
+        for (const auto& [name, type] : entries) {
+            scan_entry(w, at, name, type);
+            if (w.batch.size() >= kBatchMessages) w.flush();
+        }
+        entries.clear();
+    };
     const int err = for_each_entry(sfd.get(), [&](const std::string& name, unsigned char type) {
-        scan_entry(w, at, name, type);
-        if (w.batch.size() >= kBatchMessages) w.flush();
+        entries.emplace_back(name, type);
+        if (entries.size() >= kBatchMessages) scan_entries();
     });
+    scan_entries();
     w.flush();
     if (err) w.location_unread(Skip::FolderUnreadable, w.path(folder + "/" + sub));
 }
@@ -417,6 +429,19 @@ void MaildirStore::scan_entry(Walk& w, Subdir& at, const std::string& name, unsi
     if (S_ISLNK(st.st_mode)) return w.message_unread(Skip::Symlink, path);
     if (!S_ISREG(st.st_mode)) return w.message_unread(Skip::NotRegular, path);
     if (read_message(w, f, dfd, *mn, at.role) == Read::Gone) w.sink.vanished();
+}
+
+// The scan cache's keys of the regular files among `entries`, asked for in one look-up
+// before read_known() asks for each.
+void MaildirStore::prefetch_known(Walk& w, const Subdir& at, const std::vector<std::pair<std::string, unsigned char>>& entries) {
+    std::vector<std::string> identities;
+    for (const auto& [name, type] : entries) {
+        struct stat st {};
+        if (type != DT_REG || has_marker_prefix(name) || name.front() == '.') continue;
+        if (::fstatat(at.fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            identities.push_back(scan_cache_key(key_, st));
+    }
+    if (!identities.empty()) w.sink.prefetch_known(identities);
 }
 
 // A file an earlier run read, unchanged since: its keys come from the scan cache.

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/config.hpp"
@@ -57,6 +58,7 @@ private:
     void scan_sub(Walk& w, int ffd, const std::string& folder, const std::string& sub, FolderRole role);
     void scan_tmp_for_our_leftovers(Walk& w, int ffd, const std::string& folder);
     void scan_entry(Walk& w, Subdir& at, const std::string& name, unsigned char type);
+    void prefetch_known(Walk& w, const Subdir& at, const std::vector<std::pair<std::string, unsigned char>>& entries);
     bool read_known(Walk& w, FileRef& f, int dfd, const MaildirName& mn, FolderRole role);
     enum class Read { Done, Gone };
     Read read_message(Walk& w, FileRef f, int dfd, const MaildirName& mn, FolderRole role);

@@ -87,14 +87,28 @@ public:
     void vanished() override { ++summary_.vanished; }
     void message_read() override { ++summary_.messages_scanned; }
 
+    void prefetch_known(const std::vector<std::string>& identities) override {
+        if (!look_up_) return;
+        prefetched_ = reads_.get().known_files(identities);
+        prefetch_asked_ = std::unordered_set<std::string>(identities.begin(), identities.end());
+    }
+
     std::optional<Index::FileKeys> known(const std::string& identity) override {
         if (!look_up_) return std::nullopt;
-        auto keys = reads_.get().known_file(identity);
+        auto keys = prefetched(identity);
         if (keys) {
             ++summary_.messages_scanned;
             ++summary_.messages_known;
         }
         return keys;
+    }
+
+    // What prefetch_known() found for an identity it was asked, else a look-up of its own.
+    std::optional<Index::FileKeys> prefetched(const std::string& identity) {
+        if (!prefetch_asked_.count(identity)) return reads_.get().known_file(identity);
+        const auto it = prefetched_.find(identity);
+        if (it == prefetched_.end()) return std::nullopt;
+        return it->second;
     }
 
     void learn(std::string identity, const Index::FileKeys& keys) override { cache_.add(std::move(identity), keys); }
@@ -139,6 +153,8 @@ private:
     Date today_;
     Summary& summary_;
     bool look_up_;
+    Index::KnownFiles prefetched_;
+    std::unordered_set<std::string> prefetch_asked_;
     CacheWriter cache_;
     IndexReads reads_;
     LetterFiles letters_;

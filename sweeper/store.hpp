@@ -91,6 +91,9 @@ public:
     // The scan cache, by an identity the store gives a message and that changes whenever
     // the message could have (Maildir: scan_cache_key). A hit counts as a message read.
     virtual std::optional<Index::FileKeys> known(const std::string& identity) = 0;
+    // The identities known() will be asked for next, looked up together beforehand: on a
+    // database server each look-up is a round trip.
+    virtual void prefetch_known(const std::vector<std::string>& identities) { (void)identities; }
     virtual void learn(std::string identity, const Index::FileKeys& keys) = 0;
     // A file named with our marker prefix (own_files.hpp): finished if an earlier run made
     // it, else reported and left alone.

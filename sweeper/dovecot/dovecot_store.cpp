@@ -565,6 +565,10 @@ void DovecotStore::scan_mailbox(Walk& w, const std::string& name, const Mailbox&
 // left in `listing` to have their headers read. False when the answer is not doveadm's.
 bool DovecotStore::take_listing(Walk& w, const std::string& name, const Mailbox& box, const std::vector<Fields>& listed,
                                 Listing& listing) {
+    std::vector<std::string> identities;
+    for (const Fields& f : listed)
+        if (const auto uid = number(f, "uid")) identities.push_back(identity(w.rs.user, box.status, *uid));
+    w.sink.prefetch_known(identities);
     for (const Fields& f : listed) {
         const auto uid = number(f, "uid");
         if (!uid) {

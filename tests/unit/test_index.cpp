@@ -557,6 +557,26 @@ TEST_P(IndexTest, TheScanCacheForgetsAFileWithItsMessagesDigestAndAfterAMonth) {
     EXPECT_EQ(index->known_file(b), keys(dig(2)));
 }
 
+// The sweeper asks about a batch of files at once: the answer must be the one it would
+// get a file at a time, for files known, unknown and asked twice.
+TEST_P(IndexTest, ManyFilesAtOnceAreKnownAsEachAlone) {
+    auto index = open();
+    index->insert({make_row(dig(1), d(2026, 1, 1), d(2026, 7, 1))});
+    const std::string a(16, 'a'), b(16, 'b'), z(16, 'z');
+    const auto keys = [](std::string digest, std::string record) {
+        return Index::FileKeys{std::move(digest), std::move(record)};
+    };
+    index->remember_files({{a, keys(dig(1), dig(7))}, {b, keys(dig(2), {})}}, d(2026, 1, 10));
+    EXPECT_TRUE(index->known_files({}).empty());
+    const auto known = index->known_files({a, z, b, a});
+    ASSERT_EQ(known.size(), 2u);
+    EXPECT_EQ(known.at(a), keys(dig(1), dig(7)));
+    EXPECT_EQ(known.at(a), index->known_file(a));
+    EXPECT_EQ(known.at(b), index->known_file(b));
+    EXPECT_FALSE(known.contains(z));
+    EXPECT_TRUE(index->known_files({z}).empty());
+}
+
 // The same file may come twice in one batch (two paths to one inode): its last entry
 // counts, and nothing is refused.
 TEST_P(IndexTest, AFileTwiceInOneBatchIsRememberedAsItsLastEntrySays) {
