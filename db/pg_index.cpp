@@ -86,6 +86,10 @@ std::string token_array(const std::vector<std::string>& tokens) {
 }
 
 // Array parameters: a batch in one statement (unnest) instead of a round trip per item.
+// A look-up by many keys is written `column = ANY(ARRAY(SELECT ...))`, not `column IN
+// (SELECT ...)`: PostgreSQL plans the latter as a hash join over a scan of the whole table
+// until it has statistics (a table just filled by a first sweep or a migration), 15 ms a
+// batch at 100 000 rows where the index takes 1 ms.
 // Bytes travel as hex text (decoded by the statement), an empty value as NULL.
 std::string hex_array(const std::vector<std::string>& values) {
     std::string a = "{";
@@ -389,7 +393,7 @@ Index::RowsByKey rows_by(const PgConn& c, std::string_view column, const std::ve
         if (!k.empty()) wanted.push_back(k);
     if (wanted.empty()) return out;
     const std::string sql = sql_of(sql_of("SELECT ", kRowColumns, " FROM messages WHERE "), column,
-                                   " IN (SELECT decode(k, 'hex') FROM unnest($1::text[]) AS k) ORDER BY id");
+                                   " = ANY(ARRAY(SELECT decode(k, 'hex') FROM unnest($1::text[]) AS k)) ORDER BY id");
     const PgResult r = c.query(sql, PgParams().text(hex_array(wanted)), "cannot look up messages");
     for (MessageRow& row : read_rows(r, name)) {
         Digest key = column == "record" ? row.record : row.digest;
@@ -650,7 +654,7 @@ std::vector<bool> PgIndex::claim(const std::vector<Claim>& claims, std::chrono::
     for (const Claim& cl : claims) digests.push_back(cl.digest);
     PgTransaction tx(c, {{"SELECT pg_advisory_xact_lock($1)", PgParams().int64(kPgHoldLock), "cannot take the hold lock"},
                          {"SELECT DISTINCT digest FROM holds WHERE released_at IS NULL "
-                          "AND digest IN (SELECT decode(d, 'hex') FROM unnest($1::text[]) AS d)",
+                          "AND digest = ANY(ARRAY(SELECT decode(d, 'hex') FROM unnest($1::text[]) AS d))",
                           PgParams().text(hex_array(digests)), "cannot look up holds"}});
     const PgResult& held = tx.first_results().back();
     std::unordered_set<std::string> is_held;
@@ -691,7 +695,7 @@ Index::KnownFiles PgIndex::known_files(const std::vector<std::string>& file_keys
     if (file_keys.empty()) return out;
     const PgResult r = conn().query(
         "SELECT file_key, digest, record FROM scan_cache WHERE host = $1 "
-        "AND file_key IN (SELECT decode(k, 'hex') FROM unnest($2::text[]) AS k)",
+        "AND file_key = ANY(ARRAY(SELECT decode(k, 'hex') FROM unnest($2::text[]) AS k))",
         PgParams().bytes(host_).text(hex_array(file_keys)), "cannot read the scan cache");
     for (int i = 0; i < r.rows(); ++i) out.emplace(r.bytes(i, 0), FileKeys{r.bytes(i, 1), r.bytes(i, 2), {}});
     return out;
@@ -748,7 +752,7 @@ void PgIndex::note_files_seen(const std::vector<std::string>& file_keys, Date to
 
 void PgIndex::forget_files_seen(const std::vector<std::string>& file_keys) {
     if (file_keys.empty()) return;
-    conn().query("DELETE FROM files_seen WHERE host = $1 AND file_key IN (SELECT decode(k, 'hex') FROM unnest($2::text[]) AS k)",
+    conn().query("DELETE FROM files_seen WHERE host = $1 AND file_key = ANY(ARRAY(SELECT decode(k, 'hex') FROM unnest($2::text[]) AS k))",
                  PgParams().bytes(host_).text(hex_array(file_keys)), "cannot write files_seen");
 }
 
