@@ -89,7 +89,7 @@ public:
 
     void prefetch_known(const std::vector<std::string>& identities) override {
         if (!look_up_) return;
-        prefetched_ = reads_.get().known_files(identities);
+        prefetched_ = reads_.get(identities.size()).known_files(identities);
         prefetch_asked_ = std::unordered_set<std::string>(identities.begin(), identities.end());
     }
 
@@ -208,7 +208,7 @@ private:
             records.push_back(m.keys.record);
             digests.push_back(m.keys.digest);
         }
-        const Index& index = reads_.get();
+        const Index& index = reads_.get(batch.size());
         batch_rows_ = BatchRows{index.rows_for_each_record(records), index.rows_for_each(digests)};
     }
 

@@ -47,12 +47,14 @@ void CacheWriter::finish() {
     }
 }
 
-const Index& IndexReads::get() {
-    if (lookups_++ % 4096 == 0) {
+const Index& IndexReads::get(size_t lookups) {
+    if (lookups_ >= next_renewal_) {
+        next_renewal_ = lookups_ + 4096;
         scope_.reset();
         cache_.write();
         scope_.emplace(index_);
     }
+    lookups_ += lookups;
     return index_;
 }
 

@@ -62,7 +62,8 @@ private:
 class IndexReads {
 public:
     IndexReads(const Index& index, CacheWriter& cache) : index_(index), cache_(cache) {}
-    const Index& get();
+    // `lookups`: how many look-ups the caller makes with it (a batch counts each of its keys).
+    const Index& get(size_t lookups = 1);
     void end() { scope_.reset(); }
 
 private:
@@ -70,6 +71,7 @@ private:
     CacheWriter& cache_;
     std::optional<Index::ReadScope> scope_;
     size_t lookups_ = 0;
+    size_t next_renewal_ = 0;
 };
 
 }  // namespace rm::sweep
