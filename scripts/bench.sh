@@ -45,6 +45,8 @@
 #   BENCH_NETEM_MS=0.5                   netem delay per packet on loopback for part 1's extra
 #                                        PostgreSQL run (0: no such run); where the kernel has
 #                                        no netem, bench/delay_proxy.py adds it each way instead
+#   BENCH_DOVEADM=/usr/bin/doveadm     the doveadm the sweep of part 4 runs (a wrapper that logs
+#                                        each run and its time profiles it)
 #   BENCH_BUILD_DIR=build-bench, BENCH_DIR=/var/tmp/rm-bench (wiped first), KEEP=1 keeps it
 set -euo pipefail
 
@@ -558,7 +560,7 @@ bench_dovecot() {
   cat >>"$d/retention.toml" <<EOF
 [[sweep.dovecot]]
 name = "local"
-doveadm = "$(command -v doveadm)"
+doveadm = "${BENCH_DOVEADM:-$(command -v doveadm)}"
 config_file = "$PF_DOVECOT_CONF"
 
 [[sweep.mailbox]]
