@@ -808,13 +808,13 @@ std::vector<DestroyOutcome> DovecotStore::destroy(const Plan& plan, const std::v
         destroy_for_user(r, by_mailbox, batch, out);
         if (roots_[r].purge) to_purge.insert(r);
     }
-    for (const size_t r : to_purge) {
-        try {
-            doveadm_.purge(roots_[r].user);
-        } catch (const DoveadmError& e) {
-            // Over the API the format is not known: purge only matters for mdbox.
-            spdlog::warn("purge of a user's mdbox storage through {} failed: {}", doveadm_.describe(), e.what());
-        }
+    std::vector<std::string> users;
+    for (const size_t r : to_purge) users.push_back(roots_[r].user);
+    try {
+        if (!users.empty()) doveadm_.purge_each(users);
+    } catch (const DoveadmError& e) {
+        // Over the API the format is not known: purge only matters for mdbox.
+        spdlog::warn("purge of mdbox storage through {} failed: {}", doveadm_.describe(), e.what());
     }
     return out;
 }

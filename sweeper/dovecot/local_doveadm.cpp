@@ -437,6 +437,34 @@ namespace {
 
 const std::string kStagingPrefix = "retention-sweep-staging-";
 
+// A file of user names, one a line, for doveadm's -F (the command run for each user in
+// one doveadm run), in a fresh folder of /tmp only we can read. Removed at the end.
+class UserFile {
+public:
+    explicit UserFile(const std::vector<std::string>& users) {
+        std::string tmpl = (fs::temp_directory_path() / "retention-sweep-users-XXXXXX").string();
+        if (::mkdtemp(tmpl.data()) == nullptr) return;
+        dir_ = tmpl;
+        std::ofstream out(dir_ / "users", std::ios::trunc);
+        for (const auto& user : users) out << user << '\n';
+        out.close();
+        made_ = static_cast<bool>(out);
+    }
+    ~UserFile() {
+        std::error_code ec;
+        if (!dir_.empty()) fs::remove_all(dir_, ec);
+    }
+    UserFile(const UserFile&) = delete;
+    UserFile& operator=(const UserFile&) = delete;
+
+    bool made() const { return made_; }
+    std::string path() const { return (dir_ / "users").string(); }
+
+private:
+    fs::path dir_;
+    bool made_ = false;
+};
+
 // Staging folders a killed run left (a message's copy in /tmp): those of a process that
 // no longer runs are removed before a new one is made.
 void remove_stale_staging(const fs::path& tmp) {
@@ -586,6 +614,13 @@ bool LocalDoveadm::save(const std::string& user, const std::string& mailbox, con
     run_json("import", {"import", "-u", user, "maildir:" + staging.root().string() + ":LAYOUT=fs:INDEX=MEMORY", parent,
                         "mailbox", inbox ? "INBOX" : leaf, "all"});
     return true;
+}
+
+void LocalDoveadm::purge_each(const std::vector<std::string>& users) {
+    if (users.size() < 2) return Doveadm::purge_each(users);
+    const UserFile file(users);
+    if (!file.made()) return Doveadm::purge_each(users);
+    run_json("purge", {"purge", "-F", file.path()});
 }
 
 }  // namespace rm::sweep::dovecot

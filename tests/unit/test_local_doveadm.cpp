@@ -248,6 +248,34 @@ TEST(LocalDoveadm, PurgeFreesExpungedMailInMdboxStorage) {
     EXPECT_TRUE(storage_holds("keep@example.org"));
 }
 
+// The sweep purges every user it expunged from in one doveadm run (-F): each user's storage
+// is freed, and a user that no longer exists stops no one else's purge.
+TEST(LocalDoveadm, PurgeEachFreesTheStorageOfEveryUser) {
+    if (!PrivateDovecot::available()) GTEST_SKIP() << "needs root and Dovecot";
+    DovecotOptions o;
+    o.format = MailFormat::Mdbox;
+    PrivateDovecot d(o);
+    LocalDoveadm client(endpoint_for(d));
+    const std::vector<std::string> users{"alice@a.example", "bob@a.example"};
+    for (const auto& u : users) {
+        d.deliver(u, message("<keep@example.org>"));
+        d.deliver(u, message("<gone-marker-9c1e@example.org>"));
+        client.expunge(u, {"mailbox", "INBOX", "uid", "2"});
+    }
+    auto storage_holds = [&](const std::string& u, const std::string& needle) {
+        for (const auto& e : fs::recursive_directory_iterator(d.home(u) + "/mdbox/storage")) {
+            if (e.is_regular_file() && slurp(e.path()).find(needle) != std::string::npos) return true;
+        }
+        return false;
+    };
+    ASSERT_TRUE(storage_holds(users[1], "gone-marker-9c1e"));
+    client.purge_each({users[0], "gone@a.example", users[1]});
+    for (const auto& u : users) {
+        EXPECT_FALSE(storage_holds(u, "gone-marker-9c1e")) << u;
+        EXPECT_TRUE(storage_holds(u, "keep@example.org")) << u;
+    }
+}
+
 TEST(LocalDoveadm, AUserdbThatCannotIterateIsAnErrorNotAnEmptyList) {
     if (!PrivateDovecot::available()) GTEST_SKIP() << "needs root and Dovecot";
     DovecotOptions o;
