@@ -27,8 +27,9 @@ namespace {
 // folder asks for (when a fetch across folders failed).
 constexpr size_t kHeaderBatch = 256;
 // How many headers one fetch across a user's folders asks for: a doveadm run costs about as
-// much as reading a few hundred headers, and a thousand is a few megabytes of JSON.
-constexpr size_t kHeaderFetch = 1024;
+// much as reading a few hundred headers (at 100 000 messages, 1024 a run made 95 runs and
+// more doveadm time than the headers themselves), and 4096 are about 10 MB of JSON.
+constexpr size_t kHeaderFetch = 4096;
 
 // The header of ours that a moved copy carries: the source's message GUID (random, it
 // names nobody), so that a run killed between saving the copy and expunging the source
