@@ -441,7 +441,7 @@ void MaildirStore::prefetch_known(Walk& w, const Subdir& at, const std::vector<s
         if (::fstatat(at.fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
             identities.push_back(scan_cache_key(key_, st));
     }
-    if (!identities.empty()) w.sink.prefetch_known(identities);
+    w.sink.prefetch_known(identities);  // even none: what an earlier batch found is dropped
 }
 
 // A file an earlier run read, unchanged since: its keys come from the scan cache.

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <set>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -436,19 +437,43 @@ std::optional<std::string> LocalDoveadm::setting(const std::string& key, const s
 namespace {
 
 const std::string kStagingPrefix = "retention-sweep-staging-";
+const std::string kUsersPrefix = "retention-sweep-users-";
+
+// Folders of ours (named PREFIX then a pid) that a killed run left in /tmp (a message's
+// staging copy, a file of user names): those of a process that no longer runs are removed
+// before a new one is made.
+void remove_stale(const fs::path& tmp, const std::string& prefix) {
+    std::error_code ec;
+    for (fs::directory_iterator it(tmp, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.rfind(prefix, 0) != 0 || !it->is_directory(ec) || it->is_symlink(ec)) continue;
+        const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+        if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) {
+            std::error_code ignored;
+            fs::remove_all(it->path(), ignored);
+        }
+    }
+}
 
 // A file of user names, one a line, for doveadm's -F (the command run for each user in
-// one doveadm run), in a fresh folder of /tmp only we can read. Removed at the end.
+// one doveadm run), in a fresh folder of /tmp only we can read. Removed at the end; one a
+// killed run left is removed by the next.
 class UserFile {
 public:
     explicit UserFile(const std::vector<std::string>& users) {
-        std::string tmpl = (fs::temp_directory_path() / "retention-sweep-users-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) return;
-        dir_ = tmpl;
-        std::ofstream out(dir_ / "users", std::ios::trunc);
-        for (const auto& user : users) out << user << '\n';
-        out.close();
-        made_ = static_cast<bool>(out);
+        try {
+            const fs::path tmp = fs::temp_directory_path();
+            remove_stale(tmp, kUsersPrefix);
+            std::string tmpl = (tmp / (kUsersPrefix + std::to_string(::getpid()) + "-XXXXXX")).string();
+            if (::mkdtemp(tmpl.data()) == nullptr) return;
+            dir_ = tmpl;
+            std::ofstream out(dir_ / "users", std::ios::trunc);
+            for (const auto& user : users) out << user << '\n';
+            out.close();
+            made_ = static_cast<bool>(out);
+        } catch (const std::exception&) {
+            made_ = false;  // no temporary folder: the caller asks one user at a time
+        }
     }
     ~UserFile() {
         std::error_code ec;
@@ -465,28 +490,13 @@ private:
     bool made_ = false;
 };
 
-// Staging folders a killed run left (a message's copy in /tmp): those of a process that
-// no longer runs are removed before a new one is made.
-void remove_stale_staging(const fs::path& tmp) {
-    std::error_code ec;
-    for (fs::directory_iterator it(tmp, ec), end; !ec && it != end; it.increment(ec)) {
-        const std::string name = it->path().filename().string();
-        if (name.rfind(kStagingPrefix, 0) != 0 || !it->is_directory(ec) || it->is_symlink(ec)) continue;
-        const long pid = std::strtol(name.c_str() + kStagingPrefix.size(), nullptr, 10);
-        if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) {
-            std::error_code ignored;
-            fs::remove_all(it->path(), ignored);
-        }
-    }
-}
-
 // A Maildir of one mailbox (`leaf`) in LAYOUT=fs, in a fresh folder of /tmp owned by the
 // mailbox's owner (doveadm reads it as that user). Removed with its contents at the end.
 class Staging {
 public:
     Staging(uid_t uid, gid_t gid) : uid_(uid), gid_(gid) {
         const fs::path tmp = fs::temp_directory_path();
-        remove_stale_staging(tmp);
+        remove_stale(tmp, kStagingPrefix);
         std::string tmpl = (tmp / (kStagingPrefix + std::to_string(::getpid()) + "-XXXXXX")).string();
         if (::mkdtemp(tmpl.data()) == nullptr) throw DoveadmError(DoveadmError::Kind::Failed, std::string("no staging folder: ") + std::strerror(errno));
         root_ = tmpl;
@@ -617,10 +627,18 @@ bool LocalDoveadm::save(const std::string& user, const std::string& mailbox, con
 }
 
 void LocalDoveadm::purge_each(const std::vector<std::string>& users) {
-    if (users.size() < 2) return Doveadm::purge_each(users);
-    const UserFile file(users);
-    if (!file.made()) return Doveadm::purge_each(users);
-    run_json("purge", {"purge", "-F", file.path()});
+    const std::set<std::string> unique(users.begin(), users.end());
+    const std::vector<std::string> each(unique.begin(), unique.end());
+    const bool one_a_line = std::none_of(each.begin(), each.end(), [](const std::string& u) {
+        return u.empty() || u.find_first_of("\r\n") != std::string::npos;
+    });
+    if (each.size() >= 2 && one_a_line) {
+        const UserFile file(each);
+        // A failed run's text could name any of the users, so it is not kept; and a user
+        // whose look-up failed ends the run, so then each is purged by itself.
+        if (file.made() && run("json", {"purge", "-F", file.path()}).exit_code == 0) return;
+    }
+    Doveadm::purge_each(each);
 }
 
 }  // namespace rm::sweep::dovecot

@@ -269,11 +269,15 @@ TEST(LocalDoveadm, PurgeEachFreesTheStorageOfEveryUser) {
         return false;
     };
     ASSERT_TRUE(storage_holds(users[1], "gone-marker-9c1e"));
-    client.purge_each({users[0], "gone@a.example", users[1]});
+    client.purge_each({users[0], "gone@a.example", users[1], users[0]});
     for (const auto& u : users) {
         EXPECT_FALSE(storage_holds(u, "gone-marker-9c1e")) << u;
         EXPECT_TRUE(storage_holds(u, "keep@example.org")) << u;
     }
+    // The file of their names is gone with the run.
+    const std::string ours = "retention-sweep-users-" + std::to_string(::getpid()) + "-";
+    for (const auto& e : fs::directory_iterator(fs::temp_directory_path()))
+        EXPECT_NE(e.path().filename().string().rfind(ours, 0), 0u) << e.path();
 }
 
 TEST(LocalDoveadm, AUserdbThatCannotIterateIsAnErrorNotAnEmptyList) {
