@@ -271,6 +271,55 @@ TEST(Sweep, ASecondRunReadsOnlyTheFilesItHasNotSeen) {
     EXPECT_EQ(third.messages_known, 0);
 }
 
+namespace {
+
+// Counts the scan cache's look-ups: those of one file, and batches.
+class CountingIndex : public rm::test::TestIndex {
+public:
+    using TestIndex::TestIndex;
+    std::optional<FileKeys> known_file(const std::string& file_key) const override {
+        if (!in_batch_) ++single_lookups;
+        return TestIndex::known_file(file_key);
+    }
+    KnownFiles known_files(const std::vector<std::string>& file_keys) const override {
+        ++batches;
+        in_batch_ = true;
+        auto found = TestIndex::known_files(file_keys);
+        in_batch_ = false;
+        return found;
+    }
+    mutable int single_lookups = 0;
+    mutable int batches = 0;
+
+private:
+    mutable bool in_batch_ = false;
+};
+
+}  // namespace
+
+// On a database server each look-up is a round trip: the scan asks about a folder's files
+// a few hundred at a time, never one by one.
+TEST(Sweep, TheScanAsksTheScanCacheInBatchesNotFileByFile) {
+    World w;
+    for (int i = 0; i < 300; ++i) {
+        const std::string id = "batch" + std::to_string(i) + "@x";
+        w.deliver(w.shared_a, id);
+        w.row(id, kFuture);
+    }
+    const rm::Config c = w.config();
+    rm::sweep::Summary first;
+    rm::sweep::make_plan(c, *w.index, *w.key, date(kToday), first,
+                         {.look_up = true, .learn_into = w.index.get(), .settle = std::chrono::seconds(0)});
+    ASSERT_EQ(first.messages_scanned, 300);
+
+    CountingIndex counting(w.index_path, {.create = false, .read_only = true, .busy_timeout_ms = 5000});
+    rm::sweep::Summary second;
+    rm::sweep::make_plan(c, counting, *w.key, date(kToday), second, {.look_up = true, .learn_into = nullptr});
+    EXPECT_EQ(second.messages_known, 300);
+    EXPECT_EQ(counting.single_lookups, 0);
+    EXPECT_GE(counting.batches, 2);  // 256 and 44 (and none for folders without files)
+}
+
 TEST(Sweep, AKnownFileGoesOnItsDateAndAHoldStillKeepsOne) {
     World w;
     const auto a = w.deliver(w.shared_a, "a@x");
