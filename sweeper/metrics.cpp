@@ -72,6 +72,7 @@ std::string metrics_text(const Summary& s, std::chrono::system_clock::time_point
     metric(o, "retention_sweep_residues", "kind=\"lazy_expunge_folders\"", static_cast<double>(s.residues.lazy_expunge_folders));
     metric(o, "retention_sweep_residues", "kind=\"rewritten_mboxes\"", static_cast<double>(s.residues.rewritten_mboxes));
     metric(o, "retention_sweep_residues", "kind=\"purged_mdbox_users\"", static_cast<double>(s.residues.purged_mdbox_users));
+    metric(o, "retention_sweep_residues", "kind=\"unpurged_mdbox_users\"", static_cast<double>(s.residues.unpurged_mdbox_users));
     metric(o, "retention_sweep_residues", "kind=\"not_overwritten_remote\"", static_cast<double>(s.residues.not_overwritten_remote));
     metric(o, "retention_sweep_residues", "kind=\"fts_index_users\"", static_cast<double>(s.residues.fts_index_users));
     metric(o, "retention_sweep_residues", "kind=\"attachment_dir_users\"", static_cast<double>(s.residues.attachment_dir_users));

@@ -93,6 +93,7 @@ nlohmann::json counts_json(const Summary& s) {
                      {"lazy_expunge_folders", s.residues.lazy_expunge_folders},
                      {"rewritten_mboxes", s.residues.rewritten_mboxes},
                      {"purged_mdbox_users", s.residues.purged_mdbox_users},
+                     {"unpurged_mdbox_users", s.residues.unpurged_mdbox_users},
                      {"not_overwritten_remote", s.residues.not_overwritten_remote},
                      {"fts_index_users", s.residues.fts_index_users},
                      {"attachment_dir_users", s.residues.attachment_dir_users}};
@@ -198,6 +199,10 @@ void print_residues(std::ostream& out, const Summary& s) {
         out << "residue: " << r.purged_mdbox_users
             << " mdbox mailbox(es) purged: the storage files were rewritten without the destroyed messages, whose "
                "old bytes were not overwritten in place (keep mail on encrypted storage)\n";
+    if (r.unpurged_mdbox_users)
+        out << "residue: " << r.unpurged_mdbox_users
+            << " mdbox mailbox(es) could not be purged (see the log): the destroyed messages are gone from the "
+               "mailbox but still whole in its storage files until `doveadm purge` runs for it\n";
     if (r.not_overwritten_remote)
         out << "residue: " << r.not_overwritten_remote
             << " Dovecot folder(s) changed over doveadm's HTTP API: Dovecot deleted the messages, nothing was "

@@ -76,6 +76,7 @@ struct Residues {
     // Dovecot mailboxes where destroyed messages' bytes could not be overwritten in place:
     long rewritten_mboxes = 0;      // mbox files Dovecot rewrote without the messages
     long purged_mdbox_users = 0;    // mdbox users purged (storage files rewritten)
+    long unpurged_mdbox_users = 0;  // mdbox users whose purge failed: destroyed messages still in storage
     long not_overwritten_remote = 0;  // mailboxes changed over doveadm's HTTP API
     // Dovecot users changed whose messages also live outside their mailboxes:
     long fts_index_users = 0;       // in a full-text search index

@@ -84,19 +84,19 @@ public:
                       const std::string& flags, std::optional<std::chrono::system_clock::time_point> received) = 0;
     // "purge -u USER": frees the space of expunged mail in mdbox storage.
     virtual void purge(const std::string& user) = 0;
-    // purge() of each of `users`: every one is tried, then the first failure is thrown. The
-    // local client purges them all in one doveadm run ("purge -F FILE"): each run costs a
-    // process and a reading of Dovecot's config.
-    virtual void purge_each(const std::vector<std::string>& users) {
-        std::optional<DoveadmError> failed;
+    // purge() of each of `users`, every one tried: returns those that failed, each with
+    // its error's text. The local client purges them all in one doveadm run ("purge -F
+    // FILE"): each run costs a process and a reading of Dovecot's config.
+    virtual std::map<std::string, std::string> purge_each(const std::vector<std::string>& users) {
+        std::map<std::string, std::string> failed;
         for (const auto& user : users) {
             try {
                 purge(user);
             } catch (const DoveadmError& e) {
-                if (!failed) failed = e;
+                failed.emplace(user, e.what());
             }
         }
-        if (failed) throw *failed;
+        return failed;
     }
     // "mailbox cache purge -u USER MAILBOX...": rewrites each mailbox's dovecot.index.cache
     // without the records of expunged messages (their header fields and snippets).

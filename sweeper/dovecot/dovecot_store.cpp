@@ -811,11 +811,13 @@ std::vector<DestroyOutcome> DovecotStore::destroy(const Plan& plan, const std::v
     }
     std::vector<std::string> users;
     for (const size_t r : to_purge) users.push_back(roots_[r].user);
-    try {
-        if (!users.empty()) doveadm_.purge_each(users);
-    } catch (const DoveadmError& e) {
+    const auto failed = users.empty() ? std::map<std::string, std::string>{} : doveadm_.purge_each(users);
+    for (const size_t r : to_purge) {
+        const auto it = failed.find(roots_[r].user);
+        if (it == failed.end()) continue;
         // Over the API the format is not known: purge only matters for mdbox.
-        spdlog::warn("purge of mdbox storage through {} failed: {}", doveadm_.describe(), e.what());
+        roots_[r].purge_failed = true;
+        spdlog::warn("purge of mdbox storage through {} failed: {}", doveadm_.describe(), it->second);
     }
     return out;
 }
@@ -1080,7 +1082,7 @@ std::string DovecotStore::create_mailbox(RootState& rs, const std::string& folde
 void DovecotStore::report_residues(const Plan& plan, const std::set<std::pair<size_t, std::string>>& changed,
                                    Summary& summary) {
     purge_caches(changed, summary);
-    std::set<size_t> mdbox_users;
+    std::set<size_t> mdbox_users, unpurged;
     for (const auto& [r, name] : changed) {
         if (!roots_.count(r)) continue;
         const std::string where = path_of(plan, r, name);
@@ -1090,6 +1092,11 @@ void DovecotStore::report_residues(const Plan& plan, const std::set<std::pair<si
                 summary.listed("residue", where, "mbox rewritten: old bytes not overwritten in place");
                 break;
             case MailFormat::Mdbox:
+                if (roots_[r].purge_failed) {
+                    if (unpurged.insert(r).second) ++summary.residues.unpurged_mdbox_users;
+                    summary.listed("residue", where, "mdbox not purged: destroyed messages still in its storage files");
+                    break;
+                }
                 if (mdbox_users.insert(r).second) ++summary.residues.purged_mdbox_users;
                 summary.listed("residue", where, "mdbox purged: old bytes not overwritten in place");
                 break;

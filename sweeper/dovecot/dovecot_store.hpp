@@ -75,6 +75,7 @@ private:
         char separator = '/';
         std::map<std::string, Mailbox> mailboxes;  // by Dovecot name
         bool purge = false;  // mdbox (or a format unknown over the API) changed: purge after
+        bool purge_failed = false;  // that purge failed: the destroyed messages are still in its storage
         std::optional<std::string> path_asked;  // a folder whose path doveadm gave
     };
     struct Walk;

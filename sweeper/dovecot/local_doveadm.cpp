@@ -626,7 +626,7 @@ bool LocalDoveadm::save(const std::string& user, const std::string& mailbox, con
     return true;
 }
 
-void LocalDoveadm::purge_each(const std::vector<std::string>& users) {
+std::map<std::string, std::string> LocalDoveadm::purge_each(const std::vector<std::string>& users) {
     const std::set<std::string> unique(users.begin(), users.end());
     const std::vector<std::string> each(unique.begin(), unique.end());
     const bool one_a_line = std::none_of(each.begin(), each.end(), [](const std::string& u) {
@@ -636,9 +636,9 @@ void LocalDoveadm::purge_each(const std::vector<std::string>& users) {
         const UserFile file(each);
         // A failed run's text could name any of the users, so it is not kept; and a user
         // whose look-up failed ends the run, so then each is purged by itself.
-        if (file.made() && run("json", {"purge", "-F", file.path()}).exit_code == 0) return;
+        if (file.made() && run("json", {"purge", "-F", file.path()}).exit_code == 0) return {};
     }
-    Doveadm::purge_each(each);
+    return Doveadm::purge_each(each);
 }
 
 }  // namespace rm::sweep::dovecot

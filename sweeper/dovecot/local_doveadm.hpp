@@ -55,7 +55,7 @@ public:
     bool save(const std::string& user, const std::string& mailbox, const std::string& message,
               const std::string& flags, std::optional<std::chrono::system_clock::time_point> received) override;
     void purge(const std::string& user) override;
-    void purge_each(const std::vector<std::string>& users) override;
+    std::map<std::string, std::string> purge_each(const std::vector<std::string>& users) override;
     void purge_cache(const std::string& user, const std::vector<std::string>& mailboxes) override;
     void force_resync(const std::string& user, const std::string& mailbox_mask) override;
     std::optional<std::string> mailbox_path(const std::string& user, const std::string& mailbox) override;
