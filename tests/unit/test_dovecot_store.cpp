@@ -171,9 +171,9 @@ TEST_P(DovecotSweep, DestroysExpiredHelplineMailAndKeepsTheRest) {
 }
 
 // A purge that fails leaves the destroyed message's bytes in mdbox storage: the summary
-// says so instead of counting the mailbox purged.
+// says so instead of counting the mailbox purged. Other formats are never purged.
 TEST_P(DovecotSweep, AnMdboxPurgeThatFailsIsReportedNotCountedAsPurged) {
-    if (GetParam() != MailFormat::Mdbox) GTEST_SKIP() << "only mdbox is purged";
+    const bool mdbox = GetParam() == MailFormat::Mdbox;
     log_doveadm_runs("[ \"$5\" = purge ] && { echo 'Error: storage locked' >&2; exit 75; }");
     w.row("past@x", kPast, "respect-phoneline", "inbound", World::token("past@x"));
     deliver(kShared, "past@x");
@@ -182,7 +182,7 @@ TEST_P(DovecotSweep, AnMdboxPurgeThatFailsIsReportedNotCountedAsPurged) {
     EXPECT_EQ(s.exit_code, 0) << w.last_error;
     EXPECT_TRUE(listed(kShared).empty());
     EXPECT_EQ(s.residues.purged_mdbox_users, 0);
-    EXPECT_EQ(s.residues.unpurged_mdbox_users, 1);
+    EXPECT_EQ(s.residues.unpurged_mdbox_users, mdbox ? 1 : 0);
 }
 
 // doveadm's runs cost most of a sweep's time: one user's expired messages in several
