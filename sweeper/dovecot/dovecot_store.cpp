@@ -566,23 +566,30 @@ void DovecotStore::scan_mailbox(Walk& w, const std::string& name, const Mailbox&
 // left in `listing` to have their headers read. False when the answer is not doveadm's.
 bool DovecotStore::take_listing(Walk& w, const std::string& name, const Mailbox& box, const std::vector<Fields>& listed,
                                 Listing& listing) {
+    // The uids up to the first row without one (doveadm's answer is then not whole), and
+    // their identities, made once: asked for together, then one by one.
+    std::vector<unsigned long> uids;
     std::vector<std::string> identities;
-    for (const Fields& f : listed)
-        if (const auto uid = number(f, "uid")) identities.push_back(identity(w.rs.user, box.status, *uid));
-    w.sink.prefetch_known(identities);
     for (const Fields& f : listed) {
         const auto uid = number(f, "uid");
-        if (!uid) {
+        if (!uid) break;
+        uids.push_back(*uid);
+        identities.push_back(identity(w.rs.user, box.status, *uid));
+    }
+    w.sink.prefetch_known(identities);
+    for (size_t i = 0; i < listed.size(); ++i) {
+        if (i == uids.size()) {
             w.location_unread(Skip::DovecotBadAnswer, w.path(name), shown_entry(entry_of(w.root())));
             return false;
         }
-        const auto at = number(f, "date.received.unixtime");
-        listing.received[*uid] = at ? date_of_seconds(static_cast<std::int64_t>(*at)) : std::nullopt;
-        if (auto keys = w.sink.known(identity(w.rs.user, box.status, *uid))) {
-            StoredMessage m{FileRef{w.r, name, "", std::to_string(*uid)}, box.role, listing.received[*uid], *keys, {}};
+        const unsigned long uid = uids[i];
+        const auto at = number(listed[i], "date.received.unixtime");
+        listing.received[uid] = at ? date_of_seconds(static_cast<std::int64_t>(*at)) : std::nullopt;
+        if (auto keys = w.sink.known(identities[i])) {
+            StoredMessage m{FileRef{w.r, name, "", std::to_string(uid)}, box.role, listing.received[uid], *keys, {}};
             w.batch.push_back(std::move(m));
         } else {
-            listing.unknown.push_back(*uid);
+            listing.unknown.push_back(uid);
         }
         if (w.batch.size() >= kHeaderBatch) w.flush();
     }
