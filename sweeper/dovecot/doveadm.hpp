@@ -74,6 +74,46 @@ public:
                                       const std::vector<std::string>& query) = 0;
     // "expunge -u USER QUERY".
     virtual void expunge(const std::string& user, const std::vector<std::string>& query) = 0;
+
+    // Several users at once, in one doveadm run where the client can ("-F FILE": the local
+    // program; each run costs a process and a reading of Dovecot's config, which is most of
+    // a sweep's time). In such a run doveadm skips a user that does not exist and still
+    // succeeds, and stops at one whose look-up fails: so these answer nothing rather than
+    // an error, and the caller then asks each user alone, where a failure is that user's.
+    //
+    // fetch() of `query` for each of `users`, each row naming its user in "username";
+    // nothing when this client cannot or the run failed.
+    virtual std::optional<std::vector<Fields>> fetch_for_users(const std::vector<std::string>& users,
+                                                               const std::vector<std::string>& fields,
+                                                               const std::vector<std::string>& query) {
+        (void)users, (void)fields, (void)query;
+        return std::nullopt;
+    }
+    // expunge() of `query` for each of `users`; false when this client cannot or the run
+    // failed (some of them may have been expunged: an expunge again takes nothing more).
+    virtual bool expunge_for_users(const std::vector<std::string>& users, const std::vector<std::string>& query) {
+        (void)users, (void)query;
+        return false;
+    }
+    // mailbox_path() of `mailbox` for each of `users`: user -> path, a user missing from
+    // it to be asked alone; nothing when this client cannot or the run failed.
+    virtual std::optional<std::map<std::string, std::string>> mailbox_paths(const std::vector<std::string>& users,
+                                                                            const std::string& mailbox) {
+        (void)users, (void)mailbox;
+        return std::nullopt;
+    }
+    // purge_cache() of the same `mailboxes` for each of `users`; false when this client
+    // cannot or the run failed.
+    virtual bool purge_cache_for_users(const std::vector<std::string>& users, const std::vector<std::string>& mailboxes) {
+        (void)users, (void)mailboxes;
+        return false;
+    }
+    // Whether each of `users` exists, asked in one look-up: false when one does not, or
+    // this client cannot tell them all at once.
+    virtual bool all_exist(const std::vector<std::string>& users) {
+        (void)users;
+        return false;
+    }
     // "mailbox create -u USER NAME"; an existing mailbox is not an error.
     virtual void create_mailbox(const std::string& user, const std::string& name) = 0;
     // Puts `message` (the whole message, bytes as they are) into `mailbox` of `user` with

@@ -803,6 +803,53 @@ bool DovecotStore::single_namespace() {
     return *(single_namespace_ = n == 1);
 }
 
+// One user's part of a destroy batch: its messages in all its folders go in one search
+// query ("( mailbox-guid G uid SET ) OR ..."), and what doveadm lists before and after the
+// expunge is kept per folder.
+struct DovecotStore::UserDestroy {
+    size_t r = 0;
+    const std::map<std::string, std::vector<size_t>>* by_mailbox = nullptr;
+    std::vector<std::vector<std::string>> parts;
+    std::vector<std::string> query;
+    std::map<std::string, std::string> name_of_guid;
+    std::map<std::string, std::vector<Fields>> present;
+    std::set<std::pair<std::string, unsigned long>> before, left;
+    std::set<std::string> guids;  // message GUIDs, for lazy_expunge's copies
+    std::map<std::string, std::map<unsigned long, UniqueFd>> files;
+    std::optional<DoveadmError> error;
+
+    // (mailbox name, uid) of a row doveadm gives, for a mailbox of this batch.
+    std::optional<std::pair<std::string, unsigned long>> where(const Fields& f) const {
+        const auto box = name_of_guid.find(field(f, "mailbox-guid"));
+        const auto uid = number(f, "uid");
+        if (box == name_of_guid.end() || !uid) return std::nullopt;
+        return std::make_pair(box->second, *uid);
+    }
+    void take_before(Fields f) {
+        const auto at = where(f);
+        if (!at) return;
+        before.insert(*at);
+        guids.insert(field(f, "guid"));
+        present[at->first].push_back(std::move(f));
+    }
+    void take_left(const Fields& f) {
+        if (const auto at = where(f)) left.insert(*at);
+    }
+};
+
+namespace {
+
+unsigned long uid_of(const FileRef& f) {
+    unsigned long uid = 0;
+    std::from_chars(f.name.data(), f.name.data() + f.name.size(), uid);
+    return uid;
+}
+
+const std::vector<std::string> kBeforeFields{"mailbox-guid", "uid", "guid"};
+const std::vector<std::string> kLeftFields{"mailbox-guid", "uid"};
+
+}  // namespace
+
 std::vector<DestroyOutcome> DovecotStore::destroy(const Plan& plan, const std::vector<std::vector<FileRef>>& batch) {
     (void)plan;
     std::vector<DestroyOutcome> out(batch.size());
@@ -811,14 +858,20 @@ std::vector<DestroyOutcome> DovecotStore::destroy(const Plan& plan, const std::v
         if (batch[i].empty()) continue;
         by_user[batch[i].front().root][batch[i].front().folder].push_back(i);
     }
-    std::set<size_t> to_purge;
-    for (const auto& [r, by_mailbox] : by_user) {
-        destroy_for_user(r, by_mailbox, batch, out);
-        if (roots_[r].purge) to_purge.insert(r);
+    std::vector<UserDestroy> users;
+    for (const auto& [r, by_mailbox] : by_user) users.push_back(user_destroy(r, by_mailbox, batch));
+    ask_formats_together(users);
+    if (!destroy_together(users)) {
+        for (auto& u : users) destroy_alone(u);
     }
-    std::vector<std::string> users;
-    for (const size_t r : to_purge) users.push_back(roots_[r].user);
-    const auto failed = users.empty() ? std::map<std::string, std::string>{} : doveadm_.purge_each(users);
+    std::set<size_t> to_purge;
+    for (auto& u : users) {
+        account_user(u, batch, out);
+        if (roots_[u.r].purge) to_purge.insert(u.r);
+    }
+    std::vector<std::string> names;
+    for (const size_t r : to_purge) names.push_back(roots_[r].user);
+    const auto failed = names.empty() ? std::map<std::string, std::string>{} : doveadm_.purge_each(names);
     for (const size_t r : to_purge) {
         const auto it = failed.find(roots_[r].user);
         if (it == failed.end()) continue;
@@ -829,74 +882,196 @@ std::vector<DestroyOutcome> DovecotStore::destroy(const Plan& plan, const std::v
     return out;
 }
 
-namespace {
-
-unsigned long uid_of(const FileRef& f) {
-    unsigned long uid = 0;
-    std::from_chars(f.name.data(), f.name.data() + f.name.size(), uid);
-    return uid;
+// The format of each user's storage, from the path of its INBOX, asked for every user of
+// the batch whose format is not known yet in one doveadm run; the user's other folders
+// are then found beside it (format_beside). A user left out of the answer is asked alone.
+void DovecotStore::ask_formats_together(const std::vector<UserDestroy>& users) {
+    std::map<std::string, std::vector<size_t>> roots_of;
+    for (const auto& u : users) {
+        const RootState& rs = roots_[u.r];
+        const auto inbox = rs.mailboxes.find("INBOX");
+        if (!rs.path_asked && inbox != rs.mailboxes.end() && !inbox->second.format) roots_of[rs.user].push_back(u.r);
+    }
+    if (roots_of.size() < 2) return;
+    std::vector<std::string> names;
+    for (const auto& [name, rs] : roots_of) names.push_back(name);
+    const auto paths = doveadm_.mailbox_paths(names, "INBOX");
+    if (!paths) return;
+    for (const auto& [user, path] : *paths) {
+        const auto it = roots_of.find(user);
+        if (it == roots_of.end()) continue;
+        // An INBOX never written to has no storage yet to tell the format by: then the
+        // folders of the batch are asked about alone.
+        const MailFormat fmt = format_of_mailbox_path(path);
+        if (fmt == MailFormat::Unknown) continue;
+        for (const size_t r : it->second) {
+            Mailbox& inbox = roots_[r].mailboxes["INBOX"];
+            inbox.path = path;
+            inbox.format = fmt;
+            roots_[r].path_asked = "INBOX";
+        }
+    }
 }
 
-}  // namespace
-
-// One user's messages in all their folders go in one search query ("( mailbox-guid G uid
-// SET ) OR ..."): each doveadm run costs a process and a look at the user's indexes, so
-// the fetch of what is there, the expunge and the check of what is left are one run
-// each, however many folders the batch touches.
-void DovecotStore::destroy_for_user(size_t r, const std::map<std::string, std::vector<size_t>>& by_mailbox,
-                                    const std::vector<std::vector<FileRef>>& batch, std::vector<DestroyOutcome>& out) {
-    RootState& rs = roots_[r];
-    std::vector<std::vector<std::string>> parts;
-    std::map<std::string, std::string> name_of_guid;
+DovecotStore::UserDestroy DovecotStore::user_destroy(size_t r, const std::map<std::string, std::vector<size_t>>& by_mailbox,
+                                                      const std::vector<std::vector<FileRef>>& batch) {
+    UserDestroy u;
+    u.r = r;
+    u.by_mailbox = &by_mailbox;
     for (const auto& [name, items] : by_mailbox) {
         std::vector<unsigned long> uids;
         for (const size_t i : items) uids.push_back(uid_of(batch[i].front()));
-        const std::string& guid = rs.mailboxes[name].status.guid;
-        name_of_guid[guid] = name;
-        parts.push_back({"mailbox-guid", guid, "uid", uid_set(uids)});
+        const std::string& guid = roots_[r].mailboxes[name].status.guid;
+        u.name_of_guid[guid] = name;
+        u.parts.push_back({"mailbox-guid", guid, "uid", uid_set(uids)});
+    }
+    u.query = any_of(u.parts);
+    return u;
+}
+
+// Between the look at what is there and the expunge: where mdbox storage will need a purge,
+// and the files to overwrite once Dovecot has unlinked them.
+void DovecotStore::prepare_expunge(UserDestroy& u) {
+    RootState& rs = roots_[u.r];
+    for (const auto& [name, items] : *u.by_mailbox) {
+        const MailFormat fmt = format(u.r, name);
+        if (fmt == MailFormat::Mdbox || fmt == MailFormat::Unknown) rs.purge = true;
+        if (config_.sweep.secure_delete == SecureDelete::Overwrite && u.present.count(name))
+            u.files[name] = open_in_place(u.r, name, u.present[name]);
+    }
+}
+
+// The fetch of what is there, the expunge and the check of what is left: one doveadm run
+// each for the user, however many folders the batch touches.
+void DovecotStore::destroy_alone(UserDestroy& u) {
+    const std::string& user = roots_[u.r].user;
+    try {
+        for (auto& f : doveadm_.fetch(user, kBeforeFields, u.query)) u.take_before(std::move(f));
+        prepare_expunge(u);
+        if (!u.before.empty()) doveadm_.expunge(user, u.query);
+        expunge_lazy_copies(u.r, u.guids);
+        check_left_alone(u);
+    } catch (const DoveadmError& e) {
+        u.error = e;
+    }
+}
+
+void DovecotStore::check_left_alone(UserDestroy& u) {
+    u.left.clear();
+    if (!u.before.empty())
+        for (const auto& f : doveadm_.fetch(roots_[u.r].user, kLeftFields, u.query)) u.take_left(f);
+}
+
+// Every user of the batch in one doveadm run a step, where the client can: the same
+// steps as destroy_alone. Returns false, having changed nothing, when the users cannot go
+// together: then each goes alone. One user whose run fails after that point is finished
+// alone, where its failure is its own.
+//
+// The query joins every user's part: a mailbox GUID names one folder of one user, so each
+// user's run matches its own messages only. A GUID that two of these users share (a
+// mailbox copied with its GUID, as dsync does) keeps them apart.
+bool DovecotStore::destroy_together(std::vector<UserDestroy>& users) {
+    if (users.size() < 2) return false;
+    std::map<std::string, UserDestroy*> by_name;
+    std::set<std::string> guids;
+    std::vector<std::vector<std::string>> parts;
+    for (auto& u : users) {
+        const RootState& rs = roots_[u.r];
+        if (!by_name.emplace(rs.user, &u).second) return false;  // one user in two entries
+        for (const auto& [name, m] : rs.mailboxes)
+            if (!guids.insert(m.status.guid).second) return false;
+        parts.insert(parts.end(), u.parts.begin(), u.parts.end());
     }
     const std::vector<std::string> query = any_of(parts);
-    // (mailbox name, uid) of each row doveadm gives, for a mailbox of this batch.
-    const auto where = [&](const Fields& f) -> std::optional<std::pair<std::string, unsigned long>> {
-        const auto box = name_of_guid.find(field(f, "mailbox-guid"));
-        const auto uid = number(f, "uid");
-        if (box == name_of_guid.end() || !uid) return std::nullopt;
-        return std::make_pair(box->second, *uid);
-    };
-    try {
-        std::map<std::string, std::vector<Fields>> present;
-        std::set<std::pair<std::string, unsigned long>> before;
-        std::set<std::string> guids;
-        for (auto& f : doveadm_.fetch(rs.user, {"mailbox-guid", "uid", "guid"}, query)) {
-            const auto at = where(f);
-            if (!at) continue;
-            before.insert(*at);
-            guids.insert(field(f, "guid"));
-            present[at->first].push_back(std::move(f));
+    std::vector<std::string> names;
+    for (const auto& [name, u] : by_name) names.push_back(name);
+    auto before = fetch_for_users(by_name, names, kBeforeFields, query);
+    if (!before) return false;
+    // A user doveadm skipped shows nothing here: its messages count as vanished, never as
+    // destroyed.
+    for (auto& f : *before) by_name[field(f, "username")]->take_before(std::move(f));
+
+    std::vector<std::string> acting;
+    for (auto& [name, u] : by_name) {
+        try {
+            prepare_expunge(*u);
+        } catch (const DoveadmError& e) {
+            u->error = e;
         }
-        std::map<std::string, std::map<unsigned long, UniqueFd>> files;
-        for (const auto& [name, items] : by_mailbox) {
-            const MailFormat fmt = format(r, name);
-            if (fmt == MailFormat::Mdbox || fmt == MailFormat::Unknown) rs.purge = true;
-            if (config_.sweep.secure_delete == SecureDelete::Overwrite && present.count(name))
-                files[name] = open_in_place(r, name, present[name]);
+        if (!u->error && !u->before.empty()) acting.push_back(name);
+    }
+    if (acting.empty()) return true;
+    if (!doveadm_.expunge_for_users(acting, query)) {
+        for (const auto& name : acting) {
+            try {
+                doveadm_.expunge(name, by_name[name]->query);
+            } catch (const DoveadmError& e) {
+                by_name[name]->error = e;
+            }
         }
-        if (!before.empty()) doveadm_.expunge(rs.user, query);
-        expunge_lazy_copies(r, guids);
-        std::set<std::pair<std::string, unsigned long>> left;
-        if (!before.empty())
-            for (const auto& f : doveadm_.fetch(rs.user, {"mailbox-guid", "uid"}, query))
-                if (const auto at = where(f)) left.insert(*at);
-        for (const auto& [name, items] : by_mailbox)
-            account_destroyed(r, name, items, batch, before, left, files[name], out);
-    } catch (const DoveadmError& e) {
-        spdlog::error("cannot expunge messages through {}: {}", doveadm_.describe(), e.what());
+    }
+    for (const auto& name : acting) {
+        try {
+            expunge_lazy_copies(by_name[name]->r, by_name[name]->guids);
+        } catch (const DoveadmError& e) {
+            by_name[name]->error = e;
+        }
+    }
+    check_left_together(by_name, acting, query);
+    return true;
+}
+
+// fetch_for_users, each row named by a user of the batch: a row under another name (a
+// userdb that renames) and the answer is not used.
+std::optional<std::vector<Fields>> DovecotStore::fetch_for_users(const std::map<std::string, UserDestroy*>& by_name,
+                                                                 const std::vector<std::string>& names,
+                                                                 const std::vector<std::string>& fields,
+                                                                 const std::vector<std::string>& query) {
+    auto rows = doveadm_.fetch_for_users(names, fields, query);
+    if (rows)
+        for (const auto& f : *rows)
+            if (!by_name.count(field(f, "username"))) return std::nullopt;
+    return rows;
+}
+
+// What Dovecot still lists, for every user that acted, in one run. doveadm skips a user
+// that no longer exists without a word, which would make all its messages look destroyed:
+// so the users are looked up after it, all at once, and where that cannot confirm them
+// each one's check is asked alone (a user that does not exist is then an error).
+void DovecotStore::check_left_together(const std::map<std::string, UserDestroy*>& by_name,
+                                       const std::vector<std::string>& acting, const std::vector<std::string>& query) {
+    std::vector<std::string> checking;
+    for (const auto& name : acting)
+        if (!by_name.at(name)->error) checking.push_back(name);
+    if (checking.empty()) return;
+    const auto left = fetch_for_users(by_name, checking, kLeftFields, query);
+    if (left && doveadm_.all_exist(checking)) {
+        for (const auto& f : *left) by_name.at(field(f, "username"))->take_left(f);
+        return;
+    }
+    for (const auto& name : checking) {
+        UserDestroy& u = *by_name.at(name);
+        try {
+            check_left_alone(u);
+        } catch (const DoveadmError& e) {
+            u.error = e;
+        }
+    }
+}
+
+void DovecotStore::account_user(UserDestroy& u, const std::vector<std::vector<FileRef>>& batch,
+                                std::vector<DestroyOutcome>& out) {
+    if (u.error) {
+        spdlog::error("cannot expunge messages through {}: {}", doveadm_.describe(), u.error->what());
         // A folder gone since the scan took its messages with it, or moved them elsewhere:
         // the next run finds them there.
-        const Skip why = e.kind() == DoveadmError::Kind::NoSuchMailbox ? Skip::Changed : skip_of(e);
-        for (const auto& [name, items] : by_mailbox)
+        const Skip why = u.error->kind() == DoveadmError::Kind::NoSuchMailbox ? Skip::Changed : skip_of(*u.error);
+        for (const auto& [name, items] : *u.by_mailbox)
             for (const size_t i : items) out[i].skips.push_back(why);
+        return;
     }
+    for (const auto& [name, items] : *u.by_mailbox)
+        account_destroyed(u.r, name, items, batch, u.before, u.left, u.files[name], out);
 }
 
 // Only what Dovecot no longer lists is overwritten: its file is unlinked now, and a run
@@ -1165,18 +1340,29 @@ void DovecotStore::report_kept_elsewhere(const Plan& plan, const std::set<std::p
 // message out of before (a client's MOVE is a copy and an expunge). So every folder of a
 // user the sweep changed is purged, lazy_expunge folders with them, in the one doveadm
 // run that user costs anyway.
+// Every folder of each changed user is purged. Users with the same folders go together in
+// one doveadm run; where that run fails, or a user of it cannot be confirmed to exist
+// (doveadm passes over one that does not), each is purged alone.
 void DovecotStore::purge_caches(const std::set<std::pair<size_t, std::string>>& changed, Summary& summary) {
-    std::map<size_t, std::set<std::string>> by_root;
-    for (const auto& [r, name] : changed)
-        if (roots_.count(r)) by_root[r].insert(name);
-    for (auto& [r, names] : by_root) {
-        for (const auto& [name, m] : roots_[r].mailboxes) names.insert(name);
-        try {
-            doveadm_.purge_cache(roots_[r].user, {names.begin(), names.end()});
-        } catch (const DoveadmError& e) {
-            spdlog::warn("cannot purge Dovecot's index cache through {}: {}", doveadm_.describe(), e.what());
-            summary.warn("Dovecot's index cache of a changed mailbox could not be purged: it may still hold header "
-                         "fields of destroyed messages (run doveadm mailbox cache purge)");
+    std::map<std::string, std::set<std::string>> folders_of;  // by user
+    for (const auto& [r, name] : changed) {
+        if (!roots_.count(r)) continue;
+        auto& names = folders_of[roots_[r].user];
+        for (const auto& [folder, m] : roots_[r].mailboxes) names.insert(folder);
+    }
+    std::map<std::set<std::string>, std::vector<std::string>> users_of;  // by folders
+    for (const auto& [user, names] : folders_of) users_of[names].push_back(user);
+    for (const auto& [names, users] : users_of) {
+        const std::vector<std::string> folders(names.begin(), names.end());
+        if (users.size() >= 2 && doveadm_.purge_cache_for_users(users, folders) && doveadm_.all_exist(users)) continue;
+        for (const auto& user : users) {
+            try {
+                doveadm_.purge_cache(user, folders);
+            } catch (const DoveadmError& e) {
+                spdlog::warn("cannot purge Dovecot's index cache through {}: {}", doveadm_.describe(), e.what());
+                summary.warn("Dovecot's index cache of a changed mailbox could not be purged: it may still hold header "
+                             "fields of destroyed messages (run doveadm mailbox cache purge)");
+            }
         }
     }
 }

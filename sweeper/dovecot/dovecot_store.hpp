@@ -129,8 +129,21 @@ private:
     MailFormat format(size_t r, const std::string& name);
     std::optional<MailFormat> format_beside(RootState& rs, const std::string& name);
     bool single_namespace();
-    void destroy_for_user(size_t r, const std::map<std::string, std::vector<size_t>>& by_mailbox,
-                          const std::vector<std::vector<FileRef>>& batch, std::vector<DestroyOutcome>& out);
+    struct UserDestroy;
+    UserDestroy user_destroy(size_t r, const std::map<std::string, std::vector<size_t>>& by_mailbox,
+                             const std::vector<std::vector<FileRef>>& batch);
+    void ask_formats_together(const std::vector<UserDestroy>& users);
+    void prepare_expunge(UserDestroy& u);
+    void destroy_alone(UserDestroy& u);
+    void check_left_alone(UserDestroy& u);
+    bool destroy_together(std::vector<UserDestroy>& users);
+    std::optional<std::vector<Fields>> fetch_for_users(const std::map<std::string, UserDestroy*>& by_name,
+                                                       const std::vector<std::string>& names,
+                                                       const std::vector<std::string>& fields,
+                                                       const std::vector<std::string>& query);
+    void check_left_together(const std::map<std::string, UserDestroy*>& by_name, const std::vector<std::string>& acting,
+                             const std::vector<std::string>& query);
+    void account_user(UserDestroy& u, const std::vector<std::vector<FileRef>>& batch, std::vector<DestroyOutcome>& out);
     void account_destroyed(size_t r, const std::string& name, const std::vector<size_t>& items,
                            const std::vector<std::vector<FileRef>>& batch,
                            const std::set<std::pair<std::string, unsigned long>>& before,

@@ -278,6 +278,10 @@ std::vector<Fields> LocalDoveadm::run_json(const std::string& what, const std::v
         auto u = std::find(args.begin(), args.end(), "-u");
         fail(what, r, u != args.end() && u + 1 != args.end() ? *(u + 1) : "");
     }
+    return parse_json(what, r);
+}
+
+std::vector<Fields> LocalDoveadm::parse_json(const std::string& what, const ProgramRun& r) const {
     nlohmann::json answer;
     try {
         answer = nlohmann::json::parse(r.out);
@@ -374,6 +378,51 @@ void LocalDoveadm::expunge(const std::string& user, const std::vector<std::strin
     std::vector<std::string> args{"expunge", "-u", user};
     args.insert(args.end(), query.begin(), query.end());
     run_json("expunge", args);
+}
+
+std::optional<std::vector<Fields>> LocalDoveadm::fetch_for_users(const std::vector<std::string>& users,
+                                                                const std::vector<std::string>& fields,
+                                                                const std::vector<std::string>& query) {
+    std::string joined;
+    for (const auto& f : fields) joined += (joined.empty() ? "" : " ") + f;
+    std::vector<std::string> args{"fetch", joined};
+    args.insert(args.end(), query.begin(), query.end());
+    return run_for_users(users, 1, args);
+}
+
+bool LocalDoveadm::expunge_for_users(const std::vector<std::string>& users, const std::vector<std::string>& query) {
+    std::vector<std::string> args{"expunge"};
+    args.insert(args.end(), query.begin(), query.end());
+    return run_for_users(users, 1, args).has_value();
+}
+
+std::optional<std::map<std::string, std::string>> LocalDoveadm::mailbox_paths(const std::vector<std::string>& users,
+                                                                             const std::string& mailbox) {
+    const auto rows = run_for_users(users, 2, {"mailbox", "path", mailbox});
+    if (!rows) return std::nullopt;
+    std::map<std::string, std::string> paths;
+    for (const auto& row : *rows) {
+        const auto user = row.find("username"), path = row.find("path");
+        if (user != row.end() && path != row.end() && !path->second.empty()) paths[user->second] = path->second;
+    }
+    return paths;
+}
+
+bool LocalDoveadm::purge_cache_for_users(const std::vector<std::string>& users, const std::vector<std::string>& mailboxes) {
+    std::vector<std::string> args{"mailbox", "cache", "purge"};
+    args.insert(args.end(), mailboxes.begin(), mailboxes.end());
+    return run_for_users(users, 3, args).has_value();
+}
+
+// "user -u NAME..." exits 67 when any of the names has no userdb entry. A name with '*'
+// or '?' would be read as a mask, one starting with '-' as an option.
+bool LocalDoveadm::all_exist(const std::vector<std::string>& users) {
+    std::vector<std::string> args{"user", "-u"};
+    for (const auto& user : users) {
+        if (user.empty() || user[0] == '-' || has_wildcard(user)) return false;
+        args.push_back(user);
+    }
+    return !users.empty() && run("json", args).exit_code == 0;
 }
 
 void LocalDoveadm::create_mailbox(const std::string& user, const std::string& name) {
@@ -626,18 +675,29 @@ bool LocalDoveadm::save(const std::string& user, const std::string& mailbox, con
     return true;
 }
 
+std::optional<std::vector<Fields>> LocalDoveadm::run_for_users(const std::vector<std::string>& users, size_t words,
+                                                              std::vector<std::string> args) const {
+    const bool one_a_line = std::none_of(users.begin(), users.end(), [](const std::string& u) {
+        return u.empty() || u.find_first_of("\r\n") != std::string::npos;
+    });
+    if (users.empty() || !one_a_line || words > args.size()) return std::nullopt;
+    const UserFile file(users);
+    if (!file.made()) return std::nullopt;
+    args.insert(args.begin() + static_cast<std::ptrdiff_t>(words), {"-F", file.path()});
+    const ProgramRun r = run("json", args);
+    if (r.exit_code != 0) return std::nullopt;
+    try {
+        return parse_json(args.front(), r);
+    } catch (const DoveadmError&) {
+        return std::nullopt;
+    }
+}
+
 std::map<std::string, std::string> LocalDoveadm::purge_each(const std::vector<std::string>& users) {
     const std::set<std::string> unique(users.begin(), users.end());
     const std::vector<std::string> each(unique.begin(), unique.end());
-    const bool one_a_line = std::none_of(each.begin(), each.end(), [](const std::string& u) {
-        return u.empty() || u.find_first_of("\r\n") != std::string::npos;
-    });
-    if (each.size() >= 2 && one_a_line) {
-        const UserFile file(each);
-        // A failed run's text could name any of the users, so it is not kept; and a user
-        // whose look-up failed ends the run, so then each is purged by itself.
-        if (file.made() && run("json", {"purge", "-F", file.path()}).exit_code == 0) return {};
-    }
+    // A user whose look-up failed ends the run: then each is purged by itself.
+    if (each.size() >= 2 && run_for_users(each, 1, {"purge"})) return {};
     return Doveadm::purge_each(each);
 }
 

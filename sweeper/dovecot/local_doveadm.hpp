@@ -5,6 +5,7 @@
 // handed to the mailbox's owner, so that no file is left root-owned).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,14 @@ public:
     std::vector<Fields> fetch(const std::string& user, const std::vector<std::string>& fields,
                               const std::vector<std::string>& query) override;
     void expunge(const std::string& user, const std::vector<std::string>& query) override;
+    std::optional<std::vector<Fields>> fetch_for_users(const std::vector<std::string>& users,
+                                                       const std::vector<std::string>& fields,
+                                                       const std::vector<std::string>& query) override;
+    bool expunge_for_users(const std::vector<std::string>& users, const std::vector<std::string>& query) override;
+    std::optional<std::map<std::string, std::string>> mailbox_paths(const std::vector<std::string>& users,
+                                                                    const std::string& mailbox) override;
+    bool purge_cache_for_users(const std::vector<std::string>& users, const std::vector<std::string>& mailboxes) override;
+    bool all_exist(const std::vector<std::string>& users) override;
     void create_mailbox(const std::string& user, const std::string& name) override;
     bool save(const std::string& user, const std::string& mailbox, const std::string& message,
               const std::string& flags, std::optional<std::chrono::system_clock::time_point> received) override;
@@ -72,6 +81,12 @@ private:
     // The run's JSON answer (an array of objects of strings); throws on a failure code
     // or an answer that is not whole.
     std::vector<Fields> run_json(const std::string& what, const std::vector<std::string>& args) const;
+    std::vector<Fields> parse_json(const std::string& what, const ProgramRun& r) const;
+    // `args` run once for each of `users` ("-F FILE" inserted after the command's `words`
+    // first arguments); nothing when they cannot be written one a line or the run failed.
+    // A failed run's text could name any of them, so it is not kept.
+    std::optional<std::vector<Fields>> run_for_users(const std::vector<std::string>& users, size_t words,
+                                                     std::vector<std::string> args) const;
     // Throws the DoveadmError for a failed run; its text names the endpoint, never `user`.
     [[noreturn]] void fail(const std::string& what, const ProgramRun& r, const std::string& user) const;
     std::vector<std::string> mailbox_names(const std::string& user, const std::string& pattern) const;

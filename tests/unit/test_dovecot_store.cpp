@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 
 #include "dovecot_test_util.hpp"
@@ -94,6 +95,24 @@ protected:
         fs::permissions(doveadm_program, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                              fs::perms::others_read | fs::perms::others_exec);
         return log;
+    }
+
+    // Expired mail of the shared mailbox and of two staff members' Trash, and mail to
+    // keep in each.
+    void expired_mail_of_three_users() {
+        for (const char* user : {"alice@staff.example", "bob@staff.example"}) {
+            ASSERT_EQ(dovecot->doveadm("mailbox create -u " + std::string(user) + " Trash"), 0);
+            deliver(user, std::string("own-") + user);  // not in the index: their own mail
+        }
+        const std::vector<std::array<std::string, 3>> where{
+            {kShared, "INBOX", "shared"}, {"alice@staff.example", "Trash", "alice"}, {"bob@staff.example", "Trash", "bob"}};
+        for (const auto& [user, box, who] : where) {
+            const std::string past = "past-" + who + "@x", future = "future-" + who + "@x";
+            w.row(past, kPast, "respect-phoneline", "inbound", World::token(past));
+            w.row(future, kFuture, "respect-phoneline", "inbound", World::token(future));
+            deliver(user, past, box);
+            deliver(user, future, box);
+        }
     }
 
     // How many runs of `command` ("fetch", "mailbox path") the log holds.
@@ -229,6 +248,62 @@ TEST_P(DovecotSweep, ExpungesAUsersMessagesInSeveralFoldersInOneRun) {
         EXPECT_EQ(left.find("The body of past-" + box), std::string::npos) << box;
         ::close(fd);
     }
+}
+
+// The users a destroy batch touches are expunged together, in one doveadm run, and each
+// one's messages counted by what Dovecot lists of that user.
+TEST_P(DovecotSweep, ExpungesSeveralUsersMessagesInOneRun) {
+    const fs::path log = log_doveadm_runs();
+    expired_mail_of_three_users();
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 3);
+    EXPECT_EQ(s.vanished, 0);
+    EXPECT_EQ(listed(kShared), ids({"future-shared@x"}));
+    EXPECT_EQ(listed("alice@staff.example", "Trash"), ids({"future-alice@x"}));
+    EXPECT_EQ(listed("bob@staff.example", "Trash"), ids({"future-bob@x"}));
+    for (const char* who : {"shared", "alice", "bob"}) EXPECT_TRUE(w.destroyed(std::string("past-") + who + "@x")) << who;
+    const std::string runs = slurp(log);
+    EXPECT_EQ(runs_of(runs, "expunge"), 1u) << runs;
+    EXPECT_EQ(runs_of(runs, "expunge -F"), 1u) << runs;
+    // What is there before and what is left after: one run each for the three users.
+    EXPECT_EQ(runs_of(runs, "fetch -F"), 2u) << runs;
+    // The storage format, from each user's INBOX at once (sdbox files, to be overwritten,
+    // are still looked for in each staff member's Trash).
+    EXPECT_EQ(runs_of(runs, "mailbox path"), GetParam() == MailFormat::Sdbox ? 3u : 1u) << runs;
+    // The index caches: alice and bob have the same folders, the shared mailbox others.
+    EXPECT_EQ(runs_of(runs, "mailbox cache"), 2u) << runs;
+}
+
+// A joint expunge that fails (a user's look-up failing ends doveadm's run part way) is
+// done again user by user: nothing is left, nothing counted twice.
+TEST_P(DovecotSweep, AJointExpungeThatFailsIsDoneUserByUser) {
+    const fs::path log = log_doveadm_runs("[ \"$5\" = expunge ] && [ \"$6\" = -F ] && exit 75");
+    expired_mail_of_three_users();
+    const auto s = sweep();
+    EXPECT_EQ(s.exit_code, 0) << w.last_error;
+    EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 3);
+    EXPECT_EQ(listed(kShared), ids({"future-shared@x"}));
+    EXPECT_EQ(listed("bob@staff.example", "Trash"), ids({"future-bob@x"}));
+    EXPECT_EQ(runs_of(slurp(log), "expunge -u"), 3u) << slurp(log);
+}
+
+// doveadm passes over a user that no longer exists in a joint run and still succeeds: the
+// user's messages, neither expunged nor listed after, must not look destroyed. Here doveadm
+// behaves so for bob (his name taken out of the user file of the expunge and of the check
+// after it, and the look-up of all three failing as for a missing user).
+TEST_P(DovecotSweep, AUserPassedOverInAJointRunIsNotCountedDestroyed) {
+    log_doveadm_runs(
+        "[ \"$6\" = -F ] && { [ \"$5\" = expunge ] || [ \"$8\" = 'mailbox-guid uid' ]; } && sed -i '/^bob@/d' \"$7\"\n"
+        "[ \"$5\" = user ] && [ \"$6\" = -u ] && [ $# -ge 8 ] && exit 67");
+    expired_mail_of_three_users();
+    const auto s = sweep();
+    EXPECT_EQ(listed("bob@staff.example", "Trash"), ids({"future-bob@x", "past-bob@x"}));
+    EXPECT_FALSE(w.destroyed("past-bob@x"));
+    EXPECT_EQ(skips(s, Skip::CannotDestroy), 1);
+    EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 2);
+    EXPECT_TRUE(w.destroyed("past-alice@x"));
+    EXPECT_EQ(listed(kShared), ids({"future-shared@x"}));
 }
 
 // A folder deleted after "mailbox status" listed it, its messages moved to a folder the

@@ -262,6 +262,41 @@ TEST(LocalDoveadm, PurgeFreesExpungedMailInMdboxStorage) {
         EXPECT_NE(e.path().filename().string().rfind(ours, 0), 0u) << e.path();
 }
 
+// Several users in one doveadm run: each row names its user, and a user that does not
+// exist is passed over without an error, so that all_exist() must tell.
+TEST(LocalDoveadm, SeveralUsersInOneRun) {
+    if (!PrivateDovecot::available()) GTEST_SKIP() << "needs root and Dovecot";
+    PrivateDovecot d;
+    LocalDoveadm client(endpoint_for(d));
+    const std::vector<std::string> users{"alice@a.example", "bob@a.example"};
+    for (const auto& u : users) {
+        d.deliver(u, message("<one@example.org>"));
+        d.deliver(u, message("<two@example.org>"));
+    }
+    std::vector<std::string> with_missing = users;
+    with_missing.insert(with_missing.begin() + 1, "gone@a.example");
+
+    const auto rows = client.fetch_for_users(with_missing, {"uid"}, {"mailbox", "INBOX", "uid", "2"});
+    ASSERT_TRUE(rows);
+    std::vector<std::string> named;
+    for (const auto& f : *rows) named.push_back(f.at("username") + " " + f.at("uid"));
+    EXPECT_EQ(named, (std::vector<std::string>{"alice@a.example 2", "bob@a.example 2"}));
+
+    EXPECT_TRUE(client.all_exist(users));
+    EXPECT_FALSE(client.all_exist(with_missing));
+    EXPECT_FALSE(client.all_exist({"*@a.example"})) << "a mask is not a user";
+
+    const auto paths = client.mailbox_paths(with_missing, "INBOX");
+    ASSERT_TRUE(paths);
+    EXPECT_EQ(paths->size(), 2u);
+    EXPECT_EQ(paths->at("bob@a.example").rfind(d.home("bob@a.example"), 0), 0u) << paths->at("bob@a.example");
+
+    EXPECT_TRUE(client.expunge_for_users(with_missing, {"mailbox", "INBOX", "uid", "1"}));
+    EXPECT_TRUE(client.purge_cache_for_users(users, {"INBOX"}));
+    EXPECT_FALSE(client.purge_cache_for_users(users, {"INBOX", "NoSuchFolder"})) << "a failed run is no answer";
+    for (const auto& u : users) EXPECT_EQ(client.fetch(u, {"uid"}, {"mailbox", "INBOX", "all"}).size(), 1u) << u;
+}
+
 TEST(LocalDoveadm, AUserdbThatCannotIterateIsAnErrorNotAnEmptyList) {
     if (!PrivateDovecot::available()) GTEST_SKIP() << "needs root and Dovecot";
     DovecotOptions o;
