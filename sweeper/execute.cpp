@@ -29,7 +29,7 @@ using Folders = std::set<std::pair<size_t, std::string>>;
 // Messages are claimed and destroyed this many inode groups at a time: through doveadm
 // each batch costs a few program runs (a look, the expunge, a check, an mdbox purge) of
 // about 0.1 s each, so batches are large; one folder's UIDs in a batch still fit in one
-// argument (at most about 60 kB written as a UID set). The rows of every
+// argument (at most about 90 kB written as a UID set, under Linux's 128 kB). The rows of every
 // message whose copies are all gone are marked up to kMarkMessages in one transaction: a
 // transaction writes each index page it changes once, so few large ones write far less
 // than many small ones. A run killed before the mark leaves present rows, and the next

@@ -2,6 +2,9 @@
 // copies, moves personal Sent copies into the line's shared mailbox, then exits.
 // Runs as the mail store's user (nightly, from the systemd timer or cron).
 #include <CLI/CLI.hpp>
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -76,9 +79,22 @@ int run(const Options& o) {
     return s.exit_code;
 }
 
+// Overwriting in place holds each expired file of a destroy batch open from before its
+// expunge until after it (thousands, with many users), and the usual soft limit of 1024
+// descriptors would make the opens fail and leave those files not overwritten.
+void raise_open_files_limit() {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    const rlim_t want = std::min<rlim_t>(lim.rlim_max, 65536);
+    if (lim.rlim_cur >= want) return;
+    lim.rlim_cur = want;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    raise_open_files_limit();
     CLI::App app{"retention-sweep: destroys expired helpline mail and letter copies, and moves personal Sent "
                  "copies into the helpline's shared mailbox (one run, then exits)"};
     Options o;

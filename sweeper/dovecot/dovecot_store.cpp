@@ -859,7 +859,7 @@ std::vector<DestroyOutcome> DovecotStore::destroy(const Plan& plan, const std::v
         by_user[batch[i].front().root][batch[i].front().folder].push_back(i);
     }
     std::vector<UserDestroy> users;
-    for (const auto& [r, by_mailbox] : by_user) users.push_back(user_destroy(r, by_mailbox, batch));
+    for (const auto& [r, by_mailbox] : by_user) users.push_back(user_part(r, by_mailbox, batch));
     ask_formats_together(users);
     if (!destroy_together(users)) {
         for (auto& u : users) destroy_alone(u);
@@ -913,7 +913,7 @@ void DovecotStore::ask_formats_together(const std::vector<UserDestroy>& users) {
     }
 }
 
-DovecotStore::UserDestroy DovecotStore::user_destroy(size_t r, const std::map<std::string, std::vector<size_t>>& by_mailbox,
+DovecotStore::UserDestroy DovecotStore::user_part(size_t r, const std::map<std::string, std::vector<size_t>>& by_mailbox,
                                                       const std::vector<std::vector<FileRef>>& batch) {
     UserDestroy u;
     u.r = r;
@@ -987,18 +987,22 @@ bool DovecotStore::destroy_together(std::vector<UserDestroy>& users) {
     for (const auto& [name, u] : by_name) names.push_back(name);
     auto before = fetch_for_users(by_name, names, kBeforeFields, query);
     if (!before) return false;
-    // A user doveadm skipped shows nothing here: its messages count as vanished, never as
-    // destroyed.
     for (auto& f : *before) by_name[field(f, "username")]->take_before(std::move(f));
 
+    // A user that shows nothing here was passed over (it no longer exists, or could not be
+    // read) or its messages are all gone: asked alone, the difference is told.
     std::vector<std::string> acting;
     for (auto& [name, u] : by_name) {
+        if (u->before.empty()) {
+            destroy_alone(*u);
+            continue;
+        }
         try {
             prepare_expunge(*u);
         } catch (const DoveadmError& e) {
             u->error = e;
         }
-        if (!u->error && !u->before.empty()) acting.push_back(name);
+        if (!u->error) acting.push_back(name);
     }
     if (acting.empty()) return true;
     if (!doveadm_.expunge_for_users(acting, query)) {
@@ -1011,18 +1015,20 @@ bool DovecotStore::destroy_together(std::vector<UserDestroy>& users) {
         }
     }
     for (const auto& name : acting) {
+        UserDestroy& u = *by_name[name];
+        if (u.error) continue;
         try {
-            expunge_lazy_copies(by_name[name]->r, by_name[name]->guids);
+            expunge_lazy_copies(u.r, u.guids);
         } catch (const DoveadmError& e) {
-            by_name[name]->error = e;
+            u.error = e;
         }
     }
     check_left_together(by_name, acting, query);
     return true;
 }
 
-// fetch_for_users, each row named by a user of the batch: a row under another name (a
-// userdb that renames) and the answer is not used.
+// fetch_for_users, where every row names a user of the batch: an answer with a row under
+// another name (a userdb that renames its users) is not used.
 std::optional<std::vector<Fields>> DovecotStore::fetch_for_users(const std::map<std::string, UserDestroy*>& by_name,
                                                                  const std::vector<std::string>& names,
                                                                  const std::vector<std::string>& fields,
@@ -1338,11 +1344,9 @@ void DovecotStore::report_kept_elsewhere(const Plan& plan, const std::set<std::p
 // Dovecot's index cache keeps header fields of expunged messages until it is rewritten:
 // not only in the folder the sweep expunged from, but in every folder staff moved the
 // message out of before (a client's MOVE is a copy and an expunge). So every folder of a
-// user the sweep changed is purged, lazy_expunge folders with them, in the one doveadm
-// run that user costs anyway.
-// Every folder of each changed user is purged. Users with the same folders go together in
-// one doveadm run; where that run fails, or a user of it cannot be confirmed to exist
-// (doveadm passes over one that does not), each is purged alone.
+// user the sweep changed is purged, lazy_expunge folders with them. Users with the same
+// folders go together in one doveadm run; where that run fails, or its users cannot be
+// confirmed to exist (doveadm passes over one that does not), each is purged alone.
 void DovecotStore::purge_caches(const std::set<std::pair<size_t, std::string>>& changed, Summary& summary) {
     std::map<std::string, std::set<std::string>> folders_of;  // by user
     for (const auto& [r, name] : changed) {

@@ -130,8 +130,8 @@ private:
     std::optional<MailFormat> format_beside(RootState& rs, const std::string& name);
     bool single_namespace();
     struct UserDestroy;
-    UserDestroy user_destroy(size_t r, const std::map<std::string, std::vector<size_t>>& by_mailbox,
-                             const std::vector<std::vector<FileRef>>& batch);
+    UserDestroy user_part(size_t r, const std::map<std::string, std::vector<size_t>>& by_mailbox,
+                          const std::vector<std::vector<FileRef>>& batch);
     void ask_formats_together(const std::vector<UserDestroy>& users);
     void prepare_expunge(UserDestroy& u);
     void destroy_alone(UserDestroy& u);

@@ -422,7 +422,11 @@ bool LocalDoveadm::all_exist(const std::vector<std::string>& users) {
         if (user.empty() || user[0] == '-' || has_wildcard(user)) return false;
         args.push_back(user);
     }
-    return !users.empty() && run("json", args).exit_code == 0;
+    try {
+        return !users.empty() && run("json", args).exit_code == 0;
+    } catch (const DoveadmError&) {
+        return false;
+    }
 }
 
 void LocalDoveadm::create_mailbox(const std::string& user, const std::string& name) {
@@ -684,12 +688,12 @@ std::optional<std::vector<Fields>> LocalDoveadm::run_for_users(const std::vector
     const UserFile file(users);
     if (!file.made()) return std::nullopt;
     args.insert(args.begin() + static_cast<std::ptrdiff_t>(words), {"-F", file.path()});
-    const ProgramRun r = run("json", args);
-    if (r.exit_code != 0) return std::nullopt;
     try {
+        const ProgramRun r = run("json", args);
+        if (r.exit_code != 0) return std::nullopt;
         return parse_json(args.front(), r);
     } catch (const DoveadmError&) {
-        return std::nullopt;
+        return std::nullopt;  // not started (no descriptors left, say), or no whole answer
     }
 }
 
