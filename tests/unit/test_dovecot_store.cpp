@@ -115,6 +115,18 @@ protected:
         }
     }
 
+    // After a sweep of expired_mail_of_three_users(): each expired message destroyed and
+    // counted, what is kept still there.
+    void expect_the_three_expired_destroyed(const rm::sweep::Summary& s) {
+        EXPECT_EQ(s.exit_code, 0) << w.last_error;
+        EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 3);
+        EXPECT_EQ(s.vanished, 0);
+        EXPECT_EQ(listed(kShared), std::vector<std::string>{"future-shared@x"});
+        for (const std::string who : {"alice", "bob"})
+            EXPECT_EQ(listed(who + "@staff.example", "Trash"), std::vector<std::string>{"future-" + who + "@x"});
+        for (const char* who : {"shared", "alice", "bob"}) EXPECT_TRUE(w.destroyed(std::string("past-") + who + "@x")) << who;
+    }
+
     // How many runs of `command` ("fetch", "mailbox path") the log holds.
     static size_t runs_of(const std::string& runs, const std::string& command) {
         size_t n = 0;
@@ -256,13 +268,7 @@ TEST_P(DovecotSweep, ExpungesSeveralUsersMessagesInOneRun) {
     const fs::path log = log_doveadm_runs();
     expired_mail_of_three_users();
     const auto s = sweep();
-    EXPECT_EQ(s.exit_code, 0) << w.last_error;
-    EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 3);
-    EXPECT_EQ(s.vanished, 0);
-    EXPECT_EQ(listed(kShared), ids({"future-shared@x"}));
-    EXPECT_EQ(listed("alice@staff.example", "Trash"), ids({"future-alice@x"}));
-    EXPECT_EQ(listed("bob@staff.example", "Trash"), ids({"future-bob@x"}));
-    for (const char* who : {"shared", "alice", "bob"}) EXPECT_TRUE(w.destroyed(std::string("past-") + who + "@x")) << who;
+    expect_the_three_expired_destroyed(s);
     const std::string runs = slurp(log);
     EXPECT_EQ(runs_of(runs, "expunge"), 1u) << runs;
     EXPECT_EQ(runs_of(runs, "expunge -F"), 1u) << runs;
@@ -283,12 +289,7 @@ TEST_P(DovecotSweep, AJointExpungeThatFailsIsDoneUserByUser) {
         log_doveadm_runs("[ \"$5\" = expunge ] && [ \"$6\" = -F ] && { /usr/bin/doveadm \"$@\"; exit 75; }");
     expired_mail_of_three_users();
     const auto s = sweep();
-    EXPECT_EQ(s.exit_code, 0) << w.last_error;
-    EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 3);
-    EXPECT_EQ(s.vanished, 0);
-    EXPECT_EQ(listed(kShared), ids({"future-shared@x"}));
-    EXPECT_EQ(listed("alice@staff.example", "Trash"), ids({"future-alice@x"}));
-    EXPECT_EQ(listed("bob@staff.example", "Trash"), ids({"future-bob@x"}));
+    expect_the_three_expired_destroyed(s);
     EXPECT_EQ(runs_of(slurp(log), "expunge -u"), 3u) << slurp(log);
 }
 
@@ -298,12 +299,7 @@ TEST_P(DovecotSweep, AJointExpungeThatFailsIsDoneUserByUser) {
 TEST_P(DovecotSweep, AUserPassedOverInTheJointLookIsAskedAlone) {
     log_doveadm_runs("[ \"$6\" = -F ] && [ \"$8\" = 'mailbox-guid uid guid' ] && sed -i '/^bob@/d' \"$7\"");
     expired_mail_of_three_users();
-    const auto s = sweep();
-    EXPECT_EQ(s.exit_code, 0) << w.last_error;
-    EXPECT_EQ(s.lines.at("respect-phoneline").destroyed, 3);
-    EXPECT_EQ(s.vanished, 0);
-    EXPECT_EQ(listed("bob@staff.example", "Trash"), ids({"future-bob@x"}));
-    EXPECT_TRUE(w.destroyed("past-bob@x"));
+    expect_the_three_expired_destroyed(sweep());
 }
 
 // A folder of bob's that has the GUID of alice's Trash (copied with dsync, say) and
