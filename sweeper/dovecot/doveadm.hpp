@@ -72,6 +72,13 @@ public:
     // query {"mailbox-guid", G, "uid", "1:*"}.
     virtual std::vector<Fields> fetch(const std::string& user, const std::vector<std::string>& fields,
                                       const std::vector<std::string>& query) = 0;
+    // fetch(), for the check of what is left after an expunge, where no row means destroyed:
+    // the local program also fails when doveadm reported an error yet exited 0, as it does
+    // when it cannot list a user's mailboxes at all (it then answers nothing).
+    virtual std::vector<Fields> fetch_left(const std::string& user, const std::vector<std::string>& fields,
+                                           const std::vector<std::string>& query) {
+        return fetch(user, fields, query);
+    }
     // "expunge -u USER QUERY".
     virtual void expunge(const std::string& user, const std::vector<std::string>& query) = 0;
 
@@ -79,7 +86,8 @@ public:
     // program; each run costs a process and a reading of Dovecot's config, which is most of
     // a sweep's time). In such a run doveadm skips a user that does not exist and still
     // succeeds, and stops at one whose look-up fails: so these answer nothing rather than
-    // an error, and the caller then asks each user alone, where a failure is that user's.
+    // an error (as they do when doveadm reported any error), and the caller then asks each
+    // user alone, where a failure is that user's.
     //
     // fetch() of `query` for each of `users`, each row naming its user in "username";
     // nothing when this client cannot or the run failed.

@@ -959,7 +959,7 @@ void DovecotStore::destroy_alone(UserDestroy& u) {
 void DovecotStore::check_left_alone(UserDestroy& u) {
     u.left.clear();
     if (!u.before.empty())
-        for (const auto& f : doveadm_.fetch(roots_[u.r].user, kLeftFields, u.query)) u.take_left(f);
+        for (const auto& f : doveadm_.fetch_left(roots_[u.r].user, kLeftFields, u.query)) u.take_left(f);
 }
 
 // Every user of the batch in one doveadm run a step, where the client can: the same
@@ -1352,6 +1352,7 @@ void DovecotStore::purge_caches(const std::set<std::pair<size_t, std::string>>& 
     for (const auto& [r, name] : changed) {
         if (!roots_.count(r)) continue;
         auto& names = folders_of[roots_[r].user];
+        names.insert(name);  // a folder this run made is not among those the scan listed
         for (const auto& [folder, m] : roots_[r].mailboxes) names.insert(folder);
     }
     std::map<std::set<std::string>, std::vector<std::string>> users_of;  // by folders

@@ -164,6 +164,12 @@ const std::string& positional(const std::string& user) {
 
 bool has_wildcard(const std::string& s) { return s.find_first_of("*?") != std::string::npos; }
 
+// doveadm logs "doveadm(USER): Error: ..." on stderr for what it could not do, and for some
+// of it still exits 0 (a user's mailbox list it cannot read: it then lists nothing).
+bool reported_error(const ProgramRun& r) {
+    return r.err.find("): Error: ") != std::string::npos || r.err.rfind("Error: ", 0) == 0;
+}
+
 }  // namespace
 
 ProgramRun run_program(const std::vector<std::string>& argv, int timeout_seconds) {
@@ -372,6 +378,18 @@ std::vector<Fields> LocalDoveadm::fetch(const std::string& user, const std::vect
     std::vector<std::string> args{"fetch", "-u", user, joined};
     args.insert(args.end(), query.begin(), query.end());
     return run_json("fetch", args);
+}
+
+std::vector<Fields> LocalDoveadm::fetch_left(const std::string& user, const std::vector<std::string>& fields,
+                                             const std::vector<std::string>& query) {
+    std::string joined;
+    for (const auto& f : fields) joined += (joined.empty() ? "" : " ") + f;
+    std::vector<std::string> args{"fetch", "-u", user, joined};
+    args.insert(args.end(), query.begin(), query.end());
+    ProgramRun r = run("json", args);
+    if (r.exit_code == 0 && reported_error(r)) r.exit_code = 75;  // try again later
+    if (r.exit_code != 0) fail("fetch", r, user);
+    return parse_json("fetch", r);
 }
 
 void LocalDoveadm::expunge(const std::string& user, const std::vector<std::string>& query) {
@@ -690,7 +708,7 @@ std::optional<std::vector<Fields>> LocalDoveadm::run_for_users(const std::vector
     args.insert(args.begin() + static_cast<std::ptrdiff_t>(words), {"-F", file.path()});
     try {
         const ProgramRun r = run("json", args);
-        if (r.exit_code != 0) return std::nullopt;
+        if (r.exit_code != 0 || reported_error(r)) return std::nullopt;
         return parse_json(args.front(), r);
     } catch (const DoveadmError&) {
         return std::nullopt;  // not started (no descriptors left, say), or no whole answer

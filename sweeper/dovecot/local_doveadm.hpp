@@ -51,6 +51,8 @@ public:
     char separator(const std::string& user) override;
     std::vector<Fields> fetch(const std::string& user, const std::vector<std::string>& fields,
                               const std::vector<std::string>& query) override;
+    std::vector<Fields> fetch_left(const std::string& user, const std::vector<std::string>& fields,
+                                   const std::vector<std::string>& query) override;
     void expunge(const std::string& user, const std::vector<std::string>& query) override;
     std::optional<std::vector<Fields>> fetch_for_users(const std::vector<std::string>& users,
                                                        const std::vector<std::string>& fields,

@@ -297,6 +297,28 @@ TEST(LocalDoveadm, SeveralUsersInOneRun) {
     for (const auto& u : users) EXPECT_EQ(client.fetch(u, {"uid"}, {"mailbox", "INBOX", "all"}).size(), 1u) << u;
 }
 
+// doveadm cannot list the mailboxes of a user whose Maildir it cannot open, answers
+// nothing and exits 0: the check of what is left after an expunge must not read that as
+// "all gone", nor a joint run as an answer.
+TEST(LocalDoveadm, AStoreThatCannotBeReadLeavesNoCheckThatAllIsGone) {
+    if (!PrivateDovecot::available()) GTEST_SKIP() << "needs root and Dovecot";
+    PrivateDovecot d;
+    LocalDoveadm client(endpoint_for(d));
+    const std::string user = "alice@a.example";
+    d.deliver(user, message("<kept@example.org>"));
+    d.deliver("bob@a.example", message("<kept@example.org>"));
+    const std::string guid = client.mailboxes(user).front().guid;
+    const std::vector<std::string> query{"mailbox-guid", guid, "uid", "1:*"};
+    ASSERT_EQ(client.fetch_left(user, {"uid"}, query).size(), 1u);
+
+    const std::string maildir = d.home(user) + "/Maildir";
+    ASSERT_EQ(::chmod(maildir.c_str(), 0), 0);
+    EXPECT_TRUE(client.fetch(user, {"uid"}, query).empty()) << "doveadm answers nothing, and exits 0";
+    EXPECT_THROW(client.fetch_left(user, {"uid"}, query), DoveadmError);
+    EXPECT_FALSE(client.fetch_for_users({user, "bob@a.example"}, {"uid"}, query));
+    ::chmod(maildir.c_str(), 0700);
+}
+
 TEST(LocalDoveadm, AUserdbThatCannotIterateIsAnErrorNotAnEmptyList) {
     if (!PrivateDovecot::available()) GTEST_SKIP() << "needs root and Dovecot";
     DovecotOptions o;
