@@ -371,22 +371,30 @@ char LocalDoveadm::separator(const std::string& user) {
     return sep != 0 ? sep : '/';
 }
 
-std::vector<Fields> LocalDoveadm::fetch(const std::string& user, const std::vector<std::string>& fields,
-                                        const std::vector<std::string>& query) {
+namespace {
+
+// "fetch [-u USER] 'F1 F2 ...' QUERY...": the fields are one argument.
+std::vector<std::string> fetch_args(const std::string* user, const std::vector<std::string>& fields,
+                                    const std::vector<std::string>& query) {
     std::string joined;
     for (const auto& f : fields) joined += (joined.empty() ? "" : " ") + f;
-    std::vector<std::string> args{"fetch", "-u", user, joined};
+    std::vector<std::string> args{"fetch"};
+    if (user != nullptr) args.insert(args.end(), {"-u", *user});
+    args.push_back(joined);
     args.insert(args.end(), query.begin(), query.end());
-    return run_json("fetch", args);
+    return args;
+}
+
+}  // namespace
+
+std::vector<Fields> LocalDoveadm::fetch(const std::string& user, const std::vector<std::string>& fields,
+                                        const std::vector<std::string>& query) {
+    return run_json("fetch", fetch_args(&user, fields, query));
 }
 
 std::vector<Fields> LocalDoveadm::fetch_left(const std::string& user, const std::vector<std::string>& fields,
                                              const std::vector<std::string>& query) {
-    std::string joined;
-    for (const auto& f : fields) joined += (joined.empty() ? "" : " ") + f;
-    std::vector<std::string> args{"fetch", "-u", user, joined};
-    args.insert(args.end(), query.begin(), query.end());
-    ProgramRun r = run("json", args);
+    ProgramRun r = run("json", fetch_args(&user, fields, query));
     if (r.exit_code == 0 && reported_error(r)) r.exit_code = 75;  // try again later
     if (r.exit_code != 0) fail("fetch", r, user);
     return parse_json("fetch", r);
@@ -401,11 +409,7 @@ void LocalDoveadm::expunge(const std::string& user, const std::vector<std::strin
 std::optional<std::vector<Fields>> LocalDoveadm::fetch_for_users(const std::vector<std::string>& users,
                                                                 const std::vector<std::string>& fields,
                                                                 const std::vector<std::string>& query) {
-    std::string joined;
-    for (const auto& f : fields) joined += (joined.empty() ? "" : " ") + f;
-    std::vector<std::string> args{"fetch", joined};
-    args.insert(args.end(), query.begin(), query.end());
-    return run_for_users(users, 1, args);
+    return run_for_users(users, 1, fetch_args(nullptr, fields, query));
 }
 
 bool LocalDoveadm::expunge_for_users(const std::vector<std::string>& users, const std::vector<std::string>& query) {
